@@ -1,0 +1,158 @@
+"""``fit``: the one controller every adapter kind goes through.
+
+It validates the pairs, holds out a share of them that no fitter ever sees, fits, writes the
+pre-flight quality report from the held-out pairs, then (by default) refits on every pair
+with the hyperparameters already chosen, so no training data is wasted.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import InvalidVectorsError
+from ..vectors import as_pairs, l2_normalize
+from .base import DISTANCES, Adapter, Distance, ModelFingerprint
+from .kinds import KINDS, FitContext, Log, register, split_indices
+from .maps import Map
+from .quality import preflight_report
+
+
+def _torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def make_fitter(kind: str, **options: Any) -> Any:
+    """Instantiate the fitter registered under ``kind`` with its options."""
+    try:
+        cls = KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown adapter kind {kind!r}; known: {sorted(KINDS)}") from None
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ValueError(f"bad options for adapter kind {kind!r}: {exc}") from None
+
+
+@register
+@dataclass
+class Auto:
+    """Fits several kinds and keeps the one with the best held-out RETRIEVAL score."""
+
+    candidates: Sequence[str] | None = None
+
+    name: ClassVar[str] = "auto"
+    needs_torch: ClassVar[bool] = False
+    DEFAULT: ClassVar[tuple[str, ...]] = (
+        "procrustes", "affine", "low_rank_affine", "lambda_orthogonal", "residual_mlp",
+    )
+
+    def kinds(self) -> list[str]:
+        chosen = list(self.candidates or self.DEFAULT)
+        if "auto" in chosen:
+            raise ValueError("auto cannot be one of its own candidates")
+        if not _torch_available():
+            skipped = [k for k in chosen if KINDS[k].needs_torch]
+            if skipped and self.candidates is None:
+                warnings.warn(f"torch not installed: auto skips {skipped}", stacklevel=4)
+                chosen = [k for k in chosen if not KINDS[k].needs_torch]
+        return chosen
+
+    def min_pairs(self, new_dim: int, old_dim: int) -> int:
+        return max(make_fitter(k).min_pairs(new_dim, old_dim) for k in self.kinds())
+
+    def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
+        train, val = split_indices(len(new), 0.2, ctx.rng)
+        scores: dict[str, float] = {}
+        for kind in self.kinds():
+            started = time.perf_counter()
+            candidate = make_fitter(kind)(new[train], old[train], ctx)
+            scores[kind] = ctx.selection_score(candidate, new[val], old[val])
+            ctx.log(
+                f"auto: {kind} held-out score {scores[kind]:.4f} "
+                f"({time.perf_counter() - started:.1f}s)"
+            )
+        self.chosen = max(scores, key=scores.get)
+        self.scores = scores
+        ctx.log(f"auto: chose {self.chosen}")
+        return make_fitter(self.chosen)(new, old, ctx)
+
+
+def fit(
+    kind: str,
+    new_vectors: np.ndarray,
+    old_vectors: np.ndarray,
+    *,
+    new_model: str | None = None,
+    old_model: str | None = None,
+    distance: Distance = "cosine",
+    holdout: float = 0.2,
+    refit: bool = True,
+    seed: int = 0,
+    device: str = "auto",
+    log: Log | None = None,
+    **options: Any,
+) -> Adapter:
+    """Fit an adapter mapping NEW-model vectors into the OLD model's space.
+
+    ``new_vectors[i]`` and ``old_vectors[i]`` must embed the same item. ``holdout`` is the
+    share of pairs kept out of training to write the pre-flight quality report (0 disables
+    the report). Options are passed to the kind (e.g. ``center=False`` for procrustes).
+    """
+    if distance not in DISTANCES:
+        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    fitter = make_fitter(kind, **options)
+    new, old = as_pairs(new_vectors, old_vectors)
+    if distance == "cosine":
+        new, old = l2_normalize(new), l2_normalize(old)
+    needed = fitter.min_pairs(new.shape[1], old.shape[1])
+    if len(new) < needed:
+        raise InvalidVectorsError(
+            f"adapter kind {kind!r} needs at least {needed} pairs, got {len(new)}"
+        )
+    if len(new) < new.shape[1]:
+        warnings.warn(
+            f"only {len(new)} pairs for {new.shape[1]}-d vectors: the map is underdetermined "
+            "and relies on its regularisation; a few thousand pairs are recommended",
+            stacklevel=2,
+        )
+    ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device)
+    started = time.perf_counter()
+    quality = None
+    if holdout > 0 and len(new) >= 2 * needed:
+        train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
+        fitted = fitter(new[train], old[train], ctx)
+        ctx.log("computing the pre-flight quality report on held-out pairs")
+        quality = preflight_report(fitted, new[held], old[held])
+        if refit:
+            ctx.log(f"refitting {kind} on all {len(new)} pairs")
+            fitted = fitter(new, old, ctx)
+    else:
+        if holdout > 0:
+            warnings.warn("too few pairs to hold any out: no pre-flight report", stacklevel=2)
+        fitted = fitter(new, old, ctx)
+    info: dict[str, Any] = {
+        "pairs": int(len(new)),
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},
+        "seed": seed,
+        "fit_seconds": round(time.perf_counter() - started, 3),
+        "library_version": __version__,
+    }
+    if quality is not None:
+        info["quality"] = quality
+    if isinstance(fitter, Auto):
+        info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores}
+    fingerprint = ModelFingerprint(
+        new_model=new_model, old_model=old_model, new_dim=int(new.shape[1]),
+        old_dim=int(old.shape[1]),
+    )
+    return Adapter(kind=kind, map=fitted, fingerprint=fingerprint, distance=distance, info=info)

@@ -1,0 +1,72 @@
+"""The fitter protocol and the registry of adapter kinds.
+
+Like tenacity's strategies, each kind is a small callable object configured at construction
+(``Procrustes(center=True)``) and called by one controller (:func:`qdrant_drift.adapters.fit`)
+with the training pairs. A fitter returns a numpy :class:`~.maps.Map`; it never sees the
+held-out pairs used for the pre-flight report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Protocol
+
+import numpy as np
+
+from .maps import Map
+
+Log = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+@dataclass
+class FitContext:
+    """What a fitter may use besides its pairs: randomness, a log, a device and the scorer."""
+
+    seed: int = 0
+    log: Log = _silent
+    device: str = "auto"
+    # held-out retrieval score of a candidate map on validation pairs (higher is better)
+    score: Callable[[Map, np.ndarray, np.ndarray], float] | None = None
+
+    rng: np.random.Generator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def selection_score(self, candidate: Map, new: np.ndarray, old: np.ndarray) -> float:
+        if self.score is None:
+            from .quality import selection_score
+
+            return selection_score(candidate, new, old)
+        return self.score(candidate, new, old)
+
+
+class Fitter(Protocol):
+    name: ClassVar[str]
+    needs_torch: ClassVar[bool]
+
+    def min_pairs(self, new_dim: int, old_dim: int) -> int: ...
+
+    def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map: ...
+
+
+KINDS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator adding a fitter to :data:`KINDS` under its ``name``."""
+    KINDS[cls.name] = cls
+    return cls
+
+
+def split_indices(
+    n: int, fraction: float, rng: np.random.Generator, *, minimum: int = 50
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random (train, validation) index split; validation gets ``fraction`` but >= ``minimum``."""
+    n_val = min(max(int(round(n * fraction)), minimum), n // 2)
+    order = rng.permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])

@@ -1,0 +1,86 @@
+"""Pre-flight quality: how much of a full re-embed's retrieval quality an adapter keeps,
+estimated from held-out document pairs alone, before any query is served.
+
+Pseudo-queries are held-out documents' new vectors. The new model's own ranking of the other
+held-out documents is the reference (a full re-embed would return exactly it); the adapter is
+judged by whether its search over the OLD vectors still finds the new model's nearest
+neighbour of each pseudo-query. A document never counts as its own neighbour: self-retrieval
+is trivially easy and says nothing about queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .maps import Map
+
+K = 10
+
+
+def _neighbour_targets(new: np.ndarray) -> np.ndarray:
+    sims = new @ new.T
+    np.fill_diagonal(sims, -np.inf)
+    return sims.argmax(axis=1)
+
+
+def _ranks(queries: np.ndarray, docs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """1-based rank of each target among the other docs (self excluded) by inner product."""
+    scores = queries @ docs.T
+    np.fill_diagonal(scores, -np.inf)
+    target_scores = scores[np.arange(len(targets)), targets]
+    return (scores > target_scores[:, None]).sum(axis=1) + 1
+
+
+def neighbour_ranks(
+    transform: Callable[[np.ndarray], np.ndarray], new: np.ndarray, old: np.ndarray
+) -> np.ndarray:
+    """Ranks, in adapted search over old vectors, of each pseudo-query's new-model neighbour."""
+    return _ranks(transform(new), old, _neighbour_targets(new))
+
+
+def _apply(candidate: Map | Callable[[np.ndarray], np.ndarray]) -> Callable:
+    return candidate.apply if isinstance(candidate, Map) else candidate
+
+
+def selection_score(candidate: Map | Callable, new: np.ndarray, old: np.ndarray) -> float:
+    """Held-out retrieval score used to choose hyperparameters and kinds (higher is better)."""
+    ranks = neighbour_ranks(_apply(candidate), new, old)
+    return float(np.where(ranks <= K, 1.0 / ranks, 0.0).mean())
+
+
+def preflight_report(
+    candidate: Map | Callable, new: np.ndarray, old: np.ndarray
+) -> dict[str, Any]:
+    """Predicted Recall@10 / MRR@10 recovery of adapted search, and a drastic-drift verdict.
+
+    ``old_model_recovery`` estimates how well the old model's own vectors find the new
+    model's neighbours: when the adapter is predicted to do worse than that, adapted queries
+    would search worse than the old model's own queries did (drastic drift).
+    """
+    adapted = neighbour_ranks(_apply(candidate), new, old)
+    targets = _neighbour_targets(new)
+    own = _ranks(old, old, targets)
+    recall = float((adapted <= K).mean())
+    mrr = float(np.where(adapted <= K, 1.0 / adapted, 0.0).mean())
+    old_recall = float((own <= K).mean())
+    drastic = recall < old_recall
+    report: dict[str, Any] = {
+        "heldout_pairs": int(len(new)),
+        "predicted_recall_recovery": recall,
+        "predicted_mrr_recovery": mrr,
+        "old_model_recovery": old_recall,
+        "drastic_drift": bool(drastic),
+    }
+    if drastic:
+        report["advice"] = DRASTIC_ADVICE
+    return report
+
+
+DRASTIC_ADVICE = (
+    "Adapted queries are predicted to search the legacy vectors worse than the old model's "
+    "own queries do. Keep encoding queries with the old model for the legacy side while the "
+    "backfill runs (pass old_query= next to the new vector to DriftClient), and backfill "
+    "hot items first."
+)

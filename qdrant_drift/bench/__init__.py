@@ -1,0 +1,1 @@
+"""Benchmarks behind ``qdrant-drift bench ...`` (data loading apart from measuring)."""

@@ -1,0 +1,170 @@
+"""The ``qdrant-drift`` command line: a thin shell over the library's plain functions.
+
+Built on Typer (commands from type-hinted functions, on top of Click) and Rich (tables,
+progress); neither is on the query path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import DriftError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Upgrade the embedding model behind a Qdrant collection without downtime.",
+)
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real drift data.")
+adapter_app = typer.Typer(no_args_is_help=True, help="Fit and inspect adapters.")
+app.add_typer(bench_app, name="bench")
+app.add_typer(adapter_app, name="adapter")
+
+# Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _write_json(path: Optional[Path], payload: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        console.print(f"wrote {path}")
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def adapter_bench_table(result: dict[str, Any]) -> Table:
+    full = result["full_reembed"]
+    table = Table(
+        title=f"{result['corpus']} / {result['pair']}: {result['old_model']} -> "
+        f"{result['new_model']}, {result['train_pairs']} training pairs (exact search, k=10)"
+    )
+    for column in ("method", "R@10", "MRR@10", "recovery", "predicted", "fit s",
+                   "transform us p50", "gemv us p50"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    base = result["old_baseline"]
+    table.add_row("old model's own queries", _fmt(base["recall_at_10"]),
+                  _fmt(base["mrr_at_10"]),
+                  _fmt(base["recall_at_10"] / full["recall_at_10"]), "", "", "", "")
+    table.add_row("full re-embed", _fmt(full["recall_at_10"]), _fmt(full["mrr_at_10"]),
+                  "1.000", "", "", "", "")
+    if result.get("no_adapter"):
+        none = result["no_adapter"]
+        table.add_row("no adapter", _fmt(none["recall_at_10"]), _fmt(none["mrr_at_10"]),
+                      _fmt(none["recall_at_10"] / full["recall_at_10"]), "", "", "", "")
+    for row in result["adapters"]:
+        table.add_row(row["kind"], _fmt(row["recall_at_10"]), _fmt(row["mrr_at_10"]),
+                      _fmt(row["recovery"]), _fmt(row["predicted_recovery"]),
+                      _fmt(row["fit_seconds"], 1), _fmt(row["transform_us_p50"], 1),
+                      _fmt(row["gemv_us_p50"], 1))
+    auto = result["auto"]
+    table.add_row(f"auto (chose {auto['chosen']})", _fmt(auto["recall_at_10"]),
+                  _fmt(auto["mrr_at_10"]), _fmt(auto["recovery"]),
+                  _fmt(auto["predicted_recovery"]), _fmt(auto["fit_seconds"], 1), "", "")
+    return table
+
+
+@bench_app.command("adapters")
+def bench_adapters(
+    data: Path = typer.Option(..., help="Corpus folder in the ../shared/bench format."),
+    pair: str = typer.Option(..., help="Drift pair name from the corpus's meta.json."),
+    train_pairs: int = typer.Option(5000, help="Document pairs the adapters are fitted on."),
+    kinds: Optional[str] = typer.Option(None, help="Comma-separated kinds (default: all)."),
+    seed: int = typer.Option(0, help="Seed of the training sample and of the fits."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every fitting step."),
+) -> None:
+    """Adapter quality (Recall@10, MRR@10, recovery, predicted recovery) and speed."""
+    from .bench.adapters import run_adapter_bench
+
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    with console.status("loading the corpus") as status:
+
+        def log(message: str) -> None:
+            status.update(message)
+            if verbose:
+                console.log(message)
+
+        try:
+            result = run_adapter_bench(
+                str(data), pair, train_pairs=train_pairs, kinds=kind_list, seed=seed, log=log
+            )
+        except (DriftError, ValueError) as exc:
+            _fail(exc)
+    console.print(adapter_bench_table(result))
+    _write_json(json_path, result)
+
+
+@adapter_app.command("fit")
+def adapter_fit(
+    new: Path = typer.Option(..., help=".npy of new-model vectors (n, d_new)."),
+    old: Path = typer.Option(..., help=".npy of old-model vectors of the same items (n, d_old)."),
+    out: Path = typer.Option(..., help="Where to write the adapter (.safetensors)."),
+    kind: str = typer.Option("auto", help="Adapter kind, or auto to pick by held-out retrieval."),
+    new_model: Optional[str] = typer.Option(None, help="Identifier of the new model."),
+    old_model: Optional[str] = typer.Option(None, help="Identifier of the old model."),
+    distance: str = typer.Option("cosine", help="cosine or dot, as the collection uses."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Fit an adapter from paired vectors and print its pre-flight quality report."""
+    from .adapters import fit
+
+    with console.status(f"fitting {kind}") as status:
+        try:
+            adapter = fit(
+                kind, np.load(new), np.load(old), new_model=new_model, old_model=old_model,
+                distance=distance, seed=seed, log=status.update,  # type: ignore[arg-type]
+            )
+        except (DriftError, ValueError, OSError) as exc:
+            _fail(exc)
+    adapter.save(str(out))
+    console.print(f"wrote {out}: {adapter!r}")
+    _print_report(adapter.info)
+
+
+def _print_report(info: dict[str, Any]) -> None:
+    quality = info.get("quality")
+    if not quality:
+        console.print("no pre-flight report (too few pairs to hold any out)")
+        return
+    console.print(
+        f"pre-flight: predicted Recall@10 recovery {quality['predicted_recall_recovery']:.3f}, "
+        f"MRR@10 recovery {quality['predicted_mrr_recovery']:.3f} "
+        f"({quality['heldout_pairs']} held-out pairs)"
+    )
+    if quality.get("drastic_drift"):
+        console.print(f"[bold yellow]drastic drift:[/] {quality['advice']}")
+
+
+@adapter_app.command("inspect")
+def adapter_inspect(path: Path) -> None:
+    """Show an adapter file's kind, fingerprint and pre-flight report."""
+    from .adapters import load_adapter
+
+    try:
+        adapter = load_adapter(path)
+    except DriftError as exc:
+        _fail(exc)
+    console.print(repr(adapter))
+    console.print(f"fingerprint {adapter.fingerprint.digest}, fitted on "
+                  f"{adapter.info.get('pairs')} pairs")
+    _print_report(adapter.info)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,98 @@
+"""Each adapter kind recovers a known map and keeps its promises about shapes and dims."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qdrant_drift import fit
+from qdrant_drift.adapters import KINDS
+
+from .synthetic import drifted_pairs, unit
+
+CLOSED_FORM = ["procrustes", "affine", "low_rank_affine"]
+ITERATIVE = ["lambda_orthogonal", "residual_mlp"]
+
+
+@pytest.mark.parametrize("kind", CLOSED_FORM + ITERATIVE)
+def test_every_kind_recovers_a_known_orthogonal_map(kind, pairs_64):
+    new, old, true_map = pairs_64
+    options = {"epochs": 3} if kind in ITERATIVE else {}
+    adapter = fit(kind, new, old, seed=1, **options)
+    probe = unit(np.random.default_rng(9).normal(size=(50, 64)))
+    expected = unit(probe @ true_map)
+    cosine = (adapter.transform(probe) * expected).sum(axis=1)
+    assert cosine.min() > 0.97
+
+
+def test_procrustes_is_exact_on_noiseless_rotation():
+    new, old, true_map = drifted_pairs(500, 32, 32)
+    adapter = fit("procrustes", new, old, distance="dot")
+    np.testing.assert_allclose(adapter.map.weight, true_map, atol=1e-4)
+
+
+def test_affine_recovers_a_known_affine_map():
+    rng = np.random.default_rng(3)
+    new = rng.normal(size=(3000, 24)).astype(np.float32)
+    weight = rng.normal(size=(24, 16)).astype(np.float32)
+    bias = rng.normal(size=16).astype(np.float32)
+    adapter = fit("affine", new, new @ weight + bias, distance="dot", alphas=(1e-6,))
+    np.testing.assert_allclose(adapter.map.weight, weight, atol=1e-2)
+    np.testing.assert_allclose(adapter.map.bias, bias, atol=1e-2)
+
+
+@pytest.mark.parametrize("kind", CLOSED_FORM)
+def test_differing_dimensions(kind):
+    new, old, _ = drifted_pairs(800, 96, 48, noise=0.01)
+    adapter = fit(kind, new, old, new_model="big-768", old_model="small-384")
+    out = adapter.transform(new[:7])
+    assert out.shape == (7, 48) and out.dtype == np.float32
+    assert (adapter.new_dim, adapter.old_dim) == (96, 48)
+
+
+def test_smaller_new_model_than_old_one():
+    new, old, _ = drifted_pairs(800, 32, 64, noise=0.01)
+    adapter = fit("lambda_orthogonal", new, old, epochs=2, lambdas=(1.0,))
+    assert adapter.transform(new[0]).shape == (64,)
+
+
+def test_transform_accepts_one_vector_or_a_batch_and_normalises_for_cosine(pairs_64):
+    new, old, _ = pairs_64
+    adapter = fit("procrustes", new, old)
+    one = adapter.transform(new[0].astype(np.float64))
+    batch = adapter.transform(new[:3])
+    assert one.shape == (64,) and one.dtype == np.float32
+    np.testing.assert_allclose(one, batch[0], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_dot_distance_keeps_the_scale():
+    new, old, _ = drifted_pairs(600, 16, 16)
+    adapter = fit("procrustes", 3.0 * new, 3.0 * old, distance="dot", center=False)
+    assert np.linalg.norm(adapter.transform(3.0 * new[0])) == pytest.approx(3.0, rel=1e-3)
+
+
+def test_zero_query_stays_zero_under_cosine(pairs_64):
+    new, old, _ = pairs_64
+    adapter = fit("procrustes", new, old, center=False)
+    assert not adapter.transform(np.zeros(64, np.float32)).any()
+
+
+def test_auto_picks_by_held_out_retrieval_and_records_why(pairs_64):
+    new, old, _ = pairs_64
+    adapter = fit("auto", new, old, candidates=["procrustes", "affine"])
+    assert adapter.info["auto"]["chosen"] in {"procrustes", "affine"}
+    assert set(adapter.info["auto"]["scores"]) == {"procrustes", "affine"}
+
+
+def test_metadata_records_what_the_adapter_is_for(pairs_64):
+    new, old, _ = pairs_64
+    adapter = fit("procrustes", new, old, new_model="m-new", old_model="m-old")
+    assert adapter.fingerprint.new_model == "m-new"
+    assert adapter.info["pairs"] == len(new)
+    assert adapter.quality is not None and "predicted_recall_recovery" in adapter.quality
+
+
+def test_registry_lists_every_documented_kind():
+    assert set(KINDS) >= {"procrustes", "affine", "low_rank_affine", "lambda_orthogonal",
+                          "residual_mlp", "auto"}

@@ -1,0 +1,72 @@
+"""The command line: benchmark JSON schema, fit/inspect, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from qdrant_drift.cli import app
+
+from .synthetic import drifted_pairs, write_bench_corpus
+
+runner = CliRunner()
+
+ADAPTER_ROW_KEYS = {"kind", "recall_at_10", "mrr_at_10", "recovery", "predicted_recovery",
+                    "fit_seconds", "transform_us_p50", "gemv_us_p50"}
+
+
+def test_bench_adapters_writes_the_documented_schema(tmp_path):
+    corpus = write_bench_corpus(tmp_path / "corpus")
+    out = tmp_path / "result.json"
+    result = runner.invoke(app, [
+        "bench", "adapters", "--data", str(corpus), "--pair", "rot", "--train-pairs", "800",
+        "--kinds", "procrustes,affine", "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "full re-embed" in result.output and "procrustes" in result.output
+    payload = json.loads(out.read_text())
+    assert payload["corpus"] == "synthetic" and payload["pair"] == "rot"
+    assert payload["train_pairs"] == 800
+    for key in ("old_baseline", "full_reembed"):
+        assert set(payload[key]) == {"recall_at_10", "mrr_at_10"}
+    assert [row["kind"] for row in payload["adapters"]] == ["procrustes", "affine"]
+    for row in payload["adapters"]:
+        assert ADAPTER_ROW_KEYS <= set(row)
+        assert 0.0 <= row["recall_at_10"] <= 1.0
+    assert payload["auto"]["chosen"] in {"procrustes", "affine"}
+    assert {"chosen", "recovery", "predicted_recovery"} <= set(payload["auto"])
+    # the synthetic drift is a rotation: an adapter must recover nearly all of it
+    assert max(row["recovery"] for row in payload["adapters"]) > 0.9
+
+
+def test_bench_adapters_unknown_pair_is_a_clear_error(tmp_path):
+    corpus = write_bench_corpus(tmp_path / "corpus")
+    result = runner.invoke(app, ["bench", "adapters", "--data", str(corpus), "--pair", "nope"])
+    assert result.exit_code == 2
+    assert "unknown pair 'nope'" in result.output
+
+
+def test_adapter_fit_then_inspect(tmp_path):
+    new, old, _ = drifted_pairs(600, 16, 16, noise=0.01)
+    np.save(tmp_path / "new.npy", new)
+    np.save(tmp_path / "old.npy", old)
+    out = tmp_path / "a.safetensors"
+    fitted = runner.invoke(app, [
+        "adapter", "fit", "--new", str(tmp_path / "new.npy"), "--old", str(tmp_path / "old.npy"),
+        "--out", str(out), "--kind", "procrustes", "--new-model", "n", "--old-model", "o",
+    ])
+    assert fitted.exit_code == 0, fitted.output
+    assert "pre-flight" in fitted.output
+    shown = runner.invoke(app, ["adapter", "inspect", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "procrustes" in shown.output and "predicted Recall@10 recovery" in shown.output
+
+
+def test_inspect_of_a_corrupt_file_fails_cleanly(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nonsense")
+    result = runner.invoke(app, ["adapter", "inspect", str(bad)])
+    assert result.exit_code == 2
+    assert "error" in result.output
