@@ -7,7 +7,7 @@ the rotation; the means come back through the bias.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal, Sequence
 
 import numpy as np
@@ -55,6 +55,9 @@ class Procrustes:
             denom = np.maximum((rotated * rotated).sum(0), 1e-12)
             rotation = rotation * ((rotated * yc).sum(0) / denom)[None, :]
         return _affine(rotation, x_mean, y_mean)
+
+    def frozen(self) -> "Procrustes":
+        return self
 
 
 def _ridge_weight(xc: np.ndarray, yc: np.ndarray, alpha: float) -> np.ndarray:
@@ -108,8 +111,11 @@ class Affine:
         return _affine(_ridge_weight(new - x_mean, old - y_mean, alpha), x_mean, y_mean)
 
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> LinearMap:
-        alpha = _select_alpha(self.alphas, self._build, new, old, ctx, self.name)
-        return self._build(new, old, alpha)
+        self.selected_alpha = _select_alpha(self.alphas, self._build, new, old, ctx, self.name)
+        return self._build(new, old, self.selected_alpha)
+
+    def frozen(self) -> "Affine":
+        return replace(self, alphas=(self.selected_alpha,))
 
 
 @register
@@ -143,5 +149,8 @@ class LowRankAffine:
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> LinearMap:
         if self.rank < 1:
             raise ValueError(f"rank must be >= 1, got {self.rank}")
-        alpha = _select_alpha(self.alphas, self._build, new, old, ctx, self.name)
-        return self._build(new, old, alpha)
+        self.selected_alpha = _select_alpha(self.alphas, self._build, new, old, ctx, self.name)
+        return self._build(new, old, self.selected_alpha)
+
+    def frozen(self) -> "LowRankAffine":
+        return replace(self, alphas=(self.selected_alpha,))

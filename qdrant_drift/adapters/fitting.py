@@ -82,7 +82,11 @@ class Auto:
         self.chosen = max(scores, key=scores.get)
         self.scores = scores
         ctx.log(f"auto: chose {self.chosen}")
-        return make_fitter(self.chosen)(new, old, ctx)
+        self._winner = make_fitter(self.chosen)
+        return self._winner(new, old, ctx)
+
+    def frozen(self) -> Any:
+        return self._winner.frozen()
 
 
 def fit(
@@ -135,7 +139,7 @@ def fit(
         quality = preflight_report(fitted, new[held], old[held])
         if refit:
             ctx.log(f"refitting {kind} on all {len(new)} pairs")
-            fitted = fitter(new, old, ctx)
+            fitted = fitter.frozen()(new, old, ctx)
     else:
         if holdout > 0:
             warnings.warn("too few pairs to hold any out: no pre-flight report", stacklevel=2)
@@ -151,6 +155,7 @@ def fit(
         info["quality"] = quality
     if isinstance(fitter, Auto):
         info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores}
+        kind = fitter.chosen
     fingerprint = ModelFingerprint(
         new_model=new_model, old_model=old_model, new_dim=int(new.shape[1]),
         old_dim=int(old.shape[1]),

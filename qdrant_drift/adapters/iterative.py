@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -42,6 +42,7 @@ class LambdaOrthogonal:
     batch_size: int = 256
     lr: float = 1e-3
     patience: int = 4
+    fixed_epochs: int | None = None  # set: train exactly this long, no selection
 
     name: ClassVar[str] = "lambda_orthogonal"
     needs_torch: ClassVar[bool] = True
@@ -74,6 +75,8 @@ class LambdaOrthogonal:
         )
 
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
+        if self.fixed_epochs is not None:
+            return self._train(new, old, ctx, self.lambdas[0], None, self.fixed_epochs)[0]
         train, val = split_indices(len(new), 0.2, ctx.rng)
         held = (new[val], old[val])
         best: tuple[float, float, int] | None = None
@@ -84,7 +87,12 @@ class LambdaOrthogonal:
             if best is None or score > best[0]:
                 best = (score, lam, epoch)
         assert best is not None
+        self.selected = {"lambda": best[1], "epochs": best[2]}
         return self._train(new, old, ctx, best[1], None, fixed_epochs=best[2])[0]
+
+    def frozen(self) -> "LambdaOrthogonal":
+        return replace(self, lambdas=(self.selected["lambda"],),
+                       fixed_epochs=self.selected["epochs"])
 
 
 @register
@@ -100,6 +108,7 @@ class ResidualMLP:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 4
+    fixed_epochs: int | None = None  # set: train exactly this long, no early stopping
 
     name: ClassVar[str] = "residual_mlp"
     needs_torch: ClassVar[bool] = True
@@ -144,7 +153,14 @@ class ResidualMLP:
         )
 
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
-        train, val = split_indices(len(new), 0.2, ctx.rng)
-        _, epoch = self._train(new[train], old[train], ctx, (new[val], old[val]))
-        ctx.log(f"{self.name}: best epoch {epoch}")
-        return self._train(new, old, ctx, None, fixed_epochs=epoch)[0]
+        if self.fixed_epochs is None:
+            train, val = split_indices(len(new), 0.2, ctx.rng)
+            _, self.selected_epochs = self._train(new[train], old[train], ctx,
+                                                  (new[val], old[val]))
+            ctx.log(f"{self.name}: best epoch {self.selected_epochs}")
+        else:
+            self.selected_epochs = self.fixed_epochs
+        return self._train(new, old, ctx, None, fixed_epochs=self.selected_epochs)[0]
+
+    def frozen(self) -> "ResidualMLP":
+        return replace(self, fixed_epochs=self.selected_epochs)

@@ -53,6 +53,11 @@ class Fitter(Protocol):
 
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map: ...
 
+    def frozen(self) -> "Fitter":
+        """This fitter with the hyperparameters its last call selected held fixed, so a refit
+        on more pairs reuses them instead of searching again."""
+        ...
+
 
 KINDS: dict[str, type] = {}
 
