@@ -10,7 +10,7 @@ from qdrant_drift.adapters import KINDS
 
 from .synthetic import drifted_pairs, unit
 
-CLOSED_FORM = ["procrustes", "affine", "low_rank_affine"]
+CLOSED_FORM = ["procrustes", "affine", "low_rank_affine", "whitened"]
 ITERATIVE = ["lambda_orthogonal", "residual_mlp"]
 
 
@@ -95,4 +95,29 @@ def test_metadata_records_what_the_adapter_is_for(pairs_64):
 
 def test_registry_lists_every_documented_kind():
     assert set(KINDS) >= {"procrustes", "affine", "low_rank_affine", "lambda_orthogonal",
-                          "residual_mlp", "auto"}
+                          "residual_mlp", "whitened", "auto"}
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
+def test_whitened_single_query_path_matches_the_batch_path(gamma, pairs_64):
+    new, old, _ = pairs_64
+    adapter = fit("whitened", new, old, gammas=(gamma,))
+    batch = adapter.transform(new[:6])
+    singles = np.stack([adapter.transform(row) for row in new[:6]])
+    np.testing.assert_allclose(singles, batch, atol=1e-5)
+
+
+def test_whitened_ranks_like_the_true_map_on_anisotropic_legacy_space():
+    # legacy space = rotation of the new one, then squashed along a few directions: the
+    # ranking a whitened adapter produces against the raw legacy vectors must still follow
+    # the new model's ranking closely.
+    rng = np.random.default_rng(4)
+    new, _, true_map = drifted_pairs(1500, 32, 32, seed=4)
+    squash = np.ones(32, np.float32)
+    squash[:3] = 6.0
+    old = unit(new @ true_map * squash + 0.01 * rng.normal(size=(1500, 32)))
+    adapter = fit("whitened", new[:1000], old[:1000], gammas=(0.0,))
+    queries = unit(new[1000:1100] + 0.1 * rng.normal(size=(100, 32)))
+    native = np.argsort(-(queries @ new[1000:].T), axis=1)[:, 0]
+    adapted = np.argsort(-(adapter.transform(queries) @ old[1000:].T), axis=1)[:, :10]
+    assert (adapted == native[:, None]).any(axis=1).mean() > 0.9

@@ -28,7 +28,13 @@ def mlp_adapter():
     return fit("residual_mlp", new, old, epochs=2, new_model="new-m", old_model="old-m")
 
 
-@pytest.mark.parametrize("which", ["adapter", "mlp_adapter"])
+@pytest.fixture(scope="module")
+def whitened_adapter():
+    new, old, _ = drifted_pairs(600, 32, 24, noise=0.01)
+    return fit("whitened", new, old, gammas=(0.2,), new_model="new-m", old_model="old-m")
+
+
+@pytest.mark.parametrize("which", ["adapter", "mlp_adapter", "whitened_adapter"])
 def test_save_load_round_trip_is_exact(which, request, tmp_path):
     original = request.getfixturevalue(which)
     path = tmp_path / "a.safetensors"

@@ -52,6 +52,7 @@ class Auto:
     needs_torch: ClassVar[bool] = False
     DEFAULT: ClassVar[tuple[str, ...]] = (
         "procrustes", "affine", "low_rank_affine", "lambda_orthogonal", "residual_mlp",
+        "whitened",
     )
 
     def kinds(self) -> list[str]:

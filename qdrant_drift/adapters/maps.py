@@ -81,3 +81,9 @@ class ResidualMLPMap(Map):
 
 
 MAPS: dict[str, type[Map]] = {cls.name: cls for cls in (LinearMap, ResidualMLPMap)}
+
+
+def register_map(cls: type[Map]) -> type[Map]:
+    """Make a map class loadable from files by its ``name``."""
+    MAPS[cls.name] = cls
+    return cls
