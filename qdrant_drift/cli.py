@@ -100,9 +100,15 @@ def bench_adapters(
             if verbose:
                 console.log(message)
 
+        def progress(message: str) -> None:
+            status.update(message)
+            if verbose or not console.is_terminal:
+                console.log(message)
+
         try:
             result = run_adapter_bench(
-                str(data), pair, train_pairs=train_pairs, kinds=kind_list, seed=seed, log=log
+                str(data), pair, train_pairs=train_pairs, kinds=kind_list, seed=seed,
+                log=log, progress=progress,
             )
         except (DriftError, ValueError) as exc:
             _fail(exc)

@@ -47,3 +47,16 @@ def test_self_match_never_counts():
     new = unit(np.random.default_rng(2).normal(size=(200, 16)))
     identity = LinearMap(weight=np.eye(16, dtype=np.float32), bias=np.zeros(16, np.float32))
     assert preflight_report(identity, new, new)["predicted_recall_recovery"] == 1.0
+
+
+def test_a_map_that_loses_item_identity_is_flagged_as_drastic():
+    # the legacy model only saw 3 of 32 directions: documents stay "near their topic"
+    # but can no longer be told apart, as with a lexical model replaced by a semantic one
+    rng = np.random.default_rng(7)
+    new = unit(rng.normal(size=(400, 32)))
+    old = unit(new[:, :3] + 0.05 * rng.normal(size=(400, 3)))
+    weight = np.zeros((32, 3), np.float32)
+    weight[:3, :3] = np.eye(3)
+    report = preflight_report(LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old)
+    assert report["identity_preservation"] < 0.9
+    assert report["drastic_drift"] is True

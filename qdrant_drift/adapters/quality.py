@@ -40,6 +40,7 @@ def neighbour_ranks(
     return _ranks(transform(new), old, _neighbour_targets(new))
 
 
+
 def _apply(candidate: Map | Callable[[np.ndarray], np.ndarray]) -> Callable:
     return candidate.apply if isinstance(candidate, Map) else candidate
 
@@ -50,27 +51,39 @@ def selection_score(candidate: Map | Callable, new: np.ndarray, old: np.ndarray)
     return float((neighbour_ranks(_apply(candidate), new, old) <= K).mean())
 
 
+# Below this share of held-out items whose adapted new vector finds its OWN legacy vector
+# first, the map loses item identity: short queries, which carry less information than
+# documents, then search the legacy vectors worse than the old model's own queries would.
+MIN_IDENTITY_PRESERVATION = 0.9
+
+
 def preflight_report(
     candidate: Map | Callable, new: np.ndarray, old: np.ndarray
 ) -> dict[str, Any]:
     """Predicted Recall@10 / MRR@10 recovery of adapted search, and a drastic-drift verdict.
 
-    ``old_model_recovery`` estimates how well the old model's own vectors find the new
-    model's neighbours: when the adapter is predicted to do worse than that, adapted queries
-    would search worse than the old model's own queries did (drastic drift).
+    Drastic drift (adapted queries predicted to search worse than the old model's own) is
+    declared when either signal says so: the adapter is predicted to find the new model's
+    neighbours less often than the old model's own vectors do (``old_model_recovery``), or
+    the adapter fails to keep item identity (``identity_preservation`` below
+    :data:`MIN_IDENTITY_PRESERVATION`).
     """
-    adapted = neighbour_ranks(_apply(candidate), new, old)
+    transform = _apply(candidate)
+    mapped = transform(new)
     targets = _neighbour_targets(new)
+    adapted = _ranks(mapped, old, targets)
     own = _ranks(old, old, targets)
     recall = float((adapted <= K).mean())
     mrr = float(np.where(adapted <= K, 1.0 / adapted, 0.0).mean())
     old_recall = float((own <= K).mean())
-    drastic = recall < old_recall
+    identity = float(((mapped @ old.T).argmax(axis=1) == np.arange(len(new))).mean())
+    drastic = recall < old_recall or identity < MIN_IDENTITY_PRESERVATION
     report: dict[str, Any] = {
         "heldout_pairs": int(len(new)),
         "predicted_recall_recovery": recall,
         "predicted_mrr_recovery": mrr,
         "old_model_recovery": old_recall,
+        "identity_preservation": identity,
         "drastic_drift": bool(drastic),
     }
     if drastic:

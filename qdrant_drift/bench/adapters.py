@@ -30,8 +30,12 @@ def run_adapter_bench(
     seed: int = 0,
     timing_rounds: int = 2000,
     log: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return the JSON-ready result (schema in benchmarks/README.md)."""
+    """Run the benchmark and return the JSON-ready result (schema in benchmarks/README.md).
+
+    ``progress`` hears one line per step (each kind fitted); ``log`` every fitting detail.
+    """
     data = load_pair(data_dir, pair)
     n_docs = len(data.old_docs)
     rng = np.random.default_rng(seed)
@@ -45,8 +49,12 @@ def run_adapter_bench(
     ) else None
     full_r = full["recall_at_10"]
 
+    chosen_kinds = list(kinds or default_kinds())
+    steps = len(chosen_kinds) + 1
+
     def measure(kind: str, **options: Any) -> tuple[dict[str, Any], Any]:
-        log(f"fitting {kind} on {len(rows)} pairs")
+        step = len(rows_out) + 1
+        progress(f"[{step}/{steps}] fitting {kind} on {len(rows)} pairs")
         started = time.perf_counter()
         adapter = fit(
             kind, data.new_docs[rows], data.old_docs[rows],
@@ -76,8 +84,11 @@ def run_adapter_bench(
         }
         return row, adapter
 
-    chosen_kinds = list(kinds or default_kinds())
-    rows_out = [measure(kind)[0] for kind in chosen_kinds]
+    rows_out: list[dict[str, Any]] = []
+    for kind in chosen_kinds:
+        rows_out.append(measure(kind)[0])
+        progress(f"      {kind}: recovery {rows_out[-1]['recovery']:.3f}, "
+                 f"predicted {rows_out[-1]['predicted_recovery']:.3f}")
     auto_row, auto_adapter = measure("auto", candidates=chosen_kinds)
     return {
         "corpus": data.corpus,
