@@ -125,11 +125,11 @@ class Adapter:
                 f"query vector: expected dimension {self._in_dim}, got {x.shape[0]}"
             )
         y = self._apply(x)
-        sq = float(np.dot(y, y))
+        sq = y.dot(y)
         if not math.isfinite(sq):
             raise InvalidVectorsError("query vector contains NaN or inf")
         if self._normalize and sq > 0.0:
-            y *= np.float32(1.0 / math.sqrt(sq))
+            y *= 1.0 / math.sqrt(sq)
         return y
 
     def check(self, **expected: Any) -> None:
