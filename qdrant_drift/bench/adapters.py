@@ -28,7 +28,7 @@ def run_adapter_bench(
     train_pairs: int = 5000,
     kinds: Sequence[str] | None = None,
     seed: int = 0,
-    timing_rounds: int = 2000,
+    timing_rounds: int = 3000,
     log: Callable[[str], None] = lambda _: None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:

@@ -9,11 +9,13 @@ import numpy as np
 
 
 def interleaved_p50_us(
-    funcs: dict[str, Callable[[], object]], *, rounds: int = 2000, warmup: int = 200
+    funcs: dict[str, Callable[[], object]], *, rounds: int = 2000, warmup_s: float = 0.5
 ) -> dict[str, float]:
     """Median microseconds per call of each function, calls interleaved so that machine
-    noise hits every contender alike."""
-    for _ in range(warmup):
+    noise hits every contender alike. A timed warm-up first lets caches fill and the CPU
+    clock settle (a fixed number of calls is too short after a heavy fit)."""
+    deadline = time.perf_counter() + warmup_s
+    while time.perf_counter() < deadline:
         for func in funcs.values():
             func()
     samples: dict[str, list[float]] = {name: [] for name in funcs}
