@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..calibration import Calibration
 from ..errors import AdapterMismatchError, InvalidVectorsError
 from ..vectors import as_matrix, l2_normalize
 from .maps import Map
@@ -97,6 +98,17 @@ class Adapter:
     @property
     def old_dim(self) -> int:
         return self.fingerprint.old_dim
+
+    @property
+    def calibration(self) -> Calibration:
+        """Maps this adapter's search scores onto the new model's native score scale."""
+        return Calibration.from_dict(self.info.get("calibration"))
+
+    @property
+    def old_calibration(self) -> Calibration:
+        """Maps the OLD model's own query scores onto the new model's scale (for apps that
+        pass an old-model query for the legacy side)."""
+        return Calibration.from_dict(self.info.get("old_calibration"))
 
     @property
     def quality(self) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from ..vectors import as_pairs, l2_normalize
 from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
+from ..calibration import fit_calibration, fit_old_query_calibration
 from .quality import preflight_report
 
 
@@ -27,6 +28,13 @@ def _torch_available() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("torch") is not None
+
+
+def _as_served(fitted: Map, distance: str) -> Any:
+    """The map as Qdrant scores it: cosine collections normalise the query."""
+    if distance == "cosine":
+        return lambda x: l2_normalize(fitted.apply(x))
+    return fitted.apply
 
 
 def make_fitter(kind: str, **options: Any) -> Any:
@@ -132,12 +140,17 @@ def fit(
         )
     ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device)
     started = time.perf_counter()
-    quality = None
+    quality = calibration = None
     if holdout > 0 and len(new) >= 2 * needed:
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")
         quality = preflight_report(fitted, new[held], old[held])
+        calibration = {
+            "calibration": fit_calibration(
+                _as_served(fitted, distance), new[held], old[held]).to_dict(),
+            "old_calibration": fit_old_query_calibration(new[held], old[held]).to_dict(),
+        }
         if refit:
             ctx.log(f"refitting {kind} on all {len(new)} pairs")
             fitted = fitter.frozen()(new, old, ctx)
@@ -154,6 +167,7 @@ def fit(
     }
     if quality is not None:
         info["quality"] = quality
+        info.update(calibration or {})
     if isinstance(fitter, Auto):
         info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores}
         kind = fitter.chosen

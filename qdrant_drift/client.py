@@ -1,0 +1,355 @@
+"""``DriftClient`` / ``AsyncDriftClient``: drop-in wrappers around qdrant-client.
+
+An app changes one line (``client = qdrant_drift.wrap(client, migration="...")``) and keeps
+calling ``query_points`` with NEW-model vectors while the collection migrates underneath.
+Routed calls follow the migration state read from Qdrant (refreshed in the background: a
+query never waits on it); every other method passes through to the wrapped client unchanged.
+Both clients share one sans-I/O core (:mod:`.dispatch`, :mod:`.writes`, :mod:`.state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any, Sequence
+
+from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client.http import models
+
+from .adapters import Adapter
+from .dispatch import QUERY_DEFAULTS, Serving, query_steps, groups_steps
+from .errors import DriftError
+from .router import Plan, Router, RoutingState
+from .sansio import Steps, adrive, drive
+from .state import STATE_COLLECTION, load_stored_adapter, read_routing_state
+from .writes import MIRRORED_METHODS, mirrored_steps, update_vectors_steps, upsert_steps
+
+log = logging.getLogger("qdrant_drift")
+
+
+class _Core:
+    """What both clients share: the current serving snapshot and how to refresh it."""
+
+    def __init__(self, migration: str, *, state_collection: str, router: Router | None,
+                 adapter: Adapter | None) -> None:
+        self.migration = migration
+        self.state_collection = state_collection
+        self.router = router or Router()
+        self.pinned_adapter = adapter
+        self.serving: Serving | None = None
+        self.routing_state: RoutingState | None = None
+        self.refreshed_at: float | None = None
+        self.refresh_errors = 0
+        self._adapter: Adapter | None = adapter
+        self._adapter_digest: str | None = None
+
+    def refresh_steps(self) -> Steps[Serving]:
+        try:
+            state, record = yield from read_routing_state(self.migration, self.state_collection)
+            if record is None:
+                raise DriftError(
+                    f"no migration named {self.migration!r} in state collection "
+                    f"{self.state_collection!r}"
+                )
+            if self.pinned_adapter is None and record.adapter_digest != self._adapter_digest:
+                self._adapter = (
+                    (yield from load_stored_adapter(record, self.state_collection))
+                    if record.adapter_digest else None
+                )
+                self._adapter_digest = record.adapter_digest
+        except Exception:
+            self.refresh_errors += 1
+            if self.serving is None:
+                raise
+            # Keep serving on the last spec, on the plan that is always safe.
+            self.routing_state = RoutingState(healthy=False)
+            self.serving = self._snapshot(self.serving.spec, self.routing_state)
+            raise
+        self.routing_state = state
+        self.refreshed_at = time.time()
+        self.serving = self._snapshot(record.spec, state)
+        return self.serving
+
+    def _snapshot(self, spec: Any, state: RoutingState) -> Serving:
+        adapter = self._adapter
+        plan = self.router.plan(state)
+        if adapter is None:
+            return Serving(spec=spec, plan=plan, adapter=None)
+        return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
+                       old_calibration=adapter.old_calibration)
+
+    def current(self) -> Serving:
+        if self.serving is None:
+            raise DriftError("the migration state has not been read yet")
+        return self.serving
+
+    @property
+    def plan(self) -> Plan:
+        return self.current().plan
+
+
+def _query_kwargs(**given: Any) -> dict[str, Any]:
+    kw = dict(QUERY_DEFAULTS)
+    kw.update(given)
+    return kw
+
+
+class DriftClient:
+    """Wraps a ``QdrantClient``; same call signatures, routed by the migration state."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        migration: str,
+        *,
+        state_collection: str = STATE_COLLECTION,
+        router: Router | None = None,
+        adapter: Adapter | None = None,
+        refresh_interval: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._core = _Core(migration, state_collection=state_collection, router=router,
+                           adapter=adapter)
+        drive(self._core.refresh_steps(), client)  # the first read must succeed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if refresh_interval > 0:
+            self._thread = threading.Thread(
+                target=self._refresh_loop, args=(refresh_interval,), daemon=True,
+                name=f"qdrant-drift-refresh-{migration}",
+            )
+            self._thread.start()
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def plan(self) -> Plan:
+        """The plan routed queries take right now."""
+        return self._core.plan
+
+    @property
+    def routing_state(self) -> RoutingState | None:
+        return self._core.routing_state
+
+    def refresh(self) -> Plan:
+        """Re-read the migration state now (the background loop does this periodically)."""
+        drive(self._core.refresh_steps(), self._client)
+        return self._core.plan
+
+    def _refresh_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                drive(self._core.refresh_steps(), self._client)
+            except Exception as exc:  # never let the loop die; serving degrades safely
+                log.warning("qdrant-drift: state refresh failed: %s", exc)
+
+    def close(self, **kwargs: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._client.close(**kwargs)
+
+    # -- routed reads ---------------------------------------------------------------------
+    def query_points(self, collection_name: str, query: Any = None, using: str | None = None,
+                     prefetch: Any = None, query_filter: Any = None, search_params: Any = None,
+                     limit: int = 10, offset: int | None = None, with_payload: Any = True,
+                     with_vectors: Any = False, score_threshold: float | None = None,
+                     lookup_from: Any = None, consistency: Any = None,
+                     shard_key_selector: Any = None, timeout: int | None = None,
+                     *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
+        kw = _query_kwargs(
+            query=query, using=using, prefetch=prefetch, query_filter=query_filter,
+            search_params=search_params, limit=limit, offset=offset, with_payload=with_payload,
+            with_vectors=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
+            consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
+            **kwargs,
+        )
+        return drive(query_steps(self._core.current(), collection_name, kw, old_query),
+                     self._client)
+
+    def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
+                           consistency: Any = None, timeout: int | None = None,
+                           **kwargs: Any) -> list[models.QueryResponse]:
+        return [self.query_points(collection_name, consistency=consistency, timeout=timeout,
+                                  **_from_request(r), **kwargs) for r in requests]
+
+    def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
+                            using: str | None = None, prefetch: Any = None,
+                            query_filter: Any = None, search_params: Any = None,
+                            limit: int = 10, group_size: int = 3, with_payload: Any = True,
+                            with_vectors: Any = False, score_threshold: float | None = None,
+                            with_lookup: Any = None, lookup_from: Any = None,
+                            consistency: Any = None, shard_key_selector: Any = None,
+                            timeout: int | None = None, *, old_query: Any = None,
+                            **kwargs: Any) -> models.GroupsResult:
+        kw = dict(query=query, using=using, prefetch=prefetch, query_filter=query_filter,
+                  search_params=search_params, limit=limit, group_size=group_size,
+                  with_payload=with_payload, with_vectors=with_vectors,
+                  score_threshold=score_threshold, with_lookup=with_lookup,
+                  lookup_from=lookup_from, consistency=consistency,
+                  shard_key_selector=shard_key_selector, timeout=timeout, **kwargs)
+        return drive(groups_steps(self._core.current(), collection_name, group_by, kw,
+                                  old_query), self._client)
+
+    # -- routed writes --------------------------------------------------------------------
+    def upsert(self, collection_name: str, points: Any, **kwargs: Any) -> models.UpdateResult:
+        serving = self._core.current()
+        return drive(upsert_steps(serving.spec, serving.adapter, collection_name, points,
+                                  kwargs), self._client)
+
+    def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
+                       **kwargs: Any) -> models.UpdateResult:
+        serving = self._core.current()
+        return drive(update_vectors_steps(serving.spec, serving.adapter, collection_name,
+                                          points, kwargs), self._client)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in MIRRORED_METHODS:
+            def mirrored(collection_name: str, **kwargs: Any) -> Any:
+                return drive(mirrored_steps(self._core.current().spec, name, collection_name,
+                                            kwargs), self._client)
+            return mirrored
+        return getattr(self._client, name)
+
+
+class AsyncDriftClient:
+    """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited."""
+
+    def __init__(
+        self,
+        client: AsyncQdrantClient,
+        migration: str,
+        *,
+        state_collection: str = STATE_COLLECTION,
+        router: Router | None = None,
+        adapter: Adapter | None = None,
+        refresh_interval: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._core = _Core(migration, state_collection=state_collection, router=router,
+                           adapter=adapter)
+        self._interval = refresh_interval
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def plan(self) -> Plan:
+        return self._core.plan
+
+    @property
+    def routing_state(self) -> RoutingState | None:
+        return self._core.routing_state
+
+    async def refresh(self) -> Plan:
+        await adrive(self._core.refresh_steps(), self._client)
+        return self._core.plan
+
+    async def _serving(self) -> Serving:
+        if self._core.serving is None:
+            await self.refresh()  # the first read, once; later reads run in the background
+            if self._interval > 0 and self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
+        return self._core.current()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await adrive(self._core.refresh_steps(), self._client)
+            except Exception as exc:
+                log.warning("qdrant-drift: state refresh failed: %s", exc)
+
+    async def close(self, **kwargs: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        await self._client.close(**kwargs)
+
+    async def query_points(self, collection_name: str, query: Any = None,
+                           using: str | None = None, prefetch: Any = None,
+                           query_filter: Any = None, search_params: Any = None,
+                           limit: int = 10, offset: int | None = None,
+                           with_payload: Any = True, with_vectors: Any = False,
+                           score_threshold: float | None = None, lookup_from: Any = None,
+                           consistency: Any = None, shard_key_selector: Any = None,
+                           timeout: int | None = None, *, old_query: Any = None,
+                           **kwargs: Any) -> models.QueryResponse:
+        kw = _query_kwargs(
+            query=query, using=using, prefetch=prefetch, query_filter=query_filter,
+            search_params=search_params, limit=limit, offset=offset, with_payload=with_payload,
+            with_vectors=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
+            consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
+            **kwargs,
+        )
+        serving = await self._serving()
+        return await adrive(query_steps(serving, collection_name, kw, old_query), self._client)
+
+    async def query_batch_points(self, collection_name: str,
+                                 requests: Sequence[models.QueryRequest],
+                                 consistency: Any = None, timeout: int | None = None,
+                                 **kwargs: Any) -> list[models.QueryResponse]:
+        return list(await asyncio.gather(*(
+            self.query_points(collection_name, consistency=consistency, timeout=timeout,
+                              **_from_request(r), **kwargs) for r in requests
+        )))
+
+    async def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
+                                  using: str | None = None, prefetch: Any = None,
+                                  query_filter: Any = None, search_params: Any = None,
+                                  limit: int = 10, group_size: int = 3,
+                                  with_payload: Any = True, with_vectors: Any = False,
+                                  score_threshold: float | None = None, with_lookup: Any = None,
+                                  lookup_from: Any = None, consistency: Any = None,
+                                  shard_key_selector: Any = None, timeout: int | None = None,
+                                  *, old_query: Any = None, **kwargs: Any) -> models.GroupsResult:
+        kw = dict(query=query, using=using, prefetch=prefetch, query_filter=query_filter,
+                  search_params=search_params, limit=limit, group_size=group_size,
+                  with_payload=with_payload, with_vectors=with_vectors,
+                  score_threshold=score_threshold, with_lookup=with_lookup,
+                  lookup_from=lookup_from, consistency=consistency,
+                  shard_key_selector=shard_key_selector, timeout=timeout, **kwargs)
+        serving = await self._serving()
+        return await adrive(groups_steps(serving, collection_name, group_by, kw, old_query),
+                            self._client)
+
+    async def upsert(self, collection_name: str, points: Any,
+                     **kwargs: Any) -> models.UpdateResult:
+        serving = await self._serving()
+        return await adrive(upsert_steps(serving.spec, serving.adapter, collection_name,
+                                         points, kwargs), self._client)
+
+    async def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
+                             **kwargs: Any) -> models.UpdateResult:
+        serving = await self._serving()
+        return await adrive(update_vectors_steps(serving.spec, serving.adapter,
+                                                 collection_name, points, kwargs), self._client)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in MIRRORED_METHODS:
+            async def mirrored(collection_name: str, **kwargs: Any) -> Any:
+                serving = await self._serving()
+                return await adrive(mirrored_steps(serving.spec, name, collection_name,
+                                                   kwargs), self._client)
+            return mirrored
+        return getattr(self._client, name)
+
+
+def _from_request(request: models.QueryRequest) -> dict[str, Any]:
+    """``query_points`` keyword arguments equivalent to one batch request."""
+    return dict(
+        query=request.query, using=request.using, prefetch=request.prefetch,
+        query_filter=request.filter, search_params=request.params,
+        limit=request.limit if request.limit is not None else 10, offset=request.offset,
+        with_payload=request.with_payload if request.with_payload is not None else True,
+        with_vectors=request.with_vector if request.with_vector is not None else False,
+        score_threshold=request.score_threshold, lookup_from=request.lookup_from,
+        shard_key_selector=request.shard_key,
+    )
+
+
+def wrap(client: QdrantClient | AsyncQdrantClient, migration: str,
+         **options: Any) -> DriftClient | AsyncDriftClient:
+    """The one-line change: wrap an existing client for the named migration."""
+    if isinstance(client, AsyncQdrantClient):
+        return AsyncDriftClient(client, migration, **options)
+    return DriftClient(client, migration, **options)

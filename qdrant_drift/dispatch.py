@@ -1,0 +1,196 @@
+"""The routed query path, written once (sans-I/O) for the sync and the async client.
+
+Given the plan the router chose, a ``query_points`` call becomes one Qdrant round trip:
+- adapted: the adapted query (or the app's old-model query) on the legacy vector;
+- hybrid: legacy vector restricted to points NOT yet migrated + native vector, in one
+  ``query_batch_points`` (named layout) or two concurrent calls (collection layout), merged
+  on the native score scale;
+- native: the new vector.
+Each side asks for ``offset + limit`` hits without a threshold; offset, limit and
+``score_threshold`` are applied to the merged, calibrated ranking, so they mean what they
+mean to qdrant-client (on the new model's score scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qdrant_client.http import models
+
+from .adapters import Adapter
+from .calibration import Calibration
+from .errors import DriftError
+from .merge import merge_groups, merge_partitioned
+from .router import Plan
+from .sansio import Gather, Steps, call
+from .spec import DEFAULT_VECTOR, MigrationSpec
+
+# Payload key set on legacy points whose new vector exists (collection layout only).
+MIGRATED_MARKER = "_drift_migrated"
+
+QUERY_DEFAULTS: dict[str, Any] = {
+    "query": None, "using": None, "prefetch": None, "query_filter": None,
+    "search_params": None, "limit": 10, "offset": None, "with_payload": True,
+    "with_vectors": False, "score_threshold": None, "lookup_from": None,
+    "consistency": None, "shard_key_selector": None, "timeout": None,
+}
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A consistent snapshot of what serving needs: swapped whole on every state refresh."""
+
+    spec: MigrationSpec
+    plan: Plan
+    adapter: Adapter | None
+    calibration: Calibration = Calibration()
+    old_calibration: Calibration = Calibration()
+
+    def targets(self, collection_name: str) -> bool:
+        return collection_name in (self.spec.collection, self.spec.alias)
+
+
+def dense_vector(query: Any) -> np.ndarray | None:
+    """The dense query vector, or None for any other kind of query (ids, fusion, ...)."""
+    if isinstance(query, models.NearestQuery) and query.mmr is None:
+        query = query.nearest
+    if isinstance(query, np.ndarray) and query.ndim == 1 and query.dtype.kind == "f":
+        return query.astype(np.float32, copy=False)
+    if isinstance(query, list) and query and all(isinstance(v, (int, float)) for v in query):
+        return np.asarray(query, dtype=np.float32)
+    return None
+
+
+def _vector_name(name: str) -> str | None:
+    return None if name == DEFAULT_VECTOR else name
+
+
+def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
+    """The user's filter AND "not migrated yet": the legacy half of a hybrid search."""
+    if spec.layout == "named":
+        exclusion: models.Condition = models.HasVectorCondition(has_vector=spec.new_vector)
+    else:
+        exclusion = models.FieldCondition(key=MIGRATED_MARKER,
+                                          match=models.MatchValue(value=True))
+    return models.Filter(must=[user_filter] if user_filter is not None else None,
+                         must_not=[exclusion])
+
+
+def _request(kw: dict[str, Any], *, query: Any, using: str | None,
+             query_filter: models.Filter | None, limit: int) -> models.QueryRequest:
+    return models.QueryRequest(
+        query=query, using=using, filter=query_filter, params=kw["search_params"],
+        limit=limit, with_payload=kw["with_payload"], with_vector=kw["with_vectors"],
+        lookup_from=kw["lookup_from"], shard_key=kw["shard_key_selector"],
+    )
+
+
+def _legacy_query(serving: Serving, vector: np.ndarray, old_query: Any) -> tuple[list[float], Calibration]:
+    if old_query is not None:
+        old = dense_vector(old_query)
+        if old is None:
+            raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
+        return old.tolist(), serving.old_calibration
+    if serving.adapter is None:
+        raise DriftError(
+            f"migration {serving.spec.name!r} has no adapter: the legacy side cannot be "
+            "searched with a new-model query (fit one, or pass old_query=)"
+        )
+    return serving.adapter.transform(vector).tolist(), serving.calibration
+
+
+def query_steps(
+    serving: Serving, collection_name: str, kw: dict[str, Any], old_query: Any = None
+) -> Steps[models.QueryResponse]:
+    """Steps of a routed ``query_points`` call (``kw``: its keyword arguments, defaults filled)."""
+    spec = serving.spec
+    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw["using"]):
+        return (yield call("query_points", collection_name, **kw))
+    vector = dense_vector(kw["query"])
+    plan = serving.plan
+    if plan is Plan.NATIVE:
+        return (yield call("query_points", spec.native_collection,
+                           **{**kw, "using": _vector_name(spec.new_vector)}))
+    if vector is None or kw["prefetch"] is not None:
+        # Not a plain dense query (ids, recommend, fusion over prefetches, ...): the legacy
+        # vectors cover every point, so running it there is complete and correct.
+        if kw["prefetch"] is not None:
+            raise DriftError(
+                "prefetch queries cannot be routed while the migration serves legacy vectors: "
+                "query the legacy vector with old-model vectors, or wait for cut-over"
+            )
+        return (yield call("query_points", spec.collection,
+                           **{**kw, "using": _vector_name(spec.old_vector)}))
+    offset = kw["offset"] or 0
+    wanted = offset + kw["limit"]
+    # arguments qdrant-client knows and we do not route go along (and unknown ones are
+    # rejected by qdrant-client exactly as without the wrapper)
+    extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
+    batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    legacy_req = _request(kw, query=legacy_vector, using=_vector_name(spec.old_vector),
+                          query_filter=kw["query_filter"], limit=wanted)
+    if plan is Plan.ADAPTED:
+        responses = yield call("query_batch_points", spec.collection, [legacy_req], **batch_kw)
+        native_points: list[models.ScoredPoint] = []
+    else:
+        legacy_req.filter = legacy_filter(spec, kw["query_filter"])
+        native_req = _request(kw, query=vector.tolist(), using=_vector_name(spec.new_vector),
+                              query_filter=kw["query_filter"], limit=wanted)
+        if spec.layout == "named":
+            responses = yield call("query_batch_points", spec.collection,
+                                   [legacy_req, native_req], **batch_kw)
+        else:
+            responses = yield Gather((
+                call("query_batch_points", spec.collection, [legacy_req], **batch_kw),
+                call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
+            ))
+            responses = [responses[0][0], responses[1][0]]
+        native_points = responses[1].points
+    merged = merge_partitioned(
+        responses[0].points, native_points, calibrate=calibration, limit=kw["limit"],
+        offset=offset, score_threshold=kw["score_threshold"],
+    )
+    return models.QueryResponse(points=merged)
+
+
+
+
+def groups_steps(
+    serving: Serving, collection_name: str, group_by: str, kw: dict[str, Any],
+    old_query: Any = None,
+) -> Steps[models.GroupsResult]:
+    """Steps of a routed ``query_points_groups`` call."""
+    spec = serving.spec
+    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw["using"]):
+        return (yield call("query_points_groups", collection_name, group_by, **kw))
+    if serving.plan is Plan.NATIVE:
+        return (yield call("query_points_groups", spec.native_collection, group_by,
+                           **{**kw, "using": _vector_name(spec.new_vector)}))
+    vector = dense_vector(kw["query"])
+    if kw["prefetch"] is not None:
+        raise DriftError("prefetch queries cannot be routed while the migration serves "
+                         "legacy vectors")
+    if vector is None:
+        return (yield call("query_points_groups", spec.collection, group_by,
+                           **{**kw, "using": _vector_name(spec.old_vector)}))
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    legacy_kw = {**kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+                 "score_threshold": None}
+    if serving.plan is Plan.ADAPTED:
+        legacy = yield call("query_points_groups", spec.collection, group_by, **legacy_kw)
+        native_groups: list[models.PointGroup] = []
+    else:
+        legacy_kw["query_filter"] = legacy_filter(spec, kw["query_filter"])
+        legacy, native = yield Gather((
+            call("query_points_groups", spec.collection, group_by, **legacy_kw),
+            call("query_points_groups", spec.native_collection, group_by,
+                 **{**kw, "query": vector.tolist(), "using": _vector_name(spec.new_vector)}),
+        ))
+        native_groups = native.groups
+    groups = merge_groups(legacy.groups, native_groups, calibrate=calibration,
+                          limit=kw["limit"], group_size=kw["group_size"],
+                          score_threshold=kw["score_threshold"])
+    return models.GroupsResult(groups=groups)

@@ -1,0 +1,90 @@
+"""Merging a hybrid search: legacy hits (adapted query on old vectors of items not yet
+migrated) and native hits (new query on new vectors) into one ranking.
+
+The two lists partition the collection, so there is nothing to fuse: legacy scores are put on
+the native scale by the adapter's calibration and the lists are interleaved by score. Pure
+functions over qdrant-client's own ``ScoredPoint``; no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from qdrant_client.http import models
+
+Calibrate = Callable[[float], float]
+
+
+def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate) -> list[models.ScoredPoint]:
+    """Copies of ``points`` with scores mapped onto the native scale."""
+    return [p.model_copy(update={"score": float(calibrate(p.score))}) for p in points]
+
+
+def merge_partitioned(
+    legacy: Sequence[models.ScoredPoint],
+    native: Sequence[models.ScoredPoint],
+    *,
+    calibrate: Calibrate,
+    limit: int,
+    offset: int = 0,
+    score_threshold: float | None = None,
+) -> list[models.ScoredPoint]:
+    """One ranking from both sides; ``offset``/``limit``/``score_threshold`` apply to it.
+
+    Each side must have been asked for ``offset + limit`` hits. Should a point appear on both
+    sides (it was migrated between the two sub-queries), the native hit wins.
+    """
+    native_ids = {p.id for p in native}
+    merged = list(native) + [p for p in calibrated(legacy, calibrate) if p.id not in native_ids]
+    merged.sort(key=lambda p: p.score, reverse=True)
+    if score_threshold is not None:
+        merged = [p for p in merged if p.score >= score_threshold]
+    return merged[offset : offset + limit]
+
+
+def overlap_at_k(first: Sequence[models.ScoredPoint], second: Sequence[models.ScoredPoint],
+                 k: int) -> float:
+    """Share of the top-k ids two rankings agree on (shadow-sampling agreement)."""
+    if k <= 0:
+        return 1.0
+    a = {p.id for p in first[:k]}
+    b = {p.id for p in second[:k]}
+    return len(a & b) / k
+
+
+def merge_groups(
+    legacy: Sequence[models.PointGroup],
+    native: Sequence[models.PointGroup],
+    *,
+    calibrate: Calibrate,
+    limit: int,
+    group_size: int,
+    score_threshold: float | None = None,
+) -> list[models.PointGroup]:
+    """Groups from both sides, united by group id: hits merged by calibrated score, groups
+    ordered by their best hit. A group that misses one side's top groups may lack that
+    side's hits (each side only returns its own top ``limit`` groups)."""
+    merged: dict[Any, models.PointGroup] = {}
+    for group, hits in [(g, calibrated(g.hits, calibrate)) for g in legacy] + [
+        (g, list(g.hits)) for g in native
+    ]:
+        key = repr(group.id)
+        if key in merged:
+            hits = list(merged[key].hits) + hits
+        kept = sorted(hits, key=lambda p: p.score, reverse=True)
+        if score_threshold is not None:
+            kept = [p for p in kept if p.score >= score_threshold]
+        merged[key] = group.model_copy(update={"hits": _dedupe(kept)[:group_size]})
+    groups = [g for g in merged.values() if g.hits]
+    groups.sort(key=lambda g: g.hits[0].score, reverse=True)
+    return groups[:limit]
+
+
+def _dedupe(points: list[models.ScoredPoint]) -> list[models.ScoredPoint]:
+    seen: set[Any] = set()
+    out = []
+    for p in points:
+        if p.id not in seen:
+            seen.add(p.id)
+            out.append(p)
+    return out

@@ -1,0 +1,127 @@
+"""Plain command functions over the migration state (the CLI and apps call these).
+
+``create`` prepares the target (a new named vector, or a new collection) and records the
+migration with its adapter; ``set_phase`` moves it along (``cutover`` / ``rollback`` are the
+two a serving fleet follows within its refresh interval).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_client.http import models
+
+from .adapters import Adapter
+from .errors import DriftError
+from .router import Phase
+from .sansio import Steps, adrive, call, drive
+from .spec import DEFAULT_VECTOR, MigrationSpec
+from .state import (
+    ACTIVE,
+    STATE_COLLECTION,
+    MigrationRecord,
+    StateError,
+    ensure_state_collection,
+    load_record,
+    save_record,
+    store_adapter,
+    transition,
+)
+
+
+def _vector_params(client_info: Any, name: str) -> models.VectorParams:
+    vectors = client_info.config.params.vectors
+    if isinstance(vectors, dict):
+        if name not in vectors:
+            raise DriftError(f"collection has no vector named {name!r}; it has {sorted(vectors)}")
+        return vectors[name]
+    if name != DEFAULT_VECTOR:
+        raise DriftError(f"collection has only an unnamed vector, not {name!r}")
+    return vectors
+
+
+def create_steps(
+    spec: MigrationSpec, adapter: Adapter | None, *, phase: Phase,
+    state_collection: str = STATE_COLLECTION,
+) -> Steps[MigrationRecord]:
+    exists = yield call("collection_exists", spec.collection)
+    if not exists:
+        raise DriftError(f"collection {spec.collection!r} does not exist")
+    info = yield call("get_collection", spec.collection)
+    old_params = _vector_params(info, spec.old_vector)
+    yield from ensure_state_collection(state_collection)
+    previous = yield from load_record(spec.name, state_collection)
+    if previous is not None and previous.phase in ACTIVE:
+        raise StateError(
+            f"migration {spec.name!r} is already active (phase {previous.phase.value!r}); "
+            "roll it back or finish it first"
+        )
+    if adapter is not None:
+        adapter.check(old_dim=old_params.size)
+    new_dim = adapter.new_dim if adapter is not None else None
+    if new_dim is None:
+        raise DriftError("create needs the adapter (it fixes the new model's dimension)")
+    new_params = models.VectorParams(size=new_dim, distance=old_params.distance)
+    if spec.layout == "named":
+        vectors = info.config.params.vectors
+        if not (isinstance(vectors, dict) and spec.new_vector in vectors):
+            try:
+                yield call("create_vector_name", spec.collection, spec.new_vector,
+                           models.DenseVectorNameConfig(dense=models.DenseVectorConfig(
+                               size=new_dim, distance=old_params.distance)))
+            except Exception as exc:
+                raise DriftError(
+                    f"could not add vector {spec.new_vector!r} to {spec.collection!r} ({exc}). "
+                    "The named layout needs Qdrant >= 1.18 (create_vector_name); on an older "
+                    "server use layout='collection'"
+                ) from exc
+    else:
+        target_exists = yield call("collection_exists", spec.native_collection)
+        if not target_exists:
+            vectors_config: Any = (new_params if spec.new_vector == DEFAULT_VECTOR
+                                   else {spec.new_vector: new_params})
+            yield call("create_collection", spec.native_collection, vectors_config=vectors_config)
+    record = MigrationRecord(spec=spec, phase=phase)
+    if adapter is not None:
+        yield from store_adapter(record, adapter, state_collection)
+    else:
+        yield from save_record(record, state_collection)
+    return record
+
+
+def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
+           phase: Phase = Phase.SERVING_ADAPTED,
+           state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """Prepare the new vector / collection and record the migration in Qdrant."""
+    return drive(create_steps(spec, adapter, phase=phase, state_collection=state_collection),
+                 client)
+
+
+def set_phase(client: Any, name: str, phase: Phase | str, *,
+              state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """Move a migration to ``phase`` (illegal transitions raise :class:`StateError`)."""
+    return drive(transition(name, Phase(phase), state_collection), client)
+
+
+def cutover(client: Any, name: str, **kw: Any) -> MigrationRecord:
+    """Serve the new vectors only; every replica follows within its refresh interval."""
+    return set_phase(client, name, Phase.CUT_OVER, **kw)
+
+
+def rollback(client: Any, name: str, **kw: Any) -> MigrationRecord:
+    """Instantly return serving to the legacy path (adapted queries on legacy vectors)."""
+    return set_phase(client, name, Phase.ROLLED_BACK, **kw)
+
+
+async def acreate(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
+                  phase: Phase = Phase.SERVING_ADAPTED,
+                  state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """:func:`create` for an ``AsyncQdrantClient``."""
+    return await adrive(create_steps(spec, adapter, phase=phase,
+                                     state_collection=state_collection), client)
+
+
+async def aset_phase(client: Any, name: str, phase: Phase | str, *,
+                     state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """:func:`set_phase` for an ``AsyncQdrantClient``."""
+    return await adrive(transition(name, Phase(phase), state_collection), client)

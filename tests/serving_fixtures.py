@@ -1,0 +1,84 @@
+"""A small real migration on embedded Qdrant: legacy vectors are a noisy rotation of the new
+ones, so the adapter is near-perfect and routed results can be checked against ground truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift import MigrationSpec, fit
+from qdrant_drift.adapters import Adapter
+from qdrant_drift.migration import acreate, create
+
+from .synthetic import drifted_pairs
+
+N, DIM = 240, 16
+
+
+@dataclass
+class World:
+    client: QdrantClient
+    spec: MigrationSpec
+    adapter: Adapter
+    new: np.ndarray
+    old: np.ndarray
+
+    def migrate(self, ids) -> None:
+        """What the backfill does: give points their new vector (and the blue-green marker)."""
+        ids = [int(i) for i in ids]
+        if self.spec.layout == "named":
+            self.client.update_vectors(self.spec.collection, [
+                models.PointVectors(id=i, vector={self.spec.new_vector: self.new[i].tolist()})
+                for i in ids])
+        else:
+            self.client.upsert(self.spec.native_collection, [
+                models.PointStruct(id=i, vector={self.spec.new_vector: self.new[i].tolist()},
+                                   payload={"group": i % 4, "n": i}) for i in ids])
+            self.client.set_payload(self.spec.collection, {"_drift_migrated": True}, points=ids)
+
+    def native_top(self, query: np.ndarray, k: int) -> list[int]:
+        return [int(i) for i in np.argsort(-(self.new @ query))[:k]]
+
+
+def _legacy_points(old: np.ndarray) -> list[models.PointStruct]:
+    return [models.PointStruct(id=i, vector={"old": old[i].tolist()},
+                               payload={"group": i % 4, "n": i}) for i in range(N)]
+
+
+LEGACY_CONFIG = {"old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)}
+
+
+def _spec_and_adapter(layout: str, new: np.ndarray, old: np.ndarray):
+    adapter = fit("procrustes", new[:200], old[:200], new_model="new-m", old_model="old-m")
+    if layout == "named":
+        spec = MigrationSpec(name="upgrade", collection="docs", old_vector="old",
+                             new_vector="new", old_model="old-m", new_model="new-m")
+    else:
+        spec = MigrationSpec(name="upgrade", collection="docs", old_vector="old",
+                             new_vector="new", layout="collection", new_collection="docs_v2",
+                             old_model="old-m", new_model="new-m")
+    return spec, adapter
+
+
+def build_world(layout: str = "named") -> World:
+    new, old, _ = drifted_pairs(N, DIM, DIM, noise=0.01, seed=11)
+    client = QdrantClient(":memory:")
+    client.create_collection("docs", vectors_config=LEGACY_CONFIG)
+    client.upsert("docs", _legacy_points(old))
+    spec, adapter = _spec_and_adapter(layout, new, old)
+    create(client, spec, adapter)
+    return World(client=client, spec=spec, adapter=adapter, new=new, old=old)
+
+
+async def build_async_world(layout: str = "named") -> tuple[AsyncQdrantClient, World]:
+    """The same world behind an AsyncQdrantClient (World.client is unused there)."""
+    new, old, _ = drifted_pairs(N, DIM, DIM, noise=0.01, seed=11)
+    client = AsyncQdrantClient(":memory:")
+    await client.create_collection("docs", vectors_config=LEGACY_CONFIG)
+    await client.upsert("docs", _legacy_points(old))
+    spec, adapter = _spec_and_adapter(layout, new, old)
+    await acreate(client, spec, adapter)
+    return client, World(client=None, spec=spec, adapter=adapter, new=new, old=old)

@@ -1,0 +1,253 @@
+"""DriftClient: the same calls as qdrant-client, routed by the migration state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from qdrant_client import AsyncQdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift import (
+    AsyncDriftClient,
+    DriftClient,
+    DriftError,
+    Phase,
+    Plan,
+    StateError,
+    wrap,
+)
+from qdrant_drift.migration import aset_phase, cutover, rollback, set_phase
+
+from .serving_fixtures import N, build_async_world, build_world
+
+
+@pytest.fixture(params=["named", "collection"])
+def world(request):
+    return build_world(request.param)
+
+
+def drift(world, **kw) -> DriftClient:
+    return DriftClient(world.client, "upgrade", refresh_interval=0, **kw)
+
+
+def ids(response) -> list[int]:
+    return [int(p.id) for p in response.points]
+
+
+def test_adapted_plan_finds_what_a_full_re_embed_would(world):
+    client = drift(world)
+    assert client.plan is Plan.ADAPTED
+    query = world.new[210]
+    response = client.query_points("docs", query=query, using="new", limit=5)
+    assert isinstance(response, models.QueryResponse)
+    assert all(isinstance(p, models.ScoredPoint) for p in response.points)
+    assert ids(response)[:3] == world.native_top(query, 3)
+
+
+def test_hybrid_results_partition_the_collection_and_match_native_ranking(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    assert client.plan is Plan.HYBRID
+    for row in (3, 50, 211):
+        query = world.new[row]
+        got = ids(client.query_points("docs", query=query.tolist(), using="new", limit=8))
+        assert len(got) == len(set(got)) == 8
+        assert got[:4] == world.native_top(query, 4)
+
+
+def test_scores_are_on_the_native_scale_in_every_plan(world):
+    query = world.new[7]
+    adapted = drift(world).query_points("docs", query=query, using="new", limit=1)
+    assert adapted.points[0].score == pytest.approx(1.0, abs=0.05)
+
+
+def test_cutover_serves_native_and_rollback_is_instant(world):
+    world.migrate(range(N))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    cutover(world.client, "upgrade")
+    assert client.refresh() is Plan.NATIVE
+    query = world.new[5]
+    native = world.client.query_points(world.spec.native_collection, query=query, using="new",
+                                       limit=5)
+    assert ids(client.query_points("docs", query=query, using="new", limit=5)) == ids(native)
+    rollback(world.client, "upgrade")
+    assert client.refresh() is Plan.ADAPTED
+
+
+def test_filter_offset_limit_threshold_payload_and_vectors_keep_their_meaning(world):
+    world.migrate(range(0, N, 3))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    query = world.new[17]
+    only_group_1 = models.Filter(must=[models.FieldCondition(
+        key="group", match=models.MatchValue(value=1))])
+    page = client.query_points("docs", query=query, using="new", query_filter=only_group_1,
+                               limit=4, offset=2, with_payload=["group"], with_vectors=False)
+    full = client.query_points("docs", query=query, using="new", query_filter=only_group_1,
+                               limit=6)
+    assert ids(page) == ids(full)[2:6]
+    assert all(p.payload == {"group": 1} for p in page.points)
+    assert all(p.vector is None for p in page.points)
+    threshold = full.points[2].score
+    above = client.query_points("docs", query=query, using="new", limit=10,
+                                score_threshold=threshold)
+    assert all(p.score >= threshold for p in above.points)
+    assert len(above.points) >= 3
+
+
+def test_query_batch_points_routes_every_request(world):
+    client = drift(world)
+    requests = [models.QueryRequest(query=world.new[i].tolist(), using="new", limit=3)
+                for i in (1, 2)]
+    responses = client.query_batch_points("docs", requests)
+    assert [ids(r)[0] for r in responses] == [1, 2]
+
+
+def test_query_points_groups(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    result = client.query_points_groups("docs", "group", query=world.new[9], using="new",
+                                        limit=3, group_size=2)
+    assert isinstance(result, models.GroupsResult)
+    assert len(result.groups) == 3
+    assert all(1 <= len(g.hits) <= 2 for g in result.groups)
+    assert result.groups[0].hits[0].id == 9
+
+
+def test_old_model_query_serves_the_legacy_side(world):
+    client = drift(world)
+    got = client.query_points("docs", query=world.new[33], using="new", limit=3,
+                              old_query=world.old[33])
+    assert ids(got)[0] == 33
+
+
+def test_unrouted_calls_pass_through_unchanged(world):
+    client = drift(world)
+    assert client.count("docs").count == N
+    assert client.retrieve("docs", [1])[0].payload["n"] == 1
+    world.client.create_collection("other", vectors_config=models.VectorParams(
+        size=3, distance=models.Distance.DOT))
+    world.client.upsert("other", [models.PointStruct(id=1, vector=[1.0, 0.0, 0.0]),
+                                  models.PointStruct(id=2, vector=[0.0, 1.0, 0.0])])
+    direct = world.client.query_points("other", query=[0.0, 2.0, 0.0], limit=2)
+    wrapped = client.query_points("other", query=[0.0, 2.0, 0.0], limit=2)
+    assert wrapped == direct
+    # qdrant-client's own argument checking still applies
+    with pytest.raises(Exception, match="not_an_arg"):
+        client.query_points("docs", query=world.new[0], using="new", limit=3, not_an_arg=True)
+
+
+def test_writes_through_the_wrapper_land_on_both_sides_stamped(world):
+    client = drift(world)
+    vector = world.new[0] * 0.5 + world.new[1] * 0.5
+    client.upsert("docs", [models.PointStruct(id=9999, vector={"new": vector.tolist()},
+                                              payload={"n": 9999})])
+    legacy = world.client.retrieve("docs", [9999], with_vectors=True)[0]
+    assert set(legacy.vector) >= {"old"}
+    assert legacy.payload["_drift"]["new_vector_model"] == "new-m"
+    native = world.client.retrieve(world.spec.native_collection, [9999], with_vectors=True)[0]
+    assert "new" in native.vector
+    # and the new point is found by routed search on either plan
+    assert ids(client.query_points("docs", query=vector, using="new", limit=1)) == [9999]
+
+
+def test_deletes_reach_both_sides(world):
+    client = drift(world)
+    world.migrate([5])
+    client.delete(collection_name="docs", points_selector=[5])
+    assert world.client.retrieve("docs", [5]) == []
+    assert world.client.retrieve(world.spec.native_collection, [5]) == []
+
+
+def test_missing_migration_is_a_clear_error(world):
+    with pytest.raises(DriftError, match="no migration named 'nope'"):
+        DriftClient(world.client, "nope", refresh_interval=0)
+
+
+def test_unreadable_state_degrades_to_the_adapted_plan(world):
+    world.migrate(range(N))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    cutover(world.client, "upgrade")
+    client = drift(world)
+    assert client.plan is Plan.NATIVE
+    world.client.delete_collection("qdrant_drift_state")
+    with pytest.raises(DriftError):
+        client.refresh()
+    assert client.plan is Plan.ADAPTED
+    assert len(client.query_points("docs", query=world.new[3], using="new", limit=4).points) == 4
+
+
+def test_illegal_transitions_are_refused(world):
+    with pytest.raises(StateError, match="cannot go from 'serving-adapted' to 'finished'"):
+        set_phase(world.client, "upgrade", Phase.FINISHED)
+
+
+@pytest.mark.parametrize("layout", ["named", "collection"])
+def test_async_client_routes_the_same_way(layout):
+    async def scenario():
+        raw, world = await build_async_world(layout)
+        client = AsyncDriftClient(raw, "upgrade", refresh_interval=0)
+        query = world.new[210]
+        adapted = await client.query_points("docs", query=query, using="new", limit=5)
+        assert client.plan is Plan.ADAPTED
+        assert ids(adapted)[:3] == world.native_top(query, 3)
+        # dual write, then hybrid
+        await client.upsert("docs", [models.PointStruct(
+            id=i, vector={"new": world.new[i].tolist()}, payload={"group": i % 4, "n": i})
+            for i in range(0, N, 2)])
+        await aset_phase(raw, "upgrade", Phase.BACKFILLING)
+        assert await client.refresh() is Plan.HYBRID
+        hybrid = await client.query_points("docs", query=query, using="new", limit=6)
+        assert ids(hybrid)[:4] == world.native_top(query, 4)
+        batch = await client.query_batch_points("docs", [
+            models.QueryRequest(query=world.new[i].tolist(), using="new", limit=2)
+            for i in (4, 5)])
+        assert [ids(r)[0] for r in batch] == [4, 5]
+        groups = await client.query_points_groups("docs", "group", query=world.new[9],
+                                                  using="new", limit=2, group_size=2)
+        assert groups.groups[0].hits[0].id == 9
+        await client.delete(collection_name="docs", points_selector=[4])
+        assert await raw.retrieve("docs", [4]) == []
+        await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_async_wrap_and_background_refresh():
+    async def scenario():
+        raw, _ = await build_async_world("named")
+        client = wrap(raw, "upgrade", refresh_interval=0.05)
+        assert isinstance(client, AsyncDriftClient)
+        await client.query_points("docs", query=[0.1] * 16, using="new", limit=1)
+        await aset_phase(raw, "upgrade", Phase.BACKFILLING)
+        await aset_phase(raw, "upgrade", Phase.CUT_OVER)
+        for _ in range(100):
+            if client.plan is Plan.NATIVE:
+                break
+            await asyncio.sleep(0.02)
+        assert client.plan is Plan.NATIVE
+        await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_sync_background_refresh_follows_a_cutover(world):
+    import time
+
+    client = DriftClient(world.client, "upgrade", refresh_interval=0.05)
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    cutover(world.client, "upgrade")
+    deadline = time.time() + 5
+    while client.plan is not Plan.NATIVE and time.time() < deadline:
+        time.sleep(0.02)
+    assert client.plan is Plan.NATIVE
+    client._stop.set()
+
+
+def test_wrap_picks_the_client_flavour(world):
+    assert isinstance(wrap(world.client, "upgrade", refresh_interval=0), DriftClient)

@@ -1,0 +1,81 @@
+"""Hybrid merging and plan routing are pure functions: specified here without a server."""
+
+from __future__ import annotations
+
+import pytest
+from qdrant_client.http import models
+
+from qdrant_drift.merge import merge_partitioned, overlap_at_k
+from qdrant_drift.router import (
+    ByCoverage,
+    ByPhase,
+    Phase,
+    Plan,
+    Router,
+    RoutingState,
+)
+
+
+def hits(*pairs):
+    return [models.ScoredPoint(id=i, version=0, score=s) for i, s in pairs]
+
+
+def test_merge_interleaves_by_calibrated_score():
+    legacy = hits((1, 0.30), (2, 0.20))
+    native = hits((3, 0.55), (4, 0.45))
+    merged = merge_partitioned(legacy, native, calibrate=lambda s: 2 * s, limit=3)
+    assert [p.id for p in merged] == [1, 3, 4]
+    assert merged[0].score == pytest.approx(0.60)
+
+
+def test_merge_applies_offset_limit_and_threshold_on_the_native_scale():
+    legacy = hits((1, 0.4), (2, 0.1))
+    native = hits((3, 0.5), (4, 0.3))
+    merged = merge_partitioned(legacy, native, calibrate=lambda s: s, limit=2, offset=1,
+                               score_threshold=0.2)
+    assert [p.id for p in merged] == [1, 4]
+
+
+def test_a_point_on_both_sides_is_returned_once_with_its_native_hit():
+    merged = merge_partitioned(hits((7, 0.9)), hits((7, 0.5)), calibrate=lambda s: s,
+                               limit=5)
+    assert [(p.id, p.score) for p in merged] == [(7, 0.5)]
+
+
+def test_merge_does_not_mutate_its_inputs():
+    legacy = hits((1, 0.3))
+    merge_partitioned(legacy, [], calibrate=lambda s: s + 1, limit=1)
+    assert legacy[0].score == 0.3
+
+
+def test_overlap_at_k():
+    assert overlap_at_k(hits((1, 1), (2, 1)), hits((2, 1), (3, 1)), 2) == 0.5
+
+
+@pytest.mark.parametrize(
+    "state, plan",
+    [
+        (RoutingState(phase=Phase.PLANNED), Plan.ADAPTED),
+        (RoutingState(phase=Phase.SERVING_ADAPTED), Plan.ADAPTED),
+        (RoutingState(phase=Phase.BACKFILLING, coverage=0.0), Plan.ADAPTED),
+        (RoutingState(phase=Phase.BACKFILLING, coverage=0.3), Plan.HYBRID),
+        (RoutingState(phase=Phase.BACKFILLING, coverage=1.0), Plan.HYBRID),
+        (RoutingState(phase=Phase.CUT_OVER, coverage=1.0), Plan.NATIVE),
+        (RoutingState(phase=Phase.FINISHED), Plan.NATIVE),
+        (RoutingState(phase=Phase.ROLLED_BACK, coverage=0.7), Plan.ADAPTED),
+        (RoutingState(phase=Phase.CUT_OVER, healthy=False), Plan.ADAPTED),
+    ],
+)
+def test_default_router(state, plan):
+    assert Router().plan(state) is plan
+
+
+def test_policies_compose_in_order():
+    router = Router([ByPhase(), ByCoverage(min_hybrid_coverage=0.2, native_at=0.99)])
+    assert router.plan(RoutingState(phase=Phase.BACKFILLING, coverage=0.1)) is Plan.ADAPTED
+    assert router.plan(RoutingState(phase=Phase.BACKFILLING, coverage=0.5)) is Plan.HYBRID
+    assert router.plan(RoutingState(phase=Phase.BACKFILLING, coverage=0.995)) is Plan.NATIVE
+
+
+def test_router_falls_back_when_no_policy_answers():
+    assert Router([], fallback=Plan.NATIVE).plan(RoutingState()) is Plan.NATIVE
