@@ -21,6 +21,7 @@ from qdrant_client.http import models
 from .adapters import Adapter
 from .dispatch import QUERY_DEFAULTS, Serving, query_steps, groups_steps
 from .errors import DriftError
+from .hits import HitCounter
 from .router import Plan, Router, RoutingState
 from .sansio import Steps, adrive, drive
 from .state import STATE_COLLECTION, load_stored_adapter, read_routing_state
@@ -44,6 +45,12 @@ class _Core:
         self.refresh_errors = 0
         self._adapter: Adapter | None = adapter
         self._adapter_digest: str | None = None
+        self.hits = HitCounter(migration)
+
+    def background_steps(self) -> Steps[None]:
+        """One tick of the background loop: refresh the state, flush legacy hits."""
+        yield from self.refresh_steps()
+        yield from self.hits.flush_steps(self.state_collection)
 
     def refresh_steps(self) -> Steps[Serving]:
         try:
@@ -137,10 +144,19 @@ class DriftClient:
         drive(self._core.refresh_steps(), self._client)
         return self._core.plan
 
+    @property
+    def legacy_hits(self) -> HitCounter:
+        """Items served from legacy vectors, counted per point id (hot-first backfill)."""
+        return self._core.hits
+
+    def flush_hits(self) -> int:
+        """Write the legacy-hit counts to Qdrant now (the background loop does it too)."""
+        return drive(self._core.hits.flush_steps(self._core.state_collection), self._client)
+
     def _refresh_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                drive(self._core.refresh_steps(), self._client)
+                drive(self._core.background_steps(), self._client)
             except Exception as exc:  # never let the loop die; serving degrades safely
                 log.warning("qdrant-drift: state refresh failed: %s", exc)
 
@@ -165,8 +181,8 @@ class DriftClient:
             consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
             **kwargs,
         )
-        return drive(query_steps(self._core.current(), collection_name, kw, old_query),
-                     self._client)
+        return drive(query_steps(self._core.current(), collection_name, kw, old_query,
+                                 self._core.hits.record), self._client)
 
     def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
                            consistency: Any = None, timeout: int | None = None,
@@ -244,6 +260,14 @@ class AsyncDriftClient:
         await adrive(self._core.refresh_steps(), self._client)
         return self._core.plan
 
+    @property
+    def legacy_hits(self) -> HitCounter:
+        return self._core.hits
+
+    async def flush_hits(self) -> int:
+        return await adrive(self._core.hits.flush_steps(self._core.state_collection),
+                            self._client)
+
     async def _serving(self) -> Serving:
         if self._core.serving is None:
             await self.refresh()  # the first read, once; later reads run in the background
@@ -255,7 +279,7 @@ class AsyncDriftClient:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await adrive(self._core.refresh_steps(), self._client)
+                await adrive(self._core.background_steps(), self._client)
             except Exception as exc:
                 log.warning("qdrant-drift: state refresh failed: %s", exc)
 
@@ -282,7 +306,8 @@ class AsyncDriftClient:
             **kwargs,
         )
         serving = await self._serving()
-        return await adrive(query_steps(serving, collection_name, kw, old_query), self._client)
+        return await adrive(query_steps(serving, collection_name, kw, old_query,
+                                        self._core.hits.record), self._client)
 
     async def query_batch_points(self, collection_name: str,
                                  requests: Sequence[models.QueryRequest],

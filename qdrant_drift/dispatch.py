@@ -14,7 +14,7 @@ mean to qdrant-client (on the new model's score scale).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from qdrant_client.http import models
@@ -102,7 +102,8 @@ def _legacy_query(serving: Serving, vector: np.ndarray, old_query: Any) -> tuple
 
 
 def query_steps(
-    serving: Serving, collection_name: str, kw: dict[str, Any], old_query: Any = None
+    serving: Serving, collection_name: str, kw: dict[str, Any], old_query: Any = None,
+    on_legacy: Callable[[list[Any]], None] | None = None,
 ) -> Steps[models.QueryResponse]:
     """Steps of a routed ``query_points`` call (``kw``: its keyword arguments, defaults filled)."""
     spec = serving.spec
@@ -153,6 +154,9 @@ def query_steps(
         responses[0].points, native_points, calibrate=calibration, limit=kw["limit"],
         offset=offset, score_threshold=kw["score_threshold"],
     )
+    if on_legacy is not None:
+        native_ids = {p.id for p in native_points}
+        on_legacy([p.id for p in merged if p.id not in native_ids])
     return models.QueryResponse(points=merged)
 
 

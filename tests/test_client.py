@@ -251,3 +251,21 @@ def test_sync_background_refresh_follows_a_cutover(world):
 
 def test_wrap_picks_the_client_flavour(world):
     assert isinstance(wrap(world.client, "upgrade", refresh_interval=0), DriftClient)
+
+
+def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):
+    from qdrant_drift.hits import read_hot_steps
+    from qdrant_drift.sansio import drive as run
+
+    world.migrate(range(0, N, 2))  # even ids are migrated: only odd ids can be legacy hits
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    for _ in range(3):
+        client.query_points("docs", query=world.new[11], using="new", limit=4)
+    counts = client.legacy_hits.snapshot()
+    assert counts[11] == 3
+    assert all(int(pid) % 2 == 1 for pid in counts)
+    assert client.flush_hits() == len(counts)
+    assert client.flush_hits() == 0  # nothing new since
+    stored = run(read_hot_steps("upgrade"), world.client)
+    assert stored == counts

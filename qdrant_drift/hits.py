@@ -1,0 +1,80 @@
+"""Legacy hits: items a query was served from legacy vectors, counted for hot-first backfill.
+
+Counting happens on the query path (a dict increment under a lock); writing the counts to
+Qdrant happens off it, batched, from the state-refresh loop. Each serving replica writes its
+own cumulative counts (no read-modify-write races between replicas); the backfill sums them.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from typing import Any, Iterable
+
+from qdrant_client.http import models
+
+from .sansio import Steps, call
+from .state import STATE_COLLECTION, point_id
+
+MAX_TRACKED = 10_000  # per replica: the hottest ids are what the backfill needs
+
+
+class HitCounter:
+    """Thread-safe counts of legacy hits per point id, flushed to the state collection."""
+
+    def __init__(self, migration: str, replica: str | None = None) -> None:
+        self.migration = migration
+        self.replica = replica or uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._counts: Counter[Any] = Counter()
+        self._dirty: set[Any] = set()
+
+    def record(self, ids: Iterable[Any]) -> None:
+        with self._lock:
+            for pid in ids:
+                self._counts[pid] += 1
+                self._dirty.add(pid)
+
+    def snapshot(self) -> Counter[Any]:
+        with self._lock:
+            return Counter(self._counts)
+
+    def flush_steps(self, state_collection: str = STATE_COLLECTION) -> Steps[int]:
+        """Write the changed counts (the hottest :data:`MAX_TRACKED`) to Qdrant."""
+        with self._lock:
+            if not self._dirty:
+                return 0
+            hottest = {pid for pid, _ in self._counts.most_common(MAX_TRACKED)}
+            changed = [(pid, self._counts[pid]) for pid in self._dirty if pid in hottest]
+            self._dirty.clear()
+        points = [
+            models.PointStruct(
+                id=point_id("hits", self.migration, self.replica, str(pid)), vector={},
+                payload={"record": "hits", "name": self.migration, "replica": self.replica,
+                         "point_id": pid, "hits": count},
+            )
+            for pid, count in changed
+        ]
+        for start in range(0, len(points), 256):
+            yield call("upsert", state_collection, points[start : start + 256])
+        return len(points)
+
+
+def read_hot_steps(migration: str, state_collection: str = STATE_COLLECTION,
+                   page: int = 1024) -> Steps[Counter[Any]]:
+    """Total legacy hits per point id over all replicas (what hot-first backfill orders by)."""
+    totals: Counter[Any] = Counter()
+    selector = models.Filter(must=[
+        models.FieldCondition(key="record", match=models.MatchValue(value="hits")),
+        models.FieldCondition(key="name", match=models.MatchValue(value=migration)),
+    ])
+    offset = None
+    while True:
+        records, offset = yield call("scroll", state_collection, scroll_filter=selector,
+                                     limit=page, offset=offset, with_payload=True,
+                                     with_vectors=False)
+        for rec in records:
+            totals[rec.payload["point_id"]] += int(rec.payload["hits"])
+        if offset is None:
+            return totals
