@@ -45,7 +45,7 @@ class Calibration:
         x, y = self._x, self._y  # type: ignore[attr-defined]
         s = np.asarray(scores, dtype=np.float64)
         out = np.interp(s, x, y)
-        if len(x) >= 2:
+        if len(x) >= 2 and s.size and (s.min() < x[0] or s.max() > x[-1]):
             lo_slope = _slope(x[0], x[1], y[0], y[1])
             hi_slope = _slope(x[-2], x[-1], y[-2], y[-1])
             out = np.where(s < x[0], y[0] + (s - x[0]) * lo_slope, out)

@@ -111,6 +111,30 @@ def bench_adapters(
     _write_json(json_path, result)
 
 
+@bench_app.command("latency")
+def bench_latency(
+    points: int = typer.Option(5000, help="Points in the embedded collection."),
+    dim: int = typer.Option(384, help="Vector dimension."),
+    queries: int = typer.Option(300, help="Queries per plan."),
+    kind: str = typer.Option("procrustes", help="Adapter kind on the query path."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+) -> None:
+    """Plain client vs DriftClient per plan, interleaved: latency ratio and wrapper's own time."""
+    from .bench.latency import run_latency_bench
+
+    result = run_latency_bench(n_points=points, dim=dim, n_queries=queries, kind=kind,
+                               log=console.log)
+    table = Table(title=f"DriftClient overhead, {result['mode']}, {points} points, "
+                        f"{dim}-d, k={result['limit']}, adapter {result['adapter_kind']}")
+    for column in ("plan", "plain ms p50", "wrapped ms p50", "ratio", "wrapper's own us p50"):
+        table.add_column(column, justify="left" if column == "plan" else "right")
+    for plan, row in result["plans"].items():
+        table.add_row(plan, _fmt(row["plain_ms_p50"], 2), _fmt(row["wrapped_ms_p50"], 2),
+                      _fmt(row["ratio"], 3), _fmt(row["wrapper_us_p50"], 1))
+    console.print(table)
+    _write_json(json_path, result)
+
+
 @adapter_app.command("fit")
 def adapter_fit(
     new: Path = typer.Option(..., help=".npy of new-model vectors (n, d_new)."),

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
 from qdrant_client.http import models
 
-Calibrate = Callable[[float], float]
+# Maps an array of adapted scores onto the native scale (vectorised: it is on the query path).
+Calibrate = Callable[[np.ndarray], np.ndarray]
 
 
 def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate) -> list[models.ScoredPoint]:
-    """Copies of ``points`` with scores mapped onto the native scale."""
-    return [p.model_copy(update={"score": float(calibrate(p.score))}) for p in points]
+    """Copies of ``points`` with scores mapped onto the native scale (one vectorised call)."""
+    if not points:
+        return []
+    scores = calibrate(np.fromiter((p.score for p in points), dtype=np.float64, count=len(points)))
+    return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
 
 
 def merge_partitioned(
@@ -34,9 +39,13 @@ def merge_partitioned(
     Each side must have been asked for ``offset + limit`` hits. Should a point appear on both
     sides (it was migrated between the two sub-queries), the native hit wins.
     """
-    native_ids = {p.id for p in native}
-    merged = list(native) + [p for p in calibrated(legacy, calibrate) if p.id not in native_ids]
-    merged.sort(key=lambda p: p.score, reverse=True)
+    if native:
+        native_ids = {p.id for p in native}
+        merged = list(native) + [p for p in calibrated(legacy, calibrate)
+                                 if p.id not in native_ids]
+        merged.sort(key=lambda p: p.score, reverse=True)
+    else:  # one side only: already ranked, and calibration is monotone
+        merged = calibrated(legacy, calibrate)
     if score_threshold is not None:
         merged = [p for p in merged if p.score >= score_threshold]
     return merged[offset : offset + limit]

@@ -1,0 +1,122 @@
+"""``qdrant-drift bench latency``: what the wrapper costs per query, plan by plan.
+
+A plain ``QdrantClient`` and a ``DriftClient`` answer the same queries, calls interleaved in
+one process. The wrapper's own time (routing + transform + merge) is the DriftClient call
+minus the time spent inside the wrapped client, measured through a timing proxy.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client.http import models
+
+from ..adapters import fit
+from ..client import DriftClient
+from ..migration import create, set_phase
+from ..router import Phase, Plan
+from ..spec import MigrationSpec
+
+
+class TimedClient:
+    """Proxy that adds up the seconds spent inside the wrapped client's methods."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.inside = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return target(*args, **kwargs)
+            finally:
+                self.inside += time.perf_counter() - start
+
+        return timed
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _corpus(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    new = _unit(rng.normal(size=(n, dim)))
+    rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    old = _unit(new @ rotation + 0.05 * rng.normal(size=(n, dim)))
+    return new, old
+
+
+def run_latency_bench(
+    *, n_points: int = 5000, dim: int = 384, n_queries: int = 200, limit: int = 10,
+    kind: str = "procrustes", seed: int = 0, log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Median latencies (ms) of plain vs wrapped queries per plan, and the wrapper's own
+    microseconds per query. Embedded Qdrant (local mode), synthetic vectors."""
+    new, old = _corpus(n_points, dim, seed)
+    raw = QdrantClient(":memory:")
+    raw.create_collection("bench", vectors_config={
+        "old": models.VectorParams(size=dim, distance=models.Distance.COSINE)})
+    for start in range(0, n_points, 1000):
+        raw.upsert("bench", [models.PointStruct(id=i, vector={"old": old[i].tolist()})
+                             for i in range(start, min(start + 1000, n_points))])
+    log(f"fitting a {kind} adapter")
+    adapter = fit(kind, new[:2000], old[:2000], seed=seed)
+    spec = MigrationSpec(name="latency", collection="bench", old_vector="old", new_vector="new")
+    create(raw, spec, adapter)
+    timed = TimedClient(raw)
+    drift = DriftClient(timed, "latency", refresh_interval=0)  # type: ignore[arg-type]
+    queries = _unit(new[np.random.default_rng(seed + 1).choice(n_points, n_queries)] +
+                    0.1 * np.random.default_rng(seed + 2).normal(size=(n_queries, dim)))
+
+    def measure(plan_name: str) -> dict[str, float]:
+        plain_ms, wrapped_ms, own_us = [], [], []
+        for q in queries:
+            legacy_q = adapter.transform(q).tolist()  # the plain client's query: already legacy
+            start = time.perf_counter()
+            raw.query_points("bench", query=legacy_q, using="old", limit=limit)
+            plain_ms.append((time.perf_counter() - start) * 1e3)
+            timed.inside = 0.0
+            start = time.perf_counter()
+            drift.query_points("bench", query=q, using="new", limit=limit)
+            total = time.perf_counter() - start
+            wrapped_ms.append(total * 1e3)
+            own_us.append((total - timed.inside) * 1e6)
+        result = {"plain_ms_p50": float(np.median(plain_ms)),
+                  "wrapped_ms_p50": float(np.median(wrapped_ms)),
+                  "wrapper_us_p50": float(np.median(own_us))}
+        result["ratio"] = result["wrapped_ms_p50"] / result["plain_ms_p50"]
+        log(f"{plan_name}: plain {result['plain_ms_p50']:.2f} ms, wrapped "
+            f"{result['wrapped_ms_p50']:.2f} ms, wrapper's own {result['wrapper_us_p50']:.1f} us")
+        return result
+
+    per_plan: dict[str, dict[str, float]] = {}
+    assert drift.plan is Plan.ADAPTED
+    per_plan["adapted"] = measure("adapted")
+    half = range(0, n_points, 2)
+    for start in range(0, len(half), 1000):
+        raw.update_vectors("bench", [models.PointVectors(id=i, vector={"new": new[i].tolist()})
+                                     for i in list(half)[start : start + 1000]])
+    set_phase(raw, "latency", Phase.BACKFILLING)
+    drift.refresh()
+    per_plan["hybrid"] = measure("hybrid")
+    set_phase(raw, "latency", Phase.CUT_OVER)
+    drift.refresh()
+    per_plan["native"] = measure("native")
+    return {
+        "points": n_points, "dim": dim, "queries": n_queries, "limit": limit,
+        "adapter_kind": adapter.kind, "mode": "embedded (local mode)",
+        "plans": per_plan,
+        "plain_ms_p50": per_plan["adapted"]["plain_ms_p50"],
+        "adapted_ms_p50": per_plan["adapted"]["wrapped_ms_p50"],
+        "hybrid_ms_p50": per_plan["hybrid"]["wrapped_ms_p50"],
+        "wrapper_us_p50": per_plan["adapted"]["wrapper_us_p50"],
+    }

@@ -1,0 +1,72 @@
+"""The router benchmark on a tiny synthetic corpus (embedded Qdrant, a few coverage steps)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qdrant_drift.bench.router import run_router_bench, uncalibrated, zipf_weights
+
+from .synthetic import write_bench_corpus
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    root = write_bench_corpus(tmp_path_factory.mktemp("bench") / "c", n_docs=600,
+                              n_queries=60, dim=16)
+    return run_router_bench(str(root), "rot", train_pairs=400, kind="procrustes",
+                            n_queries=40, coverage_steps=STEPS)
+
+
+def test_schema_and_lengths(result):
+    json.dumps(result)  # JSON-ready
+    assert result["corpus"] == "synthetic" and result["pair"] == "rot"
+    assert result["coverage"] == pytest.approx(np.linspace(0, 1, STEPS).tolist())
+    assert isinstance(result["full_reembed"], float)
+    assert set(result["random"]) == {"adapted_only", "native_only", "routed",
+                                     "routed_uncalibrated"}
+    for values in (*result["random"].values(), *result["random_mrr"].values(),
+                   result["hot_first"]["routed"], result["hot_first_mrr"]["routed"]):
+        assert len(values) == STEPS
+        assert all(0.0 <= v <= 1.0 for v in values)
+    assert result["queries_used"] == 40
+    assert result["chosen_kind"] == "procrustes"
+    assert result["random_plans"][0] == "adapted" and result["random_plans"][-1] == "hybrid"
+
+
+def test_routed_matches_full_reembed_at_full_coverage(result):
+    assert result["random"]["routed"][-1] == pytest.approx(result["full_reembed"])
+    assert result["routed_mismatches_vs_full_at_100"] == 0
+    assert result["routed_after_cutover"] == pytest.approx(result["full_reembed"])
+    assert result["hot_first"]["routed"][-1] == pytest.approx(result["full_reembed_weighted"])
+
+
+def test_routed_is_never_worse_than_native_only(result):
+    rnd = result["random"]
+    assert all(r >= n for r, n in zip(rnd["routed"], rnd["native_only"]))
+    assert rnd["native_only"][0] == 0.0
+    # at coverage 0 routed search is the adapted search, over the same legacy vectors
+    assert rnd["routed"][0] == pytest.approx(rnd["adapted_only"][0])
+
+
+def test_zipf_weights_and_identity_calibration(result):
+    p = zipf_weights(50, 1.1, np.random.default_rng(0))
+    assert p.sum() == pytest.approx(1.0)
+    assert sorted(p, reverse=True)[0] / sorted(p, reverse=True)[1] == pytest.approx(2 ** 1.1)
+    assert result["replayed_requests"] > 0
+
+
+def test_uncalibrated_copy_keeps_the_map():
+    from qdrant_drift import fit
+
+    rng = np.random.default_rng(0)
+    new = rng.normal(size=(300, 8)).astype(np.float32)
+    adapter = fit("procrustes", new, new, new_model="n", old_model="o")
+    assert not adapter.calibration.is_identity
+    plain = uncalibrated(adapter)
+    assert plain.calibration.is_identity and plain.old_calibration.is_identity
+    np.testing.assert_allclose(plain.transform(new[:3]), adapter.transform(new[:3]))
