@@ -13,15 +13,19 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Sequence
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from .adapters import Adapter
-from .dispatch import QUERY_DEFAULTS, Serving, query_steps, groups_steps
+from .dispatch import QUERY_DEFAULTS, Serving, dense_vector, groups_steps, query_steps
 from .errors import DriftError
 from .hits import HitCounter
+from .merge import overlap_at_k
+from .shadow import SHADOW_OF, ShadowSampler, ShadowStats
 from .router import Plan, Router, RoutingState
 from .sansio import Steps, adrive, drive
 from .state import STATE_COLLECTION, load_stored_adapter, read_routing_state
@@ -34,8 +38,10 @@ class _Core:
     """What both clients share: the current serving snapshot and how to refresh it."""
 
     def __init__(self, migration: str, *, state_collection: str, router: Router | None,
-                 adapter: Adapter | None) -> None:
+                 adapter: Adapter | None, shadow_rate: float = 0.0) -> None:
         self.migration = migration
+        self.shadow = ShadowSampler(shadow_rate)
+        self.shadow_stats = ShadowStats()
         self.state_collection = state_collection
         self.router = router or Router()
         self.pinned_adapter = adapter
@@ -87,6 +93,18 @@ class _Core:
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
                        old_calibration=adapter.old_calibration)
 
+    def shadow_call(self, serving: Serving, kw: dict[str, Any],
+                    old_query: Any) -> Serving | None:
+        """The serving snapshot to shadow this query with, or None (not sampled / not routed)."""
+        if not self.shadow.pick() or dense_vector(kw["query"]) is None:
+            return None
+        return replace(serving, plan=SHADOW_OF[serving.plan])
+
+    def record_shadow(self, served: Plan, shadow: Plan, primary: models.QueryResponse,
+                      other: models.QueryResponse, limit: int) -> None:
+        self.shadow_stats.record(served, shadow, overlap_at_k(primary.points, other.points,
+                                                              limit))
+
     def current(self) -> Serving:
         if self.serving is None:
             raise DriftError("the migration state has not been read yet")
@@ -115,10 +133,12 @@ class DriftClient:
         router: Router | None = None,
         adapter: Adapter | None = None,
         refresh_interval: float = 5.0,
+        shadow_rate: float = 0.0,
     ) -> None:
         self._client = client
         self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter)
+                           adapter=adapter, shadow_rate=shadow_rate)
+        self._shadow_pool: ThreadPoolExecutor | None = None
         drive(self._core.refresh_steps(), client)  # the first read must succeed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,6 +184,8 @@ class DriftClient:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._shadow_pool is not None:
+            self._shadow_pool.shutdown(wait=True)
         self._client.close(**kwargs)
 
     # -- routed reads ---------------------------------------------------------------------
@@ -181,8 +203,29 @@ class DriftClient:
             consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
             **kwargs,
         )
-        return drive(query_steps(self._core.current(), collection_name, kw, old_query,
-                                 self._core.hits.record), self._client)
+        serving = self._core.current()
+        response = drive(query_steps(serving, collection_name, kw, old_query,
+                                     self._core.hits.record), self._client)
+        shadow = self._core.shadow_call(serving, kw, old_query)
+        if shadow is not None and serving.targets(collection_name):
+            if self._shadow_pool is None:
+                self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="qdrant-drift-shadow")
+            self._shadow_pool.submit(self._run_shadow, serving.plan, shadow, collection_name,
+                                     kw, old_query, response)
+        return response
+
+    def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
+                    kw: dict[str, Any], old_query: Any, primary: models.QueryResponse) -> None:
+        try:
+            other = drive(query_steps(shadow, collection_name, kw, old_query), self._client)
+            self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
+        except Exception:
+            self._core.shadow_stats.record_error()
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """Agreement (overlap@k) between served plans and their shadows."""
+        return self._core.shadow_stats
 
     def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
                            consistency: Any = None, timeout: int | None = None,
@@ -241,12 +284,14 @@ class AsyncDriftClient:
         router: Router | None = None,
         adapter: Adapter | None = None,
         refresh_interval: float = 5.0,
+        shadow_rate: float = 0.0,
     ) -> None:
         self._client = client
         self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter)
+                           adapter=adapter, shadow_rate=shadow_rate)
         self._interval = refresh_interval
         self._task: asyncio.Task[None] | None = None
+        self._shadows: set[asyncio.Task[None]] = set()
 
     @property
     def plan(self) -> Plan:
@@ -287,6 +332,8 @@ class AsyncDriftClient:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)
         await self._client.close(**kwargs)
 
     async def query_points(self, collection_name: str, query: Any = None,
@@ -306,8 +353,29 @@ class AsyncDriftClient:
             **kwargs,
         )
         serving = await self._serving()
-        return await adrive(query_steps(serving, collection_name, kw, old_query,
-                                        self._core.hits.record), self._client)
+        response = await adrive(query_steps(serving, collection_name, kw, old_query,
+                                            self._core.hits.record), self._client)
+        shadow = self._core.shadow_call(serving, kw, old_query)
+        if shadow is not None and serving.targets(collection_name):
+            task = asyncio.get_running_loop().create_task(
+                self._run_shadow(serving.plan, shadow, collection_name, kw, old_query, response))
+            self._shadows.add(task)  # keep a reference until done
+            task.add_done_callback(self._shadows.discard)
+        return response
+
+    async def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
+                          kw: dict[str, Any], old_query: Any,
+                          primary: models.QueryResponse) -> None:
+        try:
+            other = await adrive(query_steps(shadow, collection_name, kw, old_query),
+                                 self._client)
+            self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
+        except Exception:
+            self._core.shadow_stats.record_error()
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        return self._core.shadow_stats
 
     async def query_batch_points(self, collection_name: str,
                                  requests: Sequence[models.QueryRequest],

@@ -269,3 +269,37 @@ def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):
     assert client.flush_hits() == 0  # nothing new since
     stored = run(read_hot_steps("upgrade"), world.client)
     assert stored == counts
+
+
+def test_shadow_sampling_records_agreement_between_plans(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.0)
+    for row in range(5):
+        client.query_points("docs", query=world.new[row], using="new", limit=6)
+    client._shadow_pool.shutdown(wait=True)
+    agreement = client.shadow_stats.agreement()
+    assert set(agreement) == {"hybrid->native"}
+    assert client.shadow_stats.samples["hybrid->native"] == 5
+    # native only sees the migrated half: it agrees with hybrid on about half the top-k
+    assert 0.2 < agreement["hybrid->native"] < 0.9
+
+
+def test_shadow_rate_is_validated(world):
+    with pytest.raises(ValueError, match="shadow rate"):
+        DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.5)
+
+
+def test_async_shadow_sampling():
+    async def scenario():
+        raw, world = await build_async_world("named")
+        client = AsyncDriftClient(raw, "upgrade", refresh_interval=0, shadow_rate=1.0)
+        for row in range(3):
+            await client.query_points("docs", query=world.new[row], using="new", limit=5)
+        await client.close()
+        return client.shadow_stats
+
+    stats = asyncio.run(scenario())
+    assert stats.samples == {"adapted->hybrid": 3}
+    # no item is migrated: hybrid equals adapted
+    assert stats.agreement()["adapted->hybrid"] == 1.0
