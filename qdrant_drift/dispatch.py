@@ -101,27 +101,88 @@ def _legacy_query(serving: Serving, vector: np.ndarray, old_query: Any) -> tuple
     return serving.adapter.transform(vector).tolist(), serving.calibration
 
 
+def _prefetch_touches(spec: MigrationSpec, prefetch: Any) -> bool:
+    if prefetch is None:
+        return False
+    if isinstance(prefetch, list):
+        return any(_prefetch_touches(spec, p) for p in prefetch)
+    return spec.is_migrating_vector(prefetch.using) or _prefetch_touches(spec, prefetch.prefetch)
+
+
+def touches_migration(spec: MigrationSpec, kw: dict[str, Any]) -> bool:
+    """Does this query read the vector being migrated (directly or in its prefetch tree)?"""
+    return spec.is_migrating_vector(kw["using"]) or _prefetch_touches(spec, kw["prefetch"])
+
+
+def _target_using(spec: MigrationSpec, using: str | None, target: str) -> str | None:
+    """``using`` pointed at ``target`` when it named the migrating vector, else kept."""
+    return _vector_name(target) if spec.is_migrating_vector(using) else using
+
+
+def rewrite_prefetch(prefetch: Any, spec: MigrationSpec, map_query: Callable[[Any], Any],
+                     target_vector: str) -> Any:
+    """The prefetch tree with every dense query on the migrating vector mapped and pointed at
+    ``target_vector``; other branches are kept as they are."""
+    if prefetch is None:
+        return None
+    if isinstance(prefetch, list):
+        return [rewrite_prefetch(p, spec, map_query, target_vector) for p in prefetch]
+    update: dict[str, Any] = {
+        "prefetch": rewrite_prefetch(prefetch.prefetch, spec, map_query, target_vector)}
+    if spec.is_migrating_vector(prefetch.using):
+        vector = dense_vector(prefetch.query)
+        update["using"] = _vector_name(target_vector)
+        if vector is not None:
+            update["query"] = map_query(vector)
+    return prefetch.model_copy(update=update)
+
+
+def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
+                           old_query: Any) -> Steps[models.QueryResponse]:
+    spec = serving.spec
+    vector = dense_vector(kw["query"])
+
+    def adapt(v: np.ndarray) -> list[float]:
+        return _legacy_query(serving, v, old_query if v is vector else None)[0]
+
+    prefetch = rewrite_prefetch(kw["prefetch"], spec, adapt, spec.old_vector)
+    if vector is None:  # fusion / formula / order-by on top: rank-based, nothing to calibrate
+        return (yield call("query_points", spec.collection, **{
+            **kw, "prefetch": prefetch,
+            "using": _target_using(spec, kw["using"], spec.old_vector)}))
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    offset = kw["offset"] or 0
+    response = yield call("query_points", spec.collection, **{
+        **kw, "prefetch": prefetch, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+        "limit": offset + kw["limit"], "offset": None, "score_threshold": None})
+    merged = merge_partitioned(response.points, [], calibrate=calibration, limit=kw["limit"],
+                               offset=offset, score_threshold=kw["score_threshold"])
+    return models.QueryResponse(points=merged)
+
+
 def query_steps(
     serving: Serving, collection_name: str, kw: dict[str, Any], old_query: Any = None,
     on_legacy: Callable[[list[Any]], None] | None = None,
 ) -> Steps[models.QueryResponse]:
     """Steps of a routed ``query_points`` call (``kw``: its keyword arguments, defaults filled)."""
     spec = serving.spec
-    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw["using"]):
+    if not serving.targets(collection_name) or not touches_migration(spec, kw):
         return (yield call("query_points", collection_name, **kw))
     vector = dense_vector(kw["query"])
     plan = serving.plan
     if plan is Plan.NATIVE:
-        return (yield call("query_points", spec.native_collection,
-                           **{**kw, "using": _vector_name(spec.new_vector)}))
-    if vector is None or kw["prefetch"] is not None:
-        # Not a plain dense query (ids, recommend, fusion over prefetches, ...): the legacy
-        # vectors cover every point, so running it there is complete and correct.
-        if kw["prefetch"] is not None:
-            raise DriftError(
-                "prefetch queries cannot be routed while the migration serves legacy vectors: "
-                "query the legacy vector with old-model vectors, or wait for cut-over"
-            )
+        return (yield call("query_points", spec.native_collection, **{
+            **kw, "using": _target_using(spec, kw["using"], spec.new_vector),
+            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector),
+        }))
+    if kw["prefetch"] is not None:
+        # Prefetch trees (hybrid search, fusion, re-scoring) are served on the legacy
+        # vectors, which cover every point: each dense query on the migrating vector is
+        # adapted; other branches (e.g. sparse vectors) are untouched.
+        return (yield from _legacy_prefetch_steps(serving, kw, old_query))
+    if vector is None:
+        # Not a dense vector (ids, recommend, discover, ...): the legacy vectors cover every
+        # point, so running it there is complete and correct.
         return (yield call("query_points", spec.collection,
                            **{**kw, "using": _vector_name(spec.old_vector)}))
     offset = kw["offset"] or 0
@@ -168,15 +229,15 @@ def groups_steps(
 ) -> Steps[models.GroupsResult]:
     """Steps of a routed ``query_points_groups`` call."""
     spec = serving.spec
-    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw["using"]):
+    if not serving.targets(collection_name) or not touches_migration(spec, kw):
         return (yield call("query_points_groups", collection_name, group_by, **kw))
     if serving.plan is Plan.NATIVE:
         return (yield call("query_points_groups", spec.native_collection, group_by,
                            **{**kw, "using": _vector_name(spec.new_vector)}))
     vector = dense_vector(kw["query"])
     if kw["prefetch"] is not None:
-        raise DriftError("prefetch queries cannot be routed while the migration serves "
-                         "legacy vectors")
+        raise DriftError("query_points_groups with prefetch is not routed before cut-over: "
+                         "group a plain dense query, or use query_points with prefetch")
     if vector is None:
         return (yield call("query_points_groups", spec.collection, group_by,
                            **{**kw, "using": _vector_name(spec.old_vector)}))

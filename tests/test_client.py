@@ -303,3 +303,23 @@ def test_async_shadow_sampling():
     assert stats.samples == {"adapted->hybrid": 3}
     # no item is migrated: hybrid equals adapted
     assert stats.agreement()["adapted->hybrid"] == 1.0
+
+
+@pytest.mark.parametrize("phase_path", [[], [Phase.BACKFILLING], [Phase.BACKFILLING,
+                                                                     Phase.CUT_OVER]])
+def test_prefetch_queries_keep_working_in_every_plan(world, phase_path):
+    if phase_path:
+        world.migrate(range(N))
+    for phase in phase_path:
+        set_phase(world.client, "upgrade", phase)
+    client = drift(world)
+    query = world.new[42]
+    rescored = client.query_points(
+        "docs", prefetch=models.Prefetch(query=query.tolist(), using="new", limit=20),
+        query=query, using="new", limit=5)
+    assert ids(rescored)[0] == 42
+    fused = client.query_points(
+        "docs", prefetch=[models.Prefetch(query=query.tolist(), using="new", limit=20),
+                          models.Prefetch(query=world.new[43].tolist(), using="new", limit=20)],
+        query=models.FusionQuery(fusion=models.Fusion.RRF), limit=5)
+    assert {42, 43} <= set(ids(fused))
