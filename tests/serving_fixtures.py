@@ -63,9 +63,17 @@ def _spec_and_adapter(layout: str, new: np.ndarray, old: np.ndarray):
     return spec, adapter
 
 
-def build_world(layout: str = "named") -> World:
+COLLECTIONS = ("docs", "docs_v2", "other", "qdrant_drift_state")
+
+
+def build_world(layout: str = "named", client: QdrantClient | None = None) -> World:
+    """On ``client`` (a server: its test collections are dropped first) or local mode."""
     new, old, _ = drifted_pairs(N, DIM, DIM, noise=0.01, seed=11)
-    client = QdrantClient(":memory:")
+    if client is None:
+        client = QdrantClient(":memory:")
+    for name in COLLECTIONS:
+        if client.collection_exists(name):
+            client.delete_collection(name)
     client.create_collection("docs", vectors_config=LEGACY_CONFIG)
     client.upsert("docs", _legacy_points(old))
     spec, adapter = _spec_and_adapter(layout, new, old)
@@ -73,10 +81,16 @@ def build_world(layout: str = "named") -> World:
     return World(client=client, spec=spec, adapter=adapter, new=new, old=old)
 
 
-async def build_async_world(layout: str = "named") -> tuple[AsyncQdrantClient, World]:
+async def build_async_world(
+    layout: str = "named", client: AsyncQdrantClient | None = None
+) -> tuple[AsyncQdrantClient, World]:
     """The same world behind an AsyncQdrantClient (World.client is unused there)."""
     new, old, _ = drifted_pairs(N, DIM, DIM, noise=0.01, seed=11)
-    client = AsyncQdrantClient(":memory:")
+    if client is None:
+        client = AsyncQdrantClient(":memory:")
+    for name in COLLECTIONS:
+        if await client.collection_exists(name):
+            await client.delete_collection(name)
     await client.create_collection("docs", vectors_config=LEGACY_CONFIG)
     await client.upsert("docs", _legacy_points(old))
     spec, adapter = _spec_and_adapter(layout, new, old)

@@ -20,12 +20,16 @@ from qdrant_drift import (
 )
 from qdrant_drift.migration import aset_phase, cutover, rollback, set_phase
 
+from .conftest import BACKENDS, make_async_client, make_client
 from .serving_fixtures import N, build_async_world, build_world
 
 
-@pytest.fixture(params=["named", "collection"])
+@pytest.fixture(params=[(layout, backend) for backend in BACKENDS
+                        for layout in ("named", "collection")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def world(request):
-    return build_world(request.param)
+    layout, backend = request.param
+    return build_world(layout, make_client(backend, request))
 
 
 def drift(world, **kw) -> DriftClient:
@@ -187,10 +191,13 @@ def test_illegal_transitions_are_refused(world):
         set_phase(world.client, "upgrade", Phase.FINISHED)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", ["named", "collection"])
-def test_async_client_routes_the_same_way(layout):
+def test_async_client_routes_the_same_way(layout, backend, request):
+    async_client = make_async_client(backend, request)
+
     async def scenario():
-        raw, world = await build_async_world(layout)
+        raw, world = await build_async_world(layout, async_client)
         client = AsyncDriftClient(raw, "upgrade", refresh_interval=0)
         query = world.new[210]
         adapted = await client.query_points("docs", query=query, using="new", limit=5)
@@ -323,3 +330,31 @@ def test_prefetch_queries_keep_working_in_every_plan(world, phase_path):
                           models.Prefetch(query=world.new[43].tolist(), using="new", limit=20)],
         query=models.FusionQuery(fusion=models.Fusion.RRF), limit=5)
     assert {42, 43} <= set(ids(fused))
+
+
+def test_a_server_without_create_vector_name_gets_a_clear_error():
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift import MigrationSpec, fit
+    from qdrant_drift.migration import create
+
+    class OldServer:
+        """A real local client, answering create_vector_name as a pre-1.18 server does."""
+
+        def __init__(self) -> None:
+            self._client = QdrantClient(":memory:")
+
+        def create_vector_name(self, *args, **kwargs):
+            raise RuntimeError("Unexpected Response: 404 (Not Found)")
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+    server = OldServer()
+    server.create_collection("docs", vectors_config={
+        "old": models.VectorParams(size=4, distance=models.Distance.COSINE)})
+    rng = np.random.default_rng(0)
+    adapter = fit("procrustes", rng.normal(size=(300, 4)), rng.normal(size=(300, 4)))
+    spec = MigrationSpec(name="m", collection="docs", old_vector="old", new_vector="new")
+    with pytest.raises(DriftError, match="Qdrant >= 1.18.*layout='collection'"):
+        create(server, spec, adapter)
