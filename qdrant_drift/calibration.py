@@ -31,8 +31,18 @@ class Calibration:
             raise ValueError("calibration knots must pair up")
         if any(b < a for a, b in zip(self.adapted, self.adapted[1:])):
             raise ValueError("calibration knots must be non-decreasing")
-        object.__setattr__(self, "_x", np.asarray(self.adapted, dtype=np.float64))
-        object.__setattr__(self, "_y", np.asarray(self.native, dtype=np.float64))
+        x = np.asarray(self.adapted, dtype=np.float64)
+        y = np.asarray(self.native, dtype=np.float64)
+        if len(x) >= 2:
+            # Far-out knots on the end segments' lines: np.interp alone then extrapolates
+            # linearly (one vectorised call on the query path).
+            reach = 1e6
+            lo = _slope(x[0], x[1], y[0], y[1])
+            hi = _slope(x[-2], x[-1], y[-2], y[-1])
+            x = np.concatenate([[x[0] - reach], x, [x[-1] + reach]])
+            y = np.concatenate([[y[0] - reach * lo], y, [y[-1] + reach * hi]])
+        object.__setattr__(self, "_x", x)
+        object.__setattr__(self, "_y", y)
 
     @property
     def is_identity(self) -> bool:
@@ -42,14 +52,7 @@ class Calibration:
         """Map adapted scores onto the native scale; linear extrapolation past the knots."""
         if self.is_identity:
             return scores
-        x, y = self._x, self._y  # type: ignore[attr-defined]
-        s = np.asarray(scores, dtype=np.float64)
-        out = np.interp(s, x, y)
-        if len(x) >= 2 and s.size and (s.min() < x[0] or s.max() > x[-1]):
-            lo_slope = _slope(x[0], x[1], y[0], y[1])
-            hi_slope = _slope(x[-2], x[-1], y[-2], y[-1])
-            out = np.where(s < x[0], y[0] + (s - x[0]) * lo_slope, out)
-            out = np.where(s > x[-1], y[-1] + (s - x[-1]) * hi_slope, out)
+        out = np.interp(scores, self._x, self._y)  # type: ignore[attr-defined]
         return float(out) if np.ndim(scores) == 0 else out
 
     def to_dict(self) -> dict[str, Any]:

@@ -58,9 +58,18 @@ def dense_vector(query: Any) -> np.ndarray | None:
         query = query.nearest
     if isinstance(query, np.ndarray) and query.ndim == 1 and query.dtype.kind == "f":
         return query.astype(np.float32, copy=False)
-    if isinstance(query, list) and query and all(isinstance(v, (int, float)) for v in query):
-        return np.asarray(query, dtype=np.float32)
+    if isinstance(query, list) and query and type(query[0]) in (float, int):
+        try:
+            vector = np.asarray(query, dtype=np.float32)
+        except (TypeError, ValueError):
+            return None
+        return vector if vector.ndim == 1 else None
     return None
+
+
+def _as_list(original: Any, vector: np.ndarray) -> list[float]:
+    """The query as a list for the request body, reusing the app's own list when it was one."""
+    return original if isinstance(original, list) else vector.tolist()
 
 
 def _vector_name(name: str) -> str | None:
@@ -87,18 +96,20 @@ def _request(kw: dict[str, Any], *, query: Any, using: str | None,
     )
 
 
-def _legacy_query(serving: Serving, vector: np.ndarray, old_query: Any) -> tuple[list[float], Calibration]:
+def _legacy_query(serving: Serving, vector: np.ndarray,
+                  old_query: Any) -> tuple[np.ndarray, Calibration]:
+    """The vector that searches the legacy side, and the calibration of its scores."""
     if old_query is not None:
         old = dense_vector(old_query)
         if old is None:
             raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
-        return old.tolist(), serving.old_calibration
+        return old, serving.old_calibration
     if serving.adapter is None:
         raise DriftError(
             f"migration {serving.spec.name!r} has no adapter: the legacy side cannot be "
             "searched with a new-model query (fit one, or pass old_query=)"
         )
-    return serving.adapter.transform(vector).tolist(), serving.calibration
+    return serving.adapter.transform(vector), serving.calibration
 
 
 def _prefetch_touches(spec: MigrationSpec, prefetch: Any) -> bool:
@@ -143,7 +154,7 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
     vector = dense_vector(kw["query"])
 
     def adapt(v: np.ndarray) -> list[float]:
-        return _legacy_query(serving, v, old_query if v is vector else None)[0]
+        return _legacy_query(serving, v, old_query if v is vector else None)[0].tolist()
 
     prefetch = rewrite_prefetch(kw["prefetch"], spec, adapt, spec.old_vector)
     if vector is None:  # fusion / formula / order-by on top: rank-based, nothing to calibrate
@@ -153,10 +164,12 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     offset = kw["offset"] or 0
     response = yield call("query_points", spec.collection, **{
-        **kw, "prefetch": prefetch, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+        **kw, "prefetch": prefetch, "query": legacy_vector.tolist(),
+        "using": _vector_name(spec.old_vector),
         "limit": offset + kw["limit"], "offset": None, "score_threshold": None})
     merged = merge_partitioned(response.points, [], calibrate=calibration, limit=kw["limit"],
-                               offset=offset, score_threshold=kw["score_threshold"])
+                               offset=offset, score_threshold=kw["score_threshold"],
+                               in_place=True)
     return models.QueryResponse(points=merged)
 
 
@@ -192,14 +205,19 @@ def query_steps(
     extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
     batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
-    legacy_req = _request(kw, query=legacy_vector, using=_vector_name(spec.old_vector),
-                          query_filter=kw["query_filter"], limit=wanted)
     if plan is Plan.ADAPTED:
-        responses = yield call("query_batch_points", spec.collection, [legacy_req], **batch_kw)
+        # One plain query_points: qdrant-client takes the numpy vector as it is.
+        response = yield call("query_points", spec.collection, **{
+            **kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+            "limit": wanted, "offset": None, "score_threshold": None})
+        responses = [response]
         native_points: list[models.ScoredPoint] = []
     else:
-        legacy_req.filter = legacy_filter(spec, kw["query_filter"])
-        native_req = _request(kw, query=vector.tolist(), using=_vector_name(spec.new_vector),
+        legacy_req = _request(kw, query=legacy_vector.tolist(),
+                              using=_vector_name(spec.old_vector),
+                              query_filter=legacy_filter(spec, kw["query_filter"]), limit=wanted)
+        native_req = _request(kw, query=_as_list(kw["query"], vector),
+                              using=_vector_name(spec.new_vector),
                               query_filter=kw["query_filter"], limit=wanted)
         if spec.layout == "named":
             responses = yield call("query_batch_points", spec.collection,
@@ -213,7 +231,7 @@ def query_steps(
         native_points = responses[1].points
     merged = merge_partitioned(
         responses[0].points, native_points, calibrate=calibration, limit=kw["limit"],
-        offset=offset, score_threshold=kw["score_threshold"],
+        offset=offset, score_threshold=kw["score_threshold"], in_place=True,
     )
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
@@ -242,7 +260,7 @@ def groups_steps(
         return (yield call("query_points_groups", spec.collection, group_by,
                            **{**kw, "using": _vector_name(spec.old_vector)}))
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
-    legacy_kw = {**kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+    legacy_kw = {**kw, "query": legacy_vector.tolist(), "using": _vector_name(spec.old_vector),
                  "score_threshold": None}
     if serving.plan is Plan.ADAPTED:
         legacy = yield call("query_points_groups", spec.collection, group_by, **legacy_kw)

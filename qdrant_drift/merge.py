@@ -17,11 +17,20 @@ from qdrant_client.http import models
 Calibrate = Callable[[np.ndarray], np.ndarray]
 
 
-def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate) -> list[models.ScoredPoint]:
-    """Copies of ``points`` with scores mapped onto the native scale (one vectorised call)."""
+def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
+               in_place: bool = False) -> list[models.ScoredPoint]:
+    """``points`` with scores mapped onto the native scale (one vectorised call).
+
+    ``in_place`` rewrites the given objects instead of copying them: for the query path,
+    where the points come from a response made for this very call and nobody else holds them.
+    """
     if not points:
         return []
     scores = calibrate(np.fromiter((p.score for p in points), dtype=np.float64, count=len(points)))
+    if in_place:
+        for point, score in zip(points, scores):
+            point.score = float(score)
+        return list(points)
     return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
 
 
@@ -33,19 +42,21 @@ def merge_partitioned(
     limit: int,
     offset: int = 0,
     score_threshold: float | None = None,
+    in_place: bool = False,
 ) -> list[models.ScoredPoint]:
     """One ranking from both sides; ``offset``/``limit``/``score_threshold`` apply to it.
 
     Each side must have been asked for ``offset + limit`` hits. Should a point appear on both
-    sides (it was migrated between the two sub-queries), the native hit wins.
+    sides (it was migrated between the two sub-queries), the native hit wins. ``in_place``:
+    see :func:`calibrated`.
     """
+    legacy = calibrated(legacy, calibrate, in_place=in_place)
     if native:
         native_ids = {p.id for p in native}
-        merged = list(native) + [p for p in calibrated(legacy, calibrate)
-                                 if p.id not in native_ids]
+        merged = list(native) + [p for p in legacy if p.id not in native_ids]
         merged.sort(key=lambda p: p.score, reverse=True)
     else:  # one side only: already ranked, and calibration is monotone
-        merged = calibrated(legacy, calibrate)
+        merged = legacy
     if score_threshold is not None:
         merged = [p for p in merged if p.score >= score_threshold]
     return merged[offset : offset + limit]
