@@ -7,6 +7,7 @@ minus the time spent inside the wrapped client, measured through a timing proxy.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, Callable
 
@@ -80,6 +81,10 @@ def run_latency_bench(
     def measure(plan_name: str) -> dict[str, float]:
         plain_ms, wrapped_ms, own_us = [], [], []
         for q in queries:
+            # Collect garbage between queries, not inside them: embedded Qdrant allocates a
+            # lot, and a collection it triggers would be billed to whichever code runs next.
+            gc.collect()
+            gc.disable()
             legacy_q = adapter.transform(q).tolist()  # the plain client's query: already legacy
             start = time.perf_counter()
             raw.query_points("bench", query=legacy_q, using="old", limit=limit)
@@ -88,6 +93,7 @@ def run_latency_bench(
             start = time.perf_counter()
             drift.query_points("bench", query=q, using="new", limit=limit)
             total = time.perf_counter() - start
+            gc.enable()
             wrapped_ms.append(total * 1e3)
             own_us.append((total - timed.inside) * 1e6)
         result = {"plain_ms_p50": float(np.median(plain_ms)),
