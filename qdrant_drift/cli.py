@@ -111,6 +111,44 @@ def bench_adapters(
     _write_json(json_path, result)
 
 
+@bench_app.command("router")
+def bench_router(
+    data: Path = typer.Option(..., help="Corpus folder in the ../shared/bench format."),
+    pair: str = typer.Option(..., help="Drift pair name from the corpus's meta.json."),
+    train_pairs: int = typer.Option(5000, help="Document pairs the adapter is fitted on."),
+    kind: str = typer.Option("auto", help="Adapter kind."),
+    queries: int = typer.Option(100, help="Test queries routed through DriftClient "
+                                          "(0 = all; embedded Qdrant is slow)."),
+    steps: int = typer.Option(11, help="Coverage points from 0 to 100%."),
+    seed: int = typer.Option(0),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+) -> None:
+    """Recall@10 over backfill coverage: adapted-only, native-only, routed (calibrated and
+    not), full re-embed; then hot-first backfill under Zipf traffic."""
+    from .bench.router import run_router_bench
+
+    try:
+        result = run_router_bench(str(data), pair, train_pairs=train_pairs, kind=kind,
+                                  seed=seed, n_queries=queries or None,
+                                  coverage_steps=steps, log=console.log)
+    except (DriftError, ValueError) as exc:
+        _fail(exc)
+    rnd = result["random"]
+    table = Table(title=f"{result['corpus']} / {result['pair']}: Recall@10 over coverage "
+                        f"({result.get('queries_used', '?')} queries routed, adapter "
+                        f"{result.get('chosen_kind', kind)}; full re-embed "
+                        f"{result['full_reembed']:.3f})")
+    for column in ("coverage", "adapted only", "native only", "routed", "uncalibrated",
+                   "hot-first (weighted)"):
+        table.add_column(column, justify="right")
+    for i, c in enumerate(result["coverage"]):
+        table.add_row(f"{c:.0%}", _fmt(rnd["adapted_only"][i]), _fmt(rnd["native_only"][i]),
+                      _fmt(rnd["routed"][i]), _fmt(rnd["routed_uncalibrated"][i]),
+                      _fmt(result["hot_first"]["routed"][i]))
+    console.print(table)
+    _write_json(json_path, result)
+
+
 @bench_app.command("latency")
 def bench_latency(
     points: int = typer.Option(5000, help="Points in the embedded collection."),

@@ -38,8 +38,10 @@ class _Core:
     """What both clients share: the current serving snapshot and how to refresh it."""
 
     def __init__(self, migration: str, *, state_collection: str, router: Router | None,
-                 adapter: Adapter | None, shadow_rate: float = 0.0) -> None:
+                 adapter: Adapter | None, shadow_rate: float = 0.0,
+                 calibrate: bool = True) -> None:
         self.migration = migration
+        self.calibrate = calibrate
         self.shadow = ShadowSampler(shadow_rate)
         self.shadow_stats = ShadowStats()
         self.state_collection = state_collection
@@ -89,9 +91,9 @@ class _Core:
         adapter = self._adapter
         plan = self.router.plan(state)
         if adapter is None:
-            return Serving(spec=spec, plan=plan, adapter=None)
+            return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
-                       old_calibration=adapter.old_calibration)
+                       old_calibration=adapter.old_calibration, calibrate=self.calibrate)
 
     def shadow_call(self, serving: Serving, kw: dict[str, Any],
                     old_query: Any) -> Serving | None:
@@ -134,10 +136,11 @@ class DriftClient:
         adapter: Adapter | None = None,
         refresh_interval: float = 5.0,
         shadow_rate: float = 0.0,
+        calibrate: bool = True,
     ) -> None:
         self._client = client
         self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter, shadow_rate=shadow_rate)
+                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate)
         self._shadow_pool: ThreadPoolExecutor | None = None
         drive(self._core.refresh_steps(), client)  # the first read must succeed
         self._stop = threading.Event()
@@ -285,10 +288,11 @@ class AsyncDriftClient:
         adapter: Adapter | None = None,
         refresh_interval: float = 5.0,
         shadow_rate: float = 0.0,
+        calibrate: bool = True,
     ) -> None:
         self._client = client
         self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter, shadow_rate=shadow_rate)
+                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate)
         self._interval = refresh_interval
         self._task: asyncio.Task[None] | None = None
         self._shadows: set[asyncio.Task[None]] = set()

@@ -22,7 +22,7 @@ from qdrant_client.http import models
 from .adapters import Adapter
 from .calibration import Calibration
 from .errors import DriftError
-from .merge import merge_groups, merge_partitioned
+from .merge import anchored, merge_groups, merge_partitioned
 from .router import Plan
 from .sansio import Gather, Steps, call
 from .spec import DEFAULT_VECTOR, MigrationSpec
@@ -47,6 +47,7 @@ class Serving:
     adapter: Adapter | None
     calibration: Calibration = Calibration()
     old_calibration: Calibration = Calibration()
+    calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
 
     def targets(self, collection_name: str) -> bool:
         return collection_name in (self.spec.collection, self.spec.alias)
@@ -103,13 +104,14 @@ def _legacy_query(serving: Serving, vector: np.ndarray,
         old = dense_vector(old_query)
         if old is None:
             raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
-        return old, serving.old_calibration
+        return old, serving.old_calibration if serving.calibrate else Calibration()
     if serving.adapter is None:
         raise DriftError(
             f"migration {serving.spec.name!r} has no adapter: the legacy side cannot be "
             "searched with a new-model query (fit one, or pass old_query=)"
         )
-    return serving.adapter.transform(vector), serving.calibration
+    return (serving.adapter.transform(vector),
+            serving.calibration if serving.calibrate else Calibration())
 
 
 def _prefetch_touches(spec: MigrationSpec, prefetch: Any) -> bool:
@@ -219,16 +221,26 @@ def query_steps(
         native_req = _request(kw, query=_as_list(kw["query"], vector),
                               using=_vector_name(spec.new_vector),
                               query_filter=kw["query_filter"], limit=wanted)
+        # Anchors: the adapted query over ALL legacy vectors, ids and scores only. Migrated
+        # items among them that the native side also returned are scored both ways: they
+        # correct the calibration for this query (see merge.anchored).
+        anchor_req = models.QueryRequest(
+            query=legacy_req.query, using=legacy_req.using, filter=kw["query_filter"],
+            params=kw["search_params"], limit=wanted, with_payload=False, with_vector=False,
+            shard_key=kw["shard_key_selector"])
         if spec.layout == "named":
             responses = yield call("query_batch_points", spec.collection,
-                                   [legacy_req, native_req], **batch_kw)
+                                   [legacy_req, native_req, anchor_req], **batch_kw)
         else:
-            responses = yield Gather((
-                call("query_batch_points", spec.collection, [legacy_req], **batch_kw),
+            legacy_side, native_side = yield Gather((
+                call("query_batch_points", spec.collection, [legacy_req, anchor_req],
+                     **batch_kw),
                 call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
             ))
-            responses = [responses[0][0], responses[1][0]]
+            responses = [legacy_side[0], native_side[0], legacy_side[1]]
         native_points = responses[1].points
+        if serving.calibrate:
+            calibration = anchored(calibration, responses[2].points, native_points)
     merged = merge_partitioned(
         responses[0].points, native_points, calibrate=calibration, limit=kw["limit"],
         offset=offset, score_threshold=kw["score_threshold"], in_place=True,

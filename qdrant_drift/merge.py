@@ -34,6 +34,32 @@ def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
     return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
 
 
+def anchored(
+    calibrate: Calibrate,
+    anchors: Sequence[models.ScoredPoint],
+    native: Sequence[models.ScoredPoint],
+) -> Calibrate:
+    """Per-query correction of a global calibration.
+
+    ``anchors`` are the adapted query's top hits over ALL legacy vectors, migrated items
+    included; those that also came back from the native side were scored both ways for this
+    very query. The median gap between their native and calibrated adapted scores shifts the
+    calibration for this query: a global calibration, fitted on documents, drifts for queries
+    whose scores sit elsewhere on the scale (short queries score lower than documents).
+    """
+    native_scores = {p.id: p.score for p in native}
+    pairs = [(p.score, native_scores[p.id]) for p in anchors if p.id in native_scores]
+    if not pairs:
+        return calibrate
+    adapted = np.array([a for a, _ in pairs], dtype=np.float64)
+    gap = float(np.median(np.array([n for _, n in pairs]) - calibrate(adapted)))
+
+    def shifted(scores: np.ndarray) -> np.ndarray:
+        return calibrate(scores) + gap
+
+    return shifted
+
+
 def merge_partitioned(
     legacy: Sequence[models.ScoredPoint],
     native: Sequence[models.ScoredPoint],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from qdrant_client.http import models
 
@@ -79,3 +80,28 @@ def test_policies_compose_in_order():
 
 def test_router_falls_back_when_no_policy_answers():
     assert Router([], fallback=Plan.NATIVE).plan(RoutingState()) is Plan.NATIVE
+
+
+def test_anchors_scored_both_ways_correct_a_biased_calibration():
+    from qdrant_drift.merge import anchored
+
+    def biased(s):  # a global calibration that runs 0.2 too high for this query
+        return s + 0.2
+
+    native = hits((1, 0.50), (2, 0.40))
+    anchors = hits((1, 0.50), (3, 0.45), (2, 0.40))  # items 1 and 2 are migrated
+    fixed = anchored(biased, anchors, native)
+    assert fixed(np.array([0.5]))[0] == pytest.approx(0.50)
+    assert [p.id for p in merge_partitioned(hits((3, 0.45)), native, calibrate=biased,
+                                            limit=3)] == [3, 1, 2]
+    merged = merge_partitioned(hits((3, 0.45)), native, calibrate=fixed, limit=3)
+    assert [p.id for p in merged] == [1, 3, 2]
+
+
+def test_without_anchors_the_global_calibration_stands():
+    from qdrant_drift.merge import anchored
+
+    def cal(s):
+        return s * 2
+
+    assert anchored(cal, hits((9, 0.3)), hits((1, 0.7))) is cal

@@ -24,6 +24,7 @@ requests; a replay proxy answers the second with the first's response (see
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import Counter
 from typing import Any, Callable, Sequence, Union
@@ -113,7 +114,8 @@ class _ReplayProxy:
             self.replayed += 1
             return self._memo.pop(key)
         result = self._client.query_batch_points(collection_name, requests, **kwargs)
-        self._memo[key] = result
+        # a private copy for the replay: DriftClient rewrites scores of its own responses
+        self._memo[key] = copy.deepcopy(result)
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -156,9 +158,10 @@ class _World:
         self.migrated = max(self.migrated, target)
         return order[: self.migrated]
 
-    def drift_client(self, client: Any = None, adapter: Adapter | None = None) -> DriftClient:
+    def drift_client(self, client: Any = None, adapter: Adapter | None = None,
+                     calibrate: bool = True) -> DriftClient:
         return DriftClient(client if client is not None else self.client, MIGRATION,
-                           refresh_interval=0, adapter=adapter)
+                           refresh_interval=0, adapter=adapter, calibrate=calibrate)
 
 
 def _route(client: DriftClient, queries: np.ndarray) -> list[models.QueryResponse]:
@@ -235,7 +238,7 @@ def run_router_bench(
     world = _World(data, old_docs, new_docs, adapter, log)
     proxy = _ReplayProxy(world.client)
     routed_client = world.drift_client(proxy)
-    plain_client = world.drift_client(proxy, plain)
+    plain_client = world.drift_client(proxy, plain, calibrate=False)
     order = np.random.default_rng([seed, 2]).permutation(n_docs)
     random_r: dict[str, list[float]] = {k: [] for k in (
         "adapted_only", "native_only", "routed", "routed_uncalibrated")}
