@@ -117,18 +117,28 @@ class _Core:
         return self.current().plan
 
 
-def _query_kwargs(**given: Any) -> dict[str, Any]:
-    kw = dict(QUERY_DEFAULTS)
-    kw.update(given)
+_NOT_QUERY_ARGS = ("self", "collection_name", "group_by", "old_query", "kwargs", "__class__")
+
+
+def _pack(args: dict[str, Any]) -> dict[str, Any]:
+    """A routed method's arguments (its ``locals()``) as one keyword dict for the core."""
+    kw = {k: v for k, v in args.items() if k not in _NOT_QUERY_ARGS}
+    kw.update(args.get("kwargs") or {})
     return kw
 
 
-class DriftClient:
-    """Wraps a ``QdrantClient``; same call signatures, routed by the migration state."""
+def _query_kwargs(args: dict[str, Any]) -> dict[str, Any]:
+    kw = dict(QUERY_DEFAULTS)
+    kw.update(_pack(args))
+    return kw
+
+
+class _Wrapper:
+    """What the sync and the async wrapper share: the core, the state views, the options."""
 
     def __init__(
         self,
-        client: QdrantClient,
+        client: Any,
         migration: str,
         *,
         state_collection: str = STATE_COLLECTION,
@@ -139,20 +149,10 @@ class DriftClient:
         calibrate: bool = True,
     ) -> None:
         self._client = client
+        self._interval = refresh_interval
         self._core = _Core(migration, state_collection=state_collection, router=router,
                            adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate)
-        self._shadow_pool: ThreadPoolExecutor | None = None
-        drive(self._core.refresh_steps(), client)  # the first read must succeed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if refresh_interval > 0:
-            self._thread = threading.Thread(
-                target=self._refresh_loop, args=(refresh_interval,), daemon=True,
-                name=f"qdrant-drift-refresh-{migration}",
-            )
-            self._thread.start()
 
-    # -- state ----------------------------------------------------------------------------
     @property
     def plan(self) -> Plan:
         """The plan routed queries take right now."""
@@ -162,22 +162,55 @@ class DriftClient:
     def routing_state(self) -> RoutingState | None:
         return self._core.routing_state
 
-    def refresh(self) -> Plan:
-        """Re-read the migration state now (the background loop does this periodically)."""
-        drive(self._core.refresh_steps(), self._client)
-        return self._core.plan
-
     @property
     def legacy_hits(self) -> HitCounter:
         """Items served from legacy vectors, counted per point id (hot-first backfill)."""
         return self._core.hits
 
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """Agreement (overlap@k) between served plans and their shadows."""
+        return self._core.shadow_stats
+
+    def _shadow(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any) -> Serving | None:
+        if not serving.targets(collection_name):
+            return None
+        return self._core.shadow_call(serving, kw, old_query)
+
+
+class DriftClient(_Wrapper):
+    """Wraps a ``QdrantClient``; same call signatures, routed by the migration state.
+
+    Options: ``state_collection``, ``router`` (policies), ``adapter`` (pin one instead of the
+    stored adapter), ``refresh_interval`` (seconds; 0 = only on :meth:`refresh`),
+    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``.
+    """
+
+    def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
+        super().__init__(client, migration, **options)
+        self._shadow_pool: ThreadPoolExecutor | None = None
+        drive(self._core.refresh_steps(), client)  # the first read must succeed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self._interval > 0:
+            self._thread = threading.Thread(
+                target=self._refresh_loop, daemon=True,
+                name=f"qdrant-drift-refresh-{migration}",
+            )
+            self._thread.start()
+
+    def refresh(self) -> Plan:
+        """Re-read the migration state now (the background loop does this periodically)."""
+        drive(self._core.refresh_steps(), self._client)
+        return self._core.plan
+
     def flush_hits(self) -> int:
         """Write the legacy-hit counts to Qdrant now (the background loop does it too)."""
         return drive(self._core.hits.flush_steps(self._core.state_collection), self._client)
 
-    def _refresh_loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self._interval):
             try:
                 drive(self._core.background_steps(), self._client)
             except Exception as exc:  # never let the loop die; serving degrades safely
@@ -199,18 +232,12 @@ class DriftClient:
                      lookup_from: Any = None, consistency: Any = None,
                      shard_key_selector: Any = None, timeout: int | None = None,
                      *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
-        kw = _query_kwargs(
-            query=query, using=using, prefetch=prefetch, query_filter=query_filter,
-            search_params=search_params, limit=limit, offset=offset, with_payload=with_payload,
-            with_vectors=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
-            consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
-            **kwargs,
-        )
+        kw = _query_kwargs(locals())
         serving = self._core.current()
         response = drive(query_steps(serving, collection_name, kw, old_query,
                                      self._core.hits.record), self._client)
-        shadow = self._core.shadow_call(serving, kw, old_query)
-        if shadow is not None and serving.targets(collection_name):
+        shadow = self._shadow(serving, collection_name, kw, old_query)
+        if shadow is not None:
             if self._shadow_pool is None:
                 self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="qdrant-drift-shadow")
             self._shadow_pool.submit(self._run_shadow, serving.plan, shadow, collection_name,
@@ -224,11 +251,6 @@ class DriftClient:
             self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
         except Exception:
             self._core.shadow_stats.record_error()
-
-    @property
-    def shadow_stats(self) -> ShadowStats:
-        """Agreement (overlap@k) between served plans and their shadows."""
-        return self._core.shadow_stats
 
     def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
                            consistency: Any = None, timeout: int | None = None,
@@ -245,14 +267,8 @@ class DriftClient:
                             consistency: Any = None, shard_key_selector: Any = None,
                             timeout: int | None = None, *, old_query: Any = None,
                             **kwargs: Any) -> models.GroupsResult:
-        kw = dict(query=query, using=using, prefetch=prefetch, query_filter=query_filter,
-                  search_params=search_params, limit=limit, group_size=group_size,
-                  with_payload=with_payload, with_vectors=with_vectors,
-                  score_threshold=score_threshold, with_lookup=with_lookup,
-                  lookup_from=lookup_from, consistency=consistency,
-                  shard_key_selector=shard_key_selector, timeout=timeout, **kwargs)
-        return drive(groups_steps(self._core.current(), collection_name, group_by, kw,
-                                  old_query), self._client)
+        return drive(groups_steps(self._core.current(), collection_name, group_by,
+                                  _pack(locals()), old_query), self._client)
 
     # -- routed writes --------------------------------------------------------------------
     def upsert(self, collection_name: str, points: Any, **kwargs: Any) -> models.UpdateResult:
@@ -275,43 +291,18 @@ class DriftClient:
         return getattr(self._client, name)
 
 
-class AsyncDriftClient:
-    """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited."""
+class AsyncDriftClient(_Wrapper):
+    """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited.
+    The state is first read on the first call; later reads run in a background task."""
 
-    def __init__(
-        self,
-        client: AsyncQdrantClient,
-        migration: str,
-        *,
-        state_collection: str = STATE_COLLECTION,
-        router: Router | None = None,
-        adapter: Adapter | None = None,
-        refresh_interval: float = 5.0,
-        shadow_rate: float = 0.0,
-        calibrate: bool = True,
-    ) -> None:
-        self._client = client
-        self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate)
-        self._interval = refresh_interval
+    def __init__(self, client: AsyncQdrantClient, migration: str, **options: Any) -> None:
+        super().__init__(client, migration, **options)
         self._task: asyncio.Task[None] | None = None
         self._shadows: set[asyncio.Task[None]] = set()
-
-    @property
-    def plan(self) -> Plan:
-        return self._core.plan
-
-    @property
-    def routing_state(self) -> RoutingState | None:
-        return self._core.routing_state
 
     async def refresh(self) -> Plan:
         await adrive(self._core.refresh_steps(), self._client)
         return self._core.plan
-
-    @property
-    def legacy_hits(self) -> HitCounter:
-        return self._core.hits
 
     async def flush_hits(self) -> int:
         return await adrive(self._core.hits.flush_steps(self._core.state_collection),
@@ -349,18 +340,12 @@ class AsyncDriftClient:
                            consistency: Any = None, shard_key_selector: Any = None,
                            timeout: int | None = None, *, old_query: Any = None,
                            **kwargs: Any) -> models.QueryResponse:
-        kw = _query_kwargs(
-            query=query, using=using, prefetch=prefetch, query_filter=query_filter,
-            search_params=search_params, limit=limit, offset=offset, with_payload=with_payload,
-            with_vectors=with_vectors, score_threshold=score_threshold, lookup_from=lookup_from,
-            consistency=consistency, shard_key_selector=shard_key_selector, timeout=timeout,
-            **kwargs,
-        )
+        kw = _query_kwargs(locals())
         serving = await self._serving()
         response = await adrive(query_steps(serving, collection_name, kw, old_query,
                                             self._core.hits.record), self._client)
-        shadow = self._core.shadow_call(serving, kw, old_query)
-        if shadow is not None and serving.targets(collection_name):
+        shadow = self._shadow(serving, collection_name, kw, old_query)
+        if shadow is not None:
             task = asyncio.get_running_loop().create_task(
                 self._run_shadow(serving.plan, shadow, collection_name, kw, old_query, response))
             self._shadows.add(task)  # keep a reference until done
@@ -376,10 +361,6 @@ class AsyncDriftClient:
             self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
         except Exception:
             self._core.shadow_stats.record_error()
-
-    @property
-    def shadow_stats(self) -> ShadowStats:
-        return self._core.shadow_stats
 
     async def query_batch_points(self, collection_name: str,
                                  requests: Sequence[models.QueryRequest],
@@ -399,12 +380,7 @@ class AsyncDriftClient:
                                   lookup_from: Any = None, consistency: Any = None,
                                   shard_key_selector: Any = None, timeout: int | None = None,
                                   *, old_query: Any = None, **kwargs: Any) -> models.GroupsResult:
-        kw = dict(query=query, using=using, prefetch=prefetch, query_filter=query_filter,
-                  search_params=search_params, limit=limit, group_size=group_size,
-                  with_payload=with_payload, with_vectors=with_vectors,
-                  score_threshold=score_threshold, with_lookup=with_lookup,
-                  lookup_from=lookup_from, consistency=consistency,
-                  shard_key_selector=shard_key_selector, timeout=timeout, **kwargs)
+        kw = _pack(locals())
         serving = await self._serving()
         return await adrive(groups_steps(serving, collection_name, group_by, kw, old_query),
                             self._client)
