@@ -70,3 +70,19 @@ def test_uncalibrated_copy_keeps_the_map():
     plain = uncalibrated(adapter)
     assert plain.calibration.is_identity and plain.old_calibration.is_identity
     np.testing.assert_allclose(plain.transform(new[:3]), adapter.transform(new[:3]))
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path):
+    from typer.testing import CliRunner
+
+    from qdrant_drift.cli import app
+
+    root = write_bench_corpus(tmp_path / "c", n_docs=400, n_queries=30, dim=16)
+    out = tmp_path / "router.json"
+    result = CliRunner().invoke(app, [
+        "bench", "router", "--data", str(root), "--pair", "rot", "--train-pairs", "300",
+        "--kind", "procrustes", "--queries", "20", "--steps", "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "hot-first" in result.output
+    payload = json.loads(out.read_text())
+    assert len(payload["random"]["routed"]) == 3
