@@ -97,10 +97,33 @@ def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
                  client)
 
 
+def alias_steps(spec: MigrationSpec, serve_new: bool) -> Steps[None]:
+    """Blue-green: point ``spec.alias`` at the new (or back at the old) collection, in one
+    atomic ``update_collection_aliases`` call (delete + create in the same request)."""
+    if spec.layout != "collection" or not spec.alias:
+        return
+    target = spec.native_collection if serve_new else spec.collection
+    yield call("update_collection_aliases", change_aliases_operations=[
+        models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=spec.alias)),
+        models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name=target, alias_name=spec.alias)),
+    ])
+
+
+def phase_steps(name: str, phase: Phase,
+                state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Record the new phase, then (blue-green with an alias) switch the alias to match."""
+    record = yield from transition(name, phase, state_collection)
+    if phase in (Phase.CUT_OVER, Phase.ROLLED_BACK):
+        yield from alias_steps(record.spec, serve_new=phase is Phase.CUT_OVER)
+    return record
+
+
 def set_phase(client: Any, name: str, phase: Phase | str, *,
               state_collection: str = STATE_COLLECTION) -> MigrationRecord:
-    """Move a migration to ``phase`` (illegal transitions raise :class:`StateError`)."""
-    return drive(transition(name, Phase(phase), state_collection), client)
+    """Move a migration to ``phase`` (illegal transitions raise :class:`StateError`).
+    Cut-over and rollback of a blue-green migration with an alias also switch the alias."""
+    return drive(phase_steps(name, Phase(phase), state_collection), client)
 
 
 def cutover(client: Any, name: str, **kw: Any) -> MigrationRecord:
@@ -124,4 +147,4 @@ async def acreate(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
 async def aset_phase(client: Any, name: str, phase: Phase | str, *,
                      state_collection: str = STATE_COLLECTION) -> MigrationRecord:
     """:func:`set_phase` for an ``AsyncQdrantClient``."""
-    return await adrive(transition(name, Phase(phase), state_collection), client)
+    return await adrive(phase_steps(name, Phase(phase), state_collection), client)

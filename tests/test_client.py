@@ -358,3 +358,32 @@ def test_a_server_without_create_vector_name_gets_a_clear_error():
     spec = MigrationSpec(name="m", collection="docs", old_vector="old", new_vector="new")
     with pytest.raises(DriftError, match="Qdrant >= 1.18.*layout='collection'"):
         create(server, spec, adapter)
+
+
+def test_blue_green_cutover_switches_the_alias_atomically_and_rollback_switches_back():
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift import MigrationSpec, fit
+    from qdrant_drift.migration import create
+
+    client = QdrantClient(":memory:")
+    client.create_collection("docs_v1", vectors_config={
+        "old": models.VectorParams(size=8, distance=models.Distance.COSINE)})
+    client.update_collection_aliases(change_aliases_operations=[models.CreateAliasOperation(
+        create_alias=models.CreateAlias(collection_name="docs_v1", alias_name="docs"))])
+    rng = np.random.default_rng(0)
+    adapter = fit("procrustes", rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
+    spec = MigrationSpec(name="bg", collection="docs_v1", old_vector="old", new_vector="new",
+                         layout="collection", new_collection="docs_v2", alias="docs")
+    create(client, spec, adapter)
+
+    def aliased() -> str:
+        return {a.alias_name: a.collection_name
+                for a in client.get_aliases().aliases}["docs"]
+
+    assert aliased() == "docs_v1"
+    set_phase(client, "bg", Phase.BACKFILLING)
+    cutover(client, "bg")
+    assert aliased() == "docs_v2"
+    rollback(client, "bg")
+    assert aliased() == "docs_v1"
