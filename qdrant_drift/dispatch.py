@@ -172,7 +172,7 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
     merged = merge_partitioned(response.points, [], calibrate=calibration, limit=kw["limit"],
                                offset=offset, score_threshold=kw["score_threshold"],
                                in_place=True)
-    return models.QueryResponse(points=merged)
+    return models.QueryResponse.model_construct(points=merged)  # points are validated already
 
 
 def query_steps(
@@ -248,7 +248,7 @@ def query_steps(
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
         on_legacy([p.id for p in merged if p.id not in native_ids])
-    return models.QueryResponse(points=merged)
+    return models.QueryResponse.model_construct(points=merged)  # points are validated already
 
 
 
