@@ -10,6 +10,7 @@ Both clients share one sans-I/O core (:mod:`.dispatch`, :mod:`.writes`, :mod:`.s
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
 import time
@@ -284,9 +285,10 @@ class DriftClient(_Wrapper):
 
     def __getattr__(self, name: str) -> Any:
         if name in MIRRORED_METHODS:
-            def mirrored(collection_name: str, **kwargs: Any) -> Any:
+            def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
+                kw = _keywords(self._client, name, collection_name, args, kwargs)
                 return drive(mirrored_steps(self._core.current().spec, name, collection_name,
-                                            kwargs), self._client)
+                                            kw), self._client)
             return mirrored
         return getattr(self._client, name)
 
@@ -399,12 +401,26 @@ class AsyncDriftClient(_Wrapper):
 
     def __getattr__(self, name: str) -> Any:
         if name in MIRRORED_METHODS:
-            async def mirrored(collection_name: str, **kwargs: Any) -> Any:
+            async def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
+                kw = _keywords(self._client, name, collection_name, args, kwargs)
                 serving = await self._serving()
-                return await adrive(mirrored_steps(serving.spec, name, collection_name,
-                                                   kwargs), self._client)
+                return await adrive(mirrored_steps(serving.spec, name, collection_name, kw),
+                                    self._client)
             return mirrored
         return getattr(self._client, name)
+
+
+def _keywords(client: Any, method: str, collection_name: str, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A passed-through call's arguments as keywords, positional ones named by the wrapped
+    client's own signature (so ``delete("docs", [1, 2])`` works as it does unwrapped)."""
+    if not args:
+        return kwargs
+    bound = inspect.signature(getattr(client, method)).bind(collection_name, *args, **kwargs)
+    named = dict(bound.arguments)
+    named.pop("collection_name", None)
+    named.update(named.pop("kwargs", {}) or {})
+    return named
 
 
 def _from_request(request: models.QueryRequest) -> dict[str, Any]:

@@ -166,6 +166,12 @@ def test_deletes_reach_both_sides(world):
     client.delete(collection_name="docs", points_selector=[5])
     assert world.client.retrieve("docs", [5]) == []
     assert world.client.retrieve(world.spec.native_collection, [5]) == []
+    world.migrate([6])
+    client.delete("docs", [6])  # positional, as qdrant-client allows
+    assert world.client.retrieve("docs", [6]) == []
+    assert world.client.retrieve(world.spec.native_collection, [6]) == []
+    client.set_payload("docs", {"tag": "x"}, [7])
+    assert world.client.retrieve("docs", [7])[0].payload["tag"] == "x"
 
 
 def test_missing_migration_is_a_clear_error(world):
