@@ -57,9 +57,12 @@ class _Core:
         self.hits = HitCounter(migration)
 
     def background_steps(self) -> Steps[None]:
-        """One tick of the background loop: refresh the state, flush legacy hits."""
-        yield from self.refresh_steps()
-        yield from self.hits.flush_steps(self.state_collection)
+        """One tick of the background loop: refresh the state, flush legacy hits (also when
+        the refresh failed: the hits are worth keeping either way)."""
+        try:
+            yield from self.refresh_steps()
+        finally:
+            yield from self.hits.flush_steps(self.state_collection)
 
     def refresh_steps(self) -> Steps[Serving]:
         try:

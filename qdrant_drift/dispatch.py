@@ -55,16 +55,29 @@ class Serving:
 
 def dense_vector(query: Any) -> np.ndarray | None:
     """The dense query vector, or None for any other kind of query (ids, fusion, ...)."""
-    if isinstance(query, models.NearestQuery) and query.mmr is None:
+    if isinstance(query, models.NearestQuery):
         query = query.nearest
-    if isinstance(query, np.ndarray) and query.ndim == 1 and query.dtype.kind == "f":
-        return query.astype(np.float32, copy=False)
-    if isinstance(query, list) and query and type(query[0]) in (float, int):
+    if isinstance(query, np.ndarray):
+        if query.ndim == 1 and query.dtype.kind in "fiu":
+            return query.astype(np.float32, copy=False)
+        return None
+    if isinstance(query, list) and query and isinstance(query[0], (int, float, np.number)):
         try:
             vector = np.asarray(query, dtype=np.float32)
         except (TypeError, ValueError):
             return None
         return vector if vector.ndim == 1 else None
+    return None
+
+
+def _unroutable(query: Any) -> str | None:
+    """Why a new-model query cannot be sent to the legacy side, if it cannot."""
+    if isinstance(query, models.NearestQuery) and query.mmr is not None:
+        return "MMR (NearestQuery with mmr)"
+    if isinstance(query, list) and query and isinstance(query[0], list):
+        return "multivector"
+    if isinstance(query, np.ndarray) and query.ndim != 1:
+        return "multivector"
     return None
 
 
@@ -159,7 +172,9 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
         return _legacy_query(serving, v, old_query if v is vector else None)[0].tolist()
 
     prefetch = rewrite_prefetch(kw["prefetch"], spec, adapt, spec.old_vector)
-    if vector is None:  # fusion / formula / order-by on top: rank-based, nothing to calibrate
+    if vector is None or not spec.is_migrating_vector(kw["using"]):
+        # fusion / formula / order-by on top, or a top-level query on another vector: only
+        # the prefetch tree changes; its scores are not on the adapted scale
         return (yield call("query_points", spec.collection, **{
             **kw, "prefetch": prefetch,
             "using": _target_using(spec, kw["using"], spec.old_vector)}))
@@ -190,6 +205,10 @@ def query_steps(
             **kw, "using": _target_using(spec, kw["using"], spec.new_vector),
             "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector),
         }))
+    reason = _unroutable(kw["query"])
+    if reason is not None:
+        raise DriftError(f"{reason} queries on the migrating vector are not routed before "
+                         "cut-over: the legacy side cannot take a new-model query of this kind")
     if kw["prefetch"] is not None:
         # Prefetch trees (hybrid search, fusion, re-scoring) are served on the legacy
         # vectors, which cover every point: each dense query on the migrating vector is
@@ -262,9 +281,15 @@ def groups_steps(
     if not serving.targets(collection_name) or not touches_migration(spec, kw):
         return (yield call("query_points_groups", collection_name, group_by, **kw))
     if serving.plan is Plan.NATIVE:
-        return (yield call("query_points_groups", spec.native_collection, group_by,
-                           **{**kw, "using": _vector_name(spec.new_vector)}))
+        return (yield call("query_points_groups", spec.native_collection, group_by, **{
+            **kw, "using": _target_using(spec, kw["using"], spec.new_vector),
+            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector),
+        }))
     vector = dense_vector(kw["query"])
+    reason = _unroutable(kw["query"])
+    if reason is not None:
+        raise DriftError(f"{reason} queries on the migrating vector are not routed before "
+                         "cut-over")
     if kw["prefetch"] is not None:
         raise DriftError("query_points_groups with prefetch is not routed before cut-over: "
                          "group a plain dense query, or use query_points with prefetch")

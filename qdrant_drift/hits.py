@@ -46,8 +46,8 @@ class HitCounter:
             if not self._dirty:
                 return 0
             hottest = {pid for pid, _ in self._counts.most_common(MAX_TRACKED)}
-            changed = [(pid, self._counts[pid]) for pid in self._dirty if pid in hottest]
-            self._dirty.clear()
+            self._dirty &= hottest  # ids that fell out of the hottest are not tracked
+            changed = [(pid, self._counts[pid]) for pid in self._dirty]
         points = [
             models.PointStruct(
                 id=point_id("hits", self.migration, self.replica, str(pid)), vector={},
@@ -58,6 +58,10 @@ class HitCounter:
         ]
         for start in range(0, len(points), 256):
             yield call("upsert", state_collection, points[start : start + 256])
+        with self._lock:  # written: clean, unless hit again meanwhile (then flush next time)
+            for pid, count in changed:
+                if self._counts[pid] == count:
+                    self._dirty.discard(pid)
         return len(points)
 
 

@@ -111,9 +111,11 @@ def merge_groups(
     ordered by their best hit. A group that misses one side's top groups may lack that
     side's hits (each side only returns its own top ``limit`` groups)."""
     merged: dict[Any, models.PointGroup] = {}
-    for group, hits in [(g, calibrated(g.hits, calibrate)) for g in legacy] + [
-        (g, list(g.hits)) for g in native
-    ]:
+    native_ids = {p.id for g in native for p in g.hits}  # a point on both sides: native wins
+    for group, hits in [
+        (g, [p for p in calibrated(g.hits, calibrate) if p.id not in native_ids])
+        for g in legacy
+    ] + [(g, list(g.hits)) for g in native]:
         key = repr(group.id)
         if key in merged:
             hits = list(merged[key].hits) + hits

@@ -393,3 +393,54 @@ def test_blue_green_cutover_switches_the_alias_atomically_and_rollback_switches_
     assert aliased() == "docs_v2"
     rollback(client, "bg")
     assert aliased() == "docs_v1"
+
+
+def test_numpy_scalar_lists_are_adapted_not_sent_raw_to_the_legacy_vector(world):
+    client = drift(world)
+    query = world.new[17]
+    as_numpy_items = list(query)  # elements are np.float32
+    assert ids(client.query_points("docs", query=as_numpy_items, using="new", limit=3))[0] == 17
+
+
+def test_queries_the_legacy_side_cannot_take_are_refused_clearly(world):
+    client = drift(world)
+    mmr = models.NearestQuery(nearest=world.new[3].tolist(), mmr=models.Mmr(diversity=0.5))
+    with pytest.raises(DriftError, match="MMR"):
+        client.query_points("docs", query=mmr, using="new", limit=3)
+    with pytest.raises(DriftError, match="multivector"):
+        client.query_points("docs", query=[world.new[3].tolist()] * 2, using="new", limit=3)
+
+
+def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vector():
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift import MigrationSpec, fit
+    from qdrant_drift.migration import create
+
+    from .synthetic import drifted_pairs
+
+    new, old, _ = drifted_pairs(120, 8, 8, noise=0.01, seed=2)
+    titles = np.random.default_rng(3).normal(size=(120, 4)).astype(np.float32)
+    client = QdrantClient(":memory:")
+    client.create_collection("docs", vectors_config={
+        "old": models.VectorParams(size=8, distance=models.Distance.COSINE),
+        "title": models.VectorParams(size=4, distance=models.Distance.COSINE)})
+    client.upsert("docs", [models.PointStruct(
+        id=i, vector={"old": old[i].tolist(), "title": titles[i].tolist()}) for i in range(120)])
+    create(client, MigrationSpec(name="m", collection="docs", old_vector="old",
+                                 new_vector="new"), fit("procrustes", new, old))
+    wrapped = DriftClient(client, "m", refresh_interval=0)
+    got = wrapped.query_points(
+        "docs", prefetch=models.Prefetch(query=new[5].tolist(), using="new", limit=20),
+        query=titles[5].tolist(), using="title", limit=3)
+    assert ids(got)[0] == 5  # the title query re-ranks the adapted candidates
+
+
+def test_a_failed_flush_keeps_the_hits_for_the_next_one(world):
+    client = drift(world)
+    client.query_points("docs", query=world.new[11], using="new", limit=4)
+    world.client.delete_collection("qdrant_drift_state")
+    with pytest.raises(Exception):
+        client.flush_hits()
+    world.client.create_collection("qdrant_drift_state", vectors_config={})
+    assert client.flush_hits() == 4
