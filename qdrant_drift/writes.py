@@ -137,8 +137,38 @@ def mirrored_steps(
             call(method, spec.native_collection, **native_kwargs),
             call(method, spec.collection, **kwargs),
         ))
+        if method in ("overwrite_payload", "clear_payload"):
+            # the legacy payload was replaced: put back the marker that keeps migrated
+            # points out of the legacy half of hybrid searches
+            migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
+            if migrated:
+                yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+                           points=migrated)
         return results[1]
     return (yield call(method, collection_name, **kwargs))
+
+
+def _migrated_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
+    """Ids of the selected points that the new collection already holds."""
+    if isinstance(selector, models.PointIdsList):
+        selector = selector.points
+    if isinstance(selector, (list, tuple)):
+        found = yield call("retrieve", spec.native_collection, list(selector),
+                           with_payload=False, with_vectors=False)
+        return [p.id for p in found]
+    if isinstance(selector, models.FilterSelector):
+        selector = selector.filter
+    if not isinstance(selector, models.Filter):
+        return []
+    ids: list[Any] = []
+    offset = None
+    while True:
+        page, offset = yield call("scroll", spec.native_collection, scroll_filter=selector,
+                                  limit=1000, offset=offset, with_payload=False,
+                                  with_vectors=False)
+        ids.extend(p.id for p in page)
+        if offset is None:
+            return ids
 
 
 MIRRORED_METHODS = ("delete", "set_payload", "overwrite_payload", "delete_payload",

@@ -444,3 +444,20 @@ def test_a_failed_flush_keeps_the_hits_for_the_next_one(world):
         client.flush_hits()
     world.client.create_collection("qdrant_drift_state", vectors_config={})
     assert client.flush_hits() == 4
+
+
+def test_blue_green_payload_overwrite_keeps_migrated_points_out_of_the_legacy_half():
+    world = build_world("collection")
+    world.migrate([3, 4])
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)
+    client.overwrite_payload("docs", {"n": 3, "fresh": True}, [3, 5])
+    client.clear_payload(collection_name="docs",
+                         points_selector=models.FilterSelector(filter=models.Filter(
+                             must=[models.HasIdCondition(has_id=[4])])))
+    legacy = {p.id: p.payload for p in world.client.retrieve("docs", [3, 4, 5])}
+    assert legacy[3] == {"n": 3, "fresh": True, "_drift_migrated": True}
+    assert legacy[4] == {"_drift_migrated": True}
+    assert "_drift_migrated" not in legacy[5]
+    got = ids(client.query_points("docs", query=world.new[3], using="new", limit=5))
+    assert got.count(3) == 1 and got[0] == 3
