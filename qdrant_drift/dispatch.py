@@ -70,15 +70,17 @@ def dense_vector(query: Any) -> np.ndarray | None:
     return None
 
 
-def _unroutable(query: Any) -> str | None:
-    """Why a new-model query cannot be sent to the legacy side, if it cannot."""
+def _refuse_unroutable(query: Any) -> None:
+    """Raise if a new-model query is of a kind the legacy side cannot take."""
     if isinstance(query, models.NearestQuery) and query.mmr is not None:
-        return "MMR (NearestQuery with mmr)"
-    if isinstance(query, list) and query and isinstance(query[0], list):
-        return "multivector"
-    if isinstance(query, np.ndarray) and query.ndim != 1:
-        return "multivector"
-    return None
+        reason = "MMR (NearestQuery with mmr)"
+    elif (isinstance(query, list) and query and isinstance(query[0], list)) or (
+            isinstance(query, np.ndarray) and query.ndim != 1):
+        reason = "multivector"
+    else:
+        return
+    raise DriftError(f"{reason} queries on the migrating vector are not routed before "
+                     "cut-over: the legacy side cannot take a new-model query of this kind")
 
 
 def _as_list(original: Any, vector: np.ndarray) -> list[float]:
@@ -102,12 +104,29 @@ def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> mod
 
 
 def _request(kw: dict[str, Any], *, query: Any, using: str | None,
-             query_filter: models.Filter | None, limit: int) -> models.QueryRequest:
+             query_filter: models.Filter | None, limit: int,
+             ids_only: bool = False) -> models.QueryRequest:
     return models.QueryRequest(
         query=query, using=using, filter=query_filter, params=kw["search_params"],
-        limit=limit, with_payload=kw["with_payload"], with_vector=kw["with_vectors"],
-        lookup_from=kw["lookup_from"], shard_key=kw["shard_key_selector"],
+        limit=limit, with_payload=False if ids_only else kw["with_payload"],
+        with_vector=False if ids_only else kw["with_vectors"],
+        lookup_from=None if ids_only else kw["lookup_from"], shard_key=kw["shard_key_selector"],
     )
+
+
+def _native_kw(spec: MigrationSpec, kw: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments pointed at the new vector (native plan): nothing to adapt."""
+    return {**kw, "using": _target_using(spec, kw["using"], spec.new_vector),
+            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector)}
+
+
+def _ranked(legacy: list[models.ScoredPoint], native: list[models.ScoredPoint],
+            calibration: Any, kw: dict[str, Any]) -> models.QueryResponse:
+    """One response from both sides, offset/limit/threshold applied on the native scale."""
+    merged = merge_partitioned(legacy, native, calibrate=calibration, limit=kw["limit"],
+                               offset=kw["offset"] or 0, score_threshold=kw["score_threshold"],
+                               in_place=True)
+    return models.QueryResponse.model_construct(points=merged)  # points are validated already
 
 
 def _legacy_query(serving: Serving, vector: np.ndarray,
@@ -179,15 +198,11 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
             **kw, "prefetch": prefetch,
             "using": _target_using(spec, kw["using"], spec.old_vector)}))
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
-    offset = kw["offset"] or 0
     response = yield call("query_points", spec.collection, **{
         **kw, "prefetch": prefetch, "query": legacy_vector.tolist(),
         "using": _vector_name(spec.old_vector),
-        "limit": offset + kw["limit"], "offset": None, "score_threshold": None})
-    merged = merge_partitioned(response.points, [], calibrate=calibration, limit=kw["limit"],
-                               offset=offset, score_threshold=kw["score_threshold"],
-                               in_place=True)
-    return models.QueryResponse.model_construct(points=merged)  # points are validated already
+        "limit": (kw["offset"] or 0) + kw["limit"], "offset": None, "score_threshold": None})
+    return _ranked(response.points, [], calibration, kw)
 
 
 def query_steps(
@@ -201,14 +216,8 @@ def query_steps(
     vector = dense_vector(kw["query"])
     plan = serving.plan
     if plan is Plan.NATIVE:
-        return (yield call("query_points", spec.native_collection, **{
-            **kw, "using": _target_using(spec, kw["using"], spec.new_vector),
-            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector),
-        }))
-    reason = _unroutable(kw["query"])
-    if reason is not None:
-        raise DriftError(f"{reason} queries on the migrating vector are not routed before "
-                         "cut-over: the legacy side cannot take a new-model query of this kind")
+        return (yield call("query_points", spec.native_collection, **_native_kw(spec, kw)))
+    _refuse_unroutable(kw["query"])
     if kw["prefetch"] is not None:
         # Prefetch trees (hybrid search, fusion, re-scoring) are served on the legacy
         # vectors, which cover every point: each dense query on the migrating vector is
@@ -219,12 +228,7 @@ def query_steps(
         # point, so running it there is complete and correct.
         return (yield call("query_points", spec.collection,
                            **{**kw, "using": _vector_name(spec.old_vector)}))
-    offset = kw["offset"] or 0
-    wanted = offset + kw["limit"]
-    # arguments qdrant-client knows and we do not route go along (and unknown ones are
-    # rejected by qdrant-client exactly as without the wrapper)
-    extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
-    batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
+    wanted = (kw["offset"] or 0) + kw["limit"]
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     if plan is Plan.ADAPTED:
         # One plain query_points: qdrant-client takes the numpy vector as it is.
@@ -234,6 +238,10 @@ def query_steps(
         responses = [response]
         native_points: list[models.ScoredPoint] = []
     else:
+        # arguments qdrant-client knows and we do not route go along (and unknown ones are
+        # rejected by qdrant-client exactly as without the wrapper)
+        extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
+        batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
         legacy_req = _request(kw, query=legacy_vector.tolist(),
                               using=_vector_name(spec.old_vector),
                               query_filter=legacy_filter(spec, kw["query_filter"]), limit=wanted)
@@ -243,10 +251,8 @@ def query_steps(
         # Anchors: the adapted query over ALL legacy vectors, ids and scores only. Migrated
         # items among them that the native side also returned are scored both ways: they
         # correct the calibration for this query (see merge.anchored).
-        anchor_req = models.QueryRequest(
-            query=legacy_req.query, using=legacy_req.using, filter=kw["query_filter"],
-            params=kw["search_params"], limit=wanted, with_payload=False, with_vector=False,
-            shard_key=kw["shard_key_selector"])
+        anchor_req = _request(kw, query=legacy_req.query, using=legacy_req.using,
+                              query_filter=kw["query_filter"], limit=wanted, ids_only=True)
         if spec.layout == "named":
             responses = yield call("query_batch_points", spec.collection,
                                    [legacy_req, native_req, anchor_req], **batch_kw)
@@ -260,16 +266,11 @@ def query_steps(
         native_points = responses[1].points
         if serving.calibrate:
             calibration = anchored(calibration, responses[2].points, native_points)
-    merged = merge_partitioned(
-        responses[0].points, native_points, calibrate=calibration, limit=kw["limit"],
-        offset=offset, score_threshold=kw["score_threshold"], in_place=True,
-    )
+    response = _ranked(responses[0].points, native_points, calibration, kw)
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
-        on_legacy([p.id for p in merged if p.id not in native_ids])
-    return models.QueryResponse.model_construct(points=merged)  # points are validated already
-
-
+        on_legacy([p.id for p in response.points if p.id not in native_ids])
+    return response
 
 
 def groups_steps(
@@ -281,15 +282,10 @@ def groups_steps(
     if not serving.targets(collection_name) or not touches_migration(spec, kw):
         return (yield call("query_points_groups", collection_name, group_by, **kw))
     if serving.plan is Plan.NATIVE:
-        return (yield call("query_points_groups", spec.native_collection, group_by, **{
-            **kw, "using": _target_using(spec, kw["using"], spec.new_vector),
-            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector),
-        }))
+        return (yield call("query_points_groups", spec.native_collection, group_by,
+                           **_native_kw(spec, kw)))
     vector = dense_vector(kw["query"])
-    reason = _unroutable(kw["query"])
-    if reason is not None:
-        raise DriftError(f"{reason} queries on the migrating vector are not routed before "
-                         "cut-over")
+    _refuse_unroutable(kw["query"])
     if kw["prefetch"] is not None:
         raise DriftError("query_points_groups with prefetch is not routed before cut-over: "
                          "group a plain dense query, or use query_points with prefetch")
