@@ -63,6 +63,7 @@ class MigrationRecord:
     adapter_digest: str | None = None
     adapter_chunks: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    backfill_paused: bool = False
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class MigrationRecord:
             "adapter_digest": self.adapter_digest,
             "adapter_chunks": self.adapter_chunks,
             "history": self.history,
+            "backfill_paused": self.backfill_paused,
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class MigrationRecord:
                 adapter_digest=payload.get("adapter_digest"),
                 adapter_chunks=int(payload.get("adapter_chunks") or 0),
                 history=list(payload.get("history") or []),
+                backfill_paused=bool(payload.get("backfill_paused", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"migration record is malformed: {exc!r}") from exc
@@ -174,8 +177,8 @@ def migrated_filter(spec: MigrationSpec) -> models.Filter:
     return models.Filter(must=[models.HasVectorCondition(has_vector=spec.new_vector)])
 
 
-def read_coverage(spec: MigrationSpec) -> Steps[float]:
-    """Exact share of points that have a new-model vector."""
+def count_migrated(spec: MigrationSpec) -> Steps[tuple[int, int]]:
+    """Exact (points with a new-model vector, all points)."""
     if spec.layout == "named":
         migrated, total = yield Gather((
             call("count", spec.collection, count_filter=migrated_filter(spec), exact=True),
@@ -186,7 +189,13 @@ def read_coverage(spec: MigrationSpec) -> Steps[float]:
             call("count", spec.native_collection, exact=True),
             call("count", spec.collection, exact=True),
         ))
-    return min(1.0, migrated.count / total.count) if total.count else 1.0
+    return migrated.count, total.count
+
+
+def read_coverage(spec: MigrationSpec) -> Steps[float]:
+    """Exact share of points that have a new-model vector."""
+    migrated, total = yield from count_migrated(spec)
+    return min(1.0, migrated / total) if total else 1.0
 
 
 def read_routing_state(

@@ -133,10 +133,10 @@ def mirrored_steps(
         native_kwargs = dict(kwargs)
         if selector_key in native_kwargs:
             native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
-        results = yield Gather((
-            call(method, spec.native_collection, **native_kwargs),
-            call(method, spec.collection, **kwargs),
-        ))
+        # legacy first, then the new collection, one after the other: a backfill copy made
+        # in between is caught by the backfill's own check of the legacy point
+        legacy_result = yield call(method, spec.collection, **kwargs)
+        yield call(method, spec.native_collection, **native_kwargs)
         if method in ("overwrite_payload", "clear_payload"):
             # the legacy payload was replaced: put back the marker that keeps migrated
             # points out of the legacy half of hybrid searches
@@ -144,7 +144,7 @@ def mirrored_steps(
             if migrated:
                 yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
                            points=migrated)
-        return results[1]
+        return legacy_result
     return (yield call(method, collection_name, **kwargs))
 
 

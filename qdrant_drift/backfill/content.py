@@ -1,0 +1,101 @@
+"""Where the text to re-embed comes from: a payload field, or the user's own loader.
+
+A source turns the records the sweep fetched into :class:`Item` s: id, text (None when there
+is none: a poison item) and the *version* the conditional write checks (the text itself for a
+payload field, or the value of ``version_field`` when the app keeps one). A loader reads
+content Qdrant does not hold (for example rows of a SQL database): then only a
+``version_field`` in the payload lets the backfill notice content changed mid-batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from qdrant_client.http import models
+
+from ..errors import DriftError
+
+TextLoader = Callable[[Sequence[Any]], Any]  # ids -> texts (a list in id order, or a mapping)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: Any
+    text: str | None
+    version: Any = None  # compared at write time; None = nothing to compare
+    payload: Mapping[str, Any] | None = None  # as read (the blue-green copy needs it)
+
+
+class _Source:
+    version_field: str | None
+
+    @property
+    def version_key(self) -> str | None:
+        """The payload key whose value must still match when the vector is written."""
+        return self.version_field
+
+    def _version(self, record: models.Record) -> Any:
+        key = self.version_key
+        return None if key is None else (record.payload or {}).get(key)
+
+    def payload_keys(self) -> list[str]:
+        raise NotImplementedError
+
+    def items(self, records: Sequence[models.Record]) -> list[Item]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PayloadField(_Source):
+    """The text is in ``payload[field]``; it doubles as the version unless one is given."""
+
+    field: str
+    version_field: str | None = None
+
+    @property
+    def version_key(self) -> str | None:
+        return self.version_field or self.field
+
+    def payload_keys(self) -> list[str]:
+        return [k for k in (self.field, self.version_field) if k]
+
+    def items(self, records: Sequence[models.Record]) -> list[Item]:
+        out = []
+        for record in records:
+            text = (record.payload or {}).get(self.field)
+            out.append(Item(record.id, text if isinstance(text, str) and text.strip() else None,
+                            self._version(record), record.payload))
+        return out
+
+
+@dataclass(frozen=True)
+class Loader(_Source):
+    """``loader(ids) -> texts``: a list in the order of ``ids`` or a mapping id -> text."""
+
+    loader: TextLoader
+    version_field: str | None = None
+
+    def payload_keys(self) -> list[str]:
+        return [self.version_field] if self.version_field else []
+
+    def items(self, records: Sequence[models.Record]) -> list[Item]:
+        ids = [r.id for r in records]
+        loaded = self.loader(ids) if ids else []
+        if isinstance(loaded, Mapping):
+            texts = [loaded.get(pid) for pid in ids]
+        else:
+            texts = list(loaded)
+            if len(texts) != len(ids):
+                raise DriftError(f"loader returned {len(texts)} texts for {len(ids)} ids")
+        return [Item(r.id, t if isinstance(t, str) and t.strip() else None,
+                     self._version(r), r.payload) for r, t in zip(records, texts)]
+
+
+ContentSource = _Source
+
+
+def no_content_reason(source: ContentSource) -> str:
+    if isinstance(source, PayloadField):
+        return f"no text in payload field {source.field!r}"
+    return "the loader returned no text for this id"

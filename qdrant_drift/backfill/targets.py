@@ -1,0 +1,188 @@
+"""Where backfilled vectors go, per layout, written so that they never clobber or resurrect.
+
+Named layout: ``update_vectors`` on the collection with an ``update_filter`` that is a
+compare-and-set per point: the point must still lack the new vector (else the app wrote a
+fresher one) and its version must still be the one that was embedded (else the content
+changed: re-embed). ``update_vectors`` never creates points, so a delete racing the backfill
+stays deleted.
+
+Collection layout (blue-green): insert-only upsert into the new collection (never replaces a
+point the app wrote there), then a read of the legacy point: gone -> remove the copy (the app
+deleted it meanwhile; its delete reaches the legacy collection first), changed -> remove our
+copy and re-embed, unchanged -> mark the legacy point migrated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from qdrant_client.http import models
+
+from ..dispatch import MIGRATED_MARKER
+from ..sansio import Steps, call
+from ..spec import DEFAULT_VECTOR, MigrationSpec
+from ..writes import STAMP_KEY
+from .content import ContentSource, Item
+
+BY_BACKFILL = "backfill"
+
+
+@dataclass
+class Outcome:
+    """Per batch: which ids now have the new vector, which must be re-embedded, which vanished."""
+
+    migrated: list[Any] = field(default_factory=list)
+    redo: list[Any] = field(default_factory=list)
+    gone: list[Any] = field(default_factory=list)
+
+
+def _ids(ids: Sequence[Any]) -> models.HasIdCondition:
+    return models.HasIdCondition(has_id=list(ids))
+
+
+def _is_not_found(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    if status == 404 or isinstance(exc, KeyError):
+        return True
+    code = getattr(exc, "code", None)
+    return callable(code) and getattr(code(), "name", "") == "NOT_FOUND"
+
+
+def _stamp(spec: MigrationSpec) -> dict[str, Any]:
+    return {"new_vector_model": spec.new_model, "old_vector_model": spec.old_model,
+            "new_vector_by": BY_BACKFILL}
+
+
+def _same_version(source: ContentSource, item: Item) -> list[models.Condition]:
+    key = source.version_key
+    if key is None or item.version is None:
+        return [_ids([item.id])]
+    return [_ids([item.id]), models.FieldCondition(
+        key=key, match=models.MatchValue(value=item.version))]
+
+
+class Target:
+    def __init__(self, spec: MigrationSpec, source: ContentSource) -> None:
+        self.spec, self.source = spec, source
+
+    def unmigrated(self) -> models.Filter:
+        raise NotImplementedError
+
+    def payload_selector(self) -> Any:
+        raise NotImplementedError
+
+    def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
+        raise NotImplementedError
+
+    def fetch_steps(self, ids: Sequence[Any]) -> Steps[list[models.Record]]:
+        """The given points that still lack the new vector, with what the source needs."""
+        if not ids:
+            return []
+        records, _ = yield call(
+            "scroll", self.spec.collection,
+            scroll_filter=models.Filter(must=[_ids(ids)], must_not=self.unmigrated().must_not),
+            limit=len(ids), with_payload=self.payload_selector(), with_vectors=False)
+        return records
+
+    def _present(self, collection: str, ids: Sequence[Any],
+                 extra: models.Filter | None = None) -> Steps[set[Any]]:
+        must: list[Any] = [_ids(ids)]
+        if extra is not None:
+            must.append(extra)
+        records, _ = yield call("scroll", collection, scroll_filter=models.Filter(must=must),
+                                limit=len(ids), with_payload=False, with_vectors=False)
+        return {r.id for r in records}
+
+
+class NamedTarget(Target):
+    def unmigrated(self) -> models.Filter:
+        return models.Filter(must_not=[models.HasVectorCondition(has_vector=self.spec.new_vector)])
+
+    def payload_selector(self) -> Any:
+        return self.source.payload_keys() or False
+
+    def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
+        spec = self.spec
+        ids = [item.id for item in items]
+        compare_and_set = models.Filter(
+            must_not=[models.HasVectorCondition(has_vector=spec.new_vector)],
+            should=[models.Filter(must=_same_version(self.source, item)) for item in items],
+        )
+        points = [models.PointVectors(id=item.id, vector={spec.new_vector: row.tolist()})
+                  for item, row in zip(items, vectors)]
+        try:
+            yield call("update_vectors", spec.collection, points, update_filter=compare_and_set)
+        except Exception as exc:  # a point deleted meanwhile: the others were written
+            if not _is_not_found(exc):
+                raise
+        has_new = models.Filter(must=[models.HasVectorCondition(has_vector=spec.new_vector)])
+        migrated = yield from self._present(spec.collection, ids, has_new)
+        present = yield from self._present(spec.collection, ids)
+        if migrated:
+            yield call("set_payload", spec.collection, payload={STAMP_KEY: _stamp(spec)},
+                       points=models.FilterSelector(filter=models.Filter(must=[
+                           _ids(list(migrated)),
+                           models.IsEmptyCondition(is_empty=models.PayloadField(key=STAMP_KEY)),
+                       ])))
+        return Outcome(migrated=[i for i in ids if i in migrated],
+                       redo=[i for i in ids if i in present and i not in migrated],
+                       gone=[i for i in ids if i not in present])
+
+
+class CollectionTarget(Target):
+    def unmigrated(self) -> models.Filter:
+        return models.Filter(must_not=[models.FieldCondition(
+            key=MIGRATED_MARKER, match=models.MatchValue(value=True))])
+
+    def payload_selector(self) -> Any:
+        return True  # the whole payload is copied to the new collection
+
+    def _vector(self, row: np.ndarray) -> Any:
+        name = self.spec.new_vector
+        return row.tolist() if name == DEFAULT_VECTOR else {name: row.tolist()}
+
+    @staticmethod
+    def _content(payload: Any) -> dict[str, Any]:
+        return {k: v for k, v in (payload or {}).items() if k not in (MIGRATED_MARKER, STAMP_KEY)}
+
+    def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
+        spec = self.spec
+        ids = [item.id for item in items]
+        copies = [models.PointStruct(id=item.id, vector=self._vector(row),
+                                     payload={**self._content(item.payload),
+                                              STAMP_KEY: _stamp(spec)})
+                  for item, row in zip(items, vectors)]
+        yield call("upsert", spec.native_collection, copies,
+                   update_mode=models.UpdateMode.INSERT_ONLY)
+        legacy = yield call("retrieve", spec.collection, ids, with_payload=True,
+                            with_vectors=False)
+        now = {r.id: r.payload or {} for r in legacy}
+        outcome = Outcome()
+        for item in items:
+            if item.id not in now:
+                outcome.gone.append(item.id)
+            elif now[item.id].get(MIGRATED_MARKER) or (
+                    self._content(now[item.id]) == self._content(item.payload)):
+                outcome.migrated.append(item.id)
+            else:
+                outcome.redo.append(item.id)
+        # deleted meanwhile (our copy must not resurrect it) or changed meanwhile (our copy
+        # is stale: re-embed): remove our copies, never a point the app wrote itself
+        if outcome.gone or outcome.redo:
+            yield call("delete", spec.native_collection,
+                       points_selector=models.FilterSelector(filter=models.Filter(must=[
+                           _ids(outcome.gone + outcome.redo),
+                           models.FieldCondition(key=f"{STAMP_KEY}.new_vector_by",
+                                                 match=models.MatchValue(value=BY_BACKFILL)),
+                       ])))
+        if outcome.migrated:
+            yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+                       points=models.FilterSelector(filter=models.Filter(
+                           must=[_ids(outcome.migrated)])))
+        return outcome
+
+
+def target_for(spec: MigrationSpec, source: ContentSource) -> Target:
+    return NamedTarget(spec, source) if spec.layout == "named" else CollectionTarget(spec, source)

@@ -1,0 +1,104 @@
+"""Embedders: texts in, one float32 row per text out (the new model, for the backfill).
+
+An :class:`Embedder` is any callable ``texts -> (n, dim) float32 array``. Two are provided: a
+sentence-transformers model (loaded lazily, offline-friendly) and any user callable named as
+``"package.module:attribute"`` in a migration file. :func:`row_problems` says, per row, why
+an embedding cannot be written (NaN/inf, wrong dimension, all zeros), so the backfill can send
+those items to the dead-letter list instead of failing the batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from .errors import DriftError
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    def __call__(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def load_callable(reference: str) -> Callable[..., Any]:
+    """``"package.module:attribute"`` -> the object (a clear error when it is not there)."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise DriftError(f"{reference!r} is not of the form 'package.module:attribute'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DriftError(f"cannot import {module_name!r} (from {reference!r}): {exc}") from exc
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise DriftError(f"{module_name!r} has no attribute {attribute!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise DriftError(f"{reference!r} is not callable")
+    return target
+
+
+class CallableEmbedder:
+    """Wraps ``fn(texts) -> array-like`` with batching, float32 and optional L2 norm."""
+
+    def __init__(self, fn: Callable[[Sequence[str]], Any], *, batch_size: int = 64,
+                 normalize: bool = True, name: str | None = None) -> None:
+        self.fn, self.batch_size, self.normalize = fn, batch_size, normalize
+        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        parts = [np.asarray(self.fn(list(texts[i : i + self.batch_size])), dtype=np.float32)
+                 for i in range(0, len(texts), self.batch_size)]
+        if not parts:
+            return np.zeros((0, 0), dtype=np.float32)
+        out = np.concatenate([p.reshape(len(p), -1) for p in parts])
+        if self.normalize:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                norms = np.linalg.norm(out, axis=1, keepdims=True)
+                out = np.where(norms > 0, out / np.where(norms > 0, norms, 1), out)
+        return out
+
+
+class SentenceTransformerEmbedder(CallableEmbedder):
+    """A sentence-transformers model by name or local path, loaded on first use.
+
+    Set ``HF_HUB_OFFLINE=1`` to make sure nothing is downloaded (the model must then be in
+    the local cache, or be a path).
+    """
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
+                 normalize: bool = True) -> None:
+        self.model_name, self.device = model, device
+        self._model: Any = None
+        super().__init__(self._encode, batch_size=batch_size, normalize=normalize, name=model)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise DriftError("the sentence-transformers embedder needs "
+                                 "`pip install qdrant-drift[embed]`") from exc
+            self._model = SentenceTransformer(self.model_name, device=self.device)
+        return self._model.encode(list(texts), batch_size=self.batch_size,
+                                  convert_to_numpy=True, show_progress_bar=False)
+
+
+def row_problems(vectors: Any, count: int, dim: int | None) -> list[str | None]:
+    """Per row: None if it can be written, else why not. A wrong overall shape is every
+    row's problem (the embedder broke its contract for the whole batch)."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        return [f"embedder returned something that is not a float array: {exc}"] * count
+    if matrix.ndim != 2 or matrix.shape[0] != count:
+        return [f"embedder returned shape {matrix.shape} for {count} texts"] * count
+    if dim is not None and matrix.shape[1] != dim:
+        return [f"embedding has dimension {matrix.shape[1]}, the new vector needs {dim}"] * count
+    finite = np.isfinite(matrix).all(axis=1)
+    nonzero = np.abs(matrix).sum(axis=1) > 0
+    return [None if ok and nz else ("embedding contains NaN or inf" if not ok
+                                    else "embedding is all zeros")
+            for ok, nz in zip(finite, nonzero)]

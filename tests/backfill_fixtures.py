@@ -1,0 +1,88 @@
+"""A small text corpus on embedded Qdrant for the backfill: the 'new model' is a
+deterministic text embedder, so the right new vector of every point is known."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift import MigrationSpec, fit
+from qdrant_drift.migration import create, set_phase
+
+DIM = 16
+
+
+def text_vector(text: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+    v = np.random.default_rng(seed).normal(size=DIM)
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """The 'new model': a pure function of the text."""
+    return np.stack([text_vector(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+
+
+def doc_text(i: int, version: int = 0) -> str:
+    return f"document {i} about topic {i % 7}" + (f" (edit {version})" if version else "")
+
+
+@dataclass
+class TextWorld:
+    client: QdrantClient
+    spec: MigrationSpec
+    n: int
+
+    def new_vector(self, pid: Any) -> np.ndarray | None:
+        spec = self.spec
+        collection = spec.native_collection
+        found = self.client.retrieve(collection, [pid], with_vectors=True, with_payload=False)
+        if not found:
+            return None
+        vec = found[0].vector
+        vec = vec.get(spec.new_vector) if isinstance(vec, dict) else vec
+        return None if vec is None else np.asarray(vec, dtype=np.float32)
+
+    def text(self, pid: Any) -> str | None:
+        found = self.client.retrieve(self.spec.collection, [pid], with_payload=True)
+        return (found[0].payload or {}).get("text") if found else None
+
+
+def build_text_world(n: int = 300, *, layout: str = "named", client: QdrantClient | None = None,
+                     name: str = "upgrade") -> TextWorld:
+    client = client or QdrantClient(":memory:")
+    rng = np.random.default_rng(0)
+    old = rng.normal(size=(n, DIM)).astype(np.float32)
+    client.create_collection("docs", vectors_config={
+        "old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)})
+    client.upsert("docs", [models.PointStruct(id=i, vector={"old": old[i].tolist()},
+                                              payload={"text": doc_text(i), "n": i})
+                           for i in range(n)])
+    new = embed_texts([doc_text(i) for i in range(n)])
+    adapter = fit("procrustes", new, old[:n] / np.linalg.norm(old[:n], axis=1, keepdims=True),
+                  new_model="new-m", old_model="old-m")
+    extra = ({"layout": "collection", "new_collection": "docs_v2"} if layout == "collection"
+             else {})
+    spec = MigrationSpec(name=name, collection="docs", old_vector="old", new_vector="new",
+                         old_model="old-m", new_model="new-m", **extra)
+    create(client, spec, adapter)
+    set_phase(client, name, "backfilling")
+    return TextWorld(client=client, spec=spec, n=n)
+
+
+def wrong_vectors(world: TextWorld) -> list[Any]:
+    """Ids whose new vector is missing or not the embedding of their current text."""
+    bad = []
+    for i in range(world.n):
+        text = world.text(i)
+        if text is None:
+            continue
+        vec = world.new_vector(i)
+        if vec is None or not np.allclose(vec, text_vector(text), atol=1e-5):
+            bad.append(i)
+    return bad
