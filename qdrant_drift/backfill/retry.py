@@ -15,7 +15,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from ..errors import DriftError
@@ -70,7 +71,7 @@ class WaitRetryAfter:
     """Exponential backoff with jitter, but never less than the server's Retry-After."""
 
     def __init__(self, initial: float = 0.05, max_wait: float = 10.0) -> None:
-        self.backoff = wait_exponential_jitter(initial=initial, max=max_wait)
+        self.backoff = wait_exponential(multiplier=initial, max=max_wait) + wait_random(0, initial)
         self.max_wait = max_wait
 
     def __call__(self, state: RetryCallState) -> float:

@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
@@ -99,11 +100,18 @@ class _Batch:
     embed_seconds: float = 0.0
 
 
-class _SerializedClient:
-    """Local-mode Qdrant is not thread-safe: one call at a time through it."""
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+class SerializedClient:
+    """Local-mode Qdrant is not thread-safe: one call at a time per underlying client, shared
+    by every worker (and anything else wrapped with this) in the process."""
 
     def __init__(self, client: Any) -> None:
-        self._client, self._lock = client, threading.Lock()
+        self._client = client
+        with _LOCKS_GUARD:
+            self._lock = _LOCKS.setdefault(client, threading.Lock())
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._client, name)
@@ -118,8 +126,9 @@ class _SerializedClient:
 
 
 def _is_local(client: Any) -> bool:
-    inner = getattr(client, "_client", None)
-    return type(inner).__name__ == "QdrantLocal"
+    while not hasattr(client, "_client") and hasattr(client, "client"):
+        client = client.client  # through wrappers such as the fault injector
+    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
 
 
 class BackfillWorker:
@@ -137,7 +146,7 @@ class BackfillWorker:
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.metrics, self.on_batch = metrics, on_batch
         self.stats = BackfillStats()
-        base = _SerializedClient(client) if _is_local(client) else client
+        base = SerializedClient(client) if _is_local(client) else client
         self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
                                      max_wait=self.options.max_retry_wait,
                                      on_retry=self._count_retry)

@@ -1,0 +1,301 @@
+"""The backfill worker: every point ends with the right new vector, nothing is clobbered,
+resurrected or lost, whatever races it, whatever fails, however often it is stopped."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from qdrant_client.http import models
+
+from qdrant_drift.backfill import (
+    BackfillError,
+    BackfillOptions,
+    BackfillWorker,
+    HotFirst,
+    Loader,
+    Mixed,
+    PayloadField,
+    Sweep,
+    TransientFaultsExhausted,
+    read_dead_letters,
+    requeue_dead_letters,
+    run_backfill,
+    start_backfill,
+)
+from qdrant_drift.backfill.store import read_leases
+from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.embedders import CallableEmbedder
+from qdrant_drift.faults import FaultInjectingClient
+from qdrant_drift.hits import HitCounter
+from qdrant_drift.migration import set_phase
+from qdrant_drift.sansio import drive
+from qdrant_drift.state import read_coverage
+
+from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, text_vector, wrong_vectors
+
+LAYOUTS = ("named", "collection")
+FAST = dict(sample_interval_s=0.2, hot_refresh_s=0.1, heartbeat_timeout=2.0, max_retry_wait=0.05)
+
+
+def embedder(fn=embed_texts):
+    return CallableEmbedder(fn, normalize=False)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_point_ends_with_the_embedding_of_its_text(layout):
+    world = build_text_world(200, layout=layout)
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, **FAST))
+    assert stats.written == 200 and stats.state == "finished"
+    assert wrong_vectors(world) == []
+    assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
+def test_blue_green_copies_the_payload_and_marks_the_legacy_point():
+    world = build_text_world(50, layout="collection")
+    run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                 options=BackfillOptions(batch_size=16, **FAST))
+    copy = world.client.retrieve("docs_v2", [7], with_payload=True)[0].payload
+    assert copy["text"] == doc_text(7) and copy["n"] == 7
+    assert copy["_drift"]["new_vector_by"] == "backfill"
+    legacy = world.client.retrieve("docs", [7], with_payload=True)[0].payload
+    assert legacy["_drift_migrated"] is True
+
+
+def test_the_named_layout_stamps_backfilled_vectors_with_their_model():
+    world = build_text_world(20)
+    run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                 options=BackfillOptions(**FAST))
+    stamp = world.client.retrieve("docs", [3], with_payload=True)[0].payload["_drift"]
+    assert stamp == {"new_vector_model": "new-m", "old_vector_model": "old-m",
+                     "new_vector_by": "backfill"}
+
+
+def test_a_loader_supplies_content_that_qdrant_does_not_hold():
+    world = build_text_world(60)
+    texts = {i: f"row {i} from the database" for i in range(60)}
+    loader = Loader(lambda ids: [texts[i] for i in ids])
+    run_backfill(world.client, "upgrade", embedder(), loader,
+                 options=BackfillOptions(batch_size=16, **FAST))
+    assert np.allclose(world.new_vector(5), text_vector(texts[5]), atol=1e-5)
+
+
+def test_hot_items_are_backfilled_first():
+    world = build_text_world(200)
+    hot = [150, 7, 99, 180]
+    counter = HitCounter("upgrade")
+    counter.record(hot * 3)
+    drive(counter.flush_steps(), world.client)
+    first: list = []
+
+    def on_batch(worker, outcome):
+        if not first:
+            first.extend(outcome.migrated)
+            worker.stop()
+
+    BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                   options=BackfillOptions(batch_size=8, order=HotFirst(), **FAST),
+                   on_batch=on_batch).run()
+    assert set(hot) <= set(first)
+
+
+@pytest.mark.parametrize("order, hot_in_first", [(Sweep(), 0), (Mixed(0.5), 4)])
+def test_order_policies_decide_the_share_of_hot_items(order, hot_in_first):
+    world = build_text_world(200)
+    hot = [150, 151, 152, 153, 154, 155, 156, 157]
+    counter = HitCounter("upgrade")
+    counter.record(hot)
+    drive(counter.flush_steps(), world.client)
+    first: list = []
+
+    def on_batch(worker, outcome):
+        if not first:
+            first.extend(outcome.migrated)
+            worker.stop()
+
+    BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                   options=BackfillOptions(batch_size=8, order=order, **FAST),
+                   on_batch=on_batch).run()
+    assert len(set(hot) & set(first)) == hot_in_first
+
+
+class RacingEmbedder:
+    """Runs the app's writes while the batch is being embedded: after the backfill read the
+    points and before it writes them, the worst moment for a race."""
+
+    def __init__(self, race):
+        self.race, self.done = race, False
+
+    def __call__(self, texts):
+        if not self.done:
+            self.done = True
+            self.race()
+        return embed_texts(texts)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_app_writes_racing_the_backfill_are_never_clobbered_or_resurrected(layout):
+    world = build_text_world(40, layout=layout)
+    client, spec = world.client, world.spec
+    fresh = np.full(DIM, 0.25, dtype=np.float32)
+
+    def race():
+        from qdrant_drift.client import DriftClient
+
+        # the same lock as the worker's: local mode is not thread-safe (a server is)
+        app = DriftClient(SerializedClient(client), "upgrade", refresh_interval=0)
+        app.upsert("docs", [models.PointStruct(id=1, vector={"new": fresh.tolist()},
+                                               payload={"text": doc_text(1), "n": 1})])
+        app.delete("docs", points_selector=models.PointIdsList(points=[2]))
+        app.set_payload("docs", payload={"text": doc_text(3, version=1)}, points=[3])
+
+    run_backfill(client, "upgrade", CallableEmbedder(RacingEmbedder(race), normalize=False),
+                 PayloadField("text"), options=BackfillOptions(batch_size=8, **FAST))
+    assert np.allclose(world.new_vector(1), fresh, atol=1e-6)  # the app's vector stands
+    assert client.retrieve("docs", [2]) == []  # deleted stays deleted
+    assert world.new_vector(2) is None
+    assert np.allclose(world.new_vector(3), text_vector(doc_text(3, 1)), atol=1e-5)  # re-embedded
+    assert wrong_vectors(world) == [1]  # 1 holds the app's own vector, by design
+
+
+def test_poison_items_go_to_dead_letters_with_a_reason_and_the_rest_goes_on():
+    world = build_text_world(40)
+    world.client.set_payload("docs", {"text": ""}, points=[4])
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5])
+    world.client.set_payload("docs", {"text": "NAN"}, points=[6])
+
+    def fragile(texts):
+        if "EXPLODE" in texts:
+            raise RuntimeError("tokenizer crashed")
+        out = embed_texts(texts)
+        out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
+        return out
+
+    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+                         options=BackfillOptions(batch_size=8, **FAST))
+    assert stats.written == 37 and stats.dead_lettered == 3 and stats.state == "finished"
+    dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
+    assert set(dead) == {4, 5, 6}
+    assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
+
+    world.client.set_payload("docs", {"text": "fixed"}, points=[4, 5, 6])
+    assert drive(requeue_dead_letters("upgrade"), world.client) == 3
+    again = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+                         options=BackfillOptions(batch_size=8, **FAST))
+    assert again.written == 3 and wrong_vectors(world) == []
+
+
+def test_a_wrong_dimension_from_the_embedder_is_a_dead_letter_not_a_write():
+    world = build_text_world(10)
+    run_backfill(world.client, "upgrade", embedder(lambda t: np.ones((len(t), DIM + 1))),
+                 PayloadField("text"), options=BackfillOptions(**FAST))
+    dead = drive(read_dead_letters("upgrade"), world.client)
+    assert len(dead) == 10 and "dimension 17" in dead[0]["reason"]
+    assert world.new_vector(0) is None
+
+
+def test_transient_faults_are_retried_and_nothing_is_lost():
+    world = build_text_world(120)
+    faulty = FaultInjectingClient(world.client, rate=0.15, seed=3)
+    stats = run_backfill(faulty, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, max_attempts=12, **FAST))
+    assert faulty.log.injected > 10 and stats.retries >= faulty.log.injected
+    assert wrong_vectors(world) == []
+
+
+def test_a_permanent_error_fails_fast_with_the_servers_message():
+    world = build_text_world(20)
+    faulty = FaultInjectingClient(world.client, rate=1.0, kinds=("400",),
+                                  methods={"update_vectors"})
+    with pytest.raises(Exception, match="400"):
+        run_backfill(faulty, "upgrade", embedder(), PayloadField("text"),
+                     options=BackfillOptions(**FAST))
+    assert faulty.log.injected == 1  # no retry of a bad request
+
+
+def test_transient_faults_that_never_end_give_up_with_a_clear_error():
+    world = build_text_world(20)
+    faulty = FaultInjectingClient(world.client, rate=1.0, kinds=("503",),
+                                  methods={"update_vectors"})
+    with pytest.raises(TransientFaultsExhausted, match="update_vectors still failing after 3"):
+        run_backfill(faulty, "upgrade", embedder(), PayloadField("text"),
+                     options=BackfillOptions(max_attempts=3, **FAST))
+
+
+def test_a_stopped_worker_resumes_from_its_checkpoint():
+    world = build_text_world(160)
+    seen: list = []
+
+    def stop_after_three(worker, outcome):
+        seen.extend(outcome.migrated)
+        if worker.stats.batches == 3:
+            worker.stop()
+
+    first = BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                           options=BackfillOptions(batch_size=16, order=Sweep(), **FAST),
+                           worker_id="w1", on_batch=stop_after_three).run()
+    assert first.state == "stopped" and 48 <= first.written < 160
+    lease = drive(read_leases("upgrade", 1), world.client)[0]
+    assert lease.owner is None and lease.cursor is not None  # handed back, checkpoint kept
+    second = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                          options=BackfillOptions(batch_size=16, order=Sweep(), **FAST))
+    assert first.written + second.written == 160  # nothing written twice
+    assert wrong_vectors(world) == []
+
+
+def test_several_workers_split_the_partitions_and_finish_together():
+    world = build_text_world(240)
+    options = BackfillOptions(batch_size=8, partitions=4, **FAST)
+    workers = [BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                              options=options, worker_id=f"w{i}") for i in range(3)]
+    results: dict = {}
+    threads = [threading.Thread(target=lambda w=w: results.update({w.worker_id: w.run()}))
+               for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(s.written for s in results.values()) == 240
+    assert all(s.state == "finished" for s in results.values())
+    assert wrong_vectors(world) == []
+
+
+def test_a_dead_workers_partition_is_taken_over_after_its_heartbeat_expires():
+    from qdrant_drift.backfill.partitions import Lease
+    from qdrant_drift.backfill.store import write_leases
+
+    world = build_text_world(80)
+    import time
+
+    ghost = Lease(partition=0, owner="ghost", heartbeat=time.time() - 60, cursor=None)
+    drive(write_leases("upgrade", 1, [ghost]), world.client)
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, **FAST))
+    assert stats.written == 80
+
+
+def test_the_worker_refuses_to_run_unless_the_migration_is_backfilling():
+    world = build_text_world(10)
+    set_phase(world.client, "upgrade", "rolled-back")
+    with pytest.raises(BackfillError, match="rolled-back"):
+        run_backfill(world.client, "upgrade", embedder(), PayloadField("text"))
+
+
+def test_a_background_handle_pauses_resumes_and_stops():
+    world = build_text_world(200)
+    import time
+
+    slow = embedder(lambda t: (time.sleep(0.02), embed_texts(t))[1])
+    handle = start_backfill(world.client, "upgrade", slow, PayloadField("text"),
+                            options=BackfillOptions(batch_size=8, **FAST))
+    time.sleep(0.3)
+    handle.pause()
+    time.sleep(0.5)
+    paused_at = handle.progress().written
+    time.sleep(0.5)
+    assert handle.progress().written - paused_at <= 16  # at most the batches in flight
+    handle.resume()
+    stats = handle.join(60)
+    assert stats.written == 200 and wrong_vectors(world) == []
