@@ -6,16 +6,14 @@ progress); neither is on the query path.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .cli_output import console, fail as _fail, fmt as _fmt, write_json as _write_json
 from .errors import DriftError
 
 app = typer.Typer(
@@ -27,26 +25,6 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real drift dat
 adapter_app = typer.Typer(no_args_is_help=True, help="Fit and inspect adapters.")
 app.add_typer(bench_app, name="bench")
 app.add_typer(adapter_app, name="adapter")
-
-# Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
-
-
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
-
-
-def _write_json(path: Optional[Path], payload: dict[str, Any]) -> None:
-    if path is not None:
-        path.write_text(json.dumps(payload, indent=2) + "\n")
-        console.print(f"wrote {path}")
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
 
 def adapter_bench_table(result: dict[str, Any]) -> Table:
     full = result["full_reembed"]
@@ -231,5 +209,14 @@ def adapter_inspect(path: Path) -> None:
     _print_report(adapter.info)
 
 
+from .cli_lifecycle import register as _register_lifecycle  # noqa: E402
+
+_register_lifecycle(app)
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ from .dispatch import QUERY_DEFAULTS, Serving, dense_vector, groups_steps, query
 from .errors import DriftError
 from .hits import HitCounter
 from .merge import overlap_at_k
-from .shadow import SHADOW_OF, ShadowSampler, ShadowStats
+from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
 from .router import Plan, Router, RoutingState
 from .sansio import Steps, adrive, drive
 from .state import STATE_COLLECTION, load_stored_adapter, read_routing_state
@@ -63,6 +63,8 @@ class _Core:
             yield from self.refresh_steps()
         finally:
             yield from self.hits.flush_steps(self.state_collection)
+            yield from flush_agreement_steps(self.shadow_stats, self.migration,
+                                             self.hits.replica, self.state_collection)
 
     def refresh_steps(self) -> Steps[Serving]:
         try:

@@ -10,6 +10,8 @@ those items to the dead-letter list instead of failing the batch.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -27,6 +29,8 @@ def load_callable(reference: str) -> Callable[..., Any]:
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
         raise DriftError(f"{reference!r} is not of the form 'package.module:attribute'")
+    if os.getcwd() not in sys.path:  # the user's own code, run from their project (as -m does)
+        sys.path.append(os.getcwd())
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:

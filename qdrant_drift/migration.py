@@ -40,6 +40,20 @@ def _vector_params(client_info: Any, name: str) -> models.VectorParams:
     return vectors
 
 
+def _active_on(collection: str, except_name: str,
+               state_collection: str) -> Steps[MigrationRecord | None]:
+    """Another migration of ``collection`` that is still active, if any."""
+    records, _ = yield call("scroll", state_collection, scroll_filter=models.Filter(must=[
+        models.FieldCondition(key="record", match=models.MatchValue(value="migration")),
+        models.FieldCondition(key="collection", match=models.MatchValue(value=collection)),
+    ]), limit=100, with_payload=True, with_vectors=False)
+    for point in records:
+        record = MigrationRecord.from_payload(point.payload or {})
+        if record.spec.name != except_name and record.phase in ACTIVE:
+            return record
+    return None
+
+
 def create_steps(
     spec: MigrationSpec, adapter: Adapter | None, *, phase: Phase,
     state_collection: str = STATE_COLLECTION,
@@ -51,6 +65,12 @@ def create_steps(
     old_params = _vector_params(info, spec.old_vector)
     yield from ensure_state_collection(state_collection)
     previous = yield from load_record(spec.name, state_collection)
+    other = yield from _active_on(spec.collection, spec.name, state_collection)
+    if other is not None:
+        raise StateError(
+            f"collection {spec.collection!r} already has an active migration, {other.spec.name!r} "
+            f"(phase {other.phase.value!r}): finish or roll it back before starting another"
+        )
     if previous is not None and previous.phase in ACTIVE:
         raise StateError(
             f"migration {spec.name!r} is already active (phase {previous.phase.value!r}); "

@@ -580,8 +580,11 @@ class BackfillSection(_Section):
         30.0, rule=_number(0.0, lo_open=True),
         doc="seconds without a heartbeat before a worker's partition is taken over",
     )
-    checkpoint_every: int = _key(1, rule=_int(1), doc="batches between checkpoints")
-    max_attempts: int = _key(5, rule=_int(1), doc="tries per batch before it is parked")
+    max_attempts: int = _key(
+        8, rule=_int(1),
+        doc="tries of each Qdrant call on transient faults (backoff with jitter) before the "
+            "worker stops with an error; it resumes from its checkpoint when restarted",
+    )
 
 
 SECTIONS: tuple[type[_Section], ...] = (

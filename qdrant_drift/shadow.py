@@ -7,7 +7,11 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from qdrant_client.http import models
+
 from .router import Plan
+from .sansio import Steps, call
+from .state import STATE_COLLECTION, point_id
 
 # What each plan is compared with: the plan the migration would move to next (or back to).
 SHADOW_OF: dict[Plan, Plan] = {
@@ -56,3 +60,35 @@ class ShadowSampler:
 
     def pick(self) -> bool:
         return self.rate > 0 and self._random.random() < self.rate
+
+
+def flush_agreement_steps(stats: ShadowStats, migration: str, replica: str,
+                          state_collection: str = STATE_COLLECTION) -> Steps[None]:
+    """Write this replica's cumulative agreement to the state (``status`` sums replicas)."""
+    with stats._lock:
+        samples, sums = dict(stats.samples), dict(stats.overlap_sum)
+    if not samples:
+        return
+    yield call("upsert", state_collection, [models.PointStruct(
+        id=point_id("shadow", migration, replica), vector={},
+        payload={"record": "shadow", "name": migration, "replica": replica,
+                 "samples": samples, "overlap_sum": sums})])
+
+
+def read_agreement_steps(migration: str, state_collection: str = STATE_COLLECTION
+                         ) -> Steps[dict[str, float]]:
+    """Mean overlap@k per plan pair over every serving replica."""
+    selector = models.Filter(must=[
+        models.FieldCondition(key="record", match=models.MatchValue(value="shadow")),
+        models.FieldCondition(key="name", match=models.MatchValue(value=migration)),
+    ])
+    records, _ = yield call("scroll", state_collection, scroll_filter=selector, limit=1000,
+                            with_payload=True, with_vectors=False)
+    samples: dict[str, int] = {}
+    sums: dict[str, float] = {}
+    for record in records:
+        payload = record.payload or {}
+        for key, n in (payload.get("samples") or {}).items():
+            samples[key] = samples.get(key, 0) + int(n)
+            sums[key] = sums.get(key, 0.0) + float(payload["overlap_sum"].get(key, 0.0))
+    return {key: sums[key] / n for key, n in samples.items() if n}

@@ -53,19 +53,41 @@ class TextWorld:
         return (found[0].payload or {}).get("text") if found else None
 
 
+def slow_embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """The same model, slow enough that a kill lands mid-backfill."""
+    import time
+
+    time.sleep(0.03)
+    return embed_texts(texts)
+
+
+def old_vectors(n: int) -> np.ndarray:
+    """The legacy model: a fixed rotation of the new one plus noise (an adapter can learn it)."""
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.normal(size=(DIM, DIM)))
+    new = embed_texts([doc_text(i) for i in range(n)])
+    old = new @ rotation + 0.05 * rng.normal(size=(n, DIM))
+    return (old / np.linalg.norm(old, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build_legacy_collection(client: QdrantClient, n: int) -> None:
+    """A collection served by the old model only: what a team has before it migrates."""
+    old = old_vectors(n)
+    client.create_collection("docs", vectors_config={
+        "old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)})
+    for start in range(0, n, 500):
+        client.upsert("docs", [models.PointStruct(id=i, vector={"old": old[i].tolist()},
+                                                  payload={"text": doc_text(i), "n": i})
+                               for i in range(start, min(n, start + 500))])
+
+
 def build_text_world(n: int = 300, *, layout: str = "named", client: QdrantClient | None = None,
                      name: str = "upgrade") -> TextWorld:
     client = client or QdrantClient(":memory:")
-    rng = np.random.default_rng(0)
-    old = rng.normal(size=(n, DIM)).astype(np.float32)
-    client.create_collection("docs", vectors_config={
-        "old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)})
-    client.upsert("docs", [models.PointStruct(id=i, vector={"old": old[i].tolist()},
-                                              payload={"text": doc_text(i), "n": i})
-                           for i in range(n)])
+    build_legacy_collection(client, n)
+    old = old_vectors(n)
     new = embed_texts([doc_text(i) for i in range(n)])
-    adapter = fit("procrustes", new, old[:n] / np.linalg.norm(old[:n], axis=1, keepdims=True),
-                  new_model="new-m", old_model="old-m")
+    adapter = fit("procrustes", new, old, new_model="new-m", old_model="old-m")
     extra = ({"layout": "collection", "new_collection": "docs_v2"} if layout == "collection"
              else {})
     spec = MigrationSpec(name=name, collection="docs", old_vector="old", new_vector="new",

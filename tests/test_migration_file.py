@@ -108,7 +108,7 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     )
     assert mf.backfill == BackfillSection(
         batch_size=64, rate_limit=None, workers=1, order="hot-first", hot_share=0.5,
-        heartbeat_timeout=30.0, checkpoint_every=1, max_attempts=5,
+        heartbeat_timeout=30.0, max_attempts=8,
     )
 
 
@@ -193,7 +193,7 @@ def test_round_trip_keeps_every_key_set(tmp_path: Path) -> None:
     data["router"] = {"min_hybrid_coverage": 0.2, "native_at": 0.9, "refresh_interval": 0.5, "shadow_rate": 0.1}
     data["backfill"] = {
         "batch_size": 16, "rate_limit": 50.0, "workers": 4, "order": "mixed", "hot_share": 0.3,
-        "heartbeat_timeout": 10.0, "checkpoint_every": 5, "max_attempts": 2,
+        "heartbeat_timeout": 10.0, "max_attempts": 2,
     }
     mf = MigrationFile.from_dict(data)
     assert mf.to_dict() == data
@@ -259,7 +259,7 @@ def test_wrong_type(tmp_path: Path, section: str, line: str, message: str) -> No
         ("backfill", "rate_limit = inf", "rate_limit must be a number > 0, got inf"),
         ("backfill", "hot_share = 1.5", "hot_share must be a number between 0 and 1, got 1.5"),
         ("backfill", "heartbeat_timeout = -1", "heartbeat_timeout must be a number > 0, got -1"),
-        ("backfill", "checkpoint_every = 0", "checkpoint_every must be a positive integer"),
+        ("backfill", "max_attempts = 0", "max_attempts must be a positive integer"),
         ("backfill", "max_attempts = 0", "max_attempts must be a positive integer"),
         ("backfill", 'order = "hot_first"', 'order must be one of "sweep", "hot-first", "mixed", got "hot_first" (did you mean "hot-first"?)'),
         ("router", "min_hybrid_coverage = -0.1", "min_hybrid_coverage must be a number between 0 and 1, got -0.1"),

@@ -1,0 +1,5 @@
+"""``python -m qdrant_drift``: the CLI."""
+
+from .cli import main
+
+main()

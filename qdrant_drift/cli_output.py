@@ -1,0 +1,30 @@
+"""Console output shared by the CLI's command groups (Rich)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+# Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+
+def fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def write_json(path: Optional[Path], payload: dict[str, Any]) -> None:
+    if path is not None:
+        path.write_text(json.dumps(payload, indent=2) + "\n")
+        console.print(f"wrote {path}")
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
