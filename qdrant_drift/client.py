@@ -40,8 +40,9 @@ class _Core:
 
     def __init__(self, migration: str, *, state_collection: str, router: Router | None,
                  adapter: Adapter | None, shadow_rate: float = 0.0,
-                 calibrate: bool = True) -> None:
+                 calibrate: bool = True, metrics: Any = None) -> None:
         self.migration = migration
+        self.metrics = metrics
         self.calibrate = calibrate
         self.shadow = ShadowSampler(shadow_rate)
         self.shadow_stats = ShadowStats()
@@ -82,6 +83,8 @@ class _Core:
                 self._adapter_digest = record.adapter_digest
         except Exception:
             self.refresh_errors += 1
+            if self.metrics is not None:
+                self.metrics.record_state_refresh_error(self.migration)
             if self.serving is None:
                 raise
             # Keep serving on the last spec, on the plan that is always safe.
@@ -118,6 +121,15 @@ class _Core:
             raise DriftError("the migration state has not been read yet")
         return self.serving
 
+    def routed(self) -> Serving:
+        """The snapshot a routed query runs on (counted, when metrics are on)."""
+        serving = self.current()
+        if self.metrics is not None:
+            self.metrics.record_query(self.migration, serving.plan)
+            if self.routing_state is not None and not self.routing_state.healthy:
+                self.metrics.record_degraded(self.migration, "state-unreadable")
+        return serving
+
     @property
     def plan(self) -> Plan:
         return self.current().plan
@@ -153,11 +165,13 @@ class _Wrapper:
         refresh_interval: float = 5.0,
         shadow_rate: float = 0.0,
         calibrate: bool = True,
+        metrics: Any = None,
     ) -> None:
         self._client = client
         self._interval = refresh_interval
         self._core = _Core(migration, state_collection=state_collection, router=router,
-                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate)
+                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate,
+                           metrics=metrics)
 
     @property
     def plan(self) -> Plan:
@@ -190,7 +204,9 @@ class DriftClient(_Wrapper):
 
     Options: ``state_collection``, ``router`` (policies), ``adapter`` (pin one instead of the
     stored adapter), ``refresh_interval`` (seconds; 0 = only on :meth:`refresh`),
-    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``.
+    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``,
+    ``metrics`` (a :class:`qdrant_drift.metrics.DriftMetrics`: queries per plan, degraded
+    queries, state read errors; expose it with ``metrics.serve(port)``).
     """
 
     def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
@@ -239,7 +255,7 @@ class DriftClient(_Wrapper):
                      shard_key_selector: Any = None, timeout: int | None = None,
                      *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
         kw = _query_kwargs(locals())
-        serving = self._core.current()
+        serving = self._core.routed()
         response = drive(query_steps(serving, collection_name, kw, old_query,
                                      self._core.hits.record), self._client)
         shadow = self._shadow(serving, collection_name, kw, old_query)
@@ -273,7 +289,7 @@ class DriftClient(_Wrapper):
                             consistency: Any = None, shard_key_selector: Any = None,
                             timeout: int | None = None, *, old_query: Any = None,
                             **kwargs: Any) -> models.GroupsResult:
-        return drive(groups_steps(self._core.current(), collection_name, group_by,
+        return drive(groups_steps(self._core.routed(), collection_name, group_by,
                                   _pack(locals()), old_query), self._client)
 
     # -- routed writes --------------------------------------------------------------------
@@ -348,7 +364,8 @@ class AsyncDriftClient(_Wrapper):
                            timeout: int | None = None, *, old_query: Any = None,
                            **kwargs: Any) -> models.QueryResponse:
         kw = _query_kwargs(locals())
-        serving = await self._serving()
+        await self._serving()
+        serving = self._core.routed()
         response = await adrive(query_steps(serving, collection_name, kw, old_query,
                                             self._core.hits.record), self._client)
         shadow = self._shadow(serving, collection_name, kw, old_query)
@@ -388,7 +405,8 @@ class AsyncDriftClient(_Wrapper):
                                   shard_key_selector: Any = None, timeout: int | None = None,
                                   *, old_query: Any = None, **kwargs: Any) -> models.GroupsResult:
         kw = _pack(locals())
-        serving = await self._serving()
+        await self._serving()
+        serving = self._core.routed()
         return await adrive(groups_steps(serving, collection_name, group_by, kw, old_query),
                             self._client)
 

@@ -54,10 +54,15 @@ class TextWorld:
 
 
 def slow_embed_texts(texts: Sequence[str]) -> np.ndarray:
-    """The same model, slow enough that a kill lands mid-backfill."""
+    """The same model, slow enough that a kill lands mid-backfill; touches the file named by
+    ``DRIFT_TEST_STARTED`` on its first call, so a test knows the worker is under way."""
+    import os
     import time
 
-    time.sleep(0.03)
+    marker = os.environ.get("DRIFT_TEST_STARTED")
+    if marker and not os.path.exists(marker):
+        open(marker, "w").close()
+    time.sleep(0.05)
     return embed_texts(texts)
 
 

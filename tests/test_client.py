@@ -461,3 +461,40 @@ def test_blue_green_payload_overwrite_keeps_migrated_points_out_of_the_legacy_ha
     assert "_drift_migrated" not in legacy[5]
     got = ids(client.query_points("docs", query=world.new[3], using="new", limit=5))
     assert got.count(3) == 1 and got[0] == 3
+
+
+def test_serving_metrics_count_queries_per_plan_and_degraded_queries(world):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from qdrant_drift.metrics import DriftMetrics
+
+    metrics = DriftMetrics()
+    client = DriftClient(world.client, "upgrade", refresh_interval=0, metrics=metrics)
+    client.query_points("docs", query=world.new[1], using="new", limit=3)
+    world.client.delete_collection("qdrant_drift_state")
+    with pytest.raises(DriftError):
+        client.refresh()
+    client.query_points("docs", query=world.new[1], using="new", limit=3)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(metrics.exposition().decode())
+               for s in f.samples}
+    adapted = ("qdrant_drift_queries_total", (("migration", "upgrade"), ("plan", "adapted")))
+    degraded = ("qdrant_drift_degraded_queries_total",
+                (("migration", "upgrade"), ("reason", "state-unreadable")))
+    errors = ("qdrant_drift_state_refresh_errors_total", (("migration", "upgrade"),))
+    assert samples[adapted] == 2 and samples[degraded] == 1 and samples[errors] == 1
+
+
+def test_shadow_agreement_reaches_the_state_for_status(world):
+    from qdrant_drift.sansio import drive as run
+    from qdrant_drift.shadow import read_agreement_steps
+
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.0)
+    for row in range(4):
+        client.query_points("docs", query=world.new[row], using="new", limit=6)
+    client._shadow_pool.shutdown(wait=True)
+    run(client._core.background_steps(), world.client)
+    stored = run(read_agreement_steps("upgrade"), world.client)
+    assert stored == pytest.approx(client.shadow_stats.agreement())

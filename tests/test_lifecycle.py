@@ -176,11 +176,22 @@ def test_a_cli_refusal_is_a_clear_error_and_exit_code_2(tmp_path):
     assert result.exit_code == 2 and "not been fitted" in result.output
 
 
-def _worker(path: Path, db: Path) -> subprocess.Popen:
+def _worker(path: Path, db: Path, started: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if started is not None:
+        started.unlink(missing_ok=True)
+        env["DRIFT_TEST_STARTED"] = str(started)
     return subprocess.Popen(
         [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
          "--worker-id", "w1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env=env)
+
+
+def _wait_for(marker: Path, worker: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until the worker embeds its first batch (process start-up time varies a lot)."""
+    deadline = time.time() + timeout
+    while not marker.exists() and worker.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -195,9 +206,11 @@ def test_kill_9_at_random_moments_then_restart_loses_nothing(tmp_path):
     client.close()
     rng = np.random.default_rng(7)
     kills = 0
+    started = tmp_path / "started"
     for _ in range(4):
-        worker = _worker(path, db)
-        time.sleep(float(rng.uniform(1.0, 3.0)))
+        worker = _worker(path, db, started)
+        _wait_for(started, worker)
+        time.sleep(float(rng.uniform(0.0, 1.0)))
         if worker.poll() is None:
             worker.send_signal(signal.SIGKILL)
             kills += 1
@@ -225,8 +238,10 @@ def test_sigterm_finishes_the_batch_in_flight_and_checkpoints(tmp_path):
     Migration(client, path).fit()
     Migration(client, path).start()
     client.close()
-    worker = _worker(path, db)
-    time.sleep(3.0)
+    started = tmp_path / "started"
+    worker = _worker(path, db, started)
+    _wait_for(started, worker)
+    time.sleep(0.3)
     worker.send_signal(signal.SIGTERM)
     output = worker.communicate(timeout=60)[0].decode()
     assert worker.returncode == 0 and "stopped" in output, output
