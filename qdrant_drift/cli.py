@@ -99,6 +99,8 @@ def bench_router(
                                           "(0 = all; embedded Qdrant is slow)."),
     steps: int = typer.Option(11, help="Coverage points from 0 to 100%."),
     seed: int = typer.Option(0),
+    hit_depth: int = typer.Option(50, help="Deep hit sampling of the serving replicas "
+                                           "(DriftClient hit_depth); 0 = returned hits only."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
     """Recall@10 over backfill coverage: adapted-only, native-only, routed (calibrated and
@@ -108,7 +110,7 @@ def bench_router(
     try:
         result = run_router_bench(str(data), pair, train_pairs=train_pairs, kind=kind,
                                   seed=seed, n_queries=queries or None,
-                                  coverage_steps=steps, log=console.log)
+                                  coverage_steps=steps, hit_depth=hit_depth, log=console.log)
     except (DriftError, ValueError) as exc:
         _fail(exc)
     rnd = result["random"]
@@ -117,12 +119,14 @@ def bench_router(
                         f"{result.get('chosen_kind', kind)}; full re-embed "
                         f"{result['full_reembed']:.3f})")
     for column in ("coverage", "adapted only", "native only", "routed", "uncalibrated",
-                   "hot-first (weighted)"):
+                   "weighted: sweep", "mixed", "hot-first"):
         table.add_column(column, justify="right")
+    orders = result["orders_weighted"]
     for i, c in enumerate(result["coverage"]):
         table.add_row(f"{c:.0%}", _fmt(rnd["adapted_only"][i]), _fmt(rnd["native_only"][i]),
                       _fmt(rnd["routed"][i]), _fmt(rnd["routed_uncalibrated"][i]),
-                      _fmt(result["hot_first"]["routed"][i]))
+                      _fmt(orders["sweep"][i]), _fmt(orders["mixed"][i]),
+                      _fmt(orders["hot_first"][i]))
     console.print(table)
     _write_json(json_path, result)
 

@@ -22,7 +22,14 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from .adapters import Adapter
-from .dispatch import QUERY_DEFAULTS, Serving, dense_vector, groups_steps, query_steps
+from .dispatch import (
+    QUERY_DEFAULTS,
+    Serving,
+    deep_hits_steps,
+    dense_vector,
+    groups_steps,
+    query_steps,
+)
 from .errors import DriftError
 from .hits import HitCounter
 from .merge import overlap_at_k
@@ -166,9 +173,15 @@ class _Wrapper:
         shadow_rate: float = 0.0,
         calibrate: bool = True,
         metrics: Any = None,
+        hit_depth: int = 0,
+        hit_sample_rate: float = 0.1,
     ) -> None:
+        if hit_depth < 0:
+            raise ValueError(f"hit_depth must be >= 0, got {hit_depth}")
         self._client = client
         self._interval = refresh_interval
+        self._hit_depth = hit_depth
+        self._hit_sampler = ShadowSampler(hit_sample_rate if hit_depth else 0.0)
         self._core = _Core(migration, state_collection=state_collection, router=router,
                            adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate,
                            metrics=metrics)
@@ -206,7 +219,9 @@ class DriftClient(_Wrapper):
     stored adapter), ``refresh_interval`` (seconds; 0 = only on :meth:`refresh`),
     ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``,
     ``metrics`` (a :class:`qdrant_drift.metrics.DriftMetrics`: queries per plan, degraded
-    queries, state read errors; expose it with ``metrics.serve(port)``).
+    queries, state read errors; expose it with ``metrics.serve(port)``), ``hit_depth`` and
+    ``hit_sample_rate`` (for that share of queries, the ``hit_depth`` best unmigrated items
+    are counted as legacy hits, off the query path: a deeper hot-first signal; 0 = off).
     """
 
     def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
@@ -260,11 +275,30 @@ class DriftClient(_Wrapper):
                                      self._core.hits.record), self._client)
         shadow = self._shadow(serving, collection_name, kw, old_query)
         if shadow is not None:
-            if self._shadow_pool is None:
-                self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="qdrant-drift-shadow")
-            self._shadow_pool.submit(self._run_shadow, serving.plan, shadow, collection_name,
-                                     kw, old_query, response)
+            self._background(self._run_shadow, serving.plan, shadow, collection_name,
+                             kw, old_query, response)
+        if self._hit_sampler.pick():
+            self._background(self._run_deep_hits, serving, collection_name, kw, old_query)
         return response
+
+    def _background(self, fn: Any, *args: Any) -> None:
+        """Sampled extra work (shadow plans, deep hits) on one thread, off the query path."""
+        if self._shadow_pool is None:
+            self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="qdrant-drift-shadow")
+        self._shadow_pool.submit(fn, *args)
+
+    def _run_deep_hits(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                       old_query: Any) -> None:
+        try:
+            self._core.hits.record(drive(deep_hits_steps(
+                serving, collection_name, kw, old_query, self._hit_depth), self._client))
+        except Exception as exc:  # a lost sample costs nothing but signal
+            log.debug("qdrant-drift: deep hit sample failed: %s", exc)
+
+    def drain(self) -> None:
+        """Wait for the sampled background work queued so far (tests, benchmarks)."""
+        if self._shadow_pool is not None:
+            self._shadow_pool.submit(lambda: None).result()
 
     def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
                     kw: dict[str, Any], old_query: Any, primary: models.QueryResponse) -> None:
@@ -370,11 +404,29 @@ class AsyncDriftClient(_Wrapper):
                                             self._core.hits.record), self._client)
         shadow = self._shadow(serving, collection_name, kw, old_query)
         if shadow is not None:
-            task = asyncio.get_running_loop().create_task(
-                self._run_shadow(serving.plan, shadow, collection_name, kw, old_query, response))
-            self._shadows.add(task)  # keep a reference until done
-            task.add_done_callback(self._shadows.discard)
+            self._background(self._run_shadow(serving.plan, shadow, collection_name, kw,
+                                              old_query, response))
+        if self._hit_sampler.pick():
+            self._background(self._run_deep_hits(serving, collection_name, kw, old_query))
         return response
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._shadows.add(task)  # keep a reference until done
+        task.add_done_callback(self._shadows.discard)
+
+    async def _run_deep_hits(self, serving: Serving, collection_name: str,
+                             kw: dict[str, Any], old_query: Any) -> None:
+        try:
+            self._core.hits.record(await adrive(deep_hits_steps(
+                serving, collection_name, kw, old_query, self._hit_depth), self._client))
+        except Exception as exc:  # a lost sample costs nothing but signal
+            log.debug("qdrant-drift: deep hit sample failed: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for the sampled background work started so far (tests, benchmarks)."""
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)
 
     async def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
                           kw: dict[str, Any], old_query: Any,

@@ -310,3 +310,22 @@ def groups_steps(
                           limit=kw["limit"], group_size=kw["group_size"],
                           score_threshold=kw["score_threshold"])
     return models.GroupsResult(groups=groups)
+
+
+def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
+                    old_query: Any, depth: int) -> Steps[list[Any]]:
+    """Ids of the ``depth`` best not-yet-migrated items for this query, by the legacy side
+    (ids only). Run off the query path for a sample of queries: a deeper signal for hot-first
+    backfill than the few results a query returns (relevant items the adapter ranks 11th
+    to 50th are the ones that gain most from their new vector)."""
+    spec = serving.spec
+    vector = dense_vector(kw["query"])
+    if (serving.plan is Plan.NATIVE or vector is None or kw["prefetch"] is not None
+            or not serving.targets(collection_name) or not touches_migration(spec, kw)):
+        return []
+    legacy_vector, _ = _legacy_query(serving, vector, old_query)
+    response = yield call("query_points", spec.collection, query=legacy_vector,
+                          using=_vector_name(spec.old_vector),
+                          query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
+                          with_payload=False, with_vectors=False)
+    return [p.id for p in response.points]

@@ -86,3 +86,23 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     assert "hot-first" in result.output
     payload = json.loads(out.read_text())
     assert len(payload["random"]["routed"]) == 3
+
+
+def test_every_backfill_order_reaches_full_quality_at_full_coverage(result):
+    orders = result["orders_weighted"]
+    assert set(orders) == {"sweep", "mixed", "hot_first"}
+    for series in orders.values():
+        assert len(series) == len(result["coverage"])
+        assert series[-1] == pytest.approx(result["full_reembed_weighted"])
+
+
+def test_policy_order_follows_the_backfill_policies():
+    import numpy as np
+
+    from qdrant_drift.backfill.ordering import HotFirst, Mixed, Sweep
+    from qdrant_drift.bench.router import policy_order
+
+    hot, sweep = np.array([9, 8, 7, 6]), np.arange(10)
+    assert list(policy_order(HotFirst(), hot, sweep, batch_size=2)) == [9, 8, 7, 6, 0, 1, 2, 3, 4, 5]
+    assert list(policy_order(Sweep(), hot, sweep, batch_size=2)) == list(range(10))
+    assert list(policy_order(Mixed(0.5), hot, sweep, batch_size=2)) == [9, 0, 8, 1, 7, 2, 6, 3, 4, 5]

@@ -498,3 +498,28 @@ def test_shadow_agreement_reaches_the_state_for_status(world):
     run(client._core.background_steps(), world.client)
     stored = run(read_agreement_steps("upgrade"), world.client)
     assert stored == pytest.approx(client.shadow_stats.agreement())
+
+
+def test_deep_hit_sampling_counts_the_best_unmigrated_items_off_the_query_path(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = DriftClient(world.client, "upgrade", refresh_interval=0, hit_depth=30,
+                         hit_sample_rate=1.0)
+    response = client.query_points("docs", query=world.new[1], using="new", limit=3)
+    assert len(response.points) == 3
+    client.drain()
+    hits = client.legacy_hits.snapshot()
+    assert len(hits) >= 30  # the returned legacy hits plus 30 from the deep sample
+    assert all(int(pid) % 2 == 1 for pid in hits)  # only items lacking the new vector
+
+
+def test_async_deep_hit_sampling():
+    async def scenario():
+        client, world = await build_async_world("named")
+        drift = AsyncDriftClient(client, "upgrade", refresh_interval=0, hit_depth=20,
+                                 hit_sample_rate=1.0)
+        await drift.query_points("docs", query=world.new[2], using="new", limit=2)
+        await drift.drain()
+        return drift.legacy_hits.snapshot()
+
+    assert len(asyncio.run(scenario())) >= 20

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -34,6 +34,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 from ..adapters import Adapter, fit
+from ..backfill.ordering import Mixed
 from ..client import DriftClient
 from ..evaluation import exact_search, hit_ranks, mrr_at_k, recall_at_k
 from ..migration import create, cutover, set_phase
@@ -147,6 +148,12 @@ class _World:
         set_phase(self.client, MIGRATION, Phase.BACKFILLING)
         self.migrated = 0
 
+    def reset(self) -> None:
+        """Back to 0% coverage: every new vector removed."""
+        self.client.delete_vectors(COLLECTION, ["new"], points=models.FilterSelector(
+            filter=models.Filter()))
+        self.migrated = 0
+
     def migrate_to(self, order: np.ndarray, target: int) -> np.ndarray:
         """Give the next items of ``order`` their new vector until ``target`` are migrated."""
         for start in range(self.migrated, target, BATCH):
@@ -159,14 +166,36 @@ class _World:
         return order[: self.migrated]
 
     def drift_client(self, client: Any = None, adapter: Adapter | None = None,
-                     calibrate: bool = True) -> DriftClient:
+                     calibrate: bool = True, **options: Any) -> DriftClient:
         return DriftClient(client if client is not None else self.client, MIGRATION,
-                           refresh_interval=0, adapter=adapter, calibrate=calibrate)
+                           refresh_interval=0, adapter=adapter, calibrate=calibrate, **options)
 
 
 def _route(client: DriftClient, queries: np.ndarray) -> list[models.QueryResponse]:
     return [client.query_points(COLLECTION, query=q, using="new", limit=K, with_payload=False)
             for q in queries]
+
+
+def policy_order(policy: Any, hot: np.ndarray, sweep: np.ndarray,
+                 batch_size: int = 64) -> np.ndarray:
+    """The order a backfill with ``policy`` migrates points in: per batch, the policy's share
+    from the hot ids (hottest first), the rest from the sweep order (what the worker does)."""
+    hot_left, sweep_left = list(hot), deque(sweep)
+    out: list[int] = []
+    seen: set[int] = set()
+    while sweep_left or hot_left:
+        quota = policy(batch_size, len(hot_left))
+        batch = [pid for pid in hot_left[:quota] if pid not in seen]
+        del hot_left[:quota]
+        while sweep_left and len(batch) < batch_size:
+            pid = sweep_left.popleft()
+            if pid not in seen and pid not in batch:
+                batch.append(pid)
+        if not batch and not sweep_left and policy(batch_size, len(hot_left)) == 0:
+            break  # a policy that takes no hot ids, and the sweep is over
+        seen.update(batch)
+        out.extend(batch)
+    return np.asarray(out, dtype=int)
 
 
 def run_router_bench(
@@ -180,6 +209,7 @@ def run_router_bench(
     coverage_steps: int = 11,
     zipf_s: float = 1.1,
     traffic: Union[str, int] = "weighted",
+    hit_depth: int = 50,
     log: Log = lambda _: None,
 ) -> dict[str, Any]:
     """Run the router benchmark; return the JSON-ready result.
@@ -188,7 +218,8 @@ def run_router_bench(
     router; ``None`` or 0 for all of them. ``coverage_steps`` evenly spaced coverage points
     from 0 to 100% (at least 2). ``traffic``: ``"weighted"`` serves each distinct query once
     at coverage 0 and weights its legacy hits by its Zipf probability (exact expectation);
-    an int serves that many queries sampled by those probabilities.
+    an int serves that many queries sampled by those probabilities. ``hit_depth``: the
+    serving replicas' deep hit sampling (``DriftClient(hit_depth=...)``), 0 = off.
     """
     if coverage_steps < 2:
         raise ValueError("coverage_steps must be at least 2 (0% and 100%)")
@@ -244,6 +275,7 @@ def run_router_bench(
         "adapted_only", "native_only", "routed", "routed_uncalibrated")}
     random_m: dict[str, list[float]] = {k: [] for k in random_r}
     plans: list[str] = []
+    random_routed_ranks: list[np.ndarray] = []
     mismatch_at_full = None
     for c, target in zip(coverage, targets):
         covered = world.migrate_to(order, target)
@@ -258,6 +290,7 @@ def run_router_bench(
             plain_ranks.append(_rank_of(_route(plain_client, q[None])[0], int(rel)))
         query_seconds += time.perf_counter() - started
         routed_ranks_a, plain_ranks_a = np.array(routed_ranks), np.array(plain_ranks)
+        random_routed_ranks.append(routed_ranks_a)
         native_ranks = _exact_ranks(queries, new_docs, relevant, covered)
         for name, ranks in (("adapted_only", adapted_ranks), ("native_only", native_ranks),
                             ("routed", routed_ranks_a), ("routed_uncalibrated", plain_ranks_a)):
@@ -282,19 +315,22 @@ def run_router_bench(
     traffic_rng = np.random.default_rng([seed, 3])
     p = zipf_weights(nq, zipf_s, traffic_rng)
     world = _World(data, old_docs, new_docs, adapter, log)
-    hot_client = world.drift_client()
+    # every query of the traffic also samples its hit_depth best unmigrated items
+    hot_client = world.drift_client(hit_depth=hit_depth, hit_sample_rate=1.0 if hit_depth else 0)
     started = time.perf_counter()
     heat: Counter[int] = Counter()
     if traffic == "weighted":
         for q, weight in zip(queries, p):
             before = hot_client.legacy_hits.snapshot()
             _route(hot_client, q[None])
+            hot_client.drain()
             for pid, count in (hot_client.legacy_hits.snapshot() - before).items():
                 heat[int(pid)] += weight * count
         draws = None
     else:
         draws = traffic_rng.choice(nq, size=int(traffic), p=p)
         _route(hot_client, queries[draws])
+        hot_client.drain()
         heat.update({int(k): v for k, v in hot_client.legacy_hits.snapshot().items()})
     query_seconds += time.perf_counter() - started
     weights = np.zeros(n_docs)
@@ -304,19 +340,26 @@ def run_router_bench(
     log(f"hot-first: {len(heat)} items hit by traffic ({'weighted' if draws is None else len(draws)}"
         f" queries)")
     hot_r, hot_w, hot_wm = [], [], []
-    for c, target in zip(coverage, targets):
-        world.migrate_to(hot_order, target)
-        hot_client.refresh()
-        started = time.perf_counter()
-        ranks = np.array([_rank_of(r, int(rel)) for r, rel in
-                          zip(_route(hot_client, queries), relevant)])
-        query_seconds += time.perf_counter() - started
-        hit = (ranks > 0) & (ranks <= K)
-        hot_r.append(recall_at_k(ranks))
-        hot_w.append(float((p * hit).sum()))
-        hot_wm.append(float((p * np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)).sum()))
-        log(f"hot-first {c:4.0%}: weighted recall {hot_w[-1]:.3f}")
+    mixed_w: list[float] = []
+    mixed = policy_order(Mixed(0.5), hot_order[: int((weights > 0).sum())], order)
+    for name, backfill_order, into in (("hot-first", hot_order, hot_w),
+                                       ("mixed", mixed, mixed_w)):
+        world.reset()
+        for c, target in zip(coverage, targets):
+            world.migrate_to(backfill_order, target)
+            hot_client.refresh()
+            started = time.perf_counter()
+            ranks = np.array([_rank_of(r, int(rel)) for r, rel in
+                              zip(_route(hot_client, queries), relevant)])
+            query_seconds += time.perf_counter() - started
+            hit = (ranks > 0) & (ranks <= K)
+            into.append(float((p * hit).sum()))
+            if name == "hot-first":
+                hot_r.append(recall_at_k(ranks))
+                hot_wm.append(float((p * np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)).sum()))
+            log(f"{name} {c:4.0%}: weighted recall {into[-1]:.3f}")
     world.client.close()
+    sweep_w = [float((p * ((r > 0) & (r <= K))).sum()) for r in random_routed_ranks]
     full_hit = (full_ranks > 0) & (full_ranks <= K)
     full_weighted = float((p * full_hit).sum())
     full_weighted_mrr = float((p * np.where(full_hit, 1.0 / np.maximum(full_ranks, 1), 0.0)).sum())
@@ -341,7 +384,10 @@ def run_router_bench(
         "hot_first_mrr": {"routed": hot_wm},
         "hot_first_unweighted": {"routed": hot_r},
         "hot_first_items_hit": len(heat),
+        # the backfill order policies under the same traffic (query-weighted Recall@10)
+        "orders_weighted": {"sweep": sweep_w, "mixed": mixed_w, "hot_first": hot_w},
         "zipf_s": zipf_s,
+        "hit_depth": hit_depth,
         "traffic": traffic,
         "all_queries": {"n": int(len(valid)), "full_reembed": recall_at_k(all_full),
                         "adapted_only": recall_at_k(all_adapted)},
