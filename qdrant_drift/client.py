@@ -491,7 +491,16 @@ def _keywords(client: Any, method: str, collection_name: str, args: tuple[Any, .
     client's own signature (so ``delete("docs", [1, 2])`` works as it does unwrapped)."""
     if not args:
         return kwargs
-    bound = inspect.signature(getattr(client, method)).bind(collection_name, *args, **kwargs)
+    signature = inspect.signature(getattr(client, method))
+    if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        # a proxy around the client (locking, retrying, fault-injecting): use the real API
+        flavour = AsyncQdrantClient if inspect.iscoroutinefunction(
+            getattr(client, method)) else QdrantClient
+        signature = inspect.signature(getattr(flavour, method))
+        bound = signature.bind(None, collection_name, *args, **kwargs)
+        bound.arguments.pop("self", None)
+    else:
+        bound = signature.bind(collection_name, *args, **kwargs)
     named = dict(bound.arguments)
     named.pop("collection_name", None)
     named.update(named.pop("kwargs", {}) or {})

@@ -66,15 +66,17 @@ class CallableEmbedder:
 
 
 class SentenceTransformerEmbedder(CallableEmbedder):
-    """A sentence-transformers model by name or local path, loaded on first use.
+    """A sentence-transformers model by name or local path, loaded on first use. ``layers``
+    keeps only the first transformer layers (a smaller model from the same weights: the
+    demo's legacy model).
 
     Set ``HF_HUB_OFFLINE=1`` to make sure nothing is downloaded (the model must then be in
     the local cache, or be a path).
     """
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
-                 normalize: bool = True) -> None:
-        self.model_name, self.device = model, device
+                 normalize: bool = True, layers: int | None = None) -> None:
+        self.model_name, self.device, self.layers = model, device, layers
         self._model: Any = None
         super().__init__(self._encode, batch_size=batch_size, normalize=normalize, name=model)
 
@@ -86,8 +88,18 @@ class SentenceTransformerEmbedder(CallableEmbedder):
                 raise DriftError("the sentence-transformers embedder needs "
                                  "`pip install qdrant-drift[embed]`") from exc
             self._model = SentenceTransformer(self.model_name, device=self.device)
+            if self.layers is not None:
+                _keep_layers(self._model, self.layers)
         return self._model.encode(list(texts), batch_size=self.batch_size,
                                   convert_to_numpy=True, show_progress_bar=False)
+
+
+def _keep_layers(model: Any, layers: int) -> None:
+    encoder = getattr(model[0].auto_model, "encoder", None)
+    if encoder is None or not hasattr(encoder, "layer"):
+        raise DriftError(f"cannot cut {type(model[0].auto_model).__name__} to {layers} layers")
+    encoder.layer = encoder.layer[:layers]
+    model[0].auto_model.config.num_hidden_layers = layers
 
 
 def row_problems(vectors: Any, count: int, dim: int | None) -> list[str | None]:

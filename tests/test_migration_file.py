@@ -80,7 +80,7 @@ def test_example_file_loads() -> None:
     assert mf.spec == MigrationSpec(
         name=mf.migration.name,
         collection="stdlib_docs",
-        old_vector="",
+        old_vector="minilm_l3",
         new_vector="minilm",
         layout="named",
         old_model="all-MiniLM-L6-v2-3layers",
@@ -102,7 +102,7 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     )
     assert mf.embedder.normalize is True and mf.embedder.dimension is None
     assert mf.source.version_field is None
-    assert mf.adapter == AdapterSection(kind="auto", sample_size=5000, seed=0, path=None)
+    assert mf.adapter == AdapterSection(kind="auto", sample_size=1000, seed=0, path=None)
     assert mf.router == RouterSection(
         min_hybrid_coverage=0.0, native_at=None, refresh_interval=2.0, shadow_rate=0.0
     )
