@@ -102,7 +102,7 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     )
     assert mf.embedder.normalize is True and mf.embedder.dimension is None
     assert mf.source.version_field is None
-    assert mf.adapter == AdapterSection(kind="auto", sample_size=1000, seed=0, path=None)
+    assert mf.adapter == AdapterSection(kind="auto", sample_size=5000, seed=0, path=None)
     assert mf.router == RouterSection(
         min_hybrid_coverage=0.0, native_at=None, refresh_interval=2.0, shadow_rate=0.0
     )
