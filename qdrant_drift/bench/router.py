@@ -10,9 +10,10 @@ the test queries are measured (Recall@10, MRR@10) for:
 - ``routed_uncalibrated``: the same with an identity score calibration;
 - ``full_reembed``: the new query over every new vector (exact search, constant).
 
-Then again with a HOT-FIRST backfill: Zipf(s) traffic over the test queries is served at
-coverage 0, items are ranked by (traffic-weighted) legacy hits and migrated in that order,
-and the query-weighted Recall@10 of routed search is reported at each step.
+Then again with HOT-FIRST and MIXED backfill orders (the worker's own policies): Zipf(s)
+traffic over the test queries is served at every step, its (traffic-weighted) legacy hits
+rank the items the backfill takes next, and the query-weighted Recall@10 of routed search is
+reported at each step; the random order's weighted figure stands for the plain sweep.
 
 Embedded Qdrant is pure Python, and a hybrid query (its legacy half carries a ``must_not
 HasVector`` filter, checked point by point) costs ~0.15-0.3 s on 20k points, so by default
@@ -27,14 +28,14 @@ from __future__ import annotations
 import copy
 import time
 from collections import Counter, deque
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 from ..adapters import Adapter, fit
-from ..backfill.ordering import Mixed
+from ..backfill.ordering import HotFirst, Mixed
 from ..client import DriftClient
 from ..evaluation import exact_search, hit_ranks, mrr_at_k, recall_at_k
 from ..migration import create, cutover, set_phase
@@ -208,7 +209,6 @@ def run_router_bench(
     n_queries: int | None = DEFAULT_QUERIES,
     coverage_steps: int = 11,
     zipf_s: float = 1.1,
-    traffic: Union[str, int] = "weighted",
     hit_depth: int = 50,
     log: Log = lambda _: None,
 ) -> dict[str, Any]:
@@ -216,15 +216,12 @@ def run_router_bench(
 
     ``n_queries``: how many test queries (a fixed sample drawn with ``seed``) go through the
     router; ``None`` or 0 for all of them. ``coverage_steps`` evenly spaced coverage points
-    from 0 to 100% (at least 2). ``traffic``: ``"weighted"`` serves each distinct query once
-    at coverage 0 and weights its legacy hits by its Zipf probability (exact expectation);
-    an int serves that many queries sampled by those probabilities. ``hit_depth``: the
+    from 0 to 100% (at least 2). Traffic: each distinct query is served once per step and
+    its legacy hits are weighted by its Zipf probability (the exact expectation). ``hit_depth``: the
     serving replicas' deep hit sampling (``DriftClient(hit_depth=...)``), 0 = off.
     """
     if coverage_steps < 2:
         raise ValueError("coverage_steps must be at least 2 (0% and 100%)")
-    if not (traffic == "weighted" or (isinstance(traffic, int) and traffic > 0)):
-        raise ValueError("traffic must be 'weighted' or a positive number of draws")
     began = time.perf_counter()
     data = load_pair(data_dir, pair)
     old_docs, new_docs = _unit(data.old_docs), _unit(data.new_docs)
@@ -311,53 +308,48 @@ def run_router_bench(
     replayed = proxy.replayed
     world.client.close()
 
-    # -- hot-first backfill under Zipf traffic --------------------------------------------
+    # -- hot-first backfill under Zipf traffic ----------------------------------------------
+    # The traffic is served at every coverage step (that is also the measurement); its legacy
+    # hits (and, with hit_depth, each query's best unmigrated items) keep flowing to the heat
+    # the backfill orders by, as in a running system where replicas flush hits continuously.
     traffic_rng = np.random.default_rng([seed, 3])
     p = zipf_weights(nq, zipf_s, traffic_rng)
+    tie_break = traffic_rng.random(n_docs)
     world = _World(data, old_docs, new_docs, adapter, log)
-    # every query of the traffic also samples its hit_depth best unmigrated items
     hot_client = world.drift_client(hit_depth=hit_depth, hit_sample_rate=1.0 if hit_depth else 0)
-    started = time.perf_counter()
-    heat: Counter[int] = Counter()
-    if traffic == "weighted":
-        for q, weight in zip(queries, p):
-            before = hot_client.legacy_hits.snapshot()
-            _route(hot_client, q[None])
-            hot_client.drain()
-            for pid, count in (hot_client.legacy_hits.snapshot() - before).items():
-                heat[int(pid)] += weight * count
-        draws = None
-    else:
-        draws = traffic_rng.choice(nq, size=int(traffic), p=p)
-        _route(hot_client, queries[draws])
-        hot_client.drain()
-        heat.update({int(k): v for k, v in hot_client.legacy_hits.snapshot().items()})
-    query_seconds += time.perf_counter() - started
-    weights = np.zeros(n_docs)
-    for pid, value in heat.items():
-        weights[pid] = value
-    hot_order = np.lexsort((traffic_rng.random(n_docs), -weights))
-    log(f"hot-first: {len(heat)} items hit by traffic ({'weighted' if draws is None else len(draws)}"
-        f" queries)")
-    hot_r, hot_w, hot_wm = [], [], []
-    mixed_w: list[float] = []
-    mixed = policy_order(Mixed(0.5), hot_order[: int((weights > 0).sum())], order)
-    for name, backfill_order, into in (("hot-first", hot_order, hot_w),
-                                       ("mixed", mixed, mixed_w)):
+    hot_r, hot_w, hot_wm, mixed_w = [], [], [], []
+    items_hit = 0
+    for name, policy, into in (("hot-first", HotFirst(), hot_w), ("mixed", Mixed(0.5), mixed_w)):
         world.reset()
+        heat: Counter[int] = Counter()
+        done: list[int] = []
         for c, target in zip(coverage, targets):
-            world.migrate_to(backfill_order, target)
+            if target > len(done):
+                migrated = set(done)
+                hot = sorted((pid for pid in heat if pid not in migrated),
+                             key=lambda i: (-heat[i], tie_break[i]))
+                sweep = np.array([i for i in order.tolist() if i not in migrated], dtype=int)
+                nxt = policy_order(policy, np.array(hot, dtype=int), sweep)
+                done += nxt[: target - len(done)].tolist()
+            world.migrate_to(np.array(done, dtype=int), target)
             hot_client.refresh()
             started = time.perf_counter()
-            ranks = np.array([_rank_of(r, int(rel)) for r, rel in
-                              zip(_route(hot_client, queries), relevant)])
+            ranks = []
+            for q, rel, weight in zip(queries, relevant, p):
+                before = hot_client.legacy_hits.snapshot()
+                ranks.append(_rank_of(_route(hot_client, q[None])[0], int(rel)))
+                hot_client.drain()
+                for pid, count in (hot_client.legacy_hits.snapshot() - before).items():
+                    heat[int(pid)] += weight * count
             query_seconds += time.perf_counter() - started
-            hit = (ranks > 0) & (ranks <= K)
+            ranks_a = np.array(ranks)
+            hit = (ranks_a > 0) & (ranks_a <= K)
             into.append(float((p * hit).sum()))
             if name == "hot-first":
-                hot_r.append(recall_at_k(ranks))
-                hot_wm.append(float((p * np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)).sum()))
-            log(f"{name} {c:4.0%}: weighted recall {into[-1]:.3f}")
+                hot_r.append(recall_at_k(ranks_a))
+                hot_wm.append(float((p * np.where(hit, 1.0 / np.maximum(ranks_a, 1), 0.0)).sum()))
+                items_hit = max(items_hit, len(heat))
+            log(f"{name} {c:4.0%}: weighted recall {into[-1]:.3f} ({len(heat)} items hit)")
     world.client.close()
     sweep_w = [float((p * ((r > 0) & (r <= K))).sum()) for r in random_routed_ranks]
     full_hit = (full_ranks > 0) & (full_ranks <= K)
@@ -383,12 +375,12 @@ def run_router_bench(
         "full_reembed_weighted_mrr": full_weighted_mrr,
         "hot_first_mrr": {"routed": hot_wm},
         "hot_first_unweighted": {"routed": hot_r},
-        "hot_first_items_hit": len(heat),
+        "hot_first_items_hit": items_hit,
         # the backfill order policies under the same traffic (query-weighted Recall@10)
         "orders_weighted": {"sweep": sweep_w, "mixed": mixed_w, "hot_first": hot_w},
         "zipf_s": zipf_s,
         "hit_depth": hit_depth,
-        "traffic": traffic,
+        "traffic": "weighted, served at every step",
         "all_queries": {"n": int(len(valid)), "full_reembed": recall_at_k(all_full),
                         "adapted_only": recall_at_k(all_adapted)},
         "queries_used": int(nq),
