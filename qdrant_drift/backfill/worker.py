@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 import time
-import uuid
+import os
+import socket
 import weakref
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -145,7 +146,9 @@ class BackfillWorker:
         self.options = options or BackfillOptions()
         self.migration, self.embedder, self.source = migration, embedder, source
         self.state_collection = state_collection
-        self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        # hostname-pid: stable across restarts of a container (pid 1), so a restarted worker
+        # reclaims its partitions at once instead of waiting for its lease to expire
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.metrics, self.on_batch = metrics, on_batch
         self.stats = BackfillStats()
         base = SerializedClient(client) if _is_local(client) else client
@@ -205,7 +208,8 @@ class BackfillWorker:
         record = self._drive(load_record(self.migration, self.state_collection))
         if record is None:
             raise BackfillError(f"no migration named {self.migration!r} in "
-                                f"{self.state_collection!r}: create it first")
+                                f"{self.state_collection!r}: fit and start it first "
+                                "(`qdrant-drift fit`, `qdrant-drift start`)")
         return record
 
     def _setup(self) -> None:
