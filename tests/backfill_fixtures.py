@@ -89,6 +89,9 @@ def build_legacy_collection(client: QdrantClient, n: int) -> None:
 def build_text_world(n: int = 300, *, layout: str = "named", client: QdrantClient | None = None,
                      name: str = "upgrade") -> TextWorld:
     client = client or QdrantClient(":memory:")
+    for stale in ("docs", "docs_v2", "qdrant_drift_state"):  # a server is shared by tests
+        if client.collection_exists(stale):
+            client.delete_collection(stale)
     build_legacy_collection(client, n)
     old = old_vectors(n)
     new = embed_texts([doc_text(i) for i in range(n)])

@@ -33,6 +33,7 @@ from qdrant_drift.migration import set_phase
 from qdrant_drift.sansio import drive
 from qdrant_drift.state import read_coverage
 
+from .conftest import BACKENDS, make_client
 from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, text_vector, wrong_vectors
 
 LAYOUTS = ("named", "collection")
@@ -43,9 +44,10 @@ def embedder(fn=embed_texts):
     return CallableEmbedder(fn, normalize=False)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_every_point_ends_with_the_embedding_of_its_text(layout):
-    world = build_text_world(200, layout=layout)
+def test_every_point_ends_with_the_embedding_of_its_text(layout, backend, request):
+    world = build_text_world(200, layout=layout, client=make_client(backend, request))
     stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
                          options=BackfillOptions(batch_size=16, **FAST))
     assert stats.written == 200 and stats.state == "finished"
@@ -135,9 +137,11 @@ class RacingEmbedder:
         return embed_texts(texts)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_app_writes_racing_the_backfill_are_never_clobbered_or_resurrected(layout):
-    world = build_text_world(40, layout=layout)
+def test_app_writes_racing_the_backfill_are_never_clobbered_or_resurrected(layout, backend,
+                                                                          request):
+    world = build_text_world(40, layout=layout, client=make_client(backend, request))
     client, spec = world.client, world.spec
     fresh = np.full(DIM, 0.25, dtype=np.float32)
 
@@ -196,8 +200,9 @@ def test_a_wrong_dimension_from_the_embedder_is_a_dead_letter_not_a_write():
     assert world.new_vector(0) is None
 
 
-def test_transient_faults_are_retried_and_nothing_is_lost():
-    world = build_text_world(120)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_transient_faults_are_retried_and_nothing_is_lost(backend, request):
+    world = build_text_world(120, client=make_client(backend, request))
     faulty = FaultInjectingClient(world.client, rate=0.15, seed=3)
     stats = run_backfill(faulty, "upgrade", embedder(), PayloadField("text"),
                          options=BackfillOptions(batch_size=16, max_attempts=12, **FAST))
