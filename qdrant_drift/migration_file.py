@@ -23,7 +23,6 @@ migration built in Python obeys the same rules as one read from a file.
 from __future__ import annotations
 
 import difflib
-import importlib
 import math
 import os
 import re
@@ -53,7 +52,6 @@ __all__ = [
     "MigrationSection",
     "RouterSection",
     "SourceSection",
-    "import_ref",
     "load_migration_file",
     "loads_migration_file",
     "scaffold",
@@ -736,25 +734,6 @@ def load_migration_file(path: str | os.PathLike[str]) -> MigrationFile:
         line = raw[: exc.start].count(b"\n") + 1
         raise MigrationFileError("not UTF-8 text", path=shown, line=line) from None
     return loads_migration_file(text, shown)
-
-
-def import_ref(ref: str) -> Any:
-    """Import ``"package.module:attribute"`` (the form of ``callable`` and ``loader``)."""
-    try:
-        _ref(ref)
-    except _Problem as problem:
-        raise MigrationFileError(f"reference {problem}") from None
-    module_name, _, attribute = ref.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise MigrationFileError(f"cannot import {module_name!r} for {ref!r}: {exc}") from exc
-    for part in attribute.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise MigrationFileError(f"{ref!r}: {module_name} has no attribute {attribute!r}") from None
-    return obj
 
 
 # --------------------------------------------------------------------------------------
