@@ -247,6 +247,48 @@ def demo(
         f"on the new model unavailable until then. Total {t['total']:.0f} s.")
 
 
+@bench_app.command("chaos")
+def bench_chaos(
+    data: Path = typer.Option(Path("../shared/bench/debian"), help="A bench corpus."),
+    pair: str = typer.Option("depth", help="Drift pair (its new-model vectors are the model)."),
+    docs: int = typer.Option(4000, help="Documents migrated in each scenario."),
+    kills: int = typer.Option(20, help="kill -9 of the worker, restarted each time."),
+    operations: int = typer.Option(2000, help="App writes racing the worker."),
+    fault_rate: float = typer.Option(0.1, help="Share of Qdrant calls that fail."),
+    threads: int = typer.Option(4, help="Query threads during backfill, cut-over, rollback."),
+    batch_size: int = typer.Option(32),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+) -> None:
+    """Crashes, races, faults, load and bad input against a real migration: what was lost."""
+    from .bench.chaos import run_chaos_bench
+
+    result = run_chaos_bench(data, pair=pair, docs=docs, kills=kills, operations=operations,
+                             fault_rate=fault_rate, threads=threads, batch_size=batch_size,
+                             log=console.log)
+    table = Table(title=f"chaos on {result['docs']} {data.name} documents ({pair}), "
+                        f"batch {batch_size}: what was tried, what was lost")
+    for column in ("scenario", "tried", "outcome"):
+        table.add_column(column)
+    table.add_row("kill -9 + restart", f"{result['kills']} kills",
+                  f"lost {result['lost']}, stale {result['stale']}, "
+                  f"batches redone {result['batches_redone']}")
+    table.add_row("app writes racing the worker", f"{result['operations']} operations",
+                  f"clobbered {result['clobbered']}, resurrected {result['resurrected']}")
+    table.add_row("transient faults", f"{result['faults_injected']} injected",
+                  f"lost {result['fault_lost']}, query errors not from an injected fault "
+                  f"{result['query_errors_from_wrapper']}")
+    phases = ", ".join(f"{k} {v['p50_ms']:.1f}/{v['p99_ms']:.1f} ms"
+                       for k, v in result["phases"].items())
+    table.add_row("query load through phases", f"{threads} threads",
+                  f"errors {result['query_errors']}, wrong-size results "
+                  f"{result['wrong_size_results']}; p50/p99: {phases}")
+    table.add_row("bad input", f"{result['bad_inputs_tried']} kinds",
+                  f"{result['bad_inputs_clear_error']} clear errors, "
+                  f"{result['bad_inputs_nothing_written']} wrote nothing")
+    console.print(table)
+    _write_json(json_path, result)
+
+
 @adapter_app.command("fit")
 def adapter_fit(
     new: Path = typer.Option(..., help=".npy of new-model vectors (n, d_new)."),

@@ -47,13 +47,20 @@ def _stamp(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> dict[
 
 def _legacy(spec: MigrationSpec, adapter: Adapter | None, new: np.ndarray, app_old: Any) -> list[float]:
     if app_old is not None:
-        return list(np.asarray(app_old, dtype=np.float32).tolist())
+        old = np.asarray(app_old, dtype=np.float32)
+        if not np.isfinite(old).all():
+            raise DriftError(f"the old-model vector {spec.old_vector!r} contains NaN or inf")
+        return list(old.tolist())
     if adapter is None:
         raise DriftError(
             f"migration {spec.name!r} has no adapter to derive the legacy vector: pass the "
             f"old-model vector as {spec.old_vector or 'the default vector'!r} in the point"
         )
-    return adapter.transform(new).tolist()
+    try:
+        return adapter.transform(new).tolist()
+    except (DriftError, ValueError) as exc:  # the adapter speaks of queries; this is a write
+        raise DriftError(f"new-model vector {spec.new_vector!r}: "
+                         f"{str(exc).replace('query vector: ', '')}") from exc
 
 
 def split_points(

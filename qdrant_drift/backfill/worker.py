@@ -61,10 +61,13 @@ class BackfillOptions:
     max_attempts: int = 8  # per Qdrant call, on transient faults
     max_retry_wait: float = 10.0
     exit_when_done: bool = True  # False: keep polling for new work (a long-running service)
+    # embedded batches not yet written, at most: a kill -9 loses (re-embeds) at most this
+    # many. 1 still overlaps fetching with embedding, and writing with the next fetch.
+    unwritten_batches: int = 1
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1 or self.partitions < 1:
-            raise ValueError("batch_size and partitions must be positive")
+        if self.batch_size < 1 or self.partitions < 1 or self.unwritten_batches < 1:
+            raise ValueError("batch_size, partitions and unwritten_batches must be positive")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError("rate_limit must be positive (or None for no limit)")
 
@@ -103,18 +106,19 @@ class _Batch:
     out_of_order: set[Any] = field(default_factory=set)  # hot / redo ids, not from the sweep
 
 
-_LOCKS: "weakref.WeakKeyDictionary[Any, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 
 class SerializedClient:
     """Local-mode Qdrant is not thread-safe: one call at a time per underlying client, shared
-    by every worker (and anything else wrapped with this) in the process."""
+    by every worker (and anything else wrapped with this) in the process. ``lock`` is
+    re-entrant: hold it to make several calls one atomic step (tests do)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
         with _LOCKS_GUARD:
-            self._lock = _LOCKS.setdefault(client, threading.Lock())
+            self.lock = self._lock = _LOCKS.setdefault(client, threading.RLock())
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._client, name)
@@ -156,6 +160,7 @@ class BackfillWorker:
                                      max_wait=self.options.max_retry_wait,
                                      on_retry=self._count_retry)
         self._stop = threading.Event()
+        self._unwritten = threading.Semaphore(self.options.unwritten_batches)
         self._abandon = False
         self._paused_locally = threading.Event()
         self._lock = threading.Lock()
@@ -465,6 +470,8 @@ class BackfillWorker:
                 batch = inbox.get()
                 if batch is None:
                     return
+                while not self._abandon and not self._unwritten.acquire(timeout=0.2):
+                    pass  # released once the writer is done with the previous batch
                 if self._abandon:
                     self._release(batch)
                     continue
@@ -555,10 +562,13 @@ class BackfillWorker:
             batch = inbox.get()
             if batch is None:
                 return
-            if self._abandon:
-                self._release(batch)
-                continue
-            self._write(batch)
+            try:
+                if self._abandon:
+                    self._release(batch)
+                    continue
+                self._write(batch)
+            finally:
+                self._unwritten.release()
 
     # -- run ----------------------------------------------------------------------------
     def run(self) -> BackfillStats:
