@@ -280,24 +280,36 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
 
 
 def _follow(migration: Migration, worker: Any, metrics: Any) -> None:
-    """Run the worker; print progress (and feed the metrics) every few seconds."""
+    """Run the worker with a progress bar (ETA from every worker's progress samples) on a
+    terminal, progress lines otherwise; feed the metrics every few seconds."""
     from .backfill import BackfillHandle
 
     handle_started = time.time()
     handle = BackfillHandle(worker)
-    last = 0.0
-    while handle.running:
-        time.sleep(0.5)
-        if time.time() - last >= 5:
+    bar = Bar(TextColumn("backfill {task.fields[rate]}"), BarColumn(),
+              TextColumn("{task.completed}/{task.total} points, ETA {task.fields[eta]}"),
+              console=console, disable=not console.is_terminal)
+    with bar:
+        task = bar.add_task("backfill", total=None, rate="", eta="-")
+        last = 0.0
+        while handle.running:
+            time.sleep(0.5)
+            if time.time() - last < (1 if console.is_terminal else 5):
+                continue
             last = time.time()
             try:
                 p = migration.progress()
-                metrics.update_from_progress(p)
-                console.print(f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total}), "
-                              f"this worker {worker.stats.written} written, "
-                              f"{worker.stats.items_per_s:.1f} items/s, ETA {_duration(p.eta_s)}")
             except Exception as exc:  # noqa: BLE001 - monitoring never stops the worker
                 console.print(f"(status unavailable: {exc})")
+                continue
+            metrics.update_from_progress(p)
+            rate = f"{worker.stats.items_per_s:.1f} items/s"
+            bar.update(task, total=p.total, completed=p.migrated, rate=rate,
+                       eta=_duration(p.eta_s))
+            if not console.is_terminal:
+                console.print(f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total}), "
+                              f"this worker {worker.stats.written} written, {rate}, "
+                              f"ETA {_duration(p.eta_s)}")
     try:
         stats = handle.join()
     except DriftError as exc:
