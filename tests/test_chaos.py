@@ -22,5 +22,6 @@ def test_chaos_loses_nothing_and_every_bad_input_fails_clearly():
     assert result["faults_injected"] > 0 and result["query_errors_from_wrapper"] == 0
     assert result["query_errors"] == 0 and result["wrong_size_results"] == 0
     assert result["degraded_plan_after_state_loss"] == "adapted"
+    assert result["degraded_queries_counted"] > 0  # and the metric counted them
     assert result["bad_inputs_clear_error"] == result["bad_inputs_tried"] >= 10
     assert result["bad_inputs_nothing_written"] == result["bad_inputs_tried"]

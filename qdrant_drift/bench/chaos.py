@@ -279,7 +279,10 @@ def load_scenario(texts: Sequence[str], old: np.ndarray, new: np.ndarray, querie
                   *, threads: int, batch_size: int, log: Log) -> dict[str, Any]:
     client = SerializedClient(QdrantClient(":memory:"))
     _setup(client, texts, old, new)
-    app = DriftClient(client, NAME, refresh_interval=0.05)
+    from ..metrics import DriftMetrics
+
+    metrics = DriftMetrics()
+    app = DriftClient(client, NAME, refresh_interval=0.05, metrics=metrics)
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
     wrong_size = 0
@@ -321,8 +324,11 @@ def load_scenario(texts: Sequence[str], old: np.ndarray, new: np.ndarray, querie
                  for name, v in latencies.items() if v}
     log(f"load: {sum(len(v) for v in latencies.values())} queries on {threads} threads, "
         f"{len(errors)} errors, {wrong_size} wrong-size results")
+    degraded = metrics.registry.get_sample_value(
+        "qdrant_drift_degraded_queries_total", {"migration": NAME, "reason": "state-unreadable"})
     return {"query_errors": len(errors), "wrong_size_results": wrong_size, "phases": per_phase,
-            "degraded_plan_after_state_loss": app.plan.value, "error_samples": errors[:3]}
+            "degraded_plan_after_state_loss": app.plan.value,
+            "degraded_queries_counted": int(degraded or 0), "error_samples": errors[:3]}
 
 
 # -- bad input ------------------------------------------------------------------------------
