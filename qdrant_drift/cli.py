@@ -204,8 +204,8 @@ def demo(
                                  "(recreated on every run)."),
     migration: Path = typer.Option(Path("migrations/example.toml"), exists=True,
                                    help="The migration file the demo runs."),
-    docs: int = typer.Option(3000, help="At most this many documents."),
-    queries: int = typer.Option(200, help="Test queries."),
+    docs: int = typer.Option(1000, help="At most this many documents."),
+    queries: int = typer.Option(150, help="Test queries."),
 ) -> None:
     """A real model upgrade end to end on embedded Qdrant: legacy index (3-layer MiniLM),
     adapter, serving while the backfill runs, cut-over; quality and time at every stage."""

@@ -79,7 +79,7 @@ def build_legacy(client: QdrantClient, file: MigrationFile, corpus: Corpus,
         for i in range(len(corpus.docs))])
 
 
-def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 3000, n_queries: int = 200,
+def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 1000, n_queries: int = 150,
              say: Say = print, progress: Callable[[str, int, int], None] | None = None
              ) -> DemoResult:
     """The whole story; returns the numbers for the closing table."""
@@ -129,7 +129,7 @@ def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 3000, n_queri
     say("[4/6] start: new-model queries are served at once, through the adapter")
     migration.start()
     app = DriftClient(client, spec.name, refresh_interval=0.5, hit_depth=30,
-                      hit_sample_rate=1.0)
+                      hit_sample_rate=0.25)
     served = time.perf_counter()
     first = _recall(app, spec.collection, new_queries, corpus.relevant, spec.new_vector)
     result.stages.append(Stage("new model, adapted (0% backfilled)", app.plan.value, 0.0, first,
