@@ -161,6 +161,7 @@ class BackfillWorker:
                                      on_retry=self._count_retry)
         self._stop = threading.Event()
         self._unwritten = threading.Semaphore(self.options.unwritten_batches)
+        self._written = threading.Event()  # set by the writer: the select stage may go on
         self._abandon = False
         self._paused_locally = threading.Event()
         self._lock = threading.Lock()
@@ -418,7 +419,10 @@ class BackfillWorker:
                         self._heartbeat()
                         if self._all_done and opts.exit_when_done:
                             break
-                    self._stop.wait(0.5)
+                        self._stop.wait(0.5)
+                    else:  # a batch in flight decides what comes next: wait for its write
+                        self._written.wait(0.5)
+                        self._written.clear()
                     continue
                 self._pace(started, emitted)
                 emitted += len(batch.items) + len(batch.poison)
@@ -569,6 +573,7 @@ class BackfillWorker:
                 self._write(batch)
             finally:
                 self._unwritten.release()
+                self._written.set()
 
     # -- run ----------------------------------------------------------------------------
     def run(self) -> BackfillStats:
