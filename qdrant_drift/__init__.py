@@ -13,6 +13,7 @@ from .errors import (
     InvalidVectorsError,
     MissingDependencyError,
 )
+from .lifecycle import Migration
 from .router import Phase, Plan, Router, RoutingState
 from .spec import MigrationSpec
 from .state import StateError
@@ -25,6 +26,7 @@ __all__ = [
     "DriftClient",
     "DriftError",
     "InvalidVectorsError",
+    "Migration",
     "MigrationSpec",
     "MissingDependencyError",
     "ModelFingerprint",
