@@ -202,11 +202,12 @@ def test_a_wrong_dimension_from_the_embedder_is_a_dead_letter_not_a_write():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_transient_faults_are_retried_and_nothing_is_lost(backend, request):
-    world = build_text_world(120, client=make_client(backend, request))
-    faulty = FaultInjectingClient(world.client, rate=0.15, seed=3)
+    world = build_text_world(200, client=make_client(backend, request))
+    faulty = FaultInjectingClient(world.client, rate=0.2, seed=3)
     stats = run_backfill(faulty, "upgrade", embedder(), PayloadField("text"),
                          options=BackfillOptions(batch_size=16, max_attempts=12, **FAST))
-    assert faulty.log.injected > 10 and stats.retries >= faulty.log.injected
+    # how many calls a run makes depends on timing (heartbeats, samples): not a constant
+    assert faulty.log.injected >= 5 and stats.retries >= faulty.log.injected
     assert wrong_vectors(world) == []
 
 

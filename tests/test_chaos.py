@@ -14,7 +14,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "debian"
 
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/bench/debian")
 def test_chaos_loses_nothing_and_every_bad_input_fails_clearly():
-    result = run_chaos_bench(DATA, docs=400, kills=2, operations=200, threads=2,
+    result = run_chaos_bench(DATA, docs=600, kills=2, operations=200, threads=2,
                              log=lambda _: None)
     assert result["kills"] == 2 and result["batches_redone"] <= 2
     assert (result["lost"], result["stale"]) == (0, 0)
