@@ -169,7 +169,8 @@ def bench_backfill(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
     """Backfill worker vs a bare embed-then-update_vectors loop: items/s and their ratio."""
-    from .bench.backfill import load_texts, run_backfill_bench
+    from .bench.backfill import run_backfill_bench
+    from .bench.data import load_texts
     from .embedders import CallableEmbedder, load_callable
     from .lifecycle import sentence_transformer
 

@@ -84,31 +84,11 @@ def test_a_loader_supplies_content_that_qdrant_does_not_hold():
     assert np.allclose(world.new_vector(5), text_vector(texts[5]), atol=1e-5)
 
 
-def test_hot_items_are_backfilled_first():
+def first_batch_after_hits(hits: list, order) -> list:
+    """Ids the first batch of 8 migrates once a replica has flushed these legacy hits."""
     world = build_text_world(200)
-    hot = [150, 7, 99, 180]
     counter = HitCounter("upgrade")
-    counter.record(hot * 3)
-    drive(counter.flush_steps(), world.client)
-    first: list = []
-
-    def on_batch(worker, outcome):
-        if not first:
-            first.extend(outcome.migrated)
-            worker.stop()
-
-    BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
-                   options=BackfillOptions(batch_size=8, order=HotFirst(), **FAST),
-                   on_batch=on_batch).run()
-    assert set(hot) <= set(first)
-
-
-@pytest.mark.parametrize("order, hot_in_first", [(Sweep(), 0), (Mixed(0.5), 4)])
-def test_order_policies_decide_the_share_of_hot_items(order, hot_in_first):
-    world = build_text_world(200)
-    hot = [150, 151, 152, 153, 154, 155, 156, 157]
-    counter = HitCounter("upgrade")
-    counter.record(hot)
+    counter.record(hits)
     drive(counter.flush_steps(), world.client)
     first: list = []
 
@@ -120,6 +100,18 @@ def test_order_policies_decide_the_share_of_hot_items(order, hot_in_first):
     BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
                    options=BackfillOptions(batch_size=8, order=order, **FAST),
                    on_batch=on_batch).run()
+    return first
+
+
+def test_hot_items_are_backfilled_first():
+    hot = [150, 7, 99, 180]
+    assert set(hot) <= set(first_batch_after_hits(hot * 3, HotFirst()))
+
+
+@pytest.mark.parametrize("order, hot_in_first", [(Sweep(), 0), (Mixed(0.5), 4)])
+def test_order_policies_decide_the_share_of_hot_items(order, hot_in_first):
+    hot = [150, 151, 152, 153, 154, 155, 156, 157]
+    first = first_batch_after_hits(hot, order)
     assert len(set(hot) & set(first)) == hot_in_first
 
 

@@ -27,7 +27,7 @@ from ..embedders import Embedder, row_problems
 from ..errors import DriftError
 from ..progress import Sample, WorkerStatus
 from ..router import Phase
-from ..sansio import Steps, drive
+from ..sansio import Steps, call, drive
 from ..spec import DEFAULT_VECTOR, MigrationSpec
 from ..state import STATE_COLLECTION, count_migrated, load_record
 from ..hits import read_hot_steps
@@ -652,16 +652,12 @@ def _drain(*queues: Any) -> None:
 
 
 def _scroll(target: Target, *, limit: int, offset: Any) -> Steps[Any]:
-    from ..sansio import call
-
     return (yield call("scroll", target.spec.collection, scroll_filter=target.unmigrated(),
                        limit=limit, offset=offset, with_payload=target.payload_selector(),
                        with_vectors=False))
 
 
 def _collection_info(name: str) -> Steps[Any]:
-    from ..sansio import call
-
     return (yield call("get_collection", name))
 
 

@@ -10,9 +10,7 @@ collection.
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,16 +24,6 @@ from ..migration import create, set_phase
 from ..spec import MigrationSpec
 
 Log = Callable[[str], None]
-
-
-def load_texts(data: Path, n: int) -> list[str]:
-    texts = []
-    with open(data / "docs.jsonl", encoding="utf-8") as lines:
-        for line in lines:
-            texts.append(json.loads(line)["text"])
-            if len(texts) >= n:
-                break
-    return texts
 
 
 def _legacy(client: QdrantClient, name: str, texts: Sequence[str], old: np.ndarray) -> None:

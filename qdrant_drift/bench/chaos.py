@@ -14,7 +14,6 @@ computed once). Scenarios:
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -38,7 +37,7 @@ from ..errors import DriftError
 from ..faults import FaultInjectingClient, make_fault
 from ..migration import create, set_phase
 from ..spec import MigrationSpec
-from .data import load_pair
+from .data import load_pair, load_texts
 from .latency import _unit
 
 Log = Callable[[str], None]
@@ -67,12 +66,7 @@ class LookupEmbedder:
 
 
 def _corpus(data: Path, pair: str, n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-    texts = []
-    with open(data / "docs.jsonl", encoding="utf-8") as lines:
-        for line in lines:
-            texts.append(json.loads(line)["text"])
-            if len(texts) >= n:
-                break
+    texts = load_texts(data, n)
     vectors = load_pair(data, pair)
     return texts, _unit(vectors.old_docs[:n]), _unit(vectors.new_docs[:n])
 

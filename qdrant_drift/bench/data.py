@@ -58,3 +58,14 @@ def load_pair(data_dir: str | Path, pair: str) -> PairData:
         new_queries=_vectors(root, new_model, "queries"),
         relevant=relevant,
     )
+
+
+def load_texts(data_dir: str | Path, n: int) -> list[str]:
+    """The first ``n`` document texts of a bench corpus (``docs.jsonl``, row order)."""
+    texts: list[str] = []
+    with open(Path(data_dir) / "docs.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            texts.append(json.loads(line)["text"])
+            if len(texts) >= n:
+                break
+    return texts
