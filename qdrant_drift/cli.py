@@ -147,12 +147,12 @@ def bench_latency(
     table = Table(title=f"DriftClient overhead, {result['mode']}, {points} points, "
                         f"{dim}-d, k={result['limit']}, adapter {result['adapter_kind']}")
     for column in ("plan", "plain ms p50", "wrapped ms p50", "ratio", "wrapper's own us p50",
-                   "core alone us p50"):
+                   "around embedded us p50"):
         table.add_column(column, justify="left" if column == "plan" else "right")
     for plan, row in result["plans"].items():
         table.add_row(plan, _fmt(row["plain_ms_p50"], 2), _fmt(row["wrapped_ms_p50"], 2),
                       _fmt(row["ratio"], 3), _fmt(row["wrapper_us_p50"], 1),
-                      _fmt(row["core_us_p50"], 1))
+                      _fmt(row["embedded_own_us_p50"], 1))
     console.print(table)
     _write_json(json_path, result)
 

@@ -23,7 +23,6 @@ from qdrant_client.http import models
 
 from .adapters import Adapter
 from .dispatch import (
-    QUERY_DEFAULTS,
     Serving,
     deep_hits_steps,
     dense_vector,
@@ -142,19 +141,15 @@ class _Core:
         return self.current().plan
 
 
-_NOT_QUERY_ARGS = ("self", "collection_name", "group_by", "old_query", "kwargs", "__class__")
+_NOT_QUERY_ARGS = frozenset(
+    ("self", "collection_name", "group_by", "old_query", "kwargs", "__class__"))
 
 
 def _pack(args: dict[str, Any]) -> dict[str, Any]:
-    """A routed method's arguments (its ``locals()``) as one keyword dict for the core."""
+    """A routed method's arguments (its ``locals()``) as one keyword dict for the core
+    (every parameter is there, defaults included: :data:`QUERY_DEFAULTS` for queries)."""
     kw = {k: v for k, v in args.items() if k not in _NOT_QUERY_ARGS}
     kw.update(args.get("kwargs") or {})
-    return kw
-
-
-def _query_kwargs(args: dict[str, Any]) -> dict[str, Any]:
-    kw = dict(QUERY_DEFAULTS)
-    kw.update(_pack(args))
     return kw
 
 
@@ -269,7 +264,7 @@ class DriftClient(_Wrapper):
                      lookup_from: Any = None, consistency: Any = None,
                      shard_key_selector: Any = None, timeout: int | None = None,
                      *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
-        kw = _query_kwargs(locals())
+        kw = _pack(locals())
         serving = self._core.routed()
         response = drive(query_steps(serving, collection_name, kw, old_query,
                                      self._core.hits.record), self._client)
@@ -397,7 +392,7 @@ class AsyncDriftClient(_Wrapper):
                            consistency: Any = None, shard_key_selector: Any = None,
                            timeout: int | None = None, *, old_query: Any = None,
                            **kwargs: Any) -> models.QueryResponse:
-        kw = _query_kwargs(locals())
+        kw = _pack(locals())
         await self._serving()
         serving = self._core.routed()
         response = await adrive(query_steps(serving, collection_name, kw, old_query,

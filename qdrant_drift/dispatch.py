@@ -92,15 +92,23 @@ def _vector_name(name: str) -> str | None:
     return None if name == DEFAULT_VECTOR else name
 
 
+def _migrated_condition(spec: MigrationSpec) -> models.Condition:
+    """True of points whose new vector exists (a marker on the legacy side, blue-green)."""
+    if spec.layout == "named":
+        return models.HasVectorCondition(has_vector=spec.new_vector)
+    return models.FieldCondition(key=MIGRATED_MARKER, match=models.MatchValue(value=True))
+
+
 def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
     """The user's filter AND "not migrated yet": the legacy half of a hybrid search."""
-    if spec.layout == "named":
-        exclusion: models.Condition = models.HasVectorCondition(has_vector=spec.new_vector)
-    else:
-        exclusion = models.FieldCondition(key=MIGRATED_MARKER,
-                                          match=models.MatchValue(value=True))
     return models.Filter(must=[user_filter] if user_filter is not None else None,
-                         must_not=[exclusion])
+                         must_not=[_migrated_condition(spec)])
+
+
+def migrated_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
+    """The user's filter AND "migrated": where both scales can be read for one query."""
+    migrated = _migrated_condition(spec)
+    return models.Filter(must=[migrated] if user_filter is None else [user_filter, migrated])
 
 
 def _request(kw: dict[str, Any], *, query: Any, using: str | None,
@@ -248,11 +256,13 @@ def query_steps(
         native_req = _request(kw, query=_as_list(kw["query"], vector),
                               using=_vector_name(spec.new_vector),
                               query_filter=kw["query_filter"], limit=wanted)
-        # Anchors: the adapted query over ALL legacy vectors, ids and scores only. Migrated
-        # items among them that the native side also returned are scored both ways: they
-        # correct the calibration for this query (see merge.anchored).
+        # Anchors: the adapted query over the legacy vectors of MIGRATED items, ids and
+        # scores only: the same items the native side ranks, on the adapted scale. Matching
+        # the two rankings rank by rank corrects the calibration for this query (see
+        # merge.anchored).
         anchor_req = _request(kw, query=legacy_req.query, using=legacy_req.using,
-                              query_filter=kw["query_filter"], limit=wanted, ids_only=True)
+                              query_filter=migrated_filter(spec, kw["query_filter"]),
+                              limit=wanted, ids_only=True)
         if spec.layout == "named":
             responses = yield call("query_batch_points", spec.collection,
                                    [legacy_req, native_req, anchor_req], **batch_kw)
@@ -300,12 +310,27 @@ def groups_steps(
         native_groups: list[models.PointGroup] = []
     else:
         legacy_kw["query_filter"] = legacy_filter(spec, kw["query_filter"])
-        legacy, native = yield Gather((
+        native_query = vector.tolist()
+        # anchors: both queries' best migrated points, ungrouped, ids and scores only (see
+        # merge.anchored); all four calls are independent
+        anchor_kw = {"limit": kw["limit"] * kw["group_size"], "with_payload": False,
+                     "with_vectors": False, "search_params": kw["search_params"],
+                     "shard_key_selector": kw["shard_key_selector"],
+                     "consistency": kw["consistency"], "timeout": kw["timeout"]}
+        legacy, native, adapted_anchors, native_anchors = yield Gather((
             call("query_points_groups", spec.collection, group_by, **legacy_kw),
             call("query_points_groups", spec.native_collection, group_by,
-                 **{**kw, "query": vector.tolist(), "using": _vector_name(spec.new_vector)}),
+                 **{**kw, "query": native_query, "using": _vector_name(spec.new_vector)}),
+            call("query_points", spec.collection, query=legacy_kw["query"],
+                 using=legacy_kw["using"],
+                 query_filter=migrated_filter(spec, kw["query_filter"]), **anchor_kw),
+            call("query_points", spec.native_collection, query=native_query,
+                 using=_vector_name(spec.new_vector), query_filter=kw["query_filter"],
+                 **anchor_kw),
         ))
         native_groups = native.groups
+        if serving.calibrate:
+            calibration = anchored(calibration, adapted_anchors.points, native_anchors.points)
     groups = merge_groups(legacy.groups, native_groups, calibrate=calibration,
                           limit=kw["limit"], group_size=kw["group_size"],
                           score_threshold=kw["score_threshold"])

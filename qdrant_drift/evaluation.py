@@ -7,13 +7,20 @@ import numpy as np
 
 def exact_search(queries: np.ndarray, docs: np.ndarray, k: int) -> np.ndarray:
     """Indices (n_queries, k) of the top-k docs by inner product, best first."""
+    return exact_search_scored(queries, docs, k)[0]
+
+
+def exact_search_scored(queries: np.ndarray, docs: np.ndarray,
+                        k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and inner-product scores (n_queries, k) of the top-k docs, best first
+    (index -1 where fewer than k docs exist)."""
     import faiss
 
     docs = np.ascontiguousarray(docs, dtype=np.float32)
     index = faiss.IndexFlatIP(docs.shape[1])
     index.add(docs)
-    _, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    return ids
+    scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return ids, scores
 
 
 def hit_ranks(ids: np.ndarray, relevant: np.ndarray) -> np.ndarray:

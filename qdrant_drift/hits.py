@@ -18,6 +18,7 @@ from .sansio import Steps, call
 from .state import STATE_COLLECTION, point_id
 
 MAX_TRACKED = 10_000  # per replica: the hottest ids are what the backfill needs
+PENDING_LIMIT = 100_000  # recorded ids held uncounted between flushes, at most
 
 
 class HitCounter:
@@ -29,20 +30,30 @@ class HitCounter:
         self._lock = threading.Lock()
         self._counts: Counter[Any] = Counter()
         self._dirty: set[Any] = set()
+        self._pending: list[Any] = []  # recorded, not yet counted
 
     def record(self, ids: Iterable[Any]) -> None:
+        """On the query path: only an append; counting waits for the next read or flush."""
         with self._lock:
-            for pid in ids:
-                self._counts[pid] += 1
-                self._dirty.add(pid)
+            self._pending.extend(ids)
+            if len(self._pending) >= PENDING_LIMIT:
+                self._count_pending()
+
+    def _count_pending(self) -> None:  # under the lock
+        if self._pending:
+            self._counts.update(self._pending)
+            self._dirty.update(self._pending)
+            self._pending = []
 
     def snapshot(self) -> Counter[Any]:
         with self._lock:
+            self._count_pending()
             return Counter(self._counts)
 
     def flush_steps(self, state_collection: str = STATE_COLLECTION) -> Steps[int]:
         """Write the changed counts (the hottest :data:`MAX_TRACKED`) to Qdrant."""
         with self._lock:
+            self._count_pending()
             if not self._dirty:
                 return 0
             hottest = {pid for pid, _ in self._counts.most_common(MAX_TRACKED)}

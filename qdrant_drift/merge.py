@@ -26,10 +26,12 @@ def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
     """
     if not points:
         return []
-    scores = calibrate(np.fromiter((p.score for p in points), dtype=np.float64, count=len(points)))
+    scores = calibrate(np.array([p.score for p in points], dtype=np.float64))
     if in_place:
-        for point, score in zip(points, scores):
-            point.score = float(score)
+        for point, score in zip(points, scores.tolist()):
+            # straight into the model's field storage: pydantic's validating __setattr__
+            # costs more than the rest of the merge, and a float needs no validation
+            point.__dict__["score"] = float(score)
         return list(points)
     return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
 
@@ -39,20 +41,24 @@ def anchored(
     anchors: Sequence[models.ScoredPoint],
     native: Sequence[models.ScoredPoint],
 ) -> Calibrate:
-    """Per-query correction of a global calibration.
+    """Per-query correction of a global calibration, by matching ranks on migrated items.
 
-    ``anchors`` are the adapted query's top hits over ALL legacy vectors, migrated items
-    included; those that also came back from the native side were scored both ways for this
-    very query. The median gap between their native and calibrated adapted scores shifts the
-    calibration for this query: a global calibration, fitted on documents, drifts for queries
-    whose scores sit elsewhere on the scale (short queries score lower than documents).
+    ``anchors`` are the adapted query's top hits over the legacy vectors of MIGRATED items;
+    ``native`` are the new query's top hits over their new vectors: two rankings of the same
+    items, one per scale. The i-th best score of one and the i-th best of the other mark the
+    same place in this query's ranking, so the median gap between native scores and
+    calibrated adapted scores at equal ranks shifts the calibration for this query. The
+    global map, fitted on documents, drifts for queries whose scores sit elsewhere on the
+    scale (short queries score lower than documents); matching ranks needs no item to come
+    back from both sides, so it holds at low coverage too, and it stays unbiased when the
+    migrated items are not a random sample (hot-first backfill).
     """
-    native_scores = {p.id: p.score for p in native}
-    pairs = [(p.score, native_scores[p.id]) for p in anchors if p.id in native_scores]
-    if not pairs:
+    n = min(len(anchors), len(native))
+    if n == 0:
         return calibrate
-    adapted = np.array([a for a, _ in pairs], dtype=np.float64)
-    gap = float(np.median(np.array([n for _, n in pairs]) - calibrate(adapted)))
+    adapted = np.sort(np.fromiter((p.score for p in anchors), np.float64, len(anchors)))[::-1]
+    matched = np.sort(np.fromiter((p.score for p in native), np.float64, len(native)))[::-1]
+    gap = float(np.median(matched[:n] - calibrate(adapted[:n])))
 
     def shifted(scores: np.ndarray) -> np.ndarray:
         return calibrate(scores) + gap

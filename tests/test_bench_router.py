@@ -53,6 +53,16 @@ def test_routed_is_never_worse_than_native_only(result):
     assert rnd["routed"][0] == pytest.approx(rnd["adapted_only"][0])
 
 
+def test_the_exact_search_emulation_of_the_hybrid_plan_matches_the_client(result):
+    """Every test query is routed by emulation (exact search through the client's own merge);
+    on the queries that went through DriftClient it must give the very same ranks."""
+    every = result["all_queries"]
+    assert every["emulation_mismatches_on_routed_sample"] == [0] * STEPS
+    assert len(every["random"]["emulated_routed"]) == STEPS
+    assert every["random"]["emulated_routed"][0] == pytest.approx(every["adapted_only"])
+    assert every["random"]["emulated_routed"][-1] == pytest.approx(every["full_reembed"])
+
+
 def test_zipf_weights_and_identity_calibration(result):
     p = zipf_weights(50, 1.1, np.random.default_rng(0))
     assert p.sum() == pytest.approx(1.0)

@@ -523,3 +523,50 @@ def test_async_deep_hit_sampling():
         return drift.legacy_hits.snapshot()
 
     assert len(asyncio.run(scenario())) >= 20
+
+
+@pytest.mark.parametrize("client_class", [DriftClient, AsyncDriftClient])
+def test_routed_query_methods_name_every_argument_the_core_reads(client_class):
+    """The core reads a query's arguments by name (QUERY_DEFAULTS): each one must be a
+    parameter of query_points, as it is of qdrant-client's own."""
+    import inspect
+
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift.dispatch import QUERY_DEFAULTS
+
+    ours = inspect.signature(client_class.query_points).parameters
+    theirs = inspect.signature(QdrantClient.query_points).parameters
+    assert set(QUERY_DEFAULTS) <= set(ours)
+    assert {name: ours[name].default for name in QUERY_DEFAULTS} == QUERY_DEFAULTS
+    assert {name: theirs[name].default for name in QUERY_DEFAULTS} == QUERY_DEFAULTS
+
+
+class Recording:
+    """Pass-through that keeps what each query_points call returned."""
+
+    def __init__(self, client):
+        self._client = client
+        self.answers = []
+
+    def query_points(self, *args, **kwargs):
+        answer = self._client.query_points(*args, **kwargs)
+        self.answers.append((kwargs.get("using"), answer))
+        return answer
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_hybrid_groups_anchor_their_calibration_on_migrated_points_of_both_sides(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    recording = Recording(world.client)
+    client = DriftClient(recording, "upgrade", refresh_interval=0)
+    client.query_points_groups("docs", "group", query=world.new[9], using="new", limit=3,
+                               group_size=2)
+    anchors = dict(recording.answers)
+    assert set(anchors) == {"old", "new"}  # the adapted and the native side
+    for answer in anchors.values():
+        assert len(answer.points) == 6  # limit x group_size
+        assert all(int(p.id) % 2 == 0 for p in answer.points)  # migrated points only

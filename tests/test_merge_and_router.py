@@ -82,20 +82,30 @@ def test_router_falls_back_when_no_policy_answers():
     assert Router([], fallback=Plan.NATIVE).plan(RoutingState()) is Plan.NATIVE
 
 
-def test_anchors_scored_both_ways_correct_a_biased_calibration():
+def test_migrated_items_ranked_on_both_scales_correct_a_biased_calibration():
     from qdrant_drift.merge import anchored
 
     def biased(s):  # a global calibration that runs 0.2 too high for this query
-        return s + 0.2
+        return s + 0.3  # (the native side says +0.1)
 
-    native = hits((1, 0.50), (2, 0.40))
-    anchors = hits((1, 0.50), (3, 0.45), (2, 0.40))  # items 1 and 2 are migrated
+    native = hits((1, 0.50), (2, 0.40))  # the new query's best migrated items
+    # the adapted query's best migrated items: no id in common is needed, ranks are matched
+    anchors = hits((7, 0.40), (8, 0.30))
     fixed = anchored(biased, anchors, native)
-    assert fixed(np.array([0.5]))[0] == pytest.approx(0.50)
-    assert [p.id for p in merge_partitioned(hits((3, 0.45)), native, calibrate=biased,
+    assert fixed(np.array([0.4, 0.3])) == pytest.approx([0.5, 0.4])
+    legacy = hits((3, 0.35))
+    assert [p.id for p in merge_partitioned(legacy, native, calibrate=biased,
                                             limit=3)] == [3, 1, 2]
-    merged = merge_partitioned(hits((3, 0.45)), native, calibrate=fixed, limit=3)
+    merged = merge_partitioned(hits((3, 0.35)), native, calibrate=fixed, limit=3)
     assert [p.id for p in merged] == [1, 3, 2]
+
+
+def test_the_median_gap_is_robust_to_one_outlying_rank():
+    from qdrant_drift.merge import anchored
+
+    native = hits((1, 0.9), (2, 0.5), (3, 0.4), (4, 0.3))
+    anchors = hits((5, 0.5), (6, 0.4), (7, 0.3), (8, 0.2))  # gaps 0.4, 0.1, 0.1, 0.1
+    assert anchored(lambda s: s, anchors, native)(np.array([0.0]))[0] == pytest.approx(0.1)
 
 
 def test_without_anchors_the_global_calibration_stands():
@@ -104,4 +114,5 @@ def test_without_anchors_the_global_calibration_stands():
     def cal(s):
         return s * 2
 
-    assert anchored(cal, hits((9, 0.3)), hits((1, 0.7))) is cal
+    assert anchored(cal, [], hits((1, 0.7))) is cal  # no migrated item matches the filter
+    assert anchored(cal, hits((9, 0.3)), []) is cal
