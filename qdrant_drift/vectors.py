@@ -39,6 +39,11 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Unit-normalised float32 rows (what a cosine collection stores)."""
+    return l2_normalize(np.asarray(x, dtype=np.float32))
+
+
 def as_pairs(
     new: np.ndarray, old: np.ndarray, *, min_pairs: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:

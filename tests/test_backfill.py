@@ -134,7 +134,7 @@ class RacingEmbedder:
 def test_app_writes_racing_the_backfill_are_never_clobbered_or_resurrected(layout, backend,
                                                                           request):
     world = build_text_world(40, layout=layout, client=make_client(backend, request))
-    client, spec = world.client, world.spec
+    client = world.client
     fresh = np.full(DIM, 0.25, dtype=np.float32)
 
     def race():

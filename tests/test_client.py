@@ -6,7 +6,6 @@ import asyncio
 
 import numpy as np
 import pytest
-from qdrant_client import AsyncQdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import (

@@ -37,8 +37,8 @@ from ..errors import DriftError
 from ..faults import FaultInjectingClient, make_fault
 from ..migration import create, set_phase
 from ..spec import MigrationSpec
+from ..vectors import unit_rows
 from .data import load_pair, load_texts
-from .latency import _unit
 
 Log = Callable[[str], None]
 NAME = "chaos"
@@ -68,7 +68,7 @@ class LookupEmbedder:
 def _corpus(data: Path, pair: str, n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     texts = load_texts(data, n)
     vectors = load_pair(data, pair)
-    return texts, _unit(vectors.old_docs[:n]), _unit(vectors.new_docs[:n])
+    return texts, unit_rows(vectors.old_docs[:n]), unit_rows(vectors.new_docs[:n])
 
 
 def _setup(client: Any, texts: Sequence[str], old: np.ndarray, new: np.ndarray) -> MigrationSpec:
@@ -192,7 +192,7 @@ def race_scenario(texts: Sequence[str], old: np.ndarray, new: np.ndarray, *, ope
         pid = int(rng.integers(0, n))
         kind = rng.choice(["upsert", "delete", "edit"], p=[0.5, 0.25, 0.25])
         if kind == "upsert":  # the app writes a fresh vector (and content) for the point
-            fresh = _unit(rng.normal(size=(1, new.shape[1])))[0]
+            fresh = unit_rows(rng.normal(size=(1, new.shape[1])))[0]
             app.upsert(COLLECTION, [models.PointStruct(
                 id=pid, vector={"new": fresh.tolist()}, payload={"text": f"app text {pid}"})])
             expected[pid] = fresh
@@ -406,7 +406,7 @@ def run_chaos_bench(data: Path, *, pair: str = "depth", docs: int = 4000, kills:
                     operations: int = 2000, fault_rate: float = 0.1, threads: int = 4,
                     batch_size: int = 32, seed: int = 0, log: Log = print) -> dict[str, Any]:
     texts, old, new = _corpus(data, pair, docs)
-    queries = _unit(load_pair(data, pair).new_queries[:200])
+    queries = unit_rows(load_pair(data, pair).new_queries[:200])
     began = time.perf_counter()
     result: dict[str, Any] = {"corpus": str(data), "pair": pair, "docs": len(texts),
                               "batch_size": batch_size}

@@ -21,6 +21,7 @@ from ..client import DriftClient
 from ..migration import create, set_phase
 from ..router import Phase, Plan
 from ..spec import MigrationSpec
+from ..vectors import unit_rows
 
 
 class TimedClient:
@@ -47,15 +48,11 @@ class TimedClient:
         return timed
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
 def _corpus(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    new = _unit(rng.normal(size=(n, dim)))
+    new = unit_rows(rng.normal(size=(n, dim)))
     rotation, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
-    old = _unit(new @ rotation + 0.05 * rng.normal(size=(n, dim)))
+    old = unit_rows(new @ rotation + 0.05 * rng.normal(size=(n, dim)))
     return new, old
 
 
@@ -124,7 +121,7 @@ def run_latency_bench(
     drift = DriftClient(timed, "latency", refresh_interval=0)  # type: ignore[arg-type]
     replay = TimedClient(ReplayClient(raw))
     replayed = DriftClient(replay, "latency", refresh_interval=0)  # type: ignore[arg-type]
-    queries = _unit(new[np.random.default_rng(seed + 1).choice(n_points, n_queries)] +
+    queries = unit_rows(new[np.random.default_rng(seed + 1).choice(n_points, n_queries)] +
                     0.1 * np.random.default_rng(seed + 2).normal(size=(n_queries, dim)))
 
     def measure(plan_name: str) -> dict[str, float]:

@@ -37,11 +37,18 @@ from qdrant_client.http import models
 from ..adapters import Adapter, fit
 from ..backfill.ordering import HotFirst, Mixed
 from ..client import DriftClient
-from ..evaluation import exact_search, exact_search_scored, hit_ranks, mrr_at_k, recall_at_k
+from ..evaluation import (
+    exact_search,
+    exact_search_scored,
+    hit_ranks,
+    mrr_at_k,
+    recall_at_k,
+)
 from ..merge import anchored, merge_partitioned
 from ..migration import create, cutover, set_phase
 from ..router import Phase
 from ..spec import MigrationSpec
+from ..vectors import unit_rows
 from .data import PairData, load_pair
 
 K = 10
@@ -66,11 +73,6 @@ def zipf_weights(n: int, s: float, rng: np.random.Generator) -> np.ndarray:
     weights = np.empty(n, dtype=np.float64)
     weights[rng.permutation(n)] = 1.0 / np.arange(1, n + 1, dtype=np.float64) ** s
     return weights / weights.sum()
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def _exact_ranks(queries: np.ndarray, docs: np.ndarray, relevant: np.ndarray,
@@ -259,9 +261,9 @@ def run_router_bench(
         raise ValueError("coverage_steps must be at least 2 (0% and 100%)")
     began = time.perf_counter()
     data = load_pair(data_dir, pair)
-    old_docs, new_docs = _unit(data.old_docs), _unit(data.new_docs)
+    old_docs, new_docs = unit_rows(data.old_docs), unit_rows(data.new_docs)
     n_docs = len(old_docs)
-    all_queries = _unit(data.new_queries)
+    all_queries = unit_rows(data.new_queries)
     relevant_all = data.relevant[: len(all_queries)]
     valid = np.flatnonzero(relevant_all >= 0)
 
@@ -288,7 +290,7 @@ def run_router_bench(
     full_ranks = _exact_ranks(queries, new_docs, relevant)
     adapted_ranks = _exact_ranks(adapted_queries, old_docs, relevant)
     full_r, full_m = recall_at_k(full_ranks), mrr_at_k(full_ranks)
-    adapted_r, adapted_m = recall_at_k(adapted_ranks), mrr_at_k(adapted_ranks)
+    adapted_r = recall_at_k(adapted_ranks)
     all_full = _exact_ranks(all_queries[valid], new_docs, relevant_all[valid])
     all_adapted_queries = adapter.transform(all_queries[valid])
     all_adapted = _exact_ranks(all_adapted_queries, old_docs, relevant_all[valid])
