@@ -22,7 +22,9 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from .adapters import Adapter
+from .batching import batched_steps, request_kwargs
 from .dispatch import (
+    QUERY_DEFAULTS,
     Serving,
     deep_hits_steps,
     dense_vector,
@@ -200,6 +202,13 @@ class _Wrapper:
         """Agreement (overlap@k) between served plans and their shadows."""
         return self._core.shadow_stats
 
+    def _batch(self, requests: Sequence[models.QueryRequest], consistency: Any, timeout: Any,
+               extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Serving]]:
+        """Each batch request as routed ``query_points`` arguments, and its serving snapshot."""
+        kws = [{**QUERY_DEFAULTS, **request_kwargs(r), "consistency": consistency,
+                "timeout": timeout, **extra} for r in requests]
+        return kws, [self._core.routed() for _ in kws]
+
     def _shadow(self, serving: Serving, collection_name: str, kw: dict[str, Any],
                 old_query: Any) -> Serving | None:
         if not serving.targets(collection_name):
@@ -268,13 +277,18 @@ class DriftClient(_Wrapper):
         serving = self._core.routed()
         response = drive(query_steps(serving, collection_name, kw, old_query,
                                      self._core.hits.record), self._client)
+        self._sample(serving, collection_name, kw, old_query, response)
+        return response
+
+    def _sample(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any, response: models.QueryResponse) -> None:
+        """Sampled extra work for a served query: a shadow plan, a deep hit sample."""
         shadow = self._shadow(serving, collection_name, kw, old_query)
         if shadow is not None:
             self._background(self._run_shadow, serving.plan, shadow, collection_name,
                              kw, old_query, response)
         if self._hit_sampler.pick():
             self._background(self._run_deep_hits, serving, collection_name, kw, old_query)
-        return response
 
     def _background(self, fn: Any, *args: Any) -> None:
         """Sampled extra work (shadow plans, deep hits) on one thread, off the query path."""
@@ -306,8 +320,13 @@ class DriftClient(_Wrapper):
     def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
                            consistency: Any = None, timeout: int | None = None,
                            **kwargs: Any) -> list[models.QueryResponse]:
-        return [self.query_points(collection_name, consistency=consistency, timeout=timeout,
-                                  **_from_request(r), **kwargs) for r in requests]
+        kws, servings = self._batch(requests, consistency, timeout, kwargs)
+        responses = drive(batched_steps([
+            query_steps(serving, collection_name, kw, None, self._core.hits.record)
+            for serving, kw in zip(servings, kws)]), self._client)
+        for serving, kw, response in zip(servings, kws, responses):
+            self._sample(serving, collection_name, kw, None, response)
+        return responses
 
     def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
                             using: str | None = None, prefetch: Any = None,
@@ -397,13 +416,18 @@ class AsyncDriftClient(_Wrapper):
         serving = self._core.routed()
         response = await adrive(query_steps(serving, collection_name, kw, old_query,
                                             self._core.hits.record), self._client)
+        self._sample(serving, collection_name, kw, old_query, response)
+        return response
+
+    def _sample(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any, response: models.QueryResponse) -> None:
+        """Sampled extra work for a served query: a shadow plan, a deep hit sample."""
         shadow = self._shadow(serving, collection_name, kw, old_query)
         if shadow is not None:
             self._background(self._run_shadow(serving.plan, shadow, collection_name, kw,
                                               old_query, response))
         if self._hit_sampler.pick():
             self._background(self._run_deep_hits(serving, collection_name, kw, old_query))
-        return response
 
     def _background(self, work: Any) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -437,10 +461,14 @@ class AsyncDriftClient(_Wrapper):
                                  requests: Sequence[models.QueryRequest],
                                  consistency: Any = None, timeout: int | None = None,
                                  **kwargs: Any) -> list[models.QueryResponse]:
-        return list(await asyncio.gather(*(
-            self.query_points(collection_name, consistency=consistency, timeout=timeout,
-                              **_from_request(r), **kwargs) for r in requests
-        )))
+        await self._serving()
+        kws, servings = self._batch(requests, consistency, timeout, kwargs)
+        responses = await adrive(batched_steps([
+            query_steps(serving, collection_name, kw, None, self._core.hits.record)
+            for serving, kw in zip(servings, kws)]), self._client)
+        for serving, kw, response in zip(servings, kws, responses):
+            self._sample(serving, collection_name, kw, None, response)
+        return responses
 
     async def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
                                   using: str | None = None, prefetch: Any = None,
@@ -500,19 +528,6 @@ def _keywords(client: Any, method: str, collection_name: str, args: tuple[Any, .
     named.pop("collection_name", None)
     named.update(named.pop("kwargs", {}) or {})
     return named
-
-
-def _from_request(request: models.QueryRequest) -> dict[str, Any]:
-    """``query_points`` keyword arguments equivalent to one batch request."""
-    return dict(
-        query=request.query, using=request.using, prefetch=request.prefetch,
-        query_filter=request.filter, search_params=request.params,
-        limit=request.limit if request.limit is not None else 10, offset=request.offset,
-        with_payload=request.with_payload if request.with_payload is not None else True,
-        with_vectors=request.with_vector if request.with_vector is not None else False,
-        score_threshold=request.score_threshold, lookup_from=request.lookup_from,
-        shard_key_selector=request.shard_key,
-    )
 
 
 def wrap(client: QdrantClient | AsyncQdrantClient, migration: str,

@@ -110,6 +110,59 @@ def test_query_batch_points_routes_every_request(world):
     assert [ids(r)[0] for r in responses] == [1, 2]
 
 
+class CountingCalls:
+    """Pass-through that counts the query calls reaching Qdrant."""
+
+    def __init__(self, client):
+        self._client = client
+        self.calls = []
+
+    def __getattr__(self, name):
+        target = getattr(self._client, name)
+        if not name.startswith("query"):
+            return target
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return target(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("phase_path", [(), (Phase.BACKFILLING,), (Phase.BACKFILLING,
+                                                                   Phase.CUT_OVER)],
+                         ids=["adapted", "hybrid", "native"])
+def test_a_batch_is_one_round_trip_per_collection_and_answers_like_single_queries(
+        world, phase_path):
+    world.migrate(range(0, N, 2))
+    for phase in phase_path:
+        set_phase(world.client, "upgrade", phase)
+    counting = CountingCalls(world.client)
+    client = DriftClient(counting, "upgrade", refresh_interval=0)
+    flt = models.Filter(must=[models.FieldCondition(key="group",
+                                                    match=models.MatchValue(value=1))])
+    requests = [models.QueryRequest(query=world.new[i].tolist(), using="new", limit=4,
+                                    offset=1, filter=flt if i % 2 else None)
+                for i in (1, 2, 5, 8, 9)]
+    singles = [client.query_points("docs", **{
+        "query": r.query, "using": r.using, "limit": r.limit, "offset": r.offset,
+        "query_filter": r.filter}) for r in requests]
+    counting.calls.clear()
+    batch = client.query_batch_points("docs", requests)
+    sides = 2 if world.spec.layout == "collection" and phase_path == (Phase.BACKFILLING,) else 1
+    assert counting.calls == ["query_batch_points"] * sides
+    assert [ids(r) for r in batch] == [ids(r) for r in singles]
+    assert [p.score for r in batch for p in r.points] == pytest.approx(
+        [p.score for r in singles for p in r.points])
+
+
+def test_a_batch_request_qdrant_client_cannot_take_still_fails_as_it_would(world):
+    client = drift(world)
+    with pytest.raises(Exception):
+        client.query_batch_points("docs", [models.QueryRequest(
+            query=world.new[1].tolist(), using="new")], no_such_argument=1)
+
+
 def test_query_points_groups(world):
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
