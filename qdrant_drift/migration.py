@@ -40,6 +40,22 @@ def _vector_params(client_info: Any, name: str) -> models.VectorParams:
     return vectors
 
 
+def _refuse_other_vectors(info: Any, spec: MigrationSpec) -> None:
+    """Blue-green copies payloads and the migrating vector only: a collection with other
+    vectors (dense or sparse) would lose them at the alias switch, so it is refused."""
+    vectors = info.config.params.vectors
+    others = sorted(name for name in (vectors if isinstance(vectors, dict) else {})
+                    if name != spec.old_vector)
+    others += sorted(info.config.params.sparse_vectors or {})
+    if others:
+        raise DriftError(
+            f"collection {spec.collection!r} has other vectors besides {spec.old_vector!r}: "
+            f"{others}. The collection (blue-green) layout copies payloads and the migrating "
+            "vector only, so they would be missing after cut-over; use layout='named' "
+            "(Qdrant >= 1.18)"
+        )
+
+
 def _active_on(collection: str, except_name: str,
                state_collection: str) -> Steps[MigrationRecord | None]:
     """Another migration of ``collection`` that is still active, if any."""
@@ -96,6 +112,7 @@ def create_steps(
                     "server use layout='collection'"
                 ) from exc
     else:
+        _refuse_other_vectors(info, spec)
         target_exists = yield call("collection_exists", spec.native_collection)
         if not target_exists:
             vectors_config: Any = (new_params if spec.new_vector == DEFAULT_VECTOR

@@ -622,3 +622,24 @@ def test_hybrid_groups_anchor_their_calibration_on_migrated_points_of_both_sides
     for answer in anchors.values():
         assert len(answer.points) == 6  # limit x group_size
         assert all(int(p.id) % 2 == 0 for p in answer.points)  # migrated points only
+
+
+def test_blue_green_refuses_a_collection_with_other_vectors_it_would_not_carry_over():
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift.adapters import fit
+    from qdrant_drift.migration import create
+    from qdrant_drift.spec import MigrationSpec
+
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "docs", vectors_config={"old": models.VectorParams(size=4,
+                                                           distance=models.Distance.COSINE)},
+        sparse_vectors_config={"keywords": models.SparseVectorParams()})
+    rng = np.random.default_rng(0)
+    adapter = fit("procrustes", rng.normal(size=(50, 4)), rng.normal(size=(50, 4)))
+    spec = MigrationSpec(name="bg", collection="docs", old_vector="old", new_vector="new",
+                         layout="collection", new_collection="docs_v2")
+    with pytest.raises(DriftError, match=r"other vectors.*\['keywords'\].*layout='named'"):
+        create(client, spec, adapter)
+    assert not client.collection_exists("docs_v2")
