@@ -5,7 +5,8 @@ become one round trip per query; here the routed queries advance in lockstep ins
 each step the requests they all need are regrouped into one ``query_batch_points`` per target
 collection, and the answers are handed back to each query's own steps. Requests that cannot
 travel in a batch (another method, arguments a ``QueryRequest`` cannot hold) go on their own,
-in the same step.
+in the same step. As with qdrant-client's own batch, one request that fails (for the
+wrapper: a query kind it cannot route before cut-over) fails the whole batch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def request_kwargs(request: models.QueryRequest) -> dict[str, Any]:
         query=request.query, using=request.using, prefetch=request.prefetch,
         query_filter=request.filter, search_params=request.params,
         limit=request.limit if request.limit is not None else 10, offset=request.offset,
-        with_payload=request.with_payload if request.with_payload is not None else True,
+        # unset in a batch request means false (Qdrant's default there), unlike query_points
+        with_payload=request.with_payload if request.with_payload is not None else False,
         with_vectors=request.with_vector if request.with_vector is not None else False,
         score_threshold=request.score_threshold, lookup_from=request.lookup_from,
         shard_key_selector=request.shard_key,

@@ -205,6 +205,10 @@ class _Wrapper:
     def _batch(self, requests: Sequence[models.QueryRequest], consistency: Any, timeout: Any,
                extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Serving]]:
         """Each batch request as routed ``query_points`` arguments, and its serving snapshot."""
+        clashing = sorted(set(extra) & set(QUERY_DEFAULTS))
+        if clashing:  # they belong in the requests; qdrant-client refuses them too
+            raise TypeError(f"query_batch_points() got unexpected keyword arguments {clashing}: "
+                            "set them on each QueryRequest")
         kws = [{**QUERY_DEFAULTS, **request_kwargs(r), "consistency": consistency,
                 "timeout": timeout, **extra} for r in requests]
         return kws, [self._core.routed() for _ in kws]

@@ -125,7 +125,7 @@ def _request(kw: dict[str, Any], *, query: Any, using: str | None,
 def _native_kw(spec: MigrationSpec, kw: dict[str, Any]) -> dict[str, Any]:
     """The call's arguments pointed at the new vector (native plan): nothing to adapt."""
     return {**kw, "using": _target_using(spec, kw["using"], spec.new_vector),
-            "prefetch": rewrite_prefetch(kw["prefetch"], spec, lambda q: q, spec.new_vector)}
+            "prefetch": rewrite_prefetch(kw["prefetch"], spec, None, spec.new_vector)}
 
 
 def _ranked(legacy: list[models.ScoredPoint], native: list[models.ScoredPoint],
@@ -172,10 +172,11 @@ def _target_using(spec: MigrationSpec, using: str | None, target: str) -> str | 
     return _vector_name(target) if spec.is_migrating_vector(using) else using
 
 
-def rewrite_prefetch(prefetch: Any, spec: MigrationSpec, map_query: Callable[[Any], Any],
-                     target_vector: str) -> Any:
+def rewrite_prefetch(prefetch: Any, spec: MigrationSpec,
+                     map_query: Callable[[Any], Any] | None, target_vector: str) -> Any:
     """The prefetch tree with every dense query on the migrating vector mapped and pointed at
-    ``target_vector``; other branches are kept as they are."""
+    ``target_vector`` (``map_query`` None: queries kept as the app wrote them); other
+    branches are kept as they are."""
     if prefetch is None:
         return None
     if isinstance(prefetch, list):
@@ -183,7 +184,7 @@ def rewrite_prefetch(prefetch: Any, spec: MigrationSpec, map_query: Callable[[An
     update: dict[str, Any] = {
         "prefetch": rewrite_prefetch(prefetch.prefetch, spec, map_query, target_vector)}
     if spec.is_migrating_vector(prefetch.using):
-        vector = dense_vector(prefetch.query)
+        vector = dense_vector(prefetch.query) if map_query is not None else None
         update["using"] = _vector_name(target_vector)
         if vector is not None:
             update["query"] = map_query(vector)
@@ -243,7 +244,7 @@ def query_steps(
         response = yield call("query_points", spec.collection, **{
             **kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
             "limit": wanted, "offset": None, "score_threshold": None})
-        responses = [response]
+        legacy_points = response.points
         native_points: list[models.ScoredPoint] = []
     else:
         # arguments qdrant-client knows and we do not route go along (and unknown ones are
@@ -260,23 +261,25 @@ def query_steps(
         # scores only: the same items the native side ranks, on the adapted scale. Matching
         # the two rankings rank by rank corrects the calibration for this query (see
         # merge.anchored).
-        anchor_req = _request(kw, query=legacy_req.query, using=legacy_req.using,
-                              query_filter=migrated_filter(spec, kw["query_filter"]),
-                              limit=wanted, ids_only=True)
+        legacy_reqs = [legacy_req]
+        if serving.calibrate:  # (an uncalibrated merge has nothing to anchor)
+            legacy_reqs.append(_request(
+                kw, query=legacy_req.query, using=legacy_req.using,
+                query_filter=migrated_filter(spec, kw["query_filter"]), limit=wanted,
+                ids_only=True))
         if spec.layout == "named":
             responses = yield call("query_batch_points", spec.collection,
-                                   [legacy_req, native_req, anchor_req], **batch_kw)
+                                   [native_req, *legacy_reqs], **batch_kw)
         else:
             legacy_side, native_side = yield Gather((
-                call("query_batch_points", spec.collection, [legacy_req, anchor_req],
-                     **batch_kw),
+                call("query_batch_points", spec.collection, legacy_reqs, **batch_kw),
                 call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
             ))
-            responses = [legacy_side[0], native_side[0], legacy_side[1]]
-        native_points = responses[1].points
+            responses = [*native_side, *legacy_side]
+        native_points, legacy_points = responses[0].points, responses[1].points
         if serving.calibrate:
             calibration = anchored(calibration, responses[2].points, native_points)
-    response = _ranked(responses[0].points, native_points, calibration, kw)
+    response = _ranked(legacy_points, native_points, calibration, kw)
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
         on_legacy([p.id for p in response.points if p.id not in native_ids])
@@ -317,20 +320,23 @@ def groups_steps(
                      "with_vectors": False, "search_params": kw["search_params"],
                      "shard_key_selector": kw["shard_key_selector"],
                      "consistency": kw["consistency"], "timeout": kw["timeout"]}
-        legacy, native, adapted_anchors, native_anchors = yield Gather((
+        sides = (
             call("query_points_groups", spec.collection, group_by, **legacy_kw),
             call("query_points_groups", spec.native_collection, group_by,
                  **{**kw, "query": native_query, "using": _vector_name(spec.new_vector)}),
+        )
+        anchors = (
             call("query_points", spec.collection, query=legacy_kw["query"],
                  using=legacy_kw["using"],
                  query_filter=migrated_filter(spec, kw["query_filter"]), **anchor_kw),
             call("query_points", spec.native_collection, query=native_query,
                  using=_vector_name(spec.new_vector), query_filter=kw["query_filter"],
                  **anchor_kw),
-        ))
+        ) if serving.calibrate else ()
+        legacy, native, *anchored_by = yield Gather(sides + anchors)
         native_groups = native.groups
-        if serving.calibrate:
-            calibration = anchored(calibration, adapted_anchors.points, native_anchors.points)
+        if anchored_by:
+            calibration = anchored(calibration, anchored_by[0].points, anchored_by[1].points)
     groups = merge_groups(legacy.groups, native_groups, calibrate=calibration,
                           limit=kw["limit"], group_size=kw["group_size"],
                           score_threshold=kw["score_threshold"])

@@ -18,7 +18,7 @@ from .sansio import Steps, call
 from .state import STATE_COLLECTION, point_id
 
 MAX_TRACKED = 10_000  # per replica: the hottest ids are what the backfill needs
-PENDING_LIMIT = 100_000  # recorded ids held uncounted between flushes, at most
+PENDING_LIMIT = 10_000  # recorded ids held uncounted between flushes, at most
 
 
 class HitCounter:

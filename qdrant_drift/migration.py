@@ -79,6 +79,14 @@ def create_steps(
         raise DriftError(f"collection {spec.collection!r} does not exist")
     info = yield call("get_collection", spec.collection)
     old_params = _vector_params(info, spec.old_vector)
+    if old_params.distance not in (models.Distance.COSINE, models.Distance.DOT):
+        raise DriftError(
+            f"vector {spec.old_vector!r} uses {old_params.distance.value} distance: serving "
+            "merges and calibrates similarity scores (higher is better), so only Cosine and "
+            "Dot collections can be migrated"
+        )
+    if spec.layout == "collection":
+        _refuse_other_vectors(info, spec)
     yield from ensure_state_collection(state_collection)
     previous = yield from load_record(spec.name, state_collection)
     other = yield from _active_on(spec.collection, spec.name, state_collection)
@@ -112,7 +120,6 @@ def create_steps(
                     "server use layout='collection'"
                 ) from exc
     else:
-        _refuse_other_vectors(info, spec)
         target_exists = yield call("collection_exists", spec.native_collection)
         if not target_exists:
             vectors_config: Any = (new_params if spec.new_vector == DEFAULT_VECTOR

@@ -112,12 +112,21 @@ def upsert_steps(
         return (yield call("upsert", collection_name, points, **kwargs))
     legacy, native = split_points(spec, adapter, list(points))
     if not native:
-        return (yield call("upsert", spec.collection, legacy, **kwargs))
-    results = yield Gather((
-        call("upsert", spec.native_collection, native, **kwargs),
-        call("upsert", spec.collection, legacy, **kwargs),
-    ))
-    return results[1]
+        result = yield call("upsert", spec.collection, legacy, **kwargs)
+    else:
+        result = (yield Gather((
+            call("upsert", spec.native_collection, native, **kwargs),
+            call("upsert", spec.collection, legacy, **kwargs),
+        )))[1]
+    if spec.layout == "collection":
+        # points rewritten without a new vector are not migrated any more: a copy the new
+        # collection holds is stale now (the backfill makes a fresh one)
+        native_ids = {p.id for p in native}
+        stale = [p.id for p in legacy if p.id not in native_ids]
+        if stale:
+            yield call("delete", spec.native_collection,
+                       points_selector=_existing_only(stale), **kwargs)
+    return result
 
 
 def _existing_only(selector: Any) -> Any:

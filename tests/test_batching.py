@@ -15,6 +15,8 @@ def test_a_request_and_query_points_arguments_convert_both_ways():
                                   filter=models.Filter(), score_threshold=0.5,
                                   with_payload=False, with_vector=True)
     assert query_request(request_kwargs(request)) == request
+    unset = request_kwargs(models.QueryRequest(query=[0.1]))  # Qdrant's batch defaults
+    assert (unset["with_payload"], unset["with_vectors"], unset["limit"]) == (False, False, 10)
     assert query_request({"query": np.array([1.0, 2.0], dtype=np.float32)}).query == [1.0, 2.0]
     with pytest.raises(ValueError):
         query_request({"query": [1.0], "unknown": 1})

@@ -158,9 +158,22 @@ def test_a_batch_is_one_round_trip_per_collection_and_answers_like_single_querie
 
 def test_a_batch_request_qdrant_client_cannot_take_still_fails_as_it_would(world):
     client = drift(world)
+    request = models.QueryRequest(query=world.new[1].tolist(), using="new", limit=4)
     with pytest.raises(Exception):
-        client.query_batch_points("docs", [models.QueryRequest(
-            query=world.new[1].tolist(), using="new")], no_such_argument=1)
+        client.query_batch_points("docs", [request], no_such_argument=1)
+    with pytest.raises(TypeError, match="limit"):  # a request field, not a batch argument
+        client.query_batch_points("docs", [request], limit=1)
+
+
+def test_batch_requests_that_leave_payload_unset_get_none_as_from_qdrant(world):
+    client = drift(world)
+    unset = models.QueryRequest(query=world.old[1].tolist(), using="old", limit=3)
+    plain = world.client.query_batch_points("docs", [unset])[0]
+    assert plain.points and all(p.payload is None for p in plain.points)
+    for request in (unset, models.QueryRequest(query=world.new[1].tolist(), using="new",
+                                               limit=3)):  # passed through, and routed
+        routed = client.query_batch_points("docs", [request])[0]
+        assert len(routed.points) == 3 and all(p.payload is None for p in routed.points)
 
 
 def test_query_points_groups(world):
@@ -643,3 +656,31 @@ def test_blue_green_refuses_a_collection_with_other_vectors_it_would_not_carry_o
     with pytest.raises(DriftError, match=r"other vectors.*\['keywords'\].*layout='named'"):
         create(client, spec, adapter)
     assert not client.collection_exists("docs_v2")
+    assert not client.collection_exists("qdrant_drift_state")  # refused before any write
+
+
+def test_a_collection_ranked_by_distance_is_refused_clearly():
+    from qdrant_client import QdrantClient
+
+    from qdrant_drift.adapters import fit
+    from qdrant_drift.migration import create
+    from qdrant_drift.spec import MigrationSpec
+
+    client = QdrantClient(":memory:")
+    client.create_collection("docs", vectors_config={"old": models.VectorParams(
+        size=4, distance=models.Distance.EUCLID)})
+    rng = np.random.default_rng(0)
+    adapter = fit("procrustes", rng.normal(size=(50, 4)), rng.normal(size=(50, 4)))
+    spec = MigrationSpec(name="e", collection="docs", old_vector="old", new_vector="new")
+    with pytest.raises(DriftError, match="Euclid distance.*only Cosine and Dot"):
+        create(client, spec, adapter)
+
+
+def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy():
+    world = build_world("collection")
+    world.migrate([4, 5])
+    client = drift(world)
+    client.upsert("docs", [models.PointStruct(id=4, vector={"old": world.old[4].tolist()},
+                                              payload={"edited": True})])
+    assert [p.id for p in world.client.retrieve("docs_v2", [4, 5])] == [5]
+    assert world.client.retrieve("docs", [4], with_payload=True)[0].payload["edited"] is True

@@ -130,12 +130,13 @@ def _rank_of(response: models.QueryResponse, relevant: int) -> int:
 
 class _ReplayProxy:
     """A pass-through to the embedded client that answers a repeated ``query_batch_points``
-    (same collection, same requests) with the response it just got, once.
+    request (same collection, same request) with the response it just got, once.
 
     The calibrated and the uncalibrated DriftClient send Qdrant byte-identical requests (the
-    same adapted vector, the same filter); only their merge differs. Replaying the first
-    response to the second halves the (slow, pure-Python) Qdrant work without changing what
-    either client sees. Cleared whenever the collection changes.
+    same adapted vector, the same filter; the uncalibrated one omits the anchor request);
+    only their merge differs. Replaying the first client's answers to the second halves the
+    (slow, pure-Python) Qdrant work without changing what either client sees. Cleared
+    whenever the collection changes.
     """
 
     def __init__(self, client: QdrantClient) -> None:
@@ -148,13 +149,14 @@ class _ReplayProxy:
 
     def query_batch_points(self, collection_name: str, requests: Sequence[Any],
                            **kwargs: Any) -> Any:
-        key = repr((collection_name, list(requests), sorted(kwargs.items())))
-        if key in self._memo:
+        keys = [repr((collection_name, request, sorted(kwargs.items())))
+                for request in requests]
+        if keys and all(key in self._memo for key in keys):
             self.replayed += 1
-            return self._memo.pop(key)
+            return [self._memo.pop(key) for key in keys]
         result = self._client.query_batch_points(collection_name, requests, **kwargs)
-        # a private copy for the replay: DriftClient rewrites scores of its own responses
-        self._memo[key] = copy.deepcopy(result)
+        # private copies for the replay: DriftClient rewrites scores of its own responses
+        self._memo.update(zip(keys, copy.deepcopy(result)))
         return result
 
     def __getattr__(self, name: str) -> Any:
