@@ -11,13 +11,15 @@ wrapper: a query kind it cannot route before cut-over) fails the whole batch.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import numpy as np
 from pydantic import ValidationError
 from qdrant_client.http import models
 
 from .sansio import Call, Gather, Request, Steps, call
+
+T = TypeVar("T")
 
 # arguments of a batch call (not of each request in it)
 _BATCH_ARGS = ("consistency", "timeout")
@@ -138,3 +140,10 @@ def batched_steps(queries: Sequence[Steps[Any]]) -> Steps[list[Any]]:
                 del pending[i]
     return results
 
+
+
+def coalesced(steps: Steps[T]) -> Steps[T]:
+    """One query's steps with the independent query requests of each step sent as one
+    ``query_batch_points`` per collection (e.g. the anchors of a grouped hybrid search)."""
+    results = yield from batched_steps([steps])
+    return results[0]

@@ -22,7 +22,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from .adapters import Adapter
-from .batching import batched_steps, request_kwargs
+from .batching import batched_steps, coalesced, request_kwargs
 from .dispatch import (
     QUERY_DEFAULTS,
     Serving,
@@ -341,8 +341,8 @@ class DriftClient(_Wrapper):
                             consistency: Any = None, shard_key_selector: Any = None,
                             timeout: int | None = None, *, old_query: Any = None,
                             **kwargs: Any) -> models.GroupsResult:
-        return drive(groups_steps(self._core.routed(), collection_name, group_by,
-                                  _pack(locals()), old_query), self._client)
+        return drive(coalesced(groups_steps(self._core.routed(), collection_name, group_by,
+                                            _pack(locals()), old_query)), self._client)
 
     # -- routed writes --------------------------------------------------------------------
     def upsert(self, collection_name: str, points: Any, **kwargs: Any) -> models.UpdateResult:
@@ -486,8 +486,8 @@ class AsyncDriftClient(_Wrapper):
         kw = _pack(locals())
         await self._serving()
         serving = self._core.routed()
-        return await adrive(groups_steps(serving, collection_name, group_by, kw, old_query),
-                            self._client)
+        return await adrive(coalesced(groups_steps(serving, collection_name, group_by, kw,
+                                                   old_query)), self._client)
 
     async def upsert(self, collection_name: str, points: Any,
                      **kwargs: Any) -> models.UpdateResult:

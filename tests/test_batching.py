@@ -72,3 +72,19 @@ def test_an_empty_batch_makes_no_call():
     client = Answering()
     assert drive(batched_steps([]), client) == []
     assert client.calls == []
+
+
+def test_one_query_s_independent_requests_coalesce_into_one_batch_per_collection():
+    from qdrant_drift.batching import coalesced
+
+    def anchors_and_groups():
+        first, second, groups = yield Gather((
+            call("query_points", "docs", query=[1.0], limit=5),
+            call("query_points", "docs", query=[2.0], limit=6),
+            call("retrieve", "docs", ["groups"]),
+        ))
+        return first.points[0].id, second.points[0].id, groups
+
+    client = Answering()
+    assert drive(coalesced(anchors_and_groups()), client) == (5, 6, ["groups"])
+    assert client.calls == [("docs", 2), ("retrieve", "docs")]

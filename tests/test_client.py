@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -607,17 +608,29 @@ def test_routed_query_methods_name_every_argument_the_core_reads(client_class):
     assert {name: theirs[name].default for name in QUERY_DEFAULTS} == QUERY_DEFAULTS
 
 
+@dataclasses.dataclass
+class Answer:
+    using: str
+    points: list
+
+
 class Recording:
     """Pass-through that keeps what each query_points call returned."""
 
     def __init__(self, client):
         self._client = client
         self.answers = []
+        self.batched = []
 
     def query_points(self, *args, **kwargs):
         answer = self._client.query_points(*args, **kwargs)
         self.answers.append((kwargs.get("using"), answer))
         return answer
+
+    def query_batch_points(self, collection, requests, **kwargs):
+        answers = self._client.query_batch_points(collection, requests, **kwargs)
+        self.batched.extend(Answer(r.using, a.points) for r, a in zip(requests, answers))
+        return answers
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -630,7 +643,14 @@ def test_hybrid_groups_anchor_their_calibration_on_migrated_points_of_both_sides
     client = DriftClient(recording, "upgrade", refresh_interval=0)
     client.query_points_groups("docs", "group", query=world.new[9], using="new", limit=3,
                                group_size=2)
-    anchors = dict(recording.answers)
+    assert recording.answers == []  # the anchors travel together, in one batch
+    counting = CountingCalls(world.client)
+    DriftClient(counting, "upgrade", refresh_interval=0).query_points_groups(
+        "docs", "group", query=world.new[9], using="new", limit=3, group_size=2)
+    batches = 1 if world.spec.layout == "named" else 2  # one per collection
+    assert sorted(counting.calls) == sorted(["query_points_groups"] * 2
+                                            + ["query_batch_points"] * batches)
+    anchors = {r.using: r for r in recording.batched}
     assert set(anchors) == {"old", "new"}  # the adapted and the native side
     for answer in anchors.values():
         assert len(answer.points) == 6  # limit x group_size
