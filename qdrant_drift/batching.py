@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 from qdrant_client.http import models
 
+from .dispatch import QUERY_DEFAULTS
 from .sansio import Call, Gather, Request, Steps, call
 
 T = TypeVar("T")
@@ -30,7 +31,8 @@ def request_kwargs(request: models.QueryRequest) -> dict[str, Any]:
     return dict(
         query=request.query, using=request.using, prefetch=request.prefetch,
         query_filter=request.filter, search_params=request.params,
-        limit=request.limit if request.limit is not None else 10, offset=request.offset,
+        limit=request.limit if request.limit is not None else QUERY_DEFAULTS["limit"],
+        offset=request.offset,
         # unset in a batch request means false (Qdrant's default there), unlike query_points
         with_payload=request.with_payload if request.with_payload is not None else False,
         with_vectors=request.with_vector if request.with_vector is not None else False,
@@ -42,23 +44,20 @@ def request_kwargs(request: models.QueryRequest) -> dict[str, Any]:
 def query_request(kwargs: dict[str, Any]) -> models.QueryRequest:
     """The batch request equivalent to ``query_points`` keyword arguments (the inverse of
     :func:`request_kwargs`); raises ``ValueError`` for arguments a request cannot hold."""
-    known = {"query", "using", "prefetch", "query_filter", "search_params", "limit", "offset",
-             "with_payload", "with_vectors", "score_threshold", "lookup_from",
-             "shard_key_selector", *_BATCH_ARGS}
-    if set(kwargs) - known:
-        raise ValueError(f"not batchable: {sorted(set(kwargs) - known)}")
-    query = kwargs.get("query")
+    unknown = sorted(set(kwargs) - set(QUERY_DEFAULTS))
+    if unknown:
+        raise ValueError(f"not batchable: {unknown}")
+    kw = {**QUERY_DEFAULTS, **kwargs}
+    query = kw["query"]
     if isinstance(query, np.ndarray):
         query = query.tolist()
     try:
         return models.QueryRequest(
-            query=query, using=kwargs.get("using"), prefetch=kwargs.get("prefetch"),
-            filter=kwargs.get("query_filter"), params=kwargs.get("search_params"),
-            limit=kwargs.get("limit", 10), offset=kwargs.get("offset"),
-            with_payload=kwargs.get("with_payload", True),
-            with_vector=kwargs.get("with_vectors", False),
-            score_threshold=kwargs.get("score_threshold"),
-            lookup_from=kwargs.get("lookup_from"), shard_key=kwargs.get("shard_key_selector"),
+            query=query, using=kw["using"], prefetch=kw["prefetch"],
+            filter=kw["query_filter"], params=kw["search_params"], limit=kw["limit"],
+            offset=kw["offset"], with_payload=kw["with_payload"],
+            with_vector=kw["with_vectors"], score_threshold=kw["score_threshold"],
+            lookup_from=kw["lookup_from"], shard_key=kw["shard_key_selector"],
         )
     except ValidationError as exc:
         raise ValueError(str(exc)) from exc
@@ -139,7 +138,6 @@ def batched_steps(queries: Sequence[Steps[Any]]) -> Steps[list[Any]]:
                 results[i] = stop.value
                 del pending[i]
     return results
-
 
 
 def coalesced(steps: Steps[T]) -> Steps[T]:

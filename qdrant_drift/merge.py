@@ -31,7 +31,7 @@ def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
         for point, score in zip(points, scores.tolist()):
             # straight into the model's field storage: pydantic's validating __setattr__
             # costs more than the rest of the merge, and a float needs no validation
-            point.__dict__["score"] = float(score)
+            point.__dict__["score"] = score  # a Python float already (tolist)
         return list(points)
     return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
 

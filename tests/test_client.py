@@ -404,11 +404,25 @@ def test_prefetch_queries_keep_working_in_every_plan(world, phase_path):
     assert {42, 43} <= set(ids(fused))
 
 
-def test_a_server_without_create_vector_name_gets_a_clear_error():
-    from qdrant_client import QdrantClient
-
+def refused_at_create(client, match, *, distance=models.Distance.COSINE,
+                      spec_options=None, **collection_options):
+    """Make a 4-d "docs" collection on ``client``, try to start a migration of it and
+    expect a DriftError matching ``match``."""
     from qdrant_drift import MigrationSpec, fit
     from qdrant_drift.migration import create
+
+    client.create_collection("docs", vectors_config={
+        "old": models.VectorParams(size=4, distance=distance)}, **collection_options)
+    rng = np.random.default_rng(0)
+    adapter = fit("procrustes", rng.normal(size=(300, 4)), rng.normal(size=(300, 4)))
+    spec = MigrationSpec(name="m", collection="docs", old_vector="old", new_vector="new",
+                         **(spec_options or {}))
+    with pytest.raises(DriftError, match=match):
+        create(client, spec, adapter)
+
+
+def test_a_server_without_create_vector_name_gets_a_clear_error():
+    from qdrant_client import QdrantClient
 
     class OldServer:
         """A real local client, answering create_vector_name as a pre-1.18 server does."""
@@ -422,14 +436,7 @@ def test_a_server_without_create_vector_name_gets_a_clear_error():
         def __getattr__(self, name):
             return getattr(self._client, name)
 
-    server = OldServer()
-    server.create_collection("docs", vectors_config={
-        "old": models.VectorParams(size=4, distance=models.Distance.COSINE)})
-    rng = np.random.default_rng(0)
-    adapter = fit("procrustes", rng.normal(size=(300, 4)), rng.normal(size=(300, 4)))
-    spec = MigrationSpec(name="m", collection="docs", old_vector="old", new_vector="new")
-    with pytest.raises(DriftError, match="Qdrant >= 1.18.*layout='collection'"):
-        create(server, spec, adapter)
+    refused_at_create(OldServer(), "Qdrant >= 1.18.*layout='collection'")
 
 
 def test_blue_green_cutover_switches_the_alias_atomically_and_rollback_switches_back():
@@ -660,21 +667,10 @@ def test_hybrid_groups_anchor_their_calibration_on_migrated_points_of_both_sides
 def test_blue_green_refuses_a_collection_with_other_vectors_it_would_not_carry_over():
     from qdrant_client import QdrantClient
 
-    from qdrant_drift.adapters import fit
-    from qdrant_drift.migration import create
-    from qdrant_drift.spec import MigrationSpec
-
     client = QdrantClient(":memory:")
-    client.create_collection(
-        "docs", vectors_config={"old": models.VectorParams(size=4,
-                                                           distance=models.Distance.COSINE)},
-        sparse_vectors_config={"keywords": models.SparseVectorParams()})
-    rng = np.random.default_rng(0)
-    adapter = fit("procrustes", rng.normal(size=(50, 4)), rng.normal(size=(50, 4)))
-    spec = MigrationSpec(name="bg", collection="docs", old_vector="old", new_vector="new",
-                         layout="collection", new_collection="docs_v2")
-    with pytest.raises(DriftError, match=r"other vectors.*\['keywords'\].*layout='named'"):
-        create(client, spec, adapter)
+    refused_at_create(client, r"other vectors.*\['keywords'\].*layout='named'",
+                      spec_options={"layout": "collection", "new_collection": "docs_v2"},
+                      sparse_vectors_config={"keywords": models.SparseVectorParams()})
     assert not client.collection_exists("docs_v2")
     assert not client.collection_exists("qdrant_drift_state")  # refused before any write
 
@@ -682,18 +678,8 @@ def test_blue_green_refuses_a_collection_with_other_vectors_it_would_not_carry_o
 def test_a_collection_ranked_by_distance_is_refused_clearly():
     from qdrant_client import QdrantClient
 
-    from qdrant_drift.adapters import fit
-    from qdrant_drift.migration import create
-    from qdrant_drift.spec import MigrationSpec
-
-    client = QdrantClient(":memory:")
-    client.create_collection("docs", vectors_config={"old": models.VectorParams(
-        size=4, distance=models.Distance.EUCLID)})
-    rng = np.random.default_rng(0)
-    adapter = fit("procrustes", rng.normal(size=(50, 4)), rng.normal(size=(50, 4)))
-    spec = MigrationSpec(name="e", collection="docs", old_vector="old", new_vector="new")
-    with pytest.raises(DriftError, match="Euclid distance.*only Cosine and Dot"):
-        create(client, spec, adapter)
+    refused_at_create(QdrantClient(":memory:"), "Euclid distance.*only Cosine and Dot",
+                      distance=models.Distance.EUCLID)
 
 
 def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy():
