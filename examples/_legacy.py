@@ -8,8 +8,8 @@ import os
 
 from qdrant_client.http import models
 
-from qdrant_drift.demo.corpus import stdlib_corpus
-from qdrant_drift.lifecycle import sentence_transformer
+from qdrant_drift_bench.demo.corpus import stdlib_corpus
+from qdrant_drift.lifecycle.facade import sentence_transformer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 N_DOCS = int(os.environ.get("EXAMPLE_DOCS", "300"))

@@ -14,7 +14,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 import qdrant_drift
-from qdrant_drift.migration import acreate, aset_phase
+from qdrant_drift.lifecycle.commands import acreate, aset_phase
 
 from _legacy import LEGACY_VECTORS, corpus, legacy_points, new_model, old_model
 

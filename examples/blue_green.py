@@ -13,8 +13,8 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 import qdrant_drift
-from qdrant_drift.lifecycle import Migration
-from qdrant_drift.migration_file import MigrationFile
+from qdrant_drift.lifecycle.facade import Migration
+from qdrant_drift.lifecycle.file import MigrationFile
 
 from _legacy import LEGACY_VECTORS, MIGRATION, corpus, legacy_points, new_model
 

@@ -13,8 +13,8 @@ import tempfile
 from qdrant_client import QdrantClient
 
 from qdrant_drift.backfill import Loader
-from qdrant_drift.lifecycle import Migration
-from qdrant_drift.migration_file import MigrationFile
+from qdrant_drift.lifecycle.facade import Migration
+from qdrant_drift.lifecycle.file import MigrationFile
 
 from _legacy import LEGACY_VECTORS, MIGRATION, corpus, legacy_points
 

@@ -5,18 +5,19 @@ Importing this package (and everything on the query path) never imports torch.
 
 from ._version import __version__
 from .adapters import Adapter, ModelFingerprint, fit, load_adapter, save_adapter
-from .client import AsyncDriftClient, DriftClient, wrap
+from .serving.client import AsyncDriftClient, DriftClient, wrap
 from .errors import (
     AdapterFileError,
     AdapterMismatchError,
     DriftError,
     InvalidVectorsError,
     MissingDependencyError,
+    StateError,
 )
-from .lifecycle import Migration
-from .router import Phase, Plan, Router, RoutingState
-from .spec import MigrationSpec
-from .state import StateError
+from .lifecycle.facade import Migration
+from .migration.phases import Phase
+from .serving.router import Plan, Router, RoutingState
+from .migration.spec import MigrationSpec
 
 __all__ = [
     "Adapter",

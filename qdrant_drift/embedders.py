@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .errors import DriftError
+from .extras import require
 
 
 @runtime_checkable
@@ -82,12 +83,7 @@ class SentenceTransformerEmbedder(CallableEmbedder):
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise DriftError("the sentence-transformers embedder needs "
-                                 "`pip install qdrant-drift[embed]`") from exc
-            self._model = SentenceTransformer(self.model_name, device=self.device)
+            self._model = require("sentence_transformers").SentenceTransformer(self.model_name, device=self.device)
             if self.layers is not None:
                 _keep_layers(self._model, self.layers)
         return self._model.encode(list(texts), batch_size=self.batch_size,

@@ -25,3 +25,7 @@ class AdapterFileError(DriftError):
 
 class MissingDependencyError(DriftError, ImportError):
     """An optional dependency (e.g. torch for iterative adapters) is not installed."""
+
+
+class StateError(DriftError):
+    """The migration state is missing, inconsistent, or a transition is not allowed."""

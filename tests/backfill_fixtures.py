@@ -12,7 +12,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import MigrationSpec, fit
-from qdrant_drift.migration import create, set_phase
+from qdrant_drift.lifecycle.commands import create, set_phase
 
 DIM = 16
 

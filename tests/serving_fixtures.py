@@ -11,7 +11,7 @@ from qdrant_client.http import models
 
 from qdrant_drift import MigrationSpec, fit
 from qdrant_drift.adapters import Adapter
-from qdrant_drift.migration import acreate, create
+from qdrant_drift.lifecycle.commands import acreate, create
 
 from .synthetic import drifted_pairs
 

@@ -24,14 +24,14 @@ from qdrant_drift.backfill import (
     run_backfill,
     start_backfill,
 )
-from qdrant_drift.backfill.store import read_leases
+from qdrant_drift.store.backfill import read_leases
 from qdrant_drift.backfill.worker import SerializedClient
 from qdrant_drift.embedders import CallableEmbedder
-from qdrant_drift.faults import FaultInjectingClient
-from qdrant_drift.hits import HitCounter
-from qdrant_drift.migration import set_phase
+from qdrant_drift_bench.faults import FaultInjectingClient
+from qdrant_drift.serving.hits import HitCounter
+from qdrant_drift.lifecycle.commands import set_phase
 from qdrant_drift.sansio import drive
-from qdrant_drift.state import read_coverage
+from qdrant_drift.store.records import read_coverage
 
 from .conftest import BACKENDS, make_client
 from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, text_vector, wrong_vectors
@@ -138,7 +138,7 @@ def test_app_writes_racing_the_backfill_are_never_clobbered_or_resurrected(layou
     fresh = np.full(DIM, 0.25, dtype=np.float32)
 
     def race():
-        from qdrant_drift.client import DriftClient
+        from qdrant_drift.serving.client import DriftClient
 
         # the same lock as the worker's: local mode is not thread-safe (a server is)
         app = DriftClient(SerializedClient(client), "upgrade", refresh_interval=0)
@@ -262,7 +262,7 @@ def test_several_workers_split_the_partitions_and_finish_together():
 
 def test_a_dead_workers_partition_is_taken_over_after_its_heartbeat_expires():
     from qdrant_drift.backfill.partitions import Lease
-    from qdrant_drift.backfill.store import write_leases
+    from qdrant_drift.store.backfill import write_leases
 
     world = build_text_world(80)
     import time

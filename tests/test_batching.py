@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qdrant_client.http import models
 
-from qdrant_drift.batching import batched_steps, query_request, request_kwargs
+from qdrant_drift.serving.batching import batched_steps, query_request, request_kwargs
 from qdrant_drift.sansio import Gather, call, drive
 
 
@@ -75,7 +75,7 @@ def test_an_empty_batch_makes_no_call():
 
 
 def test_one_query_s_independent_requests_coalesce_into_one_batch_per_collection():
-    from qdrant_drift.batching import coalesced
+    from qdrant_drift.serving.batching import coalesced
 
     def anchors_and_groups():
         first, second, groups = yield Gather((

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from qdrant_drift.cli import app
+from qdrant_drift.cli.app import app
 
 
 def test_bench_latency_reports_every_plan(tmp_path):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qdrant_drift.bench.router import run_router_bench, uncalibrated, zipf_weights
+from qdrant_drift_bench.router import run_router_bench, uncalibrated, zipf_weights
 
 from .synthetic import write_bench_corpus
 
@@ -85,7 +85,7 @@ def test_uncalibrated_copy_keeps_the_map():
 def test_cli_prints_the_table_and_writes_json(tmp_path):
     from typer.testing import CliRunner
 
-    from qdrant_drift.cli import app
+    from qdrant_drift.cli.app import app
 
     root = write_bench_corpus(tmp_path / "c", n_docs=400, n_queries=30, dim=16)
     out = tmp_path / "router.json"
@@ -110,7 +110,7 @@ def test_policy_order_follows_the_backfill_policies():
     import numpy as np
 
     from qdrant_drift.backfill.ordering import HotFirst, Mixed, Sweep
-    from qdrant_drift.bench.router import policy_order
+    from qdrant_drift_bench.router import policy_order
 
     hot, sweep = np.array([9, 8, 7, 6]), np.arange(10)
     assert list(policy_order(HotFirst(), hot, sweep, batch_size=2)) == [9, 8, 7, 6, 0, 1, 2, 3, 4, 5]

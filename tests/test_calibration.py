@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qdrant_drift import fit
-from qdrant_drift.calibration import Calibration, fit_calibration
+from qdrant_drift.adapters.calibration import Calibration, fit_calibration
 
 from .synthetic import drifted_pairs, unit
 

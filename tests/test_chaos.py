@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qdrant_drift.bench.chaos import run_chaos_bench
+from qdrant_drift_bench.chaos import run_chaos_bench
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "debian"
 

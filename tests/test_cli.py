@@ -7,7 +7,7 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
-from qdrant_drift.cli import app
+from qdrant_drift.cli.app import app
 
 from .synthetic import drifted_pairs, write_bench_corpus
 

@@ -18,7 +18,7 @@ from qdrant_drift import (
     StateError,
     wrap,
 )
-from qdrant_drift.migration import aset_phase, cutover, rollback, set_phase
+from qdrant_drift.lifecycle.commands import aset_phase, cutover, rollback, set_phase
 
 from .conftest import BACKENDS, make_async_client, make_client
 from .serving_fixtures import N, build_async_world, build_world
@@ -333,7 +333,7 @@ def test_wrap_picks_the_client_flavour(world):
 
 
 def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):
-    from qdrant_drift.hits import read_hot_steps
+    from qdrant_drift.serving.hits import read_hot_steps
     from qdrant_drift.sansio import drive as run
 
     world.migrate(range(0, N, 2))  # even ids are migrated: only odd ids can be legacy hits
@@ -409,7 +409,7 @@ def refused_at_create(client, match, *, distance=models.Distance.COSINE,
     """Make a 4-d "docs" collection on ``client``, try to start a migration of it and
     expect a DriftError matching ``match``."""
     from qdrant_drift import MigrationSpec, fit
-    from qdrant_drift.migration import create
+    from qdrant_drift.lifecycle.commands import create
 
     client.create_collection("docs", vectors_config={
         "old": models.VectorParams(size=4, distance=distance)}, **collection_options)
@@ -443,7 +443,7 @@ def test_blue_green_cutover_switches_the_alias_atomically_and_rollback_switches_
     from qdrant_client import QdrantClient
 
     from qdrant_drift import MigrationSpec, fit
-    from qdrant_drift.migration import create
+    from qdrant_drift.lifecycle.commands import create
 
     client = QdrantClient(":memory:")
     client.create_collection("docs_v1", vectors_config={
@@ -488,7 +488,7 @@ def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vect
     from qdrant_client import QdrantClient
 
     from qdrant_drift import MigrationSpec, fit
-    from qdrant_drift.migration import create
+    from qdrant_drift.lifecycle.commands import create
 
     from .synthetic import drifted_pairs
 
@@ -539,7 +539,7 @@ def test_blue_green_payload_overwrite_keeps_migrated_points_out_of_the_legacy_ha
 def test_serving_metrics_count_queries_per_plan_and_degraded_queries(world):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from qdrant_drift.metrics import DriftMetrics
+    from qdrant_drift.observability.metrics import DriftMetrics
 
     metrics = DriftMetrics()
     client = DriftClient(world.client, "upgrade", refresh_interval=0, metrics=metrics)
@@ -560,7 +560,7 @@ def test_serving_metrics_count_queries_per_plan_and_degraded_queries(world):
 
 def test_shadow_agreement_reaches_the_state_for_status(world):
     from qdrant_drift.sansio import drive as run
-    from qdrant_drift.shadow import read_agreement_steps
+    from qdrant_drift.serving.shadow import read_agreement_steps
 
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
@@ -606,7 +606,7 @@ def test_routed_query_methods_name_every_argument_the_core_reads(client_class):
 
     from qdrant_client import QdrantClient
 
-    from qdrant_drift.dispatch import QUERY_DEFAULTS
+    from qdrant_drift.serving.queries import QUERY_DEFAULTS
 
     ours = inspect.signature(client_class.query_points).parameters
     theirs = inspect.signature(QdrantClient.query_points).parameters

@@ -34,7 +34,7 @@ def test_example_runs_as_is(example):
 
 @needs_models
 def test_the_demo_runs_a_real_upgrade_end_to_end(tmp_path):
-    from qdrant_drift.demo.run import run_demo
+    from qdrant_drift_bench.demo.run import run_demo
 
     lines: list[str] = []
     result = run_demo(tmp_path / "demo", ROOT / "migrations" / "example.toml", n_docs=150,

@@ -17,10 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
-from qdrant_drift.cli import app
-from qdrant_drift.lifecycle import Migration
-from qdrant_drift.metrics import DriftMetrics
-from qdrant_drift.state import StateError
+from qdrant_drift.cli.app import app
+from qdrant_drift.lifecycle.facade import Migration
+from qdrant_drift.observability.metrics import DriftMetrics
+from qdrant_drift.errors import StateError
 
 from .backfill_fixtures import build_legacy_collection, doc_text, text_vector
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from qdrant_client.http import models
 
-from qdrant_drift.merge import merge_partitioned, overlap_at_k
-from qdrant_drift.router import (
+from qdrant_drift.serving.merge import merge_partitioned, overlap_at_k
+from qdrant_drift.migration.phases import Phase
+from qdrant_drift.serving.router import (
     ByCoverage,
     ByPhase,
-    Phase,
     Plan,
     Router,
     RoutingState,
@@ -83,7 +83,7 @@ def test_router_falls_back_when_no_policy_answers():
 
 
 def test_migrated_items_ranked_on_both_scales_correct_a_biased_calibration():
-    from qdrant_drift.merge import anchored
+    from qdrant_drift.serving.merge import anchored
 
     def biased(s):  # a global calibration that runs 0.2 too high for this query
         return s + 0.3  # (the native side says +0.1)
@@ -101,7 +101,7 @@ def test_migrated_items_ranked_on_both_scales_correct_a_biased_calibration():
 
 
 def test_the_median_gap_is_robust_to_one_outlying_rank():
-    from qdrant_drift.merge import anchored
+    from qdrant_drift.serving.merge import anchored
 
     native = hits((1, 0.9), (2, 0.5), (3, 0.4), (4, 0.3))
     anchors = hits((5, 0.5), (6, 0.4), (7, 0.3), (8, 0.2))  # gaps 0.4, 0.1, 0.1, 0.1
@@ -109,7 +109,7 @@ def test_the_median_gap_is_robust_to_one_outlying_rank():
 
 
 def test_without_anchors_the_global_calibration_stands():
-    from qdrant_drift.merge import anchored
+    from qdrant_drift.serving.merge import anchored
 
     def cal(s):
         return s * 2

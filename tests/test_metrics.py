@@ -9,9 +9,10 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from qdrant_drift.metrics import DriftMetrics, default_metrics
-from qdrant_drift.progress import Progress, Sample, WorkerStatus
-from qdrant_drift.router import Phase, Plan
+from qdrant_drift.observability.metrics import DriftMetrics, default_metrics
+from qdrant_drift.lifecycle.progress import Progress, Sample, WorkerStatus
+from qdrant_drift.migration.phases import Phase
+from qdrant_drift.serving.router import Plan
 
 
 def progress(**overrides) -> Progress:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qdrant_drift.errors import DriftError
-from qdrant_drift.migration_file import (
+from qdrant_drift.lifecycle.file import (
     AdapterSection,
     BackfillSection,
     EmbedderSection,
@@ -20,8 +20,9 @@ from qdrant_drift.migration_file import (
     load_migration_file,
     scaffold,
 )
-from qdrant_drift.router import ByCoverage, ByPhase, Phase, Plan, RoutingState, UnhealthyStateIsAdapted
-from qdrant_drift.spec import MigrationSpec
+from qdrant_drift.migration.phases import Phase
+from qdrant_drift.serving.router import ByCoverage, ByPhase, Plan, RoutingState, UnhealthyStateIsAdapted
+from qdrant_drift.migration.spec import MigrationSpec
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "migrations" / "example.toml"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qdrant_drift.progress import Progress, Sample
-from qdrant_drift.report import throughput_series, write_report_png
+from qdrant_drift.lifecycle.progress import Progress, Sample
+from qdrant_drift.observability.report import throughput_series, write_report_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..calibration import Calibration
+from .calibration import Calibration
 from ..errors import AdapterMismatchError, InvalidVectorsError
 from ..vectors import as_matrix, l2_normalize
 from .maps import Map

@@ -20,7 +20,7 @@ from ..vectors import as_pairs, l2_normalize
 from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
-from ..calibration import fit_calibration, fit_old_query_calibration
+from .calibration import fit_calibration, fit_old_query_calibration
 from .quality import preflight_report
 
 

@@ -9,20 +9,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from ..extras import require
 from .kinds import FitContext
 from .maps import Map
 
 
 def require_torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingDependencyError(
-            "this adapter kind is trained with torch: pip install 'qdrant-drift[train]' "
-            "(install torch==2.13.0 first for the CPU build)"
-        ) from exc
-    return torch
+    return require("torch")
 
 
 def resolve_device(device: str) -> str:

@@ -4,7 +4,7 @@ from .content import ContentSource, Item, Loader, PayloadField
 from .ordering import HotFirst, Mixed, OrderPolicy, Sweep, order_policy
 from .partitions import Lease, partition_of
 from .retry import RetryingClient, TransientFaultsExhausted, is_transient
-from .store import read_dead_letters, requeue_dead_letters
+from ..store.backfill import read_dead_letters, requeue_dead_letters
 from .targets import Outcome
 from .worker import (
     BackfillError,

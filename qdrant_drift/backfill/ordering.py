@@ -3,7 +3,7 @@
 Like tenacity's strategies, each policy is a small callable; the worker asks it once per batch
 ``policy(batch_size, hot_available) -> number of hot ids to take`` and fills the rest of the
 batch from the sweep (points lacking the new vector, in cursor order). Hot ids are the points
-serving replicas most often answered from legacy vectors (see :mod:`qdrant_drift.hits`):
+serving replicas most often answered from legacy vectors (see :mod:`qdrant_drift.serving.hits`):
 migrating them first moves the queries people actually run onto native vectors soonest.
 """
 

@@ -20,10 +20,10 @@ from typing import Any, Sequence
 import numpy as np
 from qdrant_client.http import models
 
-from ..dispatch import MIGRATED_MARKER
+from ..serving.queries import MIGRATED_MARKER
 from ..sansio import Steps, call
-from ..spec import DEFAULT_VECTOR, MigrationSpec
-from ..writes import STAMP_KEY
+from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..serving.writes import STAMP_KEY
 from .content import ContentSource, Item
 
 BY_BACKFILL = "backfill"

@@ -25,13 +25,14 @@ import numpy as np
 
 from ..embedders import Embedder, row_problems
 from ..errors import DriftError
-from ..progress import Sample, WorkerStatus
-from ..router import Phase
+from ..lifecycle.progress import Sample, WorkerStatus
+from ..migration.phases import Phase
 from ..sansio import Steps, call, drive
-from ..spec import DEFAULT_VECTOR, MigrationSpec
-from ..state import STATE_COLLECTION, count_migrated, load_record
-from ..hits import read_hot_steps
-from . import store
+from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..store.collection import STATE_COLLECTION
+from ..store.records import count_migrated, load_record
+from ..serving.hits import read_hot_steps
+from ..store import backfill as store
 from .content import ContentSource, Item, no_content_reason
 from .ordering import HotFirst, OrderPolicy
 from .partitions import Lease, claimed, partition_of, plan_claims

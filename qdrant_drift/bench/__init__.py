@@ -1,1 +1,0 @@
-"""Benchmarks behind ``qdrant-drift bench ...`` (data loading apart from measuring)."""

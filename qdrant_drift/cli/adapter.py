@@ -1,0 +1,70 @@
+"""``qdrant-drift adapter fit|inspect``: adapters from paired vectors, and their reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+
+from ..errors import DriftError
+from .output import console, fail as _fail
+
+adapter_app = typer.Typer(no_args_is_help=True, help="Fit and inspect adapters.")
+
+
+@adapter_app.command("fit")
+def adapter_fit(
+    new: Path = typer.Option(..., help=".npy of new-model vectors (n, d_new)."),
+    old: Path = typer.Option(..., help=".npy of old-model vectors of the same items (n, d_old)."),
+    out: Path = typer.Option(..., help="Where to write the adapter (.safetensors)."),
+    kind: str = typer.Option("auto", help="Adapter kind, or auto to pick by held-out retrieval."),
+    new_model: Optional[str] = typer.Option(None, help="Identifier of the new model."),
+    old_model: Optional[str] = typer.Option(None, help="Identifier of the old model."),
+    distance: str = typer.Option("cosine", help="cosine or dot, as the collection uses."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Fit an adapter from paired vectors and print its pre-flight quality report."""
+    from ..adapters import fit
+
+    with console.status(f"fitting {kind}") as status:
+        try:
+            adapter = fit(
+                kind, np.load(new), np.load(old), new_model=new_model, old_model=old_model,
+                distance=distance, seed=seed, log=status.update,  # type: ignore[arg-type]
+            )
+        except (DriftError, ValueError, OSError) as exc:
+            _fail(exc)
+    adapter.save(str(out))
+    console.print(f"wrote {out}: {adapter!r}")
+    print_report(adapter.info)
+
+
+def print_report(info: dict[str, Any]) -> None:
+    quality = info.get("quality")
+    if not quality:
+        console.print("no pre-flight report (too few pairs to hold any out)")
+        return
+    console.print(
+        f"pre-flight: predicted Recall@10 recovery {quality['predicted_recall_recovery']:.3f}, "
+        f"MRR@10 recovery {quality['predicted_mrr_recovery']:.3f} "
+        f"({quality['heldout_pairs']} held-out pairs)"
+    )
+    if quality.get("drastic_drift"):
+        console.print(f"[bold yellow]drastic drift:[/] {quality['advice']}")
+
+
+@adapter_app.command("inspect")
+def adapter_inspect(path: Path) -> None:
+    """Show an adapter file's kind, fingerprint and pre-flight report."""
+    from ..adapters import load_adapter
+
+    try:
+        adapter = load_adapter(path)
+    except DriftError as exc:
+        _fail(exc)
+    console.print(repr(adapter))
+    console.print(f"fingerprint {adapter.fingerprint.digest}, fitted on "
+                  f"{adapter.info.get('pairs')} pairs")
+    print_report(adapter.info)

@@ -1,0 +1,351 @@
+"""Lifecycle commands: ``init plan fit start backfill status pause resume cutover rollback
+finish report dead-letters``. Each is a few lines over :class:`qdrant_drift.lifecycle.facade.Migration`.
+
+Where Qdrant is: ``--path DIR`` (embedded local mode), ``--url URL`` (a server; ``--grpc`` to
+prefer gRPC), or the ``QDRANT_PATH`` / ``QDRANT_URL`` / ``QDRANT_API_KEY`` variables.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.live import Live
+from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .output import console, fail, fmt
+from ..errors import DriftError
+from ..lifecycle.facade import Migration
+from ..lifecycle.file import scaffold
+from ..lifecycle.progress import Progress
+
+FileArg = typer.Argument(..., exists=True, dir_okay=False, help="the migration file (TOML)")
+PathOpt = typer.Option(None, "--path", envvar="QDRANT_PATH", help="embedded Qdrant directory")
+UrlOpt = typer.Option(None, "--url", envvar="QDRANT_URL", help="Qdrant server URL")
+KeyOpt = typer.Option(None, "--api-key", envvar="QDRANT_API_KEY", help="server API key")
+GrpcOpt = typer.Option(False, "--grpc", help="prefer gRPC for the server")
+
+
+def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = None,
+            grpc: bool = False) -> Any:
+    from qdrant_client import QdrantClient
+
+    if (path is None) == (url is None):
+        raise DriftError("say where Qdrant is: --path DIR (embedded) or --url URL (a server)")
+    if path is not None:
+        return QdrantClient(path=str(path))
+    return QdrantClient(url=url, api_key=api_key, prefer_grpc=grpc)
+
+
+@contextmanager
+def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Optional[str],
+               grpc: bool) -> Iterator[Migration]:
+    """The migration, on a client closed afterwards (embedded Qdrant allows one at a time)."""
+    try:
+        client = connect(path, url, api_key, grpc)
+    except DriftError as exc:
+        fail(exc)
+    try:
+        yield Migration(client, file)
+    finally:
+        client.close()
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def status_table(p: Progress) -> Table:
+    table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
+                  show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("phase", p.phase), ("router plan", p.plan),
+        ("coverage", f"{p.coverage:.1%} ({p.migrated} of {p.total} points)"),
+        ("throughput", "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
+        ("ETA", _duration(p.eta_s)),
+        ("predicted recovery (adapted)", fmt(p.predicted_recovery)),
+        ("drastic drift", "yes: see the pre-flight advice" if p.drastic_drift else "no"),
+        ("shadow agreement", ", ".join(f"{k} {v:.2f}" for k, v in
+                                       sorted(p.shadow_agreement.items())) or "-"),
+        ("dead letters", str(p.dead_letters)),
+        ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
+    ]
+    for what, value in rows:
+        table.add_row(what, value)
+    return table
+
+
+def init(file: Path = typer.Argument(..., help="where to write the new migration file"),
+         name: str = typer.Option(..., help="migration name"),
+         collection: str = typer.Option(..., help="the collection being upgraded"),
+         new_vector: str = typer.Option(..., help="name of the new model's vector"),
+         payload_field: str = typer.Option("text", help="payload field holding the text"),
+         layout: str = typer.Option("named", help="named | collection")) -> None:
+    """Scaffold a migration file (every key commented; edit, then commit it)."""
+    if file.exists():
+        fail(DriftError(f"{file} exists; not overwriting it"))
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(scaffold(name, collection, new_vector, payload_field=payload_field,
+                             layout=layout))
+    console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
+
+
+def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+         api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+         sample: int = typer.Option(64, help="texts embedded to measure the embed rate"),
+         json_out: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Dry run: point counts, server capabilities, embed rate and estimated backfill time."""
+    try:
+        with console.status("measuring the embed rate on a sample..."), \
+                _migration(file, path, url, api_key, grpc) as migration:
+            report = migration.plan(sample=sample)
+    except DriftError as exc:
+        fail(exc)
+    if json_out:
+        console.print_json(json.dumps(report.to_dict()))
+        return
+    table = Table(title=f"plan for {file}", show_header=False)
+    for key, value in report.to_dict().items():
+        if key == "estimated_backfill_s":
+            value = f"{_duration(value)} with one worker"
+        table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+    console.print(table)
+    if not report.supports_layout:
+        fail(DriftError(report.capability_note))
+
+
+def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+        api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt) -> None:
+    """Embed a sample with the new model, fit the adapter, store it, print the pre-flight
+    quality report."""
+    from .adapter import print_report
+
+    try:
+        with _migration(file, path, url, api_key, grpc) as migration, Bar(
+                TextColumn("embedding the sample"), BarColumn(),
+                TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
+                console=console) as bar:
+            task = bar.add_task("embed", total=None)
+            adapter = migration.fit(progress=lambda done, total: bar.update(
+                task, completed=done, total=total))
+    except DriftError as exc:
+        fail(exc)
+    console.print(f"fitted a [bold]{adapter.kind}[/] adapter; migration {migration.name!r} "
+                  "is 'fitted': `qdrant-drift start` to serve and backfill")
+    print_report(adapter.info)
+
+
+def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
+    def command(file: Path = FileArg, path: Optional[Path] = PathOpt,
+                url: Optional[str] = UrlOpt, api_key: Optional[str] = KeyOpt,
+                grpc: bool = GrpcOpt) -> None:
+        try:
+            with _migration(file, path, url, api_key, grpc) as migration:
+                record = getattr(migration, action)()
+        except DriftError as exc:
+            fail(exc)
+        paused = " (backfill paused)" if record.backfill_paused else ""
+        console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}")
+
+    command.__doc__ = {
+        "start": "Serve new-model queries (adapted at first) and open the backfill.",
+        "pause": "Pause every backfill worker (through the state).",
+        "resume": "Resume the backfill workers.",
+        "rollback": "Instantly return serving to the legacy path.",
+    }[action]
+    return command
+
+
+def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+            force: bool = typer.Option(False, help="cut over although points lack the new "
+                                                   "vector (they drop out of results)")) -> None:
+    """Serve the new vectors only (refused while points lack them, unless --force)."""
+    try:
+        with _migration(file, path, url, api_key, grpc) as migration:
+            record = migration.cutover(force=force)
+    except DriftError as exc:
+        fail(exc)
+    console.print(f"migration {record.spec.name!r}: {record.phase.value}")
+
+
+def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+           api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+           yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
+    """Drop the legacy vector or collection (only after cut-over; irreversible)."""
+    with _migration(file, path, url, api_key, grpc) as migration:
+        spec = migration.spec
+        what = (f"vector {spec.old_vector!r} of {spec.collection!r}" if spec.layout == "named"
+                else f"collection {spec.collection!r}")
+        if not yes and not typer.confirm(f"Drop the legacy {what}? This cannot be undone."):
+            raise typer.Exit(code=1)
+        try:
+            record = migration.finish()
+        except DriftError as exc:
+            fail(exc)
+    console.print(f"dropped the legacy {what}; migration {record.spec.name!r} is finished")
+
+
+def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+           api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+           watch: bool = typer.Option(False, "--watch", help="refresh in place"),
+           interval: float = typer.Option(2.0, help="seconds between refreshes with --watch"),
+           json_out: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Coverage, throughput, ETA, phase, router plan, quality, dead letters, workers."""
+    try:
+        with _migration(file, path, url, api_key, grpc) as migration:
+            if json_out:
+                print(json.dumps(migration.progress().to_dict()))
+                return
+            if not watch:
+                console.print(status_table(migration.progress()))
+                return
+            with Live(status_table(migration.progress()), console=console) as live:
+                while True:
+                    time.sleep(interval)
+                    live.update(status_table(migration.progress()))
+    except DriftError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        pass
+
+
+def report(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+           api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+           png: Path = typer.Option(..., "--png", help="where to write the plot")) -> None:
+    """A plot of coverage and throughput over time and of estimated recall over coverage."""
+    try:
+        with _migration(file, path, url, api_key, grpc) as migration:
+            written = migration.report(png)
+    except DriftError as exc:
+        fail(exc)
+    console.print(f"wrote {written}")
+
+
+def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+             api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+             worker_id: Optional[str] = typer.Option(
+                 None, help="a stable id lets a restarted worker reclaim its partitions at once"),
+             batch_size: Optional[int] = typer.Option(None, help="overrides [backfill]"),
+             rate_limit: Optional[float] = typer.Option(None, help="items/s, overrides [backfill]"),
+             metrics_port: Optional[int] = typer.Option(
+                 None, help="serve Prometheus metrics on this port"),
+             keep_running: bool = typer.Option(
+                 False, help="keep polling for new work after the backfill is done")) -> None:
+    """Run a backfill worker in the foreground until done (SIGTERM/SIGINT: finish the batch
+    in flight, checkpoint, exit). Start several, anywhere, to share the work."""
+    with _migration(file, path, url, api_key, grpc) as migration:
+        _run_worker(migration, worker_id, batch_size, rate_limit, metrics_port, keep_running)
+
+
+def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Optional[int],
+                rate_limit: Optional[float], metrics_port: Optional[int],
+                keep_running: bool) -> None:
+    from ..observability.metrics import DriftMetrics
+
+    metrics = DriftMetrics()
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
+        console.print(f"metrics on :{metrics_port}/metrics")
+    overrides: dict[str, Any] = {"batch_size": batch_size, "rate_limit": rate_limit}
+    if keep_running:
+        overrides["exit_when_done"] = False
+    try:
+        worker = migration.worker(worker_id=worker_id, metrics=metrics, **overrides)
+    except DriftError as exc:
+        fail(exc)
+
+    def graceful(signum: int, _frame: Any) -> None:
+        console.print(f"signal {signum}: finishing the batch in flight, then stopping")
+        worker.stop()
+
+    previous = {sig: signal.signal(sig, graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _follow(migration, worker, metrics)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _follow(migration: Migration, worker: Any, metrics: Any) -> None:
+    """Run the worker with a progress bar (ETA from every worker's progress samples) on a
+    terminal, progress lines otherwise; feed the metrics every few seconds."""
+    from ..backfill import BackfillHandle
+
+    handle_started = time.time()
+    handle = BackfillHandle(worker)
+    bar = Bar(TextColumn("backfill {task.fields[rate]}"), BarColumn(),
+              TextColumn("{task.completed}/{task.total} points, ETA {task.fields[eta]}"),
+              console=console, disable=not console.is_terminal)
+    with bar:
+        task = bar.add_task("backfill", total=None, rate="", eta="-")
+        last = 0.0
+        while handle.running:
+            time.sleep(0.5)
+            if time.time() - last < (1 if console.is_terminal else 5):
+                continue
+            last = time.time()
+            try:
+                p = migration.progress()
+            except Exception as exc:  # noqa: BLE001 - monitoring never stops the worker
+                console.print(f"(status unavailable: {exc})")
+                continue
+            metrics.update_from_progress(p)
+            rate = f"{worker.stats.items_per_s:.1f} items/s"
+            bar.update(task, total=p.total, completed=p.migrated, rate=rate,
+                       eta=_duration(p.eta_s))
+            if not console.is_terminal:
+                console.print(f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total}), "
+                              f"this worker {worker.stats.written} written, {rate}, "
+                              f"ETA {_duration(p.eta_s)}")
+    try:
+        stats = handle.join()
+    except DriftError as exc:
+        fail(exc)
+    console.print(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
+                  f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
+                  f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
+
+
+def dead_letters(file: Path = FileArg, path: Optional[Path] = PathOpt,
+                 url: Optional[str] = UrlOpt, api_key: Optional[str] = KeyOpt,
+                 grpc: bool = GrpcOpt,
+                 requeue: bool = typer.Option(False, help="forget them so workers retry them")
+                 ) -> None:
+    """List the items the backfill could not embed (with why), or re-queue them."""
+    with _migration(file, path, url, api_key, grpc) as migration:
+        if requeue:
+            console.print(f"re-queued {migration.requeue_dead_letters()} items")
+            return
+        table = Table(title=f"dead letters of {migration.name}")
+        table.add_column("point id")
+        table.add_column("reason")
+        for letter in migration.dead_letters():
+            table.add_row(str(letter["point_id"]), str(letter["reason"]))
+        console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("plan")(plan)
+    app.command("fit")(fit)
+    for action in ("start", "pause", "resume", "rollback"):
+        app.command(action)(_phase_command(action))
+    app.command("cutover")(cutover)
+    app.command("finish")(finish)
+    app.command("status")(status)
+    app.command("report")(report)
+    app.command("backfill")(backfill)
+    app.command("dead-letters")(dead_letters)

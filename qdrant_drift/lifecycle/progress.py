@@ -1,0 +1,92 @@
+"""How far a migration has come: a snapshot for ``status``, metrics and the report plot.
+
+Pure data and arithmetic; reading the numbers from Qdrant lives in :mod:`qdrant_drift.store.records`
+and :mod:`qdrant_drift.backfill`. Throughput comes from progress samples the backfill
+workers write to the state (migrated count over time), so every replica and every CLI sees
+the same figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+
+@dataclass(frozen=True)
+class Sample:
+    """At ``at`` (unix seconds) ``migrated`` of ``total`` points had the new vector."""
+
+    at: float
+    migrated: int
+    total: int
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """One backfill worker as its heartbeat describes it."""
+
+    worker: str
+    partitions: tuple[int, ...]
+    alive: bool
+    heartbeat_age_s: float
+    processed: int = 0
+    state: str = "running"  # running | paused | stopped | finished
+
+
+def throughput(samples: Sequence[Sample], window_s: float = 300.0) -> float | None:
+    """Items per second over the last ``window_s`` seconds of samples (None: too few)."""
+    if len(samples) < 2:
+        return None
+    ordered = sorted(samples, key=lambda s: s.at)
+    last = ordered[-1]
+    recent = [s for s in ordered if s.at >= last.at - window_s]
+    first = recent[0] if len(recent) >= 2 else ordered[-2]
+    elapsed = last.at - first.at
+    if elapsed <= 0:
+        return None
+    return max(0.0, (last.migrated - first.migrated) / elapsed)
+
+
+def eta_seconds(migrated: int, total: int, items_per_s: float | None) -> float | None:
+    """Seconds until every point has the new vector at the current rate (0 when done)."""
+    remaining = max(0, total - migrated)
+    if remaining == 0:
+        return 0.0
+    if not items_per_s:
+        return None
+    return remaining / items_per_s
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Everything ``qdrant-drift status`` shows, as one value (``to_dict`` for ``--json``)."""
+
+    name: str
+    collection: str
+    layout: str
+    phase: str
+    plan: str  # the plan the default router serves in this state
+    migrated: int
+    total: int
+    items_per_s: float | None = None
+    eta_s: float | None = None
+    predicted_recovery: float | None = None
+    drastic_drift: bool = False
+    shadow_agreement: dict[str, float] = field(default_factory=dict)
+    dead_letters: int = 0
+    workers: tuple[WorkerStatus, ...] = ()
+    history: tuple[Sample, ...] = ()
+
+    @property
+    def coverage(self) -> float:
+        return min(1.0, self.migrated / self.total) if self.total else 1.0
+
+    @property
+    def workers_alive(self) -> int:
+        return sum(1 for w in self.workers if w.alive)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["coverage"] = self.coverage
+        data["workers_alive"] = self.workers_alive
+        return data

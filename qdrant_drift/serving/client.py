@@ -1,0 +1,544 @@
+"""``DriftClient`` / ``AsyncDriftClient``: drop-in wrappers around qdrant-client.
+
+An app changes one line (``client = qdrant_drift.wrap(client, migration="...")``) and keeps
+calling ``query_points`` with NEW-model vectors while the collection migrates underneath.
+Routed calls follow the migration state read from Qdrant (refreshed in the background: a
+query never waits on it); every other method passes through to the wrapped client unchanged.
+Both clients share one sans-I/O core (:mod:`.dispatch`, :mod:`.writes`, :mod:`.state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Sequence
+
+from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client.http import models
+
+from ..adapters import Adapter
+from .batching import batched_steps, coalesced, request_kwargs
+from .queries import (
+    QUERY_DEFAULTS,
+    Serving,
+    deep_hits_steps,
+    dense_vector,
+    groups_steps,
+    query_steps,
+)
+from ..errors import DriftError
+from .hits import HitCounter
+from .merge import overlap_at_k
+from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
+from .router import Plan, Router, RoutingState
+from ..sansio import Steps, adrive, drive
+from ..store.adapters import load_stored_adapter
+from ..store.collection import STATE_COLLECTION
+from ..store.records import read_routing_state
+from .writes import MIRRORED_METHODS, mirrored_steps, update_vectors_steps, upsert_steps
+
+log = logging.getLogger("qdrant_drift")
+
+
+class _Core:
+    """What both clients share: the current serving snapshot and how to refresh it."""
+
+    def __init__(self, migration: str, *, state_collection: str, router: Router | None,
+                 adapter: Adapter | None, shadow_rate: float = 0.0,
+                 calibrate: bool = True, metrics: Any = None) -> None:
+        self.migration = migration
+        self.metrics = metrics
+        self.calibrate = calibrate
+        self.shadow = ShadowSampler(shadow_rate)
+        self.shadow_stats = ShadowStats()
+        self.state_collection = state_collection
+        self.router = router or Router()
+        self.pinned_adapter = adapter
+        self.serving: Serving | None = None
+        self.routing_state: RoutingState | None = None
+        self.refreshed_at: float | None = None
+        self.refresh_errors = 0
+        self._adapter: Adapter | None = adapter
+        self._adapter_digest: str | None = None
+        self.hits = HitCounter(migration)
+
+    def background_steps(self) -> Steps[None]:
+        """One tick of the background loop: refresh the state, flush legacy hits (also when
+        the refresh failed: the hits are worth keeping either way)."""
+        try:
+            yield from self.refresh_steps()
+        finally:
+            yield from self.hits.flush_steps(self.state_collection)
+            yield from flush_agreement_steps(self.shadow_stats, self.migration,
+                                             self.hits.replica, self.state_collection)
+
+    def refresh_steps(self) -> Steps[Serving]:
+        try:
+            state, record = yield from read_routing_state(self.migration, self.state_collection)
+            if record is None:
+                raise DriftError(
+                    f"no migration named {self.migration!r} in state collection "
+                    f"{self.state_collection!r}"
+                )
+            if self.pinned_adapter is None and record.adapter_digest != self._adapter_digest:
+                self._adapter = (
+                    (yield from load_stored_adapter(record, self.state_collection))
+                    if record.adapter_digest else None
+                )
+                self._adapter_digest = record.adapter_digest
+        except Exception:
+            self.refresh_errors += 1
+            if self.metrics is not None:
+                self.metrics.record_state_refresh_error(self.migration)
+            if self.serving is None:
+                raise
+            # Keep serving on the last spec, on the plan that is always safe.
+            self.routing_state = RoutingState(healthy=False)
+            self.serving = self._snapshot(self.serving.spec, self.routing_state)
+            raise
+        self.routing_state = state
+        self.refreshed_at = time.time()
+        self.serving = self._snapshot(record.spec, state)
+        return self.serving
+
+    def _snapshot(self, spec: Any, state: RoutingState) -> Serving:
+        adapter = self._adapter
+        plan = self.router.plan(state)
+        if adapter is None:
+            return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate)
+        return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
+                       old_calibration=adapter.old_calibration, calibrate=self.calibrate)
+
+    def shadow_call(self, serving: Serving, kw: dict[str, Any],
+                    old_query: Any) -> Serving | None:
+        """The serving snapshot to shadow this query with, or None (not sampled / not routed)."""
+        if not self.shadow.pick() or dense_vector(kw["query"]) is None:
+            return None
+        return replace(serving, plan=SHADOW_OF[serving.plan])
+
+    def record_shadow(self, served: Plan, shadow: Plan, primary: models.QueryResponse,
+                      other: models.QueryResponse, limit: int) -> None:
+        self.shadow_stats.record(served, shadow, overlap_at_k(primary.points, other.points,
+                                                              limit))
+
+    def current(self) -> Serving:
+        if self.serving is None:
+            raise DriftError("the migration state has not been read yet")
+        return self.serving
+
+    def routed(self) -> Serving:
+        """The snapshot a routed query runs on (counted, when metrics are on)."""
+        serving = self.current()
+        if self.metrics is not None:
+            self.metrics.record_query(self.migration, serving.plan)
+            if self.routing_state is not None and not self.routing_state.healthy:
+                self.metrics.record_degraded(self.migration, "state-unreadable")
+        return serving
+
+    @property
+    def plan(self) -> Plan:
+        return self.current().plan
+
+
+_NOT_QUERY_ARGS = frozenset(
+    ("self", "collection_name", "group_by", "old_query", "kwargs", "__class__"))
+
+
+def _pack(args: dict[str, Any]) -> dict[str, Any]:
+    """A routed method's arguments (its ``locals()``) as one keyword dict for the core
+    (every parameter is there, defaults included: :data:`QUERY_DEFAULTS` for queries)."""
+    kw = {k: v for k, v in args.items() if k not in _NOT_QUERY_ARGS}
+    kw.update(args.get("kwargs") or {})
+    return kw
+
+
+class _Wrapper:
+    """What the sync and the async wrapper share: the core, the state views, the options."""
+
+    def __init__(
+        self,
+        client: Any,
+        migration: str,
+        *,
+        state_collection: str = STATE_COLLECTION,
+        router: Router | None = None,
+        adapter: Adapter | None = None,
+        refresh_interval: float = 5.0,
+        shadow_rate: float = 0.0,
+        calibrate: bool = True,
+        metrics: Any = None,
+        hit_depth: int = 0,
+        hit_sample_rate: float = 0.1,
+    ) -> None:
+        if hit_depth < 0:
+            raise ValueError(f"hit_depth must be >= 0, got {hit_depth}")
+        self._client = client
+        self._interval = refresh_interval
+        self._hit_depth = hit_depth
+        self._hit_sampler = ShadowSampler(hit_sample_rate if hit_depth else 0.0)
+        self._core = _Core(migration, state_collection=state_collection, router=router,
+                           adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate,
+                           metrics=metrics)
+
+    @property
+    def plan(self) -> Plan:
+        """The plan routed queries take right now."""
+        return self._core.plan
+
+    @property
+    def routing_state(self) -> RoutingState | None:
+        return self._core.routing_state
+
+    @property
+    def legacy_hits(self) -> HitCounter:
+        """Items served from legacy vectors, counted per point id (hot-first backfill)."""
+        return self._core.hits
+
+    @property
+    def shadow_stats(self) -> ShadowStats:
+        """Agreement (overlap@k) between served plans and their shadows."""
+        return self._core.shadow_stats
+
+    def _batch(self, requests: Sequence[models.QueryRequest], consistency: Any, timeout: Any,
+               extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Serving]]:
+        """Each batch request as routed ``query_points`` arguments, and its serving snapshot."""
+        clashing = sorted(set(extra) & set(QUERY_DEFAULTS))
+        if clashing:  # they belong in the requests; qdrant-client refuses them too
+            raise TypeError(f"query_batch_points() got unexpected keyword arguments {clashing}: "
+                            "set them on each QueryRequest")
+        kws = [{**QUERY_DEFAULTS, **request_kwargs(r), "consistency": consistency,
+                "timeout": timeout, **extra} for r in requests]
+        return kws, [self._core.routed() for _ in kws]
+
+    def _shadow(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any) -> Serving | None:
+        if not serving.targets(collection_name):
+            return None
+        return self._core.shadow_call(serving, kw, old_query)
+
+
+class DriftClient(_Wrapper):
+    """Wraps a ``QdrantClient``; same call signatures, routed by the migration state.
+
+    Options: ``state_collection``, ``router`` (policies), ``adapter`` (pin one instead of the
+    stored adapter), ``refresh_interval`` (seconds; 0 = only on :meth:`refresh`),
+    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``,
+    ``metrics`` (a :class:`qdrant_drift.observability.metrics.DriftMetrics`: queries per plan, degraded
+    queries, state read errors; expose it with ``metrics.serve(port)``), ``hit_depth`` and
+    ``hit_sample_rate`` (for that share of queries, the ``hit_depth`` best unmigrated items
+    are counted as legacy hits, off the query path: a deeper hot-first signal; 0 = off).
+    """
+
+    def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
+        super().__init__(client, migration, **options)
+        self._shadow_pool: ThreadPoolExecutor | None = None
+        drive(self._core.refresh_steps(), client)  # the first read must succeed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self._interval > 0:
+            self._thread = threading.Thread(
+                target=self._refresh_loop, daemon=True,
+                name=f"qdrant-drift-refresh-{migration}",
+            )
+            self._thread.start()
+
+    def refresh(self) -> Plan:
+        """Re-read the migration state now (the background loop does this periodically)."""
+        drive(self._core.refresh_steps(), self._client)
+        return self._core.plan
+
+    def flush_hits(self) -> int:
+        """Write the legacy-hit counts to Qdrant now (the background loop does it too)."""
+        return drive(self._core.hits.flush_steps(self._core.state_collection), self._client)
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                drive(self._core.background_steps(), self._client)
+            except Exception as exc:  # never let the loop die; serving degrades safely
+                log.warning("qdrant-drift: state refresh failed: %s", exc)
+
+    def close(self, **kwargs: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._shadow_pool is not None:
+            self._shadow_pool.shutdown(wait=True)
+        self._client.close(**kwargs)
+
+    # -- routed reads ---------------------------------------------------------------------
+    def query_points(self, collection_name: str, query: Any = None, using: str | None = None,
+                     prefetch: Any = None, query_filter: Any = None, search_params: Any = None,
+                     limit: int = 10, offset: int | None = None, with_payload: Any = True,
+                     with_vectors: Any = False, score_threshold: float | None = None,
+                     lookup_from: Any = None, consistency: Any = None,
+                     shard_key_selector: Any = None, timeout: int | None = None,
+                     *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
+        kw = _pack(locals())
+        serving = self._core.routed()
+        response = drive(query_steps(serving, collection_name, kw, old_query,
+                                     self._core.hits.record), self._client)
+        self._sample(serving, collection_name, kw, old_query, response)
+        return response
+
+    def _sample(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any, response: models.QueryResponse) -> None:
+        """Sampled extra work for a served query: a shadow plan, a deep hit sample."""
+        shadow = self._shadow(serving, collection_name, kw, old_query)
+        if shadow is not None:
+            self._background(self._run_shadow, serving.plan, shadow, collection_name,
+                             kw, old_query, response)
+        if self._hit_sampler.pick():
+            self._background(self._run_deep_hits, serving, collection_name, kw, old_query)
+
+    def _background(self, fn: Any, *args: Any) -> None:
+        """Sampled extra work (shadow plans, deep hits) on one thread, off the query path."""
+        if self._shadow_pool is None:
+            self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="qdrant-drift-shadow")
+        self._shadow_pool.submit(fn, *args)
+
+    def _run_deep_hits(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                       old_query: Any) -> None:
+        try:
+            self._core.hits.record(drive(deep_hits_steps(
+                serving, collection_name, kw, old_query, self._hit_depth), self._client))
+        except Exception as exc:  # a lost sample costs nothing but signal
+            log.debug("qdrant-drift: deep hit sample failed: %s", exc)
+
+    def drain(self) -> None:
+        """Wait for the sampled background work queued so far (tests, benchmarks)."""
+        if self._shadow_pool is not None:
+            self._shadow_pool.submit(lambda: None).result()
+
+    def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
+                    kw: dict[str, Any], old_query: Any, primary: models.QueryResponse) -> None:
+        try:
+            other = drive(query_steps(shadow, collection_name, kw, old_query), self._client)
+            self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
+        except Exception:
+            self._core.shadow_stats.record_error()
+
+    def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
+                           consistency: Any = None, timeout: int | None = None,
+                           **kwargs: Any) -> list[models.QueryResponse]:
+        kws, servings = self._batch(requests, consistency, timeout, kwargs)
+        responses = drive(batched_steps([
+            query_steps(serving, collection_name, kw, None, self._core.hits.record)
+            for serving, kw in zip(servings, kws)]), self._client)
+        for serving, kw, response in zip(servings, kws, responses):
+            self._sample(serving, collection_name, kw, None, response)
+        return responses
+
+    def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
+                            using: str | None = None, prefetch: Any = None,
+                            query_filter: Any = None, search_params: Any = None,
+                            limit: int = 10, group_size: int = 3, with_payload: Any = True,
+                            with_vectors: Any = False, score_threshold: float | None = None,
+                            with_lookup: Any = None, lookup_from: Any = None,
+                            consistency: Any = None, shard_key_selector: Any = None,
+                            timeout: int | None = None, *, old_query: Any = None,
+                            **kwargs: Any) -> models.GroupsResult:
+        return drive(coalesced(groups_steps(self._core.routed(), collection_name, group_by,
+                                            _pack(locals()), old_query)), self._client)
+
+    # -- routed writes --------------------------------------------------------------------
+    def upsert(self, collection_name: str, points: Any, **kwargs: Any) -> models.UpdateResult:
+        serving = self._core.current()
+        return drive(upsert_steps(serving.spec, serving.adapter, collection_name, points,
+                                  kwargs), self._client)
+
+    def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
+                       **kwargs: Any) -> models.UpdateResult:
+        serving = self._core.current()
+        return drive(update_vectors_steps(serving.spec, serving.adapter, collection_name,
+                                          points, kwargs), self._client)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in MIRRORED_METHODS:
+            def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
+                kw = _keywords(self._client, name, collection_name, args, kwargs)
+                return drive(mirrored_steps(self._core.current().spec, name, collection_name,
+                                            kw), self._client)
+            return mirrored
+        return getattr(self._client, name)
+
+
+class AsyncDriftClient(_Wrapper):
+    """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited.
+    The state is first read on the first call; later reads run in a background task."""
+
+    def __init__(self, client: AsyncQdrantClient, migration: str, **options: Any) -> None:
+        super().__init__(client, migration, **options)
+        self._task: asyncio.Task[None] | None = None
+        self._shadows: set[asyncio.Task[None]] = set()
+
+    async def refresh(self) -> Plan:
+        await adrive(self._core.refresh_steps(), self._client)
+        return self._core.plan
+
+    async def flush_hits(self) -> int:
+        return await adrive(self._core.hits.flush_steps(self._core.state_collection),
+                            self._client)
+
+    async def _serving(self) -> Serving:
+        if self._core.serving is None:
+            await self.refresh()  # the first read, once; later reads run in the background
+            if self._interval > 0 and self._task is None:
+                self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
+        return self._core.current()
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await adrive(self._core.background_steps(), self._client)
+            except Exception as exc:
+                log.warning("qdrant-drift: state refresh failed: %s", exc)
+
+    async def close(self, **kwargs: Any) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)
+        await self._client.close(**kwargs)
+
+    async def query_points(self, collection_name: str, query: Any = None,
+                           using: str | None = None, prefetch: Any = None,
+                           query_filter: Any = None, search_params: Any = None,
+                           limit: int = 10, offset: int | None = None,
+                           with_payload: Any = True, with_vectors: Any = False,
+                           score_threshold: float | None = None, lookup_from: Any = None,
+                           consistency: Any = None, shard_key_selector: Any = None,
+                           timeout: int | None = None, *, old_query: Any = None,
+                           **kwargs: Any) -> models.QueryResponse:
+        kw = _pack(locals())
+        await self._serving()
+        serving = self._core.routed()
+        response = await adrive(query_steps(serving, collection_name, kw, old_query,
+                                            self._core.hits.record), self._client)
+        self._sample(serving, collection_name, kw, old_query, response)
+        return response
+
+    def _sample(self, serving: Serving, collection_name: str, kw: dict[str, Any],
+                old_query: Any, response: models.QueryResponse) -> None:
+        """Sampled extra work for a served query: a shadow plan, a deep hit sample."""
+        shadow = self._shadow(serving, collection_name, kw, old_query)
+        if shadow is not None:
+            self._background(self._run_shadow(serving.plan, shadow, collection_name, kw,
+                                              old_query, response))
+        if self._hit_sampler.pick():
+            self._background(self._run_deep_hits(serving, collection_name, kw, old_query))
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._shadows.add(task)  # keep a reference until done
+        task.add_done_callback(self._shadows.discard)
+
+    async def _run_deep_hits(self, serving: Serving, collection_name: str,
+                             kw: dict[str, Any], old_query: Any) -> None:
+        try:
+            self._core.hits.record(await adrive(deep_hits_steps(
+                serving, collection_name, kw, old_query, self._hit_depth), self._client))
+        except Exception as exc:  # a lost sample costs nothing but signal
+            log.debug("qdrant-drift: deep hit sample failed: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for the sampled background work started so far (tests, benchmarks)."""
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)
+
+    async def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
+                          kw: dict[str, Any], old_query: Any,
+                          primary: models.QueryResponse) -> None:
+        try:
+            other = await adrive(query_steps(shadow, collection_name, kw, old_query),
+                                 self._client)
+            self._core.record_shadow(served, shadow.plan, primary, other, kw["limit"])
+        except Exception:
+            self._core.shadow_stats.record_error()
+
+    async def query_batch_points(self, collection_name: str,
+                                 requests: Sequence[models.QueryRequest],
+                                 consistency: Any = None, timeout: int | None = None,
+                                 **kwargs: Any) -> list[models.QueryResponse]:
+        await self._serving()
+        kws, servings = self._batch(requests, consistency, timeout, kwargs)
+        responses = await adrive(batched_steps([
+            query_steps(serving, collection_name, kw, None, self._core.hits.record)
+            for serving, kw in zip(servings, kws)]), self._client)
+        for serving, kw, response in zip(servings, kws, responses):
+            self._sample(serving, collection_name, kw, None, response)
+        return responses
+
+    async def query_points_groups(self, collection_name: str, group_by: str, query: Any = None,
+                                  using: str | None = None, prefetch: Any = None,
+                                  query_filter: Any = None, search_params: Any = None,
+                                  limit: int = 10, group_size: int = 3,
+                                  with_payload: Any = True, with_vectors: Any = False,
+                                  score_threshold: float | None = None, with_lookup: Any = None,
+                                  lookup_from: Any = None, consistency: Any = None,
+                                  shard_key_selector: Any = None, timeout: int | None = None,
+                                  *, old_query: Any = None, **kwargs: Any) -> models.GroupsResult:
+        kw = _pack(locals())
+        await self._serving()
+        serving = self._core.routed()
+        return await adrive(coalesced(groups_steps(serving, collection_name, group_by, kw,
+                                                   old_query)), self._client)
+
+    async def upsert(self, collection_name: str, points: Any,
+                     **kwargs: Any) -> models.UpdateResult:
+        serving = await self._serving()
+        return await adrive(upsert_steps(serving.spec, serving.adapter, collection_name,
+                                         points, kwargs), self._client)
+
+    async def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
+                             **kwargs: Any) -> models.UpdateResult:
+        serving = await self._serving()
+        return await adrive(update_vectors_steps(serving.spec, serving.adapter,
+                                                 collection_name, points, kwargs), self._client)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in MIRRORED_METHODS:
+            async def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
+                kw = _keywords(self._client, name, collection_name, args, kwargs)
+                serving = await self._serving()
+                return await adrive(mirrored_steps(serving.spec, name, collection_name, kw),
+                                    self._client)
+            return mirrored
+        return getattr(self._client, name)
+
+
+def _keywords(client: Any, method: str, collection_name: str, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A passed-through call's arguments as keywords, positional ones named by the wrapped
+    client's own signature (so ``delete("docs", [1, 2])`` works as it does unwrapped)."""
+    if not args:
+        return kwargs
+    signature = inspect.signature(getattr(client, method))
+    if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        # a proxy around the client (locking, retrying, fault-injecting): use the real API
+        flavour = AsyncQdrantClient if inspect.iscoroutinefunction(
+            getattr(client, method)) else QdrantClient
+        signature = inspect.signature(getattr(flavour, method))
+        bound = signature.bind(None, collection_name, *args, **kwargs)
+        bound.arguments.pop("self", None)
+    else:
+        bound = signature.bind(collection_name, *args, **kwargs)
+    named = dict(bound.arguments)
+    named.pop("collection_name", None)
+    named.update(named.pop("kwargs", {}) or {})
+    return named
+
+
+def wrap(client: QdrantClient | AsyncQdrantClient, migration: str,
+         **options: Any) -> DriftClient | AsyncDriftClient:
+    """The one-line change: wrap an existing client for the named migration."""
+    if isinstance(client, AsyncQdrantClient):
+        return AsyncDriftClient(client, migration, **options)
+    return DriftClient(client, migration, **options)

@@ -1,0 +1,362 @@
+"""The routed query path, written once (sans-I/O) for the sync and the async client.
+
+Given the plan the router chose, a ``query_points`` call becomes one Qdrant round trip:
+- adapted: the adapted query (or the app's old-model query) on the legacy vector;
+- hybrid: legacy vector restricted to points NOT yet migrated + native vector, in one
+  ``query_batch_points`` (named layout) or two concurrent calls (collection layout), merged
+  on the native score scale;
+- native: the new vector.
+Each side asks for ``offset + limit`` hits without a threshold; offset, limit and
+``score_threshold`` are applied to the merged, calibrated ranking, so they mean what they
+mean to qdrant-client (on the new model's score scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from qdrant_client.http import models
+
+from ..adapters import Adapter
+from ..adapters.calibration import Calibration
+from ..errors import DriftError
+from .merge import anchored, merge_groups, merge_partitioned
+from .router import Plan
+from ..sansio import Gather, Steps, call
+from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+
+# Payload key set on legacy points whose new vector exists (collection layout only).
+MIGRATED_MARKER = "_drift_migrated"
+
+QUERY_DEFAULTS: dict[str, Any] = {
+    "query": None, "using": None, "prefetch": None, "query_filter": None,
+    "search_params": None, "limit": 10, "offset": None, "with_payload": True,
+    "with_vectors": False, "score_threshold": None, "lookup_from": None,
+    "consistency": None, "shard_key_selector": None, "timeout": None,
+}
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A consistent snapshot of what serving needs: swapped whole on every state refresh."""
+
+    spec: MigrationSpec
+    plan: Plan
+    adapter: Adapter | None
+    calibration: Calibration = Calibration()
+    old_calibration: Calibration = Calibration()
+    calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
+
+    def targets(self, collection_name: str) -> bool:
+        return collection_name in (self.spec.collection, self.spec.alias)
+
+
+def dense_vector(query: Any) -> np.ndarray | None:
+    """The dense query vector, or None for any other kind of query (ids, fusion, ...)."""
+    if isinstance(query, models.NearestQuery):
+        query = query.nearest
+    if isinstance(query, np.ndarray):
+        if query.ndim == 1 and query.dtype.kind in "fiu":
+            return query.astype(np.float32, copy=False)
+        return None
+    if isinstance(query, list) and query and isinstance(query[0], (int, float, np.number)):
+        try:
+            vector = np.asarray(query, dtype=np.float32)
+        except (TypeError, ValueError):
+            return None
+        return vector if vector.ndim == 1 else None
+    return None
+
+
+def _refuse_unroutable(query: Any) -> None:
+    """Raise if a new-model query is of a kind the legacy side cannot take."""
+    if isinstance(query, models.NearestQuery) and query.mmr is not None:
+        reason = "MMR (NearestQuery with mmr)"
+    elif (isinstance(query, list) and query and isinstance(query[0], list)) or (
+            isinstance(query, np.ndarray) and query.ndim != 1):
+        reason = "multivector"
+    else:
+        return
+    raise DriftError(f"{reason} queries on the migrating vector are not routed before "
+                     "cut-over: the legacy side cannot take a new-model query of this kind")
+
+
+def _as_list(original: Any, vector: np.ndarray) -> list[float]:
+    """The query as a list for the request body, reusing the app's own list when it was one."""
+    return original if isinstance(original, list) else vector.tolist()
+
+
+def _vector_name(name: str) -> str | None:
+    return None if name == DEFAULT_VECTOR else name
+
+
+def _migrated_condition(spec: MigrationSpec) -> models.Condition:
+    """True of points whose new vector exists (a marker on the legacy side, blue-green)."""
+    if spec.layout == "named":
+        return models.HasVectorCondition(has_vector=spec.new_vector)
+    return models.FieldCondition(key=MIGRATED_MARKER, match=models.MatchValue(value=True))
+
+
+def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
+    """The user's filter AND "not migrated yet": the legacy half of a hybrid search."""
+    return models.Filter(must=[user_filter] if user_filter is not None else None,
+                         must_not=[_migrated_condition(spec)])
+
+
+def migrated_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
+    """The user's filter AND "migrated": where both scales can be read for one query."""
+    migrated = _migrated_condition(spec)
+    return models.Filter(must=[migrated] if user_filter is None else [user_filter, migrated])
+
+
+def _request(kw: dict[str, Any], *, query: Any, using: str | None,
+             query_filter: models.Filter | None, limit: int,
+             ids_only: bool = False) -> models.QueryRequest:
+    return models.QueryRequest(
+        query=query, using=using, filter=query_filter, params=kw["search_params"],
+        limit=limit, with_payload=False if ids_only else kw["with_payload"],
+        with_vector=False if ids_only else kw["with_vectors"],
+        lookup_from=None if ids_only else kw["lookup_from"], shard_key=kw["shard_key_selector"],
+    )
+
+
+def _native_kw(spec: MigrationSpec, kw: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments pointed at the new vector (native plan): nothing to adapt."""
+    return {**kw, "using": _target_using(spec, kw["using"], spec.new_vector),
+            "prefetch": rewrite_prefetch(kw["prefetch"], spec, None, spec.new_vector)}
+
+
+def _ranked(legacy: list[models.ScoredPoint], native: list[models.ScoredPoint],
+            calibration: Any, kw: dict[str, Any]) -> models.QueryResponse:
+    """One response from both sides, offset/limit/threshold applied on the native scale."""
+    merged = merge_partitioned(legacy, native, calibrate=calibration, limit=kw["limit"],
+                               offset=kw["offset"] or 0, score_threshold=kw["score_threshold"],
+                               in_place=True)
+    return models.QueryResponse.model_construct(points=merged)  # points are validated already
+
+
+def _legacy_query(serving: Serving, vector: np.ndarray,
+                  old_query: Any) -> tuple[np.ndarray, Calibration]:
+    """The vector that searches the legacy side, and the calibration of its scores."""
+    if old_query is not None:
+        old = dense_vector(old_query)
+        if old is None:
+            raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
+        return old, serving.old_calibration if serving.calibrate else Calibration()
+    if serving.adapter is None:
+        raise DriftError(
+            f"migration {serving.spec.name!r} has no adapter: the legacy side cannot be "
+            "searched with a new-model query (fit one, or pass old_query=)"
+        )
+    return (serving.adapter.transform(vector),
+            serving.calibration if serving.calibrate else Calibration())
+
+
+def _prefetch_touches(spec: MigrationSpec, prefetch: Any) -> bool:
+    if prefetch is None:
+        return False
+    if isinstance(prefetch, list):
+        return any(_prefetch_touches(spec, p) for p in prefetch)
+    return spec.is_migrating_vector(prefetch.using) or _prefetch_touches(spec, prefetch.prefetch)
+
+
+def touches_migration(spec: MigrationSpec, kw: dict[str, Any]) -> bool:
+    """Does this query read the vector being migrated (directly or in its prefetch tree)?"""
+    return spec.is_migrating_vector(kw["using"]) or _prefetch_touches(spec, kw["prefetch"])
+
+
+def _target_using(spec: MigrationSpec, using: str | None, target: str) -> str | None:
+    """``using`` pointed at ``target`` when it named the migrating vector, else kept."""
+    return _vector_name(target) if spec.is_migrating_vector(using) else using
+
+
+def rewrite_prefetch(prefetch: Any, spec: MigrationSpec,
+                     map_query: Callable[[Any], Any] | None, target_vector: str) -> Any:
+    """The prefetch tree with every dense query on the migrating vector mapped and pointed at
+    ``target_vector`` (``map_query`` None: queries kept as the app wrote them); other
+    branches are kept as they are."""
+    if prefetch is None:
+        return None
+    if isinstance(prefetch, list):
+        return [rewrite_prefetch(p, spec, map_query, target_vector) for p in prefetch]
+    update: dict[str, Any] = {
+        "prefetch": rewrite_prefetch(prefetch.prefetch, spec, map_query, target_vector)}
+    if spec.is_migrating_vector(prefetch.using):
+        vector = dense_vector(prefetch.query) if map_query is not None else None
+        update["using"] = _vector_name(target_vector)
+        if vector is not None:
+            update["query"] = map_query(vector)
+    return prefetch.model_copy(update=update)
+
+
+def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
+                           old_query: Any) -> Steps[models.QueryResponse]:
+    spec = serving.spec
+    vector = dense_vector(kw["query"])
+
+    def adapt(v: np.ndarray) -> list[float]:
+        return _legacy_query(serving, v, old_query if v is vector else None)[0].tolist()
+
+    prefetch = rewrite_prefetch(kw["prefetch"], spec, adapt, spec.old_vector)
+    if vector is None or not spec.is_migrating_vector(kw["using"]):
+        # fusion / formula / order-by on top, or a top-level query on another vector: only
+        # the prefetch tree changes; its scores are not on the adapted scale
+        return (yield call("query_points", spec.collection, **{
+            **kw, "prefetch": prefetch,
+            "using": _target_using(spec, kw["using"], spec.old_vector)}))
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    response = yield call("query_points", spec.collection, **{
+        **kw, "prefetch": prefetch, "query": legacy_vector.tolist(),
+        "using": _vector_name(spec.old_vector),
+        "limit": (kw["offset"] or 0) + kw["limit"], "offset": None, "score_threshold": None})
+    return _ranked(response.points, [], calibration, kw)
+
+
+def query_steps(
+    serving: Serving, collection_name: str, kw: dict[str, Any], old_query: Any = None,
+    on_legacy: Callable[[list[Any]], None] | None = None,
+) -> Steps[models.QueryResponse]:
+    """Steps of a routed ``query_points`` call (``kw``: its keyword arguments, defaults filled)."""
+    spec = serving.spec
+    if not serving.targets(collection_name) or not touches_migration(spec, kw):
+        return (yield call("query_points", collection_name, **kw))
+    vector = dense_vector(kw["query"])
+    plan = serving.plan
+    if plan is Plan.NATIVE:
+        return (yield call("query_points", spec.native_collection, **_native_kw(spec, kw)))
+    _refuse_unroutable(kw["query"])
+    if kw["prefetch"] is not None:
+        # Prefetch trees (hybrid search, fusion, re-scoring) are served on the legacy
+        # vectors, which cover every point: each dense query on the migrating vector is
+        # adapted; other branches (e.g. sparse vectors) are untouched.
+        return (yield from _legacy_prefetch_steps(serving, kw, old_query))
+    if vector is None:
+        # Not a dense vector (ids, recommend, discover, ...): the legacy vectors cover every
+        # point, so running it there is complete and correct.
+        return (yield call("query_points", spec.collection,
+                           **{**kw, "using": _vector_name(spec.old_vector)}))
+    wanted = (kw["offset"] or 0) + kw["limit"]
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    if plan is Plan.ADAPTED:
+        # One plain query_points: qdrant-client takes the numpy vector as it is.
+        response = yield call("query_points", spec.collection, **{
+            **kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
+            "limit": wanted, "offset": None, "score_threshold": None})
+        legacy_points = response.points
+        native_points: list[models.ScoredPoint] = []
+    else:
+        # arguments qdrant-client knows and we do not route go along (and unknown ones are
+        # rejected by qdrant-client exactly as without the wrapper)
+        extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
+        batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
+        legacy_req = _request(kw, query=legacy_vector.tolist(),
+                              using=_vector_name(spec.old_vector),
+                              query_filter=legacy_filter(spec, kw["query_filter"]), limit=wanted)
+        native_req = _request(kw, query=_as_list(kw["query"], vector),
+                              using=_vector_name(spec.new_vector),
+                              query_filter=kw["query_filter"], limit=wanted)
+        # Anchors: the adapted query over the legacy vectors of MIGRATED items, ids and
+        # scores only: the same items the native side ranks, on the adapted scale. Matching
+        # the two rankings rank by rank corrects the calibration for this query (see
+        # merge.anchored).
+        legacy_reqs = [legacy_req]
+        if serving.calibrate:  # (an uncalibrated merge has nothing to anchor)
+            legacy_reqs.append(_request(
+                kw, query=legacy_req.query, using=legacy_req.using,
+                query_filter=migrated_filter(spec, kw["query_filter"]), limit=wanted,
+                ids_only=True))
+        if spec.layout == "named":
+            responses = yield call("query_batch_points", spec.collection,
+                                   [native_req, *legacy_reqs], **batch_kw)
+        else:
+            legacy_side, native_side = yield Gather((
+                call("query_batch_points", spec.collection, legacy_reqs, **batch_kw),
+                call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
+            ))
+            responses = [*native_side, *legacy_side]
+        native_points, legacy_points = responses[0].points, responses[1].points
+        if serving.calibrate:
+            calibration = anchored(calibration, responses[2].points, native_points)
+    response = _ranked(legacy_points, native_points, calibration, kw)
+    if on_legacy is not None:
+        native_ids = {p.id for p in native_points}
+        on_legacy([p.id for p in response.points if p.id not in native_ids])
+    return response
+
+
+def groups_steps(
+    serving: Serving, collection_name: str, group_by: str, kw: dict[str, Any],
+    old_query: Any = None,
+) -> Steps[models.GroupsResult]:
+    """Steps of a routed ``query_points_groups`` call."""
+    spec = serving.spec
+    if not serving.targets(collection_name) or not touches_migration(spec, kw):
+        return (yield call("query_points_groups", collection_name, group_by, **kw))
+    if serving.plan is Plan.NATIVE:
+        return (yield call("query_points_groups", spec.native_collection, group_by,
+                           **_native_kw(spec, kw)))
+    vector = dense_vector(kw["query"])
+    _refuse_unroutable(kw["query"])
+    if kw["prefetch"] is not None:
+        raise DriftError("query_points_groups with prefetch is not routed before cut-over: "
+                         "group a plain dense query, or use query_points with prefetch")
+    if vector is None:
+        return (yield call("query_points_groups", spec.collection, group_by,
+                           **{**kw, "using": _vector_name(spec.old_vector)}))
+    legacy_vector, calibration = _legacy_query(serving, vector, old_query)
+    legacy_kw = {**kw, "query": legacy_vector.tolist(), "using": _vector_name(spec.old_vector),
+                 "score_threshold": None}
+    if serving.plan is Plan.ADAPTED:
+        legacy = yield call("query_points_groups", spec.collection, group_by, **legacy_kw)
+        native_groups: list[models.PointGroup] = []
+    else:
+        legacy_kw["query_filter"] = legacy_filter(spec, kw["query_filter"])
+        native_query = vector.tolist()
+        # anchors: both queries' best migrated points, ungrouped, ids and scores only (see
+        # merge.anchored); all four calls are independent
+        anchor_kw = {"limit": kw["limit"] * kw["group_size"], "with_payload": False,
+                     "with_vectors": False, "search_params": kw["search_params"],
+                     "shard_key_selector": kw["shard_key_selector"],
+                     "consistency": kw["consistency"], "timeout": kw["timeout"]}
+        sides = (
+            call("query_points_groups", spec.collection, group_by, **legacy_kw),
+            call("query_points_groups", spec.native_collection, group_by,
+                 **{**kw, "query": native_query, "using": _vector_name(spec.new_vector)}),
+        )
+        anchors = (
+            call("query_points", spec.collection, query=legacy_kw["query"],
+                 using=legacy_kw["using"],
+                 query_filter=migrated_filter(spec, kw["query_filter"]), **anchor_kw),
+            call("query_points", spec.native_collection, query=native_query,
+                 using=_vector_name(spec.new_vector), query_filter=kw["query_filter"],
+                 **anchor_kw),
+        ) if serving.calibrate else ()
+        legacy, native, *anchored_by = yield Gather(sides + anchors)
+        native_groups = native.groups
+        if anchored_by:
+            calibration = anchored(calibration, anchored_by[0].points, anchored_by[1].points)
+    groups = merge_groups(legacy.groups, native_groups, calibrate=calibration,
+                          limit=kw["limit"], group_size=kw["group_size"],
+                          score_threshold=kw["score_threshold"])
+    return models.GroupsResult(groups=groups)
+
+
+def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
+                    old_query: Any, depth: int) -> Steps[list[Any]]:
+    """Ids of the ``depth`` best not-yet-migrated items for this query, by the legacy side
+    (ids only). Run off the query path for a sample of queries: a deeper signal for hot-first
+    backfill than the few results a query returns (relevant items the adapter ranks 11th
+    to 50th are the ones that gain most from their new vector)."""
+    spec = serving.spec
+    vector = dense_vector(kw["query"])
+    if (serving.plan is Plan.NATIVE or vector is None or kw["prefetch"] is not None
+            or not serving.targets(collection_name) or not touches_migration(spec, kw)):
+        return []
+    legacy_vector, _ = _legacy_query(serving, vector, old_query)
+    response = yield call("query_points", spec.collection, query=legacy_vector,
+                          using=_vector_name(spec.old_vector),
+                          query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
+                          with_payload=False, with_vectors=False)
+    return [p.id for p in response.points]
