@@ -70,3 +70,16 @@ def test_inspect_of_a_corrupt_file_fails_cleanly(tmp_path):
     result = runner.invoke(app, ["adapter", "inspect", str(bad)])
     assert result.exit_code == 2
     assert "error" in result.output
+
+
+def test_messages_keep_their_bracketed_text(tmp_path):
+    """Rich markup is off: TOML sections and keys in brackets reach the user as written."""
+    scaffolded = runner.invoke(app, ["init", str(tmp_path / "m.toml"), "--name", "m", "--collection", "docs",
+                                    "--new-vector", "v2"])
+    assert scaffolded.exit_code == 0, scaffolded.output
+    assert "[embedder]" in scaffolded.output and "[source]" in scaffolded.output
+    typo = tmp_path / "typo.toml"
+    typo.write_text((tmp_path / "m.toml").read_text().replace("[router]", "[routr]"))
+    refused = runner.invoke(app, ["plan", str(typo), "--path", str(tmp_path / "q")])
+    assert refused.exit_code == 2
+    assert "[routr]" in refused.output or "'routr'" in refused.output

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 
 from ..errors import DriftError
-from .output import console, fail as _fail
+from .output import console, fail as _fail, styled
 
 adapter_app = typer.Typer(no_args_is_help=True, help="Fit and inspect adapters.")
 
@@ -52,7 +52,7 @@ def print_report(info: dict[str, Any]) -> None:
         f"({quality['heldout_pairs']} held-out pairs)"
     )
     if quality.get("drastic_drift"):
-        console.print(f"[bold yellow]drastic drift:[/] {quality['advice']}")
+        console.print(styled("drastic drift:", "bold yellow", f" {quality['advice']}"))
 
 
 @adapter_app.command("inspect")

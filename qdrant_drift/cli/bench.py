@@ -234,8 +234,9 @@ def bench_chaos(
 def demo(
     workdir: Path = typer.Option(Path(".drift-demo"), help="Where the embedded Qdrant lives "
                                  "(recreated on every run)."),
-    migration: Path = typer.Option(Path("migrations/example.toml"), exists=True,
-                                   help="The migration file the demo runs."),
+    migration: Optional[Path] = typer.Option(
+        None, exists=True, help="The migration file the demo runs (default: the bundled "
+        "copy of migrations/example.toml, so the demo runs from any folder)."),
     docs: int = typer.Option(1000, help="At most this many documents."),
     queries: int = typer.Option(150, help="Test queries."),
 ) -> None:
@@ -243,7 +244,7 @@ def demo(
     adapter, serving while the backfill runs, cut-over; quality and time at every stage."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from qdrant_drift_bench.demo.run import run_demo
+    from qdrant_drift_bench.demo.run import DEMO_MIGRATION, run_demo
 
     with Progress(TextColumn("      {task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
@@ -256,7 +257,7 @@ def demo(
             bars.update(tasks[label], completed=done, total=total)
 
         try:
-            result = run_demo(workdir, migration, n_docs=docs, n_queries=queries,
+            result = run_demo(workdir, migration or DEMO_MIGRATION, n_docs=docs, n_queries=queries,
                               say=console.print, progress=progress)
         except DriftError as exc:
             _fail(exc)

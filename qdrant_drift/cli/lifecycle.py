@@ -142,7 +142,7 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
                 task, completed=done, total=total))
     except DriftError as exc:
         fail(exc)
-    console.print(f"fitted a [bold]{adapter.kind}[/] adapter; migration {migration.name!r} "
+    console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
                   "is 'fitted': `qdrant-drift start` to serve and backfill")
     print_report(adapter.info)
 

@@ -9,14 +9,22 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 # Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+# Markup is off: messages quote TOML sections ("[embedder]"), keys and user text in
+# brackets, which Rich would otherwise swallow as style tags; styles are given explicitly.
+console = Console(width=None if sys.stdout.isatty() else 140, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140, markup=False)
+
+
+def styled(label: str, style: str, rest: str) -> Text:
+    """``label`` in ``style``, then ``rest`` as plain text (never parsed for markup)."""
+    return Text.assemble((label, style), rest)
 
 
 def fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(styled("error:", "bold red", f" {exc}"))
     raise typer.Exit(code=2)
 
 

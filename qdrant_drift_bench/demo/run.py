@@ -79,6 +79,10 @@ def build_legacy(client: QdrantClient, file: MigrationFile, corpus: Corpus,
         for i in range(len(corpus.docs))])
 
 
+# migrations/example.toml, shipped with the package (a link in the repository: one file)
+DEMO_MIGRATION = Path(__file__).with_name("example.toml")
+
+
 def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 1000, n_queries: int = 150,
              say: Say = print, progress: Callable[[str, int, int], None] | None = None
              ) -> DemoResult:
