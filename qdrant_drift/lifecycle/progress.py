@@ -76,6 +76,7 @@ class Progress:
     dead_letters: int = 0
     workers: tuple[WorkerStatus, ...] = ()
     history: tuple[Sample, ...] = ()
+    events: tuple[tuple[float, str], ...] = ()  # (unix seconds, phase entered), oldest first
 
     @property
     def coverage(self) -> float:
