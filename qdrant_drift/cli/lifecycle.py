@@ -65,7 +65,7 @@ def _duration(seconds: Optional[float]) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
-def status_table(p: Progress) -> Table:
+def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Table:
     table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
                   show_header=False)
     table.add_column("what", style="bold")
@@ -81,7 +81,14 @@ def status_table(p: Progress) -> Table:
                                        sorted(p.shadow_agreement.items())) or "-"),
         ("dead letters", str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
+        ("replicas serving", ", ".join(f"{plan} x{n}" for plan, n in sorted(p.served.items()))
+         or "none reported recently"),
     ]
+    if p.adapter_problem:
+        rows.append(("adapter", f"unreadable: {p.adapter_problem}"))
+    if file_settings is not None and file_settings != p.router_settings:
+        rows.append(("router settings", "this file's [router] differs from what the fleet "
+                     "follows: run `qdrant-drift start` to apply it"))
     for what, value in rows:
         table.add_row(what, value)
     return table
@@ -209,13 +216,17 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
             if json_out:
                 print(json.dumps(migration.progress().to_dict()))
                 return
+            def table() -> Table:
+                return status_table(migration.progress(),
+                                    migration.file.router.settings().to_dict())
+
             if not watch:
-                console.print(status_table(migration.progress()))
+                console.print(table())
                 return
-            with Live(status_table(migration.progress()), console=console) as live:
+            with Live(table(), console=console) as live:
                 while True:
                     time.sleep(interval)
-                    live.update(status_table(migration.progress()))
+                    live.update(table())
     except DriftError as exc:
         fail(exc)
     except KeyboardInterrupt:

@@ -34,9 +34,10 @@ from .commands import create_steps, phase_steps
 from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.phases import Phase
-from ..serving.router import RoutingState
+from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
+from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, drive
-from ..errors import StateError
+from ..errors import AdapterFileError, StateError
 from ..store.adapters import load_stored_adapter, store_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.records import MigrationRecord, count_migrated, load_record, save_record
@@ -233,6 +234,7 @@ class Migration:
             if record.phase is Phase.PLANNED:
                 record.phase = Phase.FITTED
             self._drive(store_adapter(record, adapter, self.state_collection))
+        self.apply_router_settings()
         return adapter
 
     def adapter(self) -> Adapter:
@@ -247,8 +249,10 @@ class Migration:
         return record
 
     def start(self) -> MigrationRecord:
-        """Serve new-model queries (adapted at first) and open the backfill."""
+        """Serve new-model queries (adapted at first) and open the backfill; the fleet
+        follows this file's ``[router]`` settings from now on."""
         record = self.record()
+        self.apply_router_settings()
         if record.phase is Phase.ROLLED_BACK:
             return self._to(Phase.BACKFILLING)
         if record.phase not in (Phase.FITTED, Phase.SERVING_ADAPTED, Phase.BACKFILLING):
@@ -324,10 +328,16 @@ class Migration:
 
     # -- monitoring ----------------------------------------------------------------------
     def progress(self) -> Progress:
-        """Coverage, throughput, ETA, phase, plan, quality, dead letters and workers."""
+        """Coverage, throughput, ETA, phase, plan, quality, dead letters, workers and what
+        the serving replicas report."""
         return self._drive(progress_steps(self.name, self.state_collection,
-                                          router=self.file.to_router(),
                                           heartbeat_timeout=self.file.backfill.heartbeat_timeout))
+
+    def apply_router_settings(self) -> None:
+        """Store this file's ``[router]`` section: every wrapped client follows it within
+        its refresh interval (``fit`` and ``start`` do this)."""
+        self._drive(save_settings_steps(self.name, self.file.router.settings(),
+                                        self.state_collection))
 
     def report(self, png: str | Path) -> Path:
         from ..observability.report import write_report_png
@@ -337,7 +347,7 @@ class Migration:
 
 def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, router: Any = None,
                    heartbeat_timeout: float = 30.0) -> Steps[Progress]:
-    from ..serving.router import Router
+    """``router``: judge the plan by this router instead of the stored router settings."""
     from ..serving.shadow import read_agreement_steps
 
     record = yield from load_record(name, state_collection)
@@ -349,15 +359,27 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     workers = yield from store.read_workers(name, timeout=heartbeat_timeout,
                                             state_collection=state_collection)
     agreement = yield from read_agreement_steps(name, state_collection)
-    predicted, drastic = None, False
+    settings = yield from load_settings_steps(name, state_collection)
+    interval = settings.refresh_interval if settings else DEFAULT_REFRESH_INTERVAL
+    replicas = yield from read_replicas_steps(name, max_age_s=max(30.0, 3 * interval),
+                                              state_collection=state_collection)
+    predicted, drastic, adapter_problem = None, False, None
     if record.adapter_digest:
-        adapter = yield from load_stored_adapter(record, state_collection)
-        report = adapter.quality or {}
-        predicted = report.get("predicted_recall_recovery")
-        drastic = bool(report.get("drastic_drift", False))
+        try:
+            adapter = yield from load_stored_adapter(record, state_collection)
+        except (StateError, AdapterFileError) as exc:  # status must still show the rest
+            adapter_problem = f"{exc}: run `qdrant-drift fit` to store a new adapter"
+        else:
+            report = adapter.quality or {}
+            predicted = report.get("predicted_recall_recovery")
+            drastic = bool(report.get("drastic_drift", False))
     rate = throughput(samples)
     coverage = min(1.0, migrated / total) if total else 1.0
-    plan = (router or Router()).plan(RoutingState(phase=record.phase, coverage=coverage))
+    router = router or (settings or RouterSettings()).router()
+    plan = router.plan(RoutingState(phase=record.phase, coverage=coverage))
+    served: dict[str, int] = {}
+    for replica in replicas:
+        served[replica.plan] = served.get(replica.plan, 0) + 1
     return Progress(
         name=name, collection=record.spec.collection, layout=record.spec.layout,
         phase=record.phase.value if not record.backfill_paused else f"{record.phase.value} (paused)",
@@ -366,6 +388,8 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
         drastic_drift=drastic, shadow_agreement=agreement, dead_letters=len(dead),
         workers=tuple(workers), history=tuple(samples),
         events=tuple((float(h["at"]), str(h["to"])) for h in record.history if "at" in h),
+        served=served, router_settings=None if settings is None else settings.to_dict(),
+        adapter_problem=adapter_problem,
     )
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from ..errors import DriftError
-from ..serving.router import ByCoverage, ByPhase, Router, UnhealthyStateIsAdapted
+from ..serving.router import DEFAULT_REFRESH_INTERVAL, Router, RouterSettings
 from ..migration.spec import DEFAULT_VECTOR, LAYOUTS, MigrationSpec
 
 if sys.version_info >= (3, 11):
@@ -528,7 +528,7 @@ class RouterSection(_Section):
         example=1.0,
     )
     refresh_interval: float = _key(
-        2.0, rule=_number(0.0, lo_open=True),
+        DEFAULT_REFRESH_INTERVAL, rule=_number(0.0, lo_open=True),
         doc="seconds between reads of the migration state by clients",
     )
     shadow_rate: float = _key(
@@ -544,14 +544,13 @@ class RouterSection(_Section):
                 "native_at",
             )
 
+    def settings(self) -> RouterSettings:
+        return RouterSettings(min_hybrid_coverage=self.min_hybrid_coverage,
+                              native_at=self.native_at, refresh_interval=self.refresh_interval,
+                              shadow_rate=self.shadow_rate)
+
     def to_router(self) -> Router:
-        return Router(
-            policies=[
-                UnhealthyStateIsAdapted(),
-                ByPhase(),
-                ByCoverage(self.min_hybrid_coverage, self.native_at),
-            ]
-        )
+        return self.settings().router()
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ class Progress:
     collection: str
     layout: str
     phase: str
-    plan: str  # the plan the default router serves in this state
+    plan: str  # the plan the stored router settings give in this state
     migrated: int
     total: int
     items_per_s: float | None = None
@@ -77,6 +77,9 @@ class Progress:
     workers: tuple[WorkerStatus, ...] = ()
     history: tuple[Sample, ...] = ()
     events: tuple[tuple[float, str], ...] = ()  # (unix seconds, phase entered), oldest first
+    served: dict[str, int] = field(default_factory=dict)  # plan -> replicas reporting it
+    router_settings: dict[str, Any] | None = None  # what the fleet follows (None: defaults)
+    adapter_problem: str | None = None  # why the stored adapter cannot be read, if so
 
     @property
     def coverage(self) -> float:

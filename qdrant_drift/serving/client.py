@@ -31,14 +31,15 @@ from .queries import (
     groups_steps,
     query_steps,
 )
-from ..errors import DriftError
+from ..errors import AdapterFileError, DriftError, StateError
 from .hits import HitCounter
 from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
-from .router import Plan, Router, RoutingState
+from .router import DEFAULT_REFRESH_INTERVAL, Plan, Router, RouterSettings, RoutingState
 from ..sansio import Steps, adrive, drive
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
+from ..store.fleet import load_settings_steps, report_replica_steps
 from ..store.records import read_routing_state
 from .writes import MIRRORED_METHODS, mirrored_steps, update_vectors_steps, upsert_steps
 
@@ -49,16 +50,21 @@ class _Core:
     """What both clients share: the current serving snapshot and how to refresh it."""
 
     def __init__(self, migration: str, *, state_collection: str, router: Router | None,
-                 adapter: Adapter | None, shadow_rate: float = 0.0,
+                 adapter: Adapter | None, shadow_rate: float | None = None,
                  calibrate: bool = True, metrics: Any = None) -> None:
         self.migration = migration
         self.metrics = metrics
         self.calibrate = calibrate
-        self.shadow = ShadowSampler(shadow_rate)
+        # The router settings the operator stored (the migration file's [router]) apply
+        # unless the app pinned its own router / shadow rate.
+        self.settings: RouterSettings | None = None
+        self.pinned_router, self.pinned_shadow_rate = router, shadow_rate
+        self.shadow = ShadowSampler(shadow_rate or 0.0)
         self.shadow_stats = ShadowStats()
         self.state_collection = state_collection
-        self.router = router or Router()
+        self.router = router or RouterSettings().router()
         self.pinned_adapter = adapter
+        self.adapter_problem: str | None = None  # why the stored adapter cannot be used
         self.serving: Serving | None = None
         self.routing_state: RoutingState | None = None
         self.refreshed_at: float | None = None
@@ -76,6 +82,11 @@ class _Core:
             yield from self.hits.flush_steps(self.state_collection)
             yield from flush_agreement_steps(self.shadow_stats, self.migration,
                                              self.hits.replica, self.state_collection)
+            if self.serving is not None:
+                yield from report_replica_steps(
+                    self.migration, self.hits.replica, self.serving.plan.value,
+                    None if self.pinned_router is not None else self.settings,
+                    self.state_collection)
 
     def refresh_steps(self) -> Steps[Serving]:
         try:
@@ -86,11 +97,9 @@ class _Core:
                     f"{self.state_collection!r}"
                 )
             if self.pinned_adapter is None and record.adapter_digest != self._adapter_digest:
-                self._adapter = (
-                    (yield from load_stored_adapter(record, self.state_collection))
-                    if record.adapter_digest else None
-                )
-                self._adapter_digest = record.adapter_digest
+                yield from self._load_adapter_steps(record)
+            settings = yield from load_settings_steps(self.migration, self.state_collection)
+            self._apply(settings)
         except Exception:
             self.refresh_errors += 1
             if self.metrics is not None:
@@ -106,11 +115,38 @@ class _Core:
         self.serving = self._snapshot(record.spec, state)
         return self.serving
 
+    def _load_adapter_steps(self, record: Any) -> Steps[None]:
+        """Load the stored adapter. A corrupt one (bad digest, missing chunks, unreadable
+        file) must not take serving down: native serving needs no adapter, and until a new
+        one is stored the last good adapter (if any) keeps serving; the problem is kept for
+        the error a query that needs the adapter gets. Transport errors propagate (the
+        refresh degrades and retries)."""
+        try:
+            self._adapter = ((yield from load_stored_adapter(record, self.state_collection))
+                             if record.adapter_digest else None)
+            self.adapter_problem = None
+        except (StateError, AdapterFileError) as exc:
+            self.adapter_problem = str(exc)
+            if self.metrics is not None:
+                self.metrics.record_state_refresh_error(self.migration)
+        self._adapter_digest = record.adapter_digest
+
+    def _apply(self, settings: RouterSettings | None) -> None:
+        """Follow the stored router settings where the app pinned nothing."""
+        self.settings = settings
+        if settings is None:
+            return
+        if self.pinned_router is None:
+            self.router = settings.router()
+        if self.pinned_shadow_rate is None and settings.shadow_rate != self.shadow.rate:
+            self.shadow = ShadowSampler(settings.shadow_rate)
+
     def _snapshot(self, spec: Any, state: RoutingState) -> Serving:
         adapter = self._adapter
         plan = self.router.plan(state)
         if adapter is None:
-            return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate)
+            return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate,
+                           adapter_problem=self.adapter_problem)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
                        old_calibration=adapter.old_calibration, calibrate=self.calibrate)
 
@@ -168,8 +204,8 @@ class _Wrapper:
         state_collection: str = STATE_COLLECTION,
         router: Router | None = None,
         adapter: Adapter | None = None,
-        refresh_interval: float = 5.0,
-        shadow_rate: float = 0.0,
+        refresh_interval: float | None = None,
+        shadow_rate: float | None = None,
         calibrate: bool = True,
         metrics: Any = None,
         hit_depth: int = 0,
@@ -178,7 +214,7 @@ class _Wrapper:
         if hit_depth < 0:
             raise ValueError(f"hit_depth must be >= 0, got {hit_depth}")
         self._client = client
-        self._interval = refresh_interval
+        self._pinned_interval = refresh_interval
         self._hit_depth = hit_depth
         self._hit_sampler = ShadowSampler(hit_sample_rate if hit_depth else 0.0)
         self._core = _Core(migration, state_collection=state_collection, router=router,
@@ -189,6 +225,14 @@ class _Wrapper:
     def plan(self) -> Plan:
         """The plan routed queries take right now."""
         return self._core.plan
+
+    @property
+    def _interval(self) -> float:
+        """Seconds between state reads: the app's own, else the stored router settings'."""
+        if self._pinned_interval is not None:
+            return self._pinned_interval
+        settings = self._core.settings
+        return settings.refresh_interval if settings else DEFAULT_REFRESH_INTERVAL
 
     @property
     def routing_state(self) -> RoutingState | None:
@@ -227,7 +271,10 @@ class DriftClient(_Wrapper):
 
     Options: ``state_collection``, ``router`` (policies), ``adapter`` (pin one instead of the
     stored adapter), ``refresh_interval`` (seconds; 0 = only on :meth:`refresh`),
-    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``,
+    ``shadow_rate`` (share of queries also run on the next plan), ``calibrate``. Left
+    unset, ``router``, ``refresh_interval`` and ``shadow_rate`` follow the ``[router]``
+    settings that ``fit`` / ``start`` stored from the migration file, so the whole fleet
+    serves what the operator configured.
     ``metrics`` (a :class:`qdrant_drift.observability.metrics.DriftMetrics`: queries per plan, degraded
     queries, state read errors; expose it with ``metrics.serve(port)``), ``hit_depth`` and
     ``hit_sample_rate`` (for that share of queries, the ``hit_depth`` best unmigrated items

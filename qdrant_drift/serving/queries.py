@@ -48,6 +48,7 @@ class Serving:
     calibration: Calibration = Calibration()
     old_calibration: Calibration = Calibration()
     calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
+    adapter_problem: str | None = None  # why the stored adapter cannot be used, if it cannot
 
     def targets(self, collection_name: str) -> bool:
         return collection_name in (self.spec.collection, self.spec.alias)
@@ -146,6 +147,11 @@ def _legacy_query(serving: Serving, vector: np.ndarray,
             raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
         return old, serving.old_calibration if serving.calibrate else Calibration()
     if serving.adapter is None:
+        if serving.adapter_problem:
+            raise DriftError(
+                f"migration {serving.spec.name!r}: the stored adapter cannot be read "
+                f"({serving.adapter_problem}); until cut-over new-model queries need it: run "
+                "`qdrant-drift fit` to store a new one (or cut over, or pass old_query=)")
         raise DriftError(
             f"migration {serving.spec.name!r} has no adapter: the legacy side cannot be "
             "searched with a new-model query (fit one, or pass old_query=)"

@@ -12,9 +12,9 @@ Like tenacity's strategies, policies are small callables ``policy(state) -> Plan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ..migration.phases import Phase
 
@@ -93,3 +93,32 @@ class Router:
             if decided is not None:
                 return decided
         return self.fallback
+
+
+DEFAULT_REFRESH_INTERVAL = 2.0  # seconds between state reads by a serving replica
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """The serving policy a whole fleet shares: the migration file's ``[router]`` section.
+
+    Stored in the state collection by ``fit`` and ``start``, so that every wrapped client
+    serves what the operator configured (an app that passes its own ``router=`` pins it).
+    """
+
+    min_hybrid_coverage: float = 0.0
+    native_at: float | None = None
+    refresh_interval: float = DEFAULT_REFRESH_INTERVAL
+    shadow_rate: float = 0.0
+
+    def router(self) -> Router:
+        return Router(policies=[UnhealthyStateIsAdapted(), ByPhase(),
+                                ByCoverage(self.min_hybrid_coverage, self.native_at)])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RouterSettings":
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
