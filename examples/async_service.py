@@ -14,7 +14,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 import qdrant_drift
-from qdrant_drift.lifecycle.commands import acreate, aset_phase
+from qdrant_drift.lifecycle.commands import acreate, acutover, astart
 
 from _legacy import LEGACY_VECTORS, corpus, legacy_points, new_model, old_model
 
@@ -45,13 +45,13 @@ async def main() -> None:
     print(f"plan {app.plan.value}: {len(answers)} queries served concurrently")
 
     # the app re-ingests its documents with the new model: each write fills both spaces
-    await aset_phase(client, "docs-minilm", "backfilling")
+    await astart(client, "docs-minilm")
     vectors = new_model(corpus.docs)
     await app.upsert("docs", [models.PointStruct(
         id=i, vector={"minilm": vectors[i].tolist()},
         payload={"name": corpus.names[i], "text": corpus.docs[i]})
         for i in range(len(corpus.docs))])
-    await aset_phase(client, "docs-minilm", "cut-over")
+    await acutover(client, "docs-minilm")  # checked: every point has the new vector
     await asyncio.sleep(0.5)  # replicas follow the state within their refresh interval
     answers = await asyncio.gather(*(serve(q) for q in queries))
     print(f"plan {app.plan.value}: {answers[0]}")

@@ -303,7 +303,7 @@ def load_scenario(texts: Sequence[str], old: np.ndarray, new: np.ndarray, querie
                    options=BackfillOptions(batch_size=batch_size)).run()
     for target in ("cut-over", "rolled-back", "backfilling", "cut-over"):
         phase[0] = target
-        set_phase(client, NAME, target)
+        set_phase(client, NAME, target, force=True)  # serving through every phase change
         time.sleep(1.0)
     # the state disappears: serving degrades to the adapted plan and keeps answering
     phase[0] = "state unreadable"

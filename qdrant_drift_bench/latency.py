@@ -178,7 +178,7 @@ def run_latency_bench(
     set_phase(raw, "latency", Phase.BACKFILLING)
     drift.refresh()
     per_plan["hybrid"] = measure("hybrid")
-    set_phase(raw, "latency", Phase.CUT_OVER)
+    set_phase(raw, "latency", Phase.CUT_OVER, force=True)  # half migrated: on purpose
     drift.refresh()
     per_plan["native"] = measure("native")
     return {

@@ -350,7 +350,7 @@ def run_router_bench(
             f"uncal {random_r['routed_uncalibrated'][-1]:.3f} "
             f"adapted {adapted_r:.3f} native {random_r['native_only'][-1]:.3f} "
             f"({time.perf_counter() - started:.0f}s)")
-    cutover(world.client, MIGRATION)
+    cutover(world.client, MIGRATION, force=True)  # whatever coverage the sweep reached
     routed_client.refresh()
     started = time.perf_counter()
     after_cutover = np.array([_rank_of(r, int(rel)) for r, rel in

@@ -136,8 +136,8 @@ class CountingCalls:
 def test_a_batch_is_one_round_trip_per_collection_and_answers_like_single_queries(
         world, phase_path):
     world.migrate(range(0, N, 2))
-    for phase in phase_path:
-        set_phase(world.client, "upgrade", phase)
+    for phase in phase_path:  # cut over at half coverage on purpose
+        set_phase(world.client, "upgrade", phase, force=True)
     counting = CountingCalls(world.client)
     client = DriftClient(counting, "upgrade", refresh_interval=0)
     flt = models.Filter(must=[models.FieldCondition(key="group",
@@ -304,7 +304,7 @@ def test_async_wrap_and_background_refresh():
         assert isinstance(client, AsyncDriftClient)
         await client.query_points("docs", query=[0.1] * 16, using="new", limit=1)
         await aset_phase(raw, "upgrade", Phase.BACKFILLING)
-        await aset_phase(raw, "upgrade", Phase.CUT_OVER)
+        await aset_phase(raw, "upgrade", Phase.CUT_OVER, force=True)  # nothing migrated
         for _ in range(100):
             if client.plan is Plan.NATIVE:
                 break
@@ -319,6 +319,7 @@ def test_sync_background_refresh_follows_a_cutover(world):
     import time
 
     client = DriftClient(world.client, "upgrade", refresh_interval=0.05)
+    world.migrate(range(N))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
     cutover(world.client, "upgrade")
     deadline = time.time() + 5

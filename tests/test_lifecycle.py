@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from qdrant_client import QdrantClient
+from qdrant_client.http import models
 from typer.testing import CliRunner
 
 from qdrant_drift.cli.app import app
@@ -22,19 +23,20 @@ from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
 from qdrant_drift.errors import StateError
 
-from .backfill_fixtures import build_legacy_collection, doc_text, text_vector
+from .backfill_fixtures import DIM, build_legacy_collection, doc_text, old_vectors, text_vector
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def migration_file(tmp_path: Path, *, name: str = "docs-v2", embed: str = "embed_texts",
-                   extra: str = "") -> Path:
+                   extra: str = "", old_vector: str = "old", payload_field: str = "text",
+                   kind: str = "procrustes", sample_size: int = 150) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(f"""
 [migration]
 name = "{name}"
 collection = "docs"
-old_vector = "old"
+old_vector = "{old_vector}"
 new_vector = "new"
 old_model = "old-m"
 new_model = "new-m"
@@ -45,11 +47,11 @@ callable = "tests.backfill_fixtures:{embed}"
 normalize = false
 
 [source]
-payload_field = "text"
+payload_field = "{payload_field}"
 
 [adapter]
-kind = "procrustes"
-sample_size = 150
+kind = "{kind}"
+sample_size = {sample_size}
 
 [backfill]
 batch_size = 16
@@ -76,11 +78,12 @@ def test_the_whole_lifecycle_from_fit_to_finish(world):
     assert adapter.quality["predicted_recall_recovery"] > 0.5
     assert migration.record().phase.value == "fitted"
     assert migration.start().phase.value == "backfilling"
-    with pytest.raises(StateError, match="cut-over refused: 200 of 200 points"):
+    # the 150 sampled points were embedded by fit: their vectors are written already
+    with pytest.raises(StateError, match="cut-over refused: 50 of 200 points"):
         migration.cutover()
 
     stats = migration.start_backfill(background=True).join(60)
-    assert stats.written == 200
+    assert stats.written == 50
     progress = migration.progress()
     assert progress.coverage == 1.0 and progress.plan == "hybrid" and progress.dead_letters == 0
     assert progress.history and progress.history[-1].migrated == 200
@@ -98,7 +101,8 @@ def test_illegal_moves_are_refused_with_the_reason(world, tmp_path):
     with pytest.raises(StateError, match="not been fitted"):
         migration.start()
     migration.fit()
-    with pytest.raises(StateError, match="finish needs a cut-over"):
+    with pytest.raises(StateError, match="cannot go from 'fitted' to 'finished': run "
+                       "`qdrant-drift start`, then `qdrant-drift cutover` first"):
         migration.finish()
     migration.start()
     second = Migration(client, migration_file(tmp_path, name="another"))
@@ -138,7 +142,7 @@ def test_worker_metrics_are_exposed_for_prometheus(world):
         metrics.exposition().decode())}
     written = [s for s in families["qdrant_drift_backfill_items"].samples
                if s.name.endswith("_total") and s.labels["outcome"] == "written"]
-    assert written[0].value == 200
+    assert written[0].value == 50  # fit wrote the vectors of its 150 sampled points
     coverage = families["qdrant_drift_coverage_ratio"].samples[0]
     assert coverage.value == 1.0 and coverage.labels["migration"] == "docs-v2"
 
@@ -147,6 +151,137 @@ def _cli(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def _refused(*args: str, env: dict[str, str] | None = None) -> str:
+    """The command fails with exit code 2 and one clear line, never a traceback."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(
+        result.exception, SystemExit), result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return " ".join(result.output.split())
+
+
+@pytest.fixture()
+def embedded(tmp_path) -> tuple[Path, list[str]]:
+    """An embedded Qdrant folder with a 200-point legacy collection, and its --path."""
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 200)
+    client.close()
+    return db, ["--path", str(db)]
+
+
+def test_commands_before_any_fit_say_to_run_fit_in_one_line(tmp_path, embedded):
+    _, where = embedded
+    path = str(migration_file(tmp_path))
+    for command in (["cutover"], ["dead-letters"], ["status"], ["finish"], ["pause"]):
+        assert "has not been fitted yet: run `qdrant-drift fit` first" in _refused(
+            *command, path, *where)
+
+
+def test_fit_on_a_missing_collection_is_one_line(tmp_path):
+    db = tmp_path / "qdrant"
+    QdrantClient(path=str(db)).close()
+    assert "collection 'docs' does not exist" in _refused(
+        "fit", str(migration_file(tmp_path)), "--path", str(db))
+
+
+def test_a_wrong_path_or_an_invalid_file_creates_no_storage_folder(tmp_path, embedded):
+    path = str(migration_file(tmp_path))
+    wrong = tmp_path / "typo"
+    for command in ("plan", "start", "status", "cutover", "backfill", "dead-letters"):
+        message = _refused(command, path, "--path", str(wrong))
+        assert f"no embedded Qdrant storage at {wrong} (wrong --path?)" in message
+    assert not wrong.exists()
+    invalid = tmp_path / "bad.toml"
+    invalid.write_text("[migration]\nname = 3\n")
+    for command in ("fit", "plan", "start"):
+        _refused(command, str(invalid), "--path", str(wrong))
+    assert not wrong.exists()
+
+
+def test_plan_refuses_a_missing_old_vector_listing_the_vectors_there_are(tmp_path, embedded):
+    _, where = embedded
+    message = _refused("plan", str(migration_file(tmp_path, old_vector="legacy")), *where)
+    assert "no vector 'legacy' (old_vector); it has 'old'" in message
+
+
+def test_plan_refuses_a_text_field_missing_from_every_sampled_point(tmp_path, embedded):
+    _, where = embedded
+    message = _refused("plan", str(migration_file(tmp_path, payload_field="body")), *where)
+    assert "payload field 'body' ([source] payload_field) is missing or empty in all" in message
+    assert "['n', 'text']" in message
+
+
+def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path, embedded):
+    _, where = embedded
+    _cli("fit", str(migration_file(tmp_path)), *where)
+    embedded_marker = tmp_path / "embedded"
+    other = migration_file(tmp_path, name="another", embed="slow_embed_texts")
+    message = _refused("fit", str(other), *where, env={"DRIFT_TEST_STARTED": str(embedded_marker)})
+    assert "already has an active migration, 'docs-v2'" in message
+    assert not embedded_marker.exists()  # the new model never ran
+
+
+def test_finish_checks_it_is_allowed_before_asking(tmp_path, embedded):
+    _, where = embedded
+    path = str(migration_file(tmp_path))
+    _cli("fit", path, *where)
+    _cli("start", path, *where)
+    # no --yes and no input: a prompt would abort with exit code 1
+    assert "cannot go from 'backfilling' to 'finished': run `qdrant-drift cutover` first" in (
+        _refused("finish", path, *where))
+
+
+def test_cutover_after_rollback_names_the_command_to_run(tmp_path, embedded):
+    _, where = embedded
+    path = str(migration_file(tmp_path))
+    _cli("fit", path, *where)
+    _cli("rollback", path, *where)
+    assert "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift start` first" in (
+        _refused("cutover", path, *where))
+
+
+def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, embedded):
+    _, where = embedded
+    path = str(migration_file(tmp_path, kind="low_rank_affine", sample_size=100))
+    fitted = " ".join(_cli("fit", path, *where).split())
+    assert ("warning: 100 usable sample pairs are below the 128 the pre-flight quality report "
+            "needs for a low_rank_affine adapter") in fitted
+    assert "sample_size to at least 128" in fitted
+    started = _cli("start", path, *where)
+    warnings = [line for line in started.splitlines() if "warning" in line.lower()]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: migration 'docs-v2' serves"), (
+        started)
+    assert "UserWarning" not in fitted + started and "warnings.warn" not in fitted + started
+
+
+def test_finish_with_the_unnamed_legacy_vector_completes_and_a_new_migration_can_start(
+        tmp_path):
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    client.create_collection("docs", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    old = old_vectors(120)
+    client.upsert("docs", [models.PointStruct(id=i, vector=old[i].tolist(),
+                                              payload={"text": doc_text(i)}) for i in range(120)])
+    client.close()
+    where = ["--path", str(db)]
+    path = str(migration_file(tmp_path, old_vector="", sample_size=120))
+    _cli("fit", path, *where)  # the sample is the whole collection: nothing left to backfill
+    _cli("start", path, *where)
+    assert "cut-over" in _cli("cutover", path, *where)
+    finished = " ".join(_cli("finish", path, *where, "--yes").split())
+    assert ("migration 'docs-v2' is finished; kept the legacy unnamed vector of 'docs', unused "
+            "(Qdrant cannot drop a collection's unnamed vector)") in finished
+    status = json.loads(_cli("status", path, *where, "--json"))
+    assert status["phase"] == "finished"
+    nxt = migration_file(tmp_path, name="docs-v3", old_vector="new")
+    nxt.write_text(nxt.read_text().replace('new_vector = "new"', 'new_vector = "newer"'))
+    assert "fitted" in _cli("fit", str(nxt), *where)
 
 
 def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path):

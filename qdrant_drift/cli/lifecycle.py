@@ -19,10 +19,10 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import console, fail, fmt
+from .output import console, fail, fmt, one_line_warnings
 from ..errors import DriftError
 from ..lifecycle.facade import Migration
-from ..lifecycle.file import scaffold
+from ..lifecycle.file import load_migration_file, scaffold
 from ..lifecycle.progress import Progress
 
 FileArg = typer.Argument(..., exists=True, dir_okay=False, help="the migration file (TOML)")
@@ -33,28 +33,40 @@ GrpcOpt = typer.Option(False, "--grpc", help="prefer gRPC for the server")
 
 
 def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = None,
-            grpc: bool = False) -> Any:
+            grpc: bool = False, *, create: bool = False) -> Any:
+    """A client for ``--path`` or ``--url``. Only ``create`` (``fit``) may make a new
+    embedded storage folder: anywhere else a wrong ``--path`` is an error, not a new,
+    empty Qdrant."""
     from qdrant_client import QdrantClient
 
     if (path is None) == (url is None):
         raise DriftError("say where Qdrant is: --path DIR (embedded) or --url URL (a server)")
     if path is not None:
+        if not create and not (path / "meta.json").is_file():
+            raise DriftError(f"no embedded Qdrant storage at {path} (wrong --path?); only "
+                             "`qdrant-drift fit` creates one")
         return QdrantClient(path=str(path))
     return QdrantClient(url=url, api_key=api_key, prefer_grpc=grpc)
 
 
 @contextmanager
 def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Optional[str],
-               grpc: bool) -> Iterator[Migration]:
-    """The migration, on a client closed afterwards (embedded Qdrant allows one at a time)."""
-    try:
-        client = connect(path, url, api_key, grpc)
-    except DriftError as exc:
-        fail(exc)
-    try:
-        yield Migration(client, file)
-    finally:
-        client.close()
+               grpc: bool, *, create: bool = False) -> Iterator[Migration]:
+    """The migration, on a client closed afterwards (embedded Qdrant allows one at a time).
+    The file is validated before anything connects; library errors and warnings end as one
+    line each."""
+    with one_line_warnings():
+        try:
+            migration_file = load_migration_file(file)
+            client = connect(path, url, api_key, grpc, create=create)
+        except DriftError as exc:
+            fail(exc)
+        try:
+            yield Migration(client, migration_file)
+        except DriftError as exc:
+            fail(exc)
+        finally:
+            client.close()
 
 
 def _duration(seconds: Optional[float]) -> str:
@@ -140,10 +152,10 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
     from .adapter import print_report
 
     try:
-        with _migration(file, path, url, api_key, grpc) as migration, Bar(
+        with _migration(file, path, url, api_key, grpc, create=True) as migration, Bar(
                 TextColumn("embedding the sample"), BarColumn(),
                 TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
-                console=console) as bar:
+                console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("embed", total=None)
             adapter = migration.fit(progress=lambda done, total: bar.update(
                 task, completed=done, total=total))
@@ -191,18 +203,23 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
 def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
            yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
-    """Drop the legacy vector or collection (only after cut-over; irreversible)."""
+    """Mark the migration finished and drop the legacy vector or collection (only after
+    cut-over; irreversible). Whether it is allowed is checked before asking."""
     with _migration(file, path, url, api_key, grpc) as migration:
-        spec = migration.spec
-        what = (f"vector {spec.old_vector!r} of {spec.collection!r}" if spec.layout == "named"
-                else f"collection {spec.collection!r}")
-        if not yes and not typer.confirm(f"Drop the legacy {what}? This cannot be undone."):
+        what = migration.check_finish()
+        if not yes and not typer.confirm(f"Finish {migration.name!r} and {what}? "
+                                         "This cannot be undone."):
             raise typer.Exit(code=1)
-        try:
-            record = migration.finish()
-        except DriftError as exc:
-            fail(exc)
-    console.print(f"dropped the legacy {what}; migration {record.spec.name!r} is finished")
+        record = migration.finish()
+    console.print(f"migration {record.spec.name!r} is finished; {_past(what)}", markup=False)
+
+
+def _past(what: str) -> str:
+    """'drop the legacy ...' -> 'dropped the legacy ...' (finish's note, after the fact)."""
+    for verb, done in (("drop ", "dropped "), ("keep ", "kept ")):
+        if what.startswith(verb):
+            return done + what[len(verb):]
+    return what
 
 
 def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -24,8 +26,21 @@ def styled(label: str, style: str, rest: str) -> Text:
 
 
 def fail(exc: Exception) -> None:
-    err_console.print(styled("error:", "bold red", f" {exc}"))
+    err_console.print(styled("error:", "bold red", f" {exc}"), soft_wrap=True)
     raise typer.Exit(code=2)
+
+
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Python warnings reach a CLI user as one ``warning: ...`` line each, without the
+    category and the source line Python would quote."""
+    def show(message: Any, *_: Any, **__: Any) -> None:
+        err_console.print(styled("warning:", "yellow", f" {message}"), soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
 
 
 def write_json(path: Optional[Path], payload: dict[str, Any]) -> None:

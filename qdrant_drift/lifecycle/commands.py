@@ -1,37 +1,62 @@
-"""Plain command functions over the migration state (the CLI and apps call these).
+"""The command layer: one plain function per lifecycle step, the one home of every rule.
 
-``create`` prepares the target (a new named vector, or a new collection) and records the
-migration with its adapter; ``set_phase`` moves it along (``cutover`` / ``rollback`` are the
-two a serving fleet follows within its refresh interval).
+The CLI, the :class:`~qdrant_drift.lifecycle.facade.Migration` facade and apps all call
+these (alembic's ``command.py`` idea). Each talks to Qdrant through sans-I/O steps, with a
+sync entry point (``cutover``) and an async one (``acutover``). The rules, each written once:
+
+- legal moves between phases (:func:`~qdrant_drift.migration.phases.check_transition`, whose
+  error names the command to run);
+- one active migration per collection (:func:`preflight_steps`, checked before anything
+  expensive);
+- cut-over only when every point has the new vector, unless forced (:func:`cutover_steps`);
+- finish only after cut-over, checked before anything is dropped (:func:`check_finish_steps`).
+
+Every change to the migration record is a checked write (:mod:`qdrant_drift.store.records`).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from ..errors import DriftError
-from ..migration.phases import Phase
-from ..sansio import Steps, adrive, call, drive
+from ..errors import DriftError, StateError
+from ..migration.phases import ACTIVE, Phase, check_transition
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-from ..errors import StateError
-from ..migration.phases import ACTIVE
-from ..store.adapters import store_adapter
+from ..sansio import Steps, adrive, call, drive
+from ..store.adapters import adapter_change, load_stored_adapter, write_adapter_chunks
+from ..store.backfill import read_dead_letters
 from ..store.collection import STATE_COLLECTION, ensure_state_collection
-from ..store.records import MigrationRecord, load_record, save_record, transition
+from ..store.records import (
+    MigrationRecord,
+    count_migrated,
+    load_record,
+    pause_change,
+    phase_change,
+    require_record,
+    update_record,
+    write_record,
+)
+
+
+def vector_names(info: Any) -> list[str]:
+    """The collection's dense vector names ('' is the unnamed one)."""
+    vectors = info.config.params.vectors
+    return sorted(vectors) if isinstance(vectors, dict) else [DEFAULT_VECTOR]
 
 
 def _vector_params(client_info: Any, name: str) -> models.VectorParams:
     vectors = client_info.config.params.vectors
-    if isinstance(vectors, dict):
-        if name not in vectors:
-            raise DriftError(f"collection has no vector named {name!r}; it has {sorted(vectors)}")
+    if isinstance(vectors, dict) and name in vectors:
         return vectors[name]
-    if name != DEFAULT_VECTOR:
-        raise DriftError(f"collection has only an unnamed vector, not {name!r}")
-    return vectors
+    if not isinstance(vectors, dict) and name == DEFAULT_VECTOR:
+        return vectors
+    existing = ", ".join(repr(v) if v else "'' (the unnamed vector)"
+                         for v in vector_names(client_info))
+    raise DriftError(f"the collection has no vector {name!r} (old_vector); it has {existing}: "
+                     "set old_vector in [migration] to one of them")
 
 
 def _refuse_other_vectors(info: Any, spec: MigrationSpec) -> None:
@@ -53,6 +78,9 @@ def _refuse_other_vectors(info: Any, spec: MigrationSpec) -> None:
 def _active_on(collection: str, except_name: str,
                state_collection: str) -> Steps[MigrationRecord | None]:
     """Another migration of ``collection`` that is still active, if any."""
+    exists = yield call("collection_exists", state_collection)
+    if not exists:
+        return None
     records, _ = yield call("scroll", state_collection, scroll_filter=models.Filter(must=[
         models.FieldCondition(key="record", match=models.MatchValue(value="migration")),
         models.FieldCondition(key="collection", match=models.MatchValue(value=collection)),
@@ -64,10 +92,11 @@ def _active_on(collection: str, except_name: str,
     return None
 
 
-def create_steps(
-    spec: MigrationSpec, adapter: Adapter | None, *, phase: Phase,
-    state_collection: str = STATE_COLLECTION,
-) -> Steps[MigrationRecord]:
+def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTION
+                    ) -> Steps[tuple[Any, models.VectorParams, MigrationRecord | None]]:
+    """The cheap checks, before any embedding: the collection and its legacy vector exist,
+    the distance can be served, the layout fits, no other migration holds the collection.
+    Returns (collection info, legacy vector params, this migration's record if any)."""
     exists = yield call("collection_exists", spec.collection)
     if not exists:
         raise DriftError(f"collection {spec.collection!r} does not exist")
@@ -81,18 +110,26 @@ def create_steps(
         )
     if spec.layout == "collection":
         _refuse_other_vectors(info, spec)
-    yield from ensure_state_collection(state_collection)
     previous = yield from load_record(spec.name, state_collection)
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
         raise StateError(
             f"collection {spec.collection!r} already has an active migration, {other.spec.name!r} "
-            f"(phase {other.phase.value!r}): finish or roll it back before starting another"
+            f"(phase {other.phase.value!r}): finish it (`qdrant-drift finish`) or roll it back "
+            "(`qdrant-drift rollback`) before starting another"
         )
+    return info, old_params, previous
+
+
+def create_steps(
+    spec: MigrationSpec, adapter: Adapter | None, *, phase: Phase,
+    state_collection: str = STATE_COLLECTION,
+) -> Steps[MigrationRecord]:
+    info, old_params, previous = yield from preflight_steps(spec, state_collection)
     if previous is not None and previous.phase in ACTIVE:
         raise StateError(
             f"migration {spec.name!r} is already active (phase {previous.phase.value!r}); "
-            "roll it back or finish it first"
+            "roll it back (`qdrant-drift rollback`) or finish it (`qdrant-drift finish`) first"
         )
     if adapter is not None:
         adapter.check(old_dim=old_params.size)
@@ -119,11 +156,17 @@ def create_steps(
             vectors_config: Any = (new_params if spec.new_vector == DEFAULT_VECTOR
                                    else {spec.new_vector: new_params})
             yield call("create_collection", spec.native_collection, vectors_config=vectors_config)
-    record = MigrationRecord(spec=spec, phase=phase)
-    if adapter is not None:
-        yield from store_adapter(record, adapter, state_collection)
-    else:
-        yield from save_record(record, state_collection)
+    yield from ensure_state_collection(state_collection)
+    record = MigrationRecord(spec=spec, phase=phase,
+                             history=list(previous.history) if previous else [])
+    digest, chunks = yield from write_adapter_chunks(spec.name, adapter, state_collection)
+    entries = [{"created": phase.value}] + adapter_change(digest, chunks)(record)
+    won = yield from write_record(record, entries,
+                                  expected=previous.revision if previous else None,
+                                  state_collection=state_collection)
+    if not won:
+        raise StateError(f"migration {spec.name!r} was created or changed by another command "
+                         "at the same time: check `qdrant-drift status`, then run it again")
     return record
 
 
@@ -133,6 +176,26 @@ def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
     """Prepare the new vector / collection and record the migration in Qdrant."""
     return drive(create_steps(spec, adapter, phase=phase, state_collection=state_collection),
                  client)
+
+
+def record_fit_steps(spec: MigrationSpec, adapter: Adapter,
+                     state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Record a fitted adapter: a first fit (or one after ``finished``) creates the migration
+    in phase ``fitted``; a re-fit swaps the adapter of the existing one (replicas pick it up),
+    moving a ``planned`` migration to ``fitted`` through the checked transition."""
+    previous = yield from load_record(spec.name, state_collection)
+    if previous is None or previous.phase is Phase.FINISHED:
+        return (yield from create_steps(spec, adapter, phase=Phase.FITTED,
+                                        state_collection=state_collection))
+    digest, chunks = yield from write_adapter_chunks(spec.name, adapter, state_collection)
+
+    def refit(record: MigrationRecord) -> list[dict[str, Any]]:
+        entries = adapter_change(digest, chunks)(record)
+        if record.phase is Phase.PLANNED:
+            entries += phase_change(Phase.FITTED)(record)
+        return entries
+
+    return (yield from update_record(spec.name, refit, state_collection))
 
 
 def alias_steps(spec: MigrationSpec, serve_new: bool) -> Steps[None]:
@@ -148,32 +211,177 @@ def alias_steps(spec: MigrationSpec, serve_new: bool) -> Steps[None]:
     ])
 
 
-def phase_steps(name: str, phase: Phase,
-                state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
-    """Record the new phase, then (blue-green with an alias) switch the alias to match."""
-    record = yield from transition(name, phase, state_collection)
-    if phase in (Phase.CUT_OVER, Phase.ROLLED_BACK):
-        yield from alias_steps(record.spec, serve_new=phase is Phase.CUT_OVER)
+def _no_report_warning(record: MigrationRecord, state_collection: str) -> Steps[None]:
+    """Serving adapted without a pre-flight report means nobody knows its recall: say so."""
+    try:
+        adapter = yield from load_stored_adapter(record, state_collection)
+    except DriftError:
+        return  # an unreadable adapter is the status command's to report
+    if adapter.quality is None:
+        warnings.warn(
+            f"migration {record.spec.name!r} serves an adapter fitted without a pre-flight "
+            "quality report (too few sample pairs), so its recall is unknown: raise "
+            "[adapter] sample_size and run `qdrant-drift fit` again", UserWarning, stacklevel=2)
+
+
+START_ROUTES: dict[Phase, tuple[Phase, ...]] = {
+    Phase.FITTED: (Phase.SERVING_ADAPTED, Phase.BACKFILLING),
+    Phase.SERVING_ADAPTED: (Phase.BACKFILLING,),
+    Phase.ROLLED_BACK: (Phase.BACKFILLING,),
+    Phase.BACKFILLING: (),  # started already: nothing to do
+}
+START_REFUSALS: dict[Phase, str] = {
+    Phase.PLANNED: "run `qdrant-drift fit` first",
+    Phase.CUT_OVER: ("it serves the new vectors already: `qdrant-drift finish` completes it, "
+                     "`qdrant-drift rollback` returns to the legacy path"),
+    Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
+}
+
+
+def start_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Serve new-model queries (adapted at first) and open the backfill: one checked write
+    from ``fitted`` (through ``serving-adapted``), ``serving-adapted`` or ``rolled-back``;
+    nothing to do when already backfilling."""
+    def start(record: MigrationRecord) -> list[dict[str, Any]]:
+        if record.phase not in START_ROUTES:
+            raise StateError(f"cannot start migration {name!r} in phase "
+                             f"{record.phase.value!r}: {START_REFUSALS[record.phase]}")
+        return phase_change(*START_ROUTES[record.phase])(record)
+
+    record = yield from update_record(name, start, state_collection)
+    yield from _no_report_warning(record, state_collection)
     return record
 
 
-def set_phase(client: Any, name: str, phase: Phase | str, *,
-              state_collection: str = STATE_COLLECTION) -> MigrationRecord:
-    """Move a migration to ``phase`` (illegal transitions raise :class:`StateError`).
-    Cut-over and rollback of a blue-green migration with an alias also switch the alias."""
-    return drive(phase_steps(name, Phase(phase), state_collection), client)
+def pause_steps(name: str, paused: bool,
+                state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Every backfill worker pauses (or resumes) within its heartbeat interval."""
+    return (yield from update_record(name, pause_change(paused), state_collection))
 
 
-def cutover(client: Any, name: str, **kw: Any) -> MigrationRecord:
-    """Serve the new vectors only; every replica follows within its refresh interval."""
-    return set_phase(client, name, Phase.CUT_OVER, **kw)
+def alias_for_phase(record: MigrationRecord) -> Steps[None]:
+    if record.phase in (Phase.CUT_OVER, Phase.ROLLED_BACK):
+        yield from alias_steps(record.spec, serve_new=record.phase is Phase.CUT_OVER)
 
 
-def rollback(client: Any, name: str, **kw: Any) -> MigrationRecord:
+def cutover_steps(name: str, *, force: bool = False,
+                  state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Serve the new vectors only. Refused while points lack them (they would drop out of
+    search results) unless ``force``; the phase rule is checked first, it costs nothing."""
+    record = yield from require_record(name, state_collection)
+    check_transition(record.phase, Phase.CUT_OVER)
+    migrated, total = yield from count_migrated(record.spec)
+    if migrated < total and not force:
+        dead = yield from read_dead_letters(name, state_collection)
+        raise StateError(
+            f"cut-over refused: {total - migrated} of {total} points still lack the new "
+            f"vector ({len(dead)} in dead letters); they would drop out of search results. "
+            "Let the backfill finish (`qdrant-drift backfill`; requeue dead letters after "
+            "fixing them: `qdrant-drift dead-letters --requeue`), or force it")
+    record = yield from update_record(name, phase_change(Phase.CUT_OVER), state_collection)
+    yield from alias_for_phase(record)
+    return record
+
+
+def rollback_steps(name: str, state_collection: str = STATE_COLLECTION
+                   ) -> Steps[MigrationRecord]:
     """Instantly return serving to the legacy path (adapted queries on legacy vectors)."""
-    return set_phase(client, name, Phase.ROLLED_BACK, **kw)
+    record = yield from update_record(name, phase_change(Phase.ROLLED_BACK), state_collection)
+    yield from alias_for_phase(record)
+    return record
 
 
+def finish_note(spec: MigrationSpec) -> str:
+    """What ``finish`` does to the legacy data, in words (the CLI asks with it)."""
+    if spec.layout == "collection":
+        return f"drop the legacy collection {spec.collection!r}"
+    if spec.old_vector == DEFAULT_VECTOR:
+        return (f"keep the legacy unnamed vector of {spec.collection!r}, unused (Qdrant cannot "
+                "drop a collection's unnamed vector)")
+    return f"drop the legacy vector {spec.old_vector!r} of {spec.collection!r}"
+
+
+def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION
+                       ) -> Steps[MigrationRecord]:
+    """Is ``finish`` allowed now? (Asked before anything is dropped, or confirmed.)"""
+    record = yield from require_record(name, state_collection)
+    check_transition(record.phase, Phase.FINISHED)
+    return record
+
+
+def finish_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+    """Record ``finished`` first (a checked write: nothing can roll back after it), then drop
+    the legacy vector (named layout) or collection (blue-green). A collection's unnamed
+    legacy vector cannot be dropped in Qdrant: it stays, unused."""
+    yield from check_finish_steps(name, state_collection)
+    record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
+    spec = record.spec
+    if spec.layout == "collection":
+        yield call("delete_collection", spec.collection)
+    elif spec.old_vector != DEFAULT_VECTOR:
+        yield call("delete_vector_name", spec.collection, spec.old_vector)
+    return record
+
+
+def phase_steps(name: str, phase: Phase, state_collection: str = STATE_COLLECTION, *,
+                force: bool = False) -> Steps[MigrationRecord]:
+    """Move a migration to ``phase`` through the command that owns that move (and its rule)."""
+    if phase is Phase.CUT_OVER:
+        return (yield from cutover_steps(name, force=force, state_collection=state_collection))
+    if phase is Phase.ROLLED_BACK:
+        return (yield from rollback_steps(name, state_collection))
+    if phase is Phase.FINISHED:
+        return (yield from finish_steps(name, state_collection))
+    return (yield from update_record(name, phase_change(phase), state_collection))
+
+
+# -- sync entry points -------------------------------------------------------------------
+def set_phase(client: Any, name: str, phase: Phase | str, *, force: bool = False,
+              state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """Move a migration to ``phase`` (illegal moves raise :class:`StateError`, naming the
+    command to run). Cut-over checks coverage (``force`` skips that), finish drops the
+    legacy data; a blue-green alias follows cut-over and rollback."""
+    return drive(phase_steps(name, Phase(phase), state_collection, force=force), client)
+
+
+def start(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+          ) -> MigrationRecord:
+    """Serve new-model queries (adapted at first) and open the backfill."""
+    return drive(start_steps(name, state_collection), client)
+
+
+def pause(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+          ) -> MigrationRecord:
+    """Pause every backfill worker (they see it within a heartbeat interval)."""
+    return drive(pause_steps(name, True, state_collection), client)
+
+
+def resume(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+           ) -> MigrationRecord:
+    """Resume the backfill workers."""
+    return drive(pause_steps(name, False, state_collection), client)
+
+
+def cutover(client: Any, name: str, *, force: bool = False,
+            state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """Serve the new vectors only (refused while points lack them, unless ``force``);
+    every replica follows within its refresh interval."""
+    return drive(cutover_steps(name, force=force, state_collection=state_collection), client)
+
+
+def rollback(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+             ) -> MigrationRecord:
+    """Instantly return serving to the legacy path (adapted queries on legacy vectors)."""
+    return drive(rollback_steps(name, state_collection), client)
+
+
+def finish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+           ) -> MigrationRecord:
+    """After cut-over: mark the migration finished and drop the legacy data (irreversible)."""
+    return drive(finish_steps(name, state_collection), client)
+
+
+# -- async entry points ------------------------------------------------------------------
 async def acreate(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
                   phase: Phase = Phase.SERVING_ADAPTED,
                   state_collection: str = STATE_COLLECTION) -> MigrationRecord:
@@ -182,7 +390,44 @@ async def acreate(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
                                      state_collection=state_collection), client)
 
 
-async def aset_phase(client: Any, name: str, phase: Phase | str, *,
+async def aset_phase(client: Any, name: str, phase: Phase | str, *, force: bool = False,
                      state_collection: str = STATE_COLLECTION) -> MigrationRecord:
     """:func:`set_phase` for an ``AsyncQdrantClient``."""
-    return await adrive(phase_steps(name, Phase(phase), state_collection), client)
+    return await adrive(phase_steps(name, Phase(phase), state_collection, force=force), client)
+
+
+async def astart(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                 ) -> MigrationRecord:
+    """:func:`start` for an ``AsyncQdrantClient``."""
+    return await adrive(start_steps(name, state_collection), client)
+
+
+async def apause(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                 ) -> MigrationRecord:
+    """:func:`pause` for an ``AsyncQdrantClient``."""
+    return await adrive(pause_steps(name, True, state_collection), client)
+
+
+async def aresume(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                  ) -> MigrationRecord:
+    """:func:`resume` for an ``AsyncQdrantClient``."""
+    return await adrive(pause_steps(name, False, state_collection), client)
+
+
+async def acutover(client: Any, name: str, *, force: bool = False,
+                   state_collection: str = STATE_COLLECTION) -> MigrationRecord:
+    """:func:`cutover` for an ``AsyncQdrantClient``."""
+    return await adrive(cutover_steps(name, force=force, state_collection=state_collection),
+                        client)
+
+
+async def arollback(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                    ) -> MigrationRecord:
+    """:func:`rollback` for an ``AsyncQdrantClient``."""
+    return await adrive(rollback_steps(name, state_collection), client)
+
+
+async def afinish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                  ) -> MigrationRecord:
+    """:func:`finish` for an ``AsyncQdrantClient``."""
+    return await adrive(finish_steps(name, state_collection), client)

@@ -1,4 +1,8 @@
-"""A migration's lifecycle as plain methods (the CLI is a thin shell over them, alembic-style).
+"""The ``Migration`` facade: one migration file bound to one client, over the command layer.
+
+The rules live in :mod:`qdrant_drift.lifecycle.commands`; this class binds a file (which
+names the migration and says how to embed and where the text is) and a client to them, and
+adds what needs the embedder: ``plan``'s measured rate, ``fit``'s sample, the backfill workers.
 
 ``plan`` (dry run) -> ``fit`` (embed a sample with the new model, fit and store the adapter)
 -> ``start`` (serve adapted, start backfilling) -> ``start_backfill`` / ``qdrant-drift backfill``
@@ -9,6 +13,7 @@ state in Qdrant, so any process (an app replica, a worker, a CLI on a laptop) se
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +28,7 @@ from ..backfill import (
     BackfillStats,
     BackfillWorker,
     ContentSource,
+    Item,
     Loader,
     PayloadField,
     order_policy,
@@ -30,19 +36,22 @@ from ..backfill import (
 from ..store import backfill as store
 from ..embedders import CallableEmbedder, Embedder, SentenceTransformerEmbedder, load_callable
 from ..errors import DriftError
-from .commands import create_steps, phase_steps
+from . import commands
+from .commands import preflight_steps, record_fit_steps
 from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
-from ..migration.phases import Phase
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, drive
 from ..errors import AdapterFileError, StateError
-from ..store.adapters import load_stored_adapter, store_adapter
+from ..backfill.targets import Target, target_for
+from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
-from ..store.records import MigrationRecord, count_migrated, load_record, save_record
+from ..store.records import MigrationRecord, count_migrated, require_record
 
 Log = Callable[[str], None]
+MIN_SAMPLE = 100  # sampled pairs below which no adapter is worth fitting
+WRITE_BATCH = 256  # fit-sample vectors per conditional write
 BUNDLED_MINILM = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 
 
@@ -142,41 +151,57 @@ class Migration:
         return drive(steps, self.client)
 
     def record(self) -> MigrationRecord:
-        record = self._drive(load_record(self.name, self.state_collection))
-        if record is None:
-            raise StateError(f"migration {self.name!r} has not been fitted yet: run `fit`")
-        return record
+        return self._drive(require_record(self.name, self.state_collection))
 
     # -- plan and fit --------------------------------------------------------------------
-    def _sample(self, size: int, *, with_old: bool) -> tuple[list[Any], list[str | None], Any]:
-        """A random sample of points: ids, texts, old vectors."""
-        selector = self.source.payload_keys() or False
+    def _sample(self, size: int, *, with_old: bool) -> tuple[list[Item], list[Any] | None]:
+        """A random sample of points as items (with what the target write needs) and, when
+        asked, their legacy vectors."""
         response = self.client.query_points(
             self.spec.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
-            limit=size, with_payload=selector,
+            limit=size, with_payload=self._target().payload_selector(),
             with_vectors=[self.spec.old_vector] if with_old else False)
         records = [models.Record(id=p.id, payload=p.payload, vector=p.vector)
                    for p in response.points]
-        items = self.source.items(records)
         old = None
         if with_old:
             old = [(p.vector or {}).get(self.spec.old_vector) if isinstance(p.vector, dict)
                    else p.vector for p in response.points]
-        return [i.id for i in items], [i.text for i in items], old
+        return self.source.items(records), old
+
+    def _target(self) -> Target:
+        return target_for(self.spec, self.source)
+
+    def _refuse_missing_texts(self, items: list[Item]) -> None:
+        """Every sampled point lacks the text: say which field, and what the points hold."""
+        if not items or any(item.text for item in items):
+            return
+        keys = sorted({k for item in items for k in (item.payload or {})})
+        if isinstance(self.source, PayloadField):
+            shown, _ = self.client.scroll(self.spec.collection, limit=len(items),
+                                          with_payload=True, with_vectors=False)
+            keys = sorted({k for point in shown for k in (point.payload or {})})
+            raise DriftError(
+                f"payload field {self.source.field!r} ([source] payload_field) is missing or "
+                f"empty in all {len(items)} sampled points; their payload keys are "
+                f"{keys or 'none'}")
+        raise DriftError(f"the [source] loader returned no text for any of {len(items)} "
+                         "sampled points")
 
     def plan(self, *, sample: int = 64) -> PlanReport:
-        """Dry run: sizes, server capabilities, a measured embed rate and the time it implies."""
+        """Dry run: sizes, server capabilities, a measured embed rate and the time it implies.
+        The cheap checks (collection, legacy vector, other active migrations, texts in the
+        sample) come first and fail with the reason."""
         spec = self.spec
-        if not self.client.collection_exists(spec.collection):
-            raise DriftError(f"collection {spec.collection!r} does not exist")
+        _, _, record = self._drive(preflight_steps(spec, self.state_collection))
         total = self.client.count(spec.collection, exact=True).count
         server, supports, note = _capabilities(self.client, spec.layout)
         migrated = 0
-        record = self._drive(load_record(self.name, self.state_collection))
         if record is not None:
             migrated, _ = self._drive(count_migrated(spec))
-        _, texts, _ = self._sample(sample, with_old=False)
-        present = [t for t in texts if t]
+        items, _ = self._sample(sample, with_old=False)
+        self._refuse_missing_texts(items)
+        present = [item.text for item in items if item.text]
         rate, dim = None, None
         if present:
             self.embedder(present[:2])  # load the model outside the timing
@@ -188,7 +213,7 @@ class Migration:
         return PlanReport(
             collection=spec.collection, layout=spec.layout, points=total, migrated=migrated,
             server=server, supports_layout=supports, capability_note=note,
-            sample_texts=len(texts), sample_missing_text=len(texts) - len(present),
+            sample_texts=len(items), sample_missing_text=len(items) - len(present),
             embed_items_per_s=rate, new_dimension=dim,
             estimated_backfill_s=(remaining / rate) if rate else None,
             existing_phase=record.phase.value if record is not None else None,
@@ -198,113 +223,109 @@ class Migration:
             ) -> Adapter:
         """Embed a random sample with the new model, fit the adapter, store it in the state.
 
-        A first fit records the migration (phase ``fitted``) and prepares the new vector or
-        collection; a re-fit swaps the adapter of a running migration (replicas pick it up).
+        The cheap checks run before any embedding. A first fit records the migration (phase
+        ``fitted``) and prepares the new vector or collection; a re-fit swaps the adapter of a
+        running migration (replicas pick it up). The sample's new vectors are real points'
+        vectors: they are written as the backfill would (conditionally), so they count
+        toward coverage and are not embedded twice.
         """
-        from ..adapters import fit as fit_adapter
-
-        section = self.file.adapter
+        self._drive(preflight_steps(self.spec, self.state_collection))
         if self.file.adapter_path is not None:
             from ..adapters import load_adapter
 
             adapter = load_adapter(self.file.adapter_path, new_model=self.spec.new_model,
                                    old_model=self.spec.old_model)
-        else:
-            ids, texts, old = self._sample(section.sample_size, with_old=True)
-            keep = [i for i, (t, o) in enumerate(zip(texts, old or [])) if t and o is not None]
-            if len(keep) < 100:
-                raise DriftError(f"only {len(keep)} sampled points have both a text and an "
-                                 f"old vector {self.spec.old_vector!r}: need at least 100")
-            texts = [texts[i] for i in keep]
-            chunks, step = [], max(1, self.file.embedder.batch_size)
-            for start in range(0, len(texts), step):
-                chunks.append(np.asarray(self.embedder(texts[start : start + step]),
-                                         dtype=np.float32))
-                if progress is not None:
-                    progress(min(len(texts), start + step), len(texts))
-            new = np.concatenate(chunks)
-            old_matrix = np.asarray([old[i] for i in keep], dtype=np.float32)  # type: ignore[index]
-            adapter = fit_adapter(section.kind, new, old_matrix, new_model=self.spec.new_model,
-                                  old_model=self.spec.old_model, seed=section.seed, log=log)
-        record = self._drive(load_record(self.name, self.state_collection))
-        if record is None or record.phase in (Phase.FINISHED,):
-            self._drive(create_steps(self.spec, adapter, phase=Phase.FITTED,
-                                     state_collection=self.state_collection))
-        else:
-            if record.phase is Phase.PLANNED:
-                record.phase = Phase.FITTED
-            self._drive(store_adapter(record, adapter, self.state_collection))
+            self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
+            self.apply_router_settings()
+            return adapter
+        items, old, new = self._embed_sample(progress)
+        adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log)
+        self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
+        for start in range(0, len(items), WRITE_BATCH):
+            self._drive(self._target().write_steps(items[start : start + WRITE_BATCH],
+                                                   new[start : start + WRITE_BATCH]))
+        return adapter
+
+    def _embed_sample(self, progress: Callable[[int, int], None] | None
+                      ) -> tuple[list[Item], list[Any], np.ndarray]:
+        """The sampled items that have a text and a legacy vector, those vectors, and their
+        new-model vectors."""
+        sample_size = self.file.adapter.sample_size
+        items, old = self._sample(sample_size, with_old=True)
+        self._refuse_missing_texts(items)
+        keep = [i for i, (item, o) in enumerate(zip(items, old or []))
+                if item.text and o is not None]
+        if len(keep) < MIN_SAMPLE:
+            raise DriftError(
+                f"only {len(keep)} of {len(items)} sampled points have both a text and an old "
+                f"vector {self.spec.old_vector!r}: need at least {MIN_SAMPLE} "
+                "(raise [adapter] sample_size, or check [source] and old_vector)")
+        items = [items[i] for i in keep]
+        texts = [item.text or "" for item in items]
+        chunks, step = [], max(1, self.file.embedder.batch_size)
+        for start in range(0, len(texts), step):
+            chunks.append(np.asarray(self.embedder(texts[start : start + step]),
+                                     dtype=np.float32))
+            if progress is not None:
+                progress(min(len(texts), start + step), len(texts))
+        return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
+
+    def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None) -> Adapter:
+        """Fit; a sample too small for the pre-flight report is said once, with the fix."""
+        from ..adapters import fit as fit_adapter, make_fitter
+
+        section = self.file.adapter
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="too few pairs to hold any out")
+            adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
+                                  old_model=self.spec.old_model, seed=section.seed, log=log)
+        if adapter.quality is None:
+            needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
+            warnings.warn(
+                f"{len(new)} usable sample pairs are below the {needed} the pre-flight quality "
+                f"report needs for a {section.kind} adapter, so there is none: set [adapter] "
+                f"sample_size to at least {needed} and run `qdrant-drift fit` again",
+                UserWarning, stacklevel=2)
         return adapter
 
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
 
-    # -- phases --------------------------------------------------------------------------
-    def _to(self, *phases: Phase) -> MigrationRecord:
-        record = self.record()
-        for phase in phases:
-            if record.phase is not phase:
-                record = self._drive(phase_steps(self.name, phase, self.state_collection))
-        return record
-
+    # -- phases (each one command of lifecycle.commands) -----------------------------------
     def start(self) -> MigrationRecord:
         """Serve new-model queries (adapted at first) and open the backfill; the fleet
         follows this file's ``[router]`` settings from now on."""
-        record = self.record()
+        record = self._drive(commands.start_steps(self.name, self.state_collection))
         self.apply_router_settings()
-        if record.phase is Phase.ROLLED_BACK:
-            return self._to(Phase.BACKFILLING)
-        if record.phase not in (Phase.FITTED, Phase.SERVING_ADAPTED, Phase.BACKFILLING):
-            raise StateError(f"migration {self.name!r} is {record.phase.value!r}: "
-                             "start needs a fitted migration")
-        return self._to(Phase.SERVING_ADAPTED, Phase.BACKFILLING)
-
-    def _set_paused(self, paused: bool) -> MigrationRecord:
-        record = self.record()
-        record.backfill_paused = paused
-        self._drive(save_record(record, self.state_collection))
         return record
 
     def pause(self) -> MigrationRecord:
         """Every backfill worker pauses within its heartbeat interval."""
-        return self._set_paused(True)
+        return self._drive(commands.pause_steps(self.name, True, self.state_collection))
 
     def resume(self) -> MigrationRecord:
-        return self._set_paused(False)
+        return self._drive(commands.pause_steps(self.name, False, self.state_collection))
 
     def cutover(self, *, force: bool = False) -> MigrationRecord:
         """Serve the new vectors only. Refused while points lack them (they would vanish
         from search results) unless ``force``."""
-        migrated, total = self._drive(count_migrated(self.spec))
-        if migrated < total and not force:
-            dead = len(self._drive(store.read_dead_letters(self.name, self.state_collection)))
-            raise StateError(
-                f"cut-over refused: {total - migrated} of {total} points still lack the new "
-                f"vector ({dead} in dead letters); they would drop out of search results. "
-                "Let the backfill finish (requeue dead letters after fixing them), or force it")
-        return self._to(Phase.CUT_OVER)
+        return self._drive(commands.cutover_steps(self.name, force=force,
+                                                  state_collection=self.state_collection))
 
     def rollback(self) -> MigrationRecord:
         """Instant: serving returns to adapted queries on the legacy vectors."""
-        return self._drive(phase_steps(self.name, Phase.ROLLED_BACK, self.state_collection))
+        return self._drive(commands.rollback_steps(self.name, self.state_collection))
+
+    def check_finish(self) -> str:
+        """Raise unless ``finish`` is allowed now; what it will do, in words."""
+        self._drive(commands.check_finish_steps(self.name, self.state_collection))
+        return commands.finish_note(self.spec)
 
     def finish(self) -> MigrationRecord:
         """Drop the legacy vector (named layout) or collection (blue-green). Only after
         cut-over; irreversible, so the CLI asks first."""
-        record = self.record()
-        if record.phase is not Phase.CUT_OVER:
-            raise StateError(f"finish needs a cut-over migration; {self.name!r} is "
-                             f"{record.phase.value!r}")
-        spec = self.spec
-        if spec.layout == "named":
-            if spec.old_vector == "":
-                raise StateError("the legacy vector is the collection's unnamed vector, which "
-                                 "Qdrant cannot drop; it stays (unused) after finish")
-            self.client.delete_vector_name(spec.collection, spec.old_vector)
-        else:
-            self.client.delete_collection(spec.collection)
-        return self._drive(phase_steps(self.name, Phase.FINISHED, self.state_collection))
+        return self._drive(commands.finish_steps(self.name, self.state_collection))
 
     # -- backfill ------------------------------------------------------------------------
     def worker(self, **overrides: Any) -> BackfillWorker:
@@ -321,9 +342,11 @@ class Migration:
         return BackfillHandle(worker) if background else worker.run()
 
     def dead_letters(self) -> list[dict[str, Any]]:
+        self.record()
         return self._drive(store.read_dead_letters(self.name, self.state_collection))
 
     def requeue_dead_letters(self) -> int:
+        self.record()
         return self._drive(store.requeue_dead_letters(self.name, self.state_collection))
 
     # -- monitoring ----------------------------------------------------------------------
@@ -350,9 +373,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     """``router``: judge the plan by this router instead of the stored router settings."""
     from ..serving.shadow import read_agreement_steps
 
-    record = yield from load_record(name, state_collection)
-    if record is None:
-        raise StateError(f"no migration named {name!r} in {state_collection!r}")
+    record = yield from require_record(name, state_collection)
     migrated, total = yield from count_migrated(record.spec)
     samples = yield from store.read_samples(name, state_collection)
     dead = yield from store.read_dead_letters(name, state_collection)

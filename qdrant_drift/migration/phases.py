@@ -33,11 +33,57 @@ ALLOWED: dict[Phase, frozenset[Phase]] = {
 # A migration in one of these phases holds its collection: no second one may start.
 ACTIVE = frozenset(Phase) - {Phase.FINISHED, Phase.ROLLED_BACK}
 
+# The command that moves a migration into each phase (what an error tells the user to run).
+COMMAND_TO: dict[Phase, str] = {
+    Phase.FITTED: "fit",
+    Phase.SERVING_ADAPTED: "start",
+    Phase.BACKFILLING: "start",
+    Phase.CUT_OVER: "cutover",
+    Phase.FINISHED: "finish",
+    Phase.ROLLED_BACK: "rollback",
+}
+
+
+def path_to(current: Phase, target: Phase) -> list[Phase]:
+    """The shortest legal sequence of phases after ``current`` that ends at ``target``
+    (empty when there is none); a route that does not pass through a rollback is preferred."""
+    return _shortest(current, target, through_rollback=False) or _shortest(
+        current, target, through_rollback=True)
+
+
+def _shortest(current: Phase, target: Phase, *, through_rollback: bool) -> list[Phase]:
+    frontier, seen = [[current]], {current}
+    while frontier:
+        route = frontier.pop(0)
+        for step in sorted(ALLOWED[route[-1]], key=list(Phase).index):
+            if step is target:
+                return route[1:] + [step]
+            if step not in seen and (through_rollback or step is not Phase.ROLLED_BACK):
+                seen.add(step)
+                frontier.append(route + [step])
+    return []
+
+
+def next_command(current: Phase, target: Phase) -> str:
+    """What to tell a user who asked for ``target`` while the migration is ``current``."""
+    if current is target:
+        return f"the migration is already {current.value!r}"
+    if current is Phase.FINISHED:
+        return "the migration is finished; start a new one with `qdrant-drift fit`"
+    route = path_to(current, target)
+    if not route:
+        return f"no sequence of commands leads from {current.value!r} to {target.value!r}"
+    commands: list[str] = []
+    for phase in route[:-1]:
+        if COMMAND_TO[phase] not in commands:
+            commands.append(COMMAND_TO[phase])
+    return "run " + ", then ".join(f"`qdrant-drift {c}`" for c in commands) + " first"
+
 
 def check_transition(current: Phase, target: Phase) -> None:
     """Raise :class:`StateError` unless ``current -> target`` is a legal move."""
     if target not in ALLOWED[current]:
-        allowed = ", ".join(sorted(p.value for p in ALLOWED[current])) or "nothing"
         raise StateError(
-            f"cannot go from {current.value!r} to {target.value!r}; allowed: {allowed}"
+            f"cannot go from {current.value!r} to {target.value!r}: "
+            f"{next_command(current, target)}"
         )

@@ -1,0 +1,277 @@
+"""The command layer: each rule once (legal moves naming the command to run, cut-over only at
+full coverage, finish only after cut-over), and every change to the migration record a
+checked write that concurrent commands cannot silently undo."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from typing import Any
+
+import pytest
+from qdrant_client import AsyncQdrantClient, QdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift import MigrationSpec, StateError, fit
+from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.lifecycle import commands
+from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
+from qdrant_drift.sansio import drive
+from qdrant_drift.store.records import load_record, write_record
+
+from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, old_vectors
+
+
+def migrate_everything(world) -> None:
+    new = embed_texts([doc_text(i) for i in range(world.n)])
+    world.client.update_vectors("docs", [models.PointVectors(id=i, vector={"new": new[i].tolist()})
+                                         for i in range(world.n)])
+
+
+# -- legal moves -------------------------------------------------------------------------
+@pytest.mark.parametrize("current", list(Phase))
+@pytest.mark.parametrize("target", list(Phase))
+def test_every_move_is_allowed_exactly_when_the_table_says_so(current, target):
+    if target in ALLOWED[current]:
+        check_transition(current, target)
+    else:
+        with pytest.raises(StateError, match=f"cannot go from '{current.value}' to "
+                                             f"'{target.value}': "):
+            check_transition(current, target)
+
+
+@pytest.mark.parametrize("current, target, advice", [
+    (Phase.ROLLED_BACK, Phase.CUT_OVER, "run `qdrant-drift start` first"),
+    (Phase.FITTED, Phase.CUT_OVER, "run `qdrant-drift start` first"),
+    (Phase.SERVING_ADAPTED, Phase.FINISHED,
+     "run `qdrant-drift start`, then `qdrant-drift cutover` first"),
+    (Phase.ROLLED_BACK, Phase.FINISHED,
+     "run `qdrant-drift start`, then `qdrant-drift cutover` first"),
+    (Phase.PLANNED, Phase.BACKFILLING, "run `qdrant-drift fit`"),
+    (Phase.FINISHED, Phase.ROLLED_BACK, "start a new one with `qdrant-drift fit`"),
+    (Phase.CUT_OVER, Phase.CUT_OVER, "already 'cut-over'"),
+])
+def test_a_refused_move_names_the_command_to_run(current, target, advice):
+    assert advice in next_command(current, target)
+
+
+# -- the rules, through the plain functions ----------------------------------------------
+def test_cutover_is_refused_while_points_lack_the_new_vector_unless_forced():
+    world = build_text_world(40)
+    with pytest.raises(StateError, match="cut-over refused: 40 of 40 points still lack"):
+        commands.cutover(world.client, "upgrade")
+    with pytest.raises(StateError, match="cut-over refused"):
+        commands.set_phase(world.client, "upgrade", "cut-over")  # no way around the rule
+    assert commands.cutover(world.client, "upgrade", force=True).phase is Phase.CUT_OVER
+
+
+def test_cutover_after_rollback_names_the_command_to_run_first():
+    world = build_text_world(20)
+    migrate_everything(world)
+    commands.rollback(world.client, "upgrade")
+    with pytest.raises(StateError, match="cannot go from 'rolled-back' to 'cut-over': run "
+                                         "`qdrant-drift start` first"):
+        commands.cutover(world.client, "upgrade")
+    commands.start(world.client, "upgrade")
+    assert commands.cutover(world.client, "upgrade").phase is Phase.CUT_OVER
+
+
+@pytest.mark.parametrize("phase, advice", [
+    (Phase.CUT_OVER, "`qdrant-drift finish` completes it"),
+    (Phase.FINISHED, "start a new one with `qdrant-drift fit`"),
+])
+def test_start_is_refused_after_cutover_and_finish_with_what_to_do(phase, advice):
+    world = build_text_world(20)
+    migrate_everything(world)
+    commands.cutover(world.client, "upgrade")
+    if phase is Phase.FINISHED:
+        commands.finish(world.client, "upgrade")
+    with pytest.raises(StateError, match=advice):
+        commands.start(world.client, "upgrade")
+
+
+def test_start_from_fitted_is_one_write_that_records_both_phase_changes():
+    world = build_text_world(20)
+    commands.rollback(world.client, "upgrade")
+    record = commands.start(world.client, "upgrade")
+    assert record.phase is Phase.BACKFILLING
+    moves = [(e["from"], e["to"]) for e in record.phase_changes()]
+    assert moves == [("serving-adapted", "backfilling"), ("backfilling", "rolled-back"),
+                     ("rolled-back", "backfilling")]
+    assert commands.start(world.client, "upgrade").revision == record.revision  # no-op
+
+
+def unnamed_legacy_world(client: QdrantClient) -> MigrationSpec:
+    """What `init` assumes by default: the legacy vector is the collection's unnamed one."""
+    old = old_vectors(30)
+    client.create_collection("docs", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    client.upsert("docs", [models.PointStruct(id=i, vector=old[i].tolist(),
+                                              payload={"text": doc_text(i)}) for i in range(30)])
+    new = embed_texts([doc_text(i) for i in range(30)])
+    spec = MigrationSpec(name="first", collection="docs", new_vector="new")
+    commands.create(client, spec, fit("procrustes", new, old))
+    client.update_vectors("docs", [models.PointVectors(id=i, vector={"new": new[i].tolist()})
+                                   for i in range(30)])
+    return spec
+
+
+def test_finish_with_an_unnamed_legacy_vector_completes_and_keeps_it_unused():
+    client = QdrantClient(":memory:")
+    spec = unnamed_legacy_world(client)
+    commands.start(client, "first")
+    commands.cutover(client, "first")
+    assert "keep the legacy unnamed vector" in commands.finish_note(spec)
+    assert commands.finish(client, "first").phase is Phase.FINISHED
+    assert "" in client.get_collection("docs").config.params.vectors  # still there
+    # nothing is stuck: the collection is free for the next migration
+    again = MigrationSpec(name="second", collection="docs", new_vector="newer")
+    new = embed_texts([doc_text(i) for i in range(30)])
+    record = commands.create(client, again, fit("procrustes", new, new))
+    assert record.phase is Phase.SERVING_ADAPTED
+
+
+def test_finish_is_checked_before_anything_is_dropped():
+    world = build_text_world(20)
+    with pytest.raises(StateError, match="cannot go from 'backfilling' to 'finished': run "
+                                         "`qdrant-drift cutover` first"):
+        commands.finish(world.client, "upgrade")
+    assert "old" in world.client.get_collection("docs").config.params.vectors
+
+
+def test_a_second_active_migration_of_a_collection_is_refused_naming_the_first():
+    world = build_text_world(20)
+    spec = MigrationSpec(name="another", collection="docs", old_vector="old", new_vector="x")
+    with pytest.raises(StateError, match="already has an active migration, 'upgrade'.*"
+                                         "`qdrant-drift rollback`"):
+        drive(commands.preflight_steps(spec), world.client)
+
+
+def test_commands_before_any_fit_say_to_run_fit():
+    client = QdrantClient(":memory:")
+    for command in (commands.start, commands.pause, commands.cutover, commands.finish):
+        with pytest.raises(StateError, match="has not been fitted yet: run `qdrant-drift fit`"):
+            command(client, "nothing")
+
+
+def test_the_async_entry_points_obey_the_same_rules():
+    async def scenario() -> list[Any]:
+        client = AsyncQdrantClient(":memory:")
+        await client.create_collection("docs", vectors_config={
+            "old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)})
+        old = old_vectors(20)
+        await client.upsert("docs", [models.PointStruct(id=i, vector={"old": old[i].tolist()})
+                                     for i in range(20)])
+        new = embed_texts([doc_text(i) for i in range(20)])
+        spec = MigrationSpec(name="upgrade", collection="docs", old_vector="old",
+                             new_vector="new")
+        await commands.acreate(client, spec, fit("procrustes", new, old))
+        seen = [(await commands.astart(client, "upgrade")).phase]
+        with pytest.raises(StateError, match="cut-over refused: 20 of 20"):
+            await commands.acutover(client, "upgrade")
+        seen.append((await commands.apause(client, "upgrade")).backfill_paused)
+        seen.append((await commands.aresume(client, "upgrade")).backfill_paused)
+        seen.append((await commands.acutover(client, "upgrade", force=True)).phase)
+        seen.append((await commands.arollback(client, "upgrade")).phase)
+        with pytest.raises(StateError, match="then `qdrant-drift cutover` first"):
+            await commands.afinish(client, "upgrade")
+        return seen
+
+    assert asyncio.run(scenario()) == [Phase.BACKFILLING, True, False, Phase.CUT_OVER,
+                                       Phase.ROLLED_BACK]
+
+
+# -- checked state -----------------------------------------------------------------------
+def test_a_write_based_on_a_stale_read_is_never_applied_over_a_newer_one():
+    world = build_text_world(20)
+    stale = drive(load_record("upgrade"), world.client)
+    commands.rollback(world.client, "upgrade")  # moves the record on
+    stale.phase = Phase.CUT_OVER
+    won = drive(write_record(stale, [{"from": "backfilling", "to": "cut-over"}],
+                             expected=stale.revision), world.client)
+    assert not won
+    assert drive(load_record("upgrade"), world.client).phase is Phase.ROLLED_BACK
+
+
+OPERATIONS = {
+    "pause": lambda c: commands.pause(c, "upgrade"),
+    "resume": lambda c: commands.resume(c, "upgrade"),
+    "cutover": lambda c: commands.cutover(c, "upgrade"),
+    "rollback": lambda c: commands.rollback(c, "upgrade"),
+    "start": lambda c: commands.start(c, "upgrade"),
+}
+
+
+def _entry_matches(operation: str, entries: list[dict[str, Any]]) -> bool:
+    if operation in ("pause", "resume"):
+        return entries == [{"paused": operation == "pause"}]
+    target = {"cutover": "cut-over", "rollback": "rolled-back", "start": "backfilling"}
+    return [e.get("to") for e in entries][-1:] == [target[operation]]
+
+
+def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history():
+    world = build_text_world(20)
+    migrate_everything(world)
+    shared = SerializedClient(world.client)  # one request at a time, as a server applies them
+    start_revision = drive(load_record("upgrade"), shared).revision
+    successes: list[tuple[str, Any]] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def operator(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(250):
+            operation = rng.choice(sorted(OPERATIONS))
+            try:
+                record = OPERATIONS[operation](shared)
+            except StateError as exc:
+                with lock:
+                    refused.append(str(exc))
+            else:
+                with lock:
+                    successes.append((operation, record))
+
+    threads = [threading.Thread(target=operator, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    final = drive(load_record("upgrade"), shared)
+    assert len(successes) + len(refused) == 1000
+    assert all("cannot go from" in reason or "cannot start" in reason for reason in refused)
+    writes: dict[int, list[dict[str, Any]]] = {}
+    for entry in final.history:
+        if entry["revision"] > start_revision:
+            writes.setdefault(entry["revision"], []).append(
+                {k: v for k, v in entry.items() if k not in ("at", "revision", "write")})
+    # every write is in the history, one per revision, with no gap: none was overwritten
+    assert sorted(writes) == list(range(start_revision + 1, final.revision + 1))
+    # replaying the history in revision order is a legal serial run ending in the final record
+    phase, paused = Phase.BACKFILLING, False
+    for revision in sorted(writes):
+        for entry in writes[revision]:
+            if "paused" in entry:
+                paused = entry["paused"]
+            else:
+                assert entry["from"] == phase.value
+                check_transition(phase, Phase(entry["to"]))
+                phase = Phase(entry["to"])
+    assert (phase, paused) == (final.phase, final.backfill_paused)
+    # each successful call that changed something is exactly one of those writes; a start
+    # may also find the migration started already and write nothing
+    by_revision: dict[int, str] = {}
+    for operation, record in successes:
+        if operation == "start" and record.revision in by_revision:
+            continue
+        if operation == "start" and not _entry_matches("start", writes[record.revision]):
+            continue  # a no-op start: it saw a record another command wrote
+        assert record.revision not in by_revision, (operation, record.revision)
+        assert _entry_matches(operation, writes[record.revision]), (operation, record.revision)
+        by_revision[record.revision] = operation
+    assert sorted(by_revision) == sorted(writes)
+    phase_changes = sum(1 for op in by_revision.values() if op not in ("pause", "resume"))
+    assert phase_changes == len({e["revision"] for e in final.phase_changes()
+                                 if e["revision"] > start_revision})
+    assert phase_changes > 100  # the race was real: many moves went through
