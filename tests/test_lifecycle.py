@@ -226,23 +226,20 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
     assert not embedded_marker.exists()  # the new model never ran
 
 
-def test_finish_checks_it_is_allowed_before_asking(tmp_path, embedded):
+@pytest.mark.parametrize("after_fit, refused, message", [
+    # finish is checked before it asks: with no --yes and no input a prompt would exit 1
+    ("start", "finish", "cannot go from 'backfilling' to 'finished': run `qdrant-drift cutover` "
+                        "first"),
+    ("rollback", "cutover", "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift "
+                            "start` first"),
+])
+def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedded, after_fit,
+                                                               refused, message):
     _, where = embedded
     path = str(migration_file(tmp_path))
     _cli("fit", path, *where)
-    _cli("start", path, *where)
-    # no --yes and no input: a prompt would abort with exit code 1
-    assert "cannot go from 'backfilling' to 'finished': run `qdrant-drift cutover` first" in (
-        _refused("finish", path, *where))
-
-
-def test_cutover_after_rollback_names_the_command_to_run(tmp_path, embedded):
-    _, where = embedded
-    path = str(migration_file(tmp_path))
-    _cli("fit", path, *where)
-    _cli("rollback", path, *where)
-    assert "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift start` first" in (
-        _refused("cutover", path, *where))
+    _cli(after_fit, path, *where)
+    assert message in _refused(refused, path, *where)
 
 
 def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, embedded):

@@ -219,15 +219,16 @@ class Migration:
             existing_phase=record.phase.value if record is not None else None,
         )
 
-    def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None
-            ) -> Adapter:
+    def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None,
+            keep_sample_vectors: bool = True) -> Adapter:
         """Embed a random sample with the new model, fit the adapter, store it in the state.
 
         The cheap checks run before any embedding. A first fit records the migration (phase
         ``fitted``) and prepares the new vector or collection; a re-fit swaps the adapter of a
         running migration (replicas pick it up). The sample's new vectors are real points'
         vectors: they are written as the backfill would (conditionally), so they count
-        toward coverage and are not embedded twice.
+        toward coverage and are not embedded twice (``keep_sample_vectors=False`` leaves
+        them all to the backfill).
         """
         self._drive(preflight_steps(self.spec, self.state_collection))
         if self.file.adapter_path is not None:
@@ -242,7 +243,7 @@ class Migration:
         adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log)
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
-        for start in range(0, len(items), WRITE_BATCH):
+        for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
             self._drive(self._target().write_steps(items[start : start + WRITE_BATCH],
                                                    new[start : start + WRITE_BATCH]))
         return adapter

@@ -123,7 +123,8 @@ def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 1000, n_queri
     migration = Migration(client, file)
     new_queries = migration.embedder(corpus.queries)
     adapter = migration.fit(progress=None if progress is None else
-                            (lambda done, total: progress("fit sample", done, total)))
+                            (lambda done, total: progress("fit sample", done, total)),
+                            keep_sample_vectors=False)  # the demo serves from 0% backfilled
     clock["fit"] = time.perf_counter() - t0
     result.preflight = dict(adapter.quality or {})
     say(f"      {adapter.kind} adapter in {clock['fit']:.1f} s; pre-flight: predicted "
