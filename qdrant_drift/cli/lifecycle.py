@@ -211,7 +211,7 @@ def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
                                          "This cannot be undone."):
             raise typer.Exit(code=1)
         record = migration.finish()
-    console.print(f"migration {record.spec.name!r} is finished; {_past(what)}", markup=False)
+    console.print(f"migration {record.spec.name!r} is finished; {_past(what)}")
 
 
 def _past(what: str) -> str:
