@@ -409,7 +409,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
         eta_s=eta_seconds(migrated, total, rate), predicted_recovery=predicted,
         drastic_drift=drastic, shadow_agreement=agreement, dead_letters=len(dead),
         workers=tuple(workers), history=tuple(samples),
-        events=tuple((float(h["at"]), str(h["to"])) for h in record.history if "at" in h),
+        events=tuple((float(h["at"]), str(h["to"])) for h in record.phase_changes()),
         served=served, router_settings=None if settings is None else settings.to_dict(),
         adapter_problem=adapter_problem,
     )
