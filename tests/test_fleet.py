@@ -91,7 +91,7 @@ def test_a_replica_keeps_its_last_good_adapter_when_a_newly_stored_one_is_corrup
     before = client.query_points("docs", query=world.new[3], using="new", limit=4)
     refitted = fit("procrustes", world.new[40:240], world.old[40:240], new_model="new-m",
                    old_model="old-m")
-    drive(store_adapter(drive(load_record("upgrade"), world.client), refitted), world.client)
+    drive(store_adapter("upgrade", refitted), world.client)
     corrupt_the_stored_adapter(world)
     client.refresh()
     after = client.query_points("docs", query=world.new[3], using="new", limit=4)
