@@ -2,18 +2,26 @@
 
 Exact search (faiss) over the whole corpus: the old model's own baseline, a full re-embed,
 and every adapter kind applied to new-model queries searching the OLD document vectors.
+
+The "disjoint" protocol (issue 16): the queries are permuted with the seed; the first N are
+the *logged* queries the adapters may learn from (no labels); of the rest, the first half
+(rounded down) are the *test* queries; the training pairs are drawn only from documents
+that are not the relevant document of any test query; every figure is computed on the test
+queries only. In production the fit sample is a sliver of the corpus, so almost no query's
+answer is in it: an adapter must not be scored on answers it was fitted on.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from qdrant_drift.adapters import KINDS, fit
 from .evaluation import retrieval_quality
-from .data import load_pair
+from .data import PairData, load_pair
 from .timing import gemv_floor, interleaved_p50_us
 
 
@@ -21,28 +29,62 @@ def default_kinds() -> list[str]:
     return [kind for kind in KINDS if kind != "auto"]
 
 
-def run_adapter_bench(
-    data_dir: str,
-    pair: str,
+@dataclass(frozen=True)
+class Split:
+    """One draw of the disjoint protocol: logged queries, test queries, training documents."""
+
+    logged: np.ndarray
+    test: np.ndarray
+    train_docs: np.ndarray
+
+
+def disjoint_split(
+    n_queries: int, relevant: np.ndarray, n_docs: int, *, logged_queries: int,
+    train_pairs: int, seed: int,
+) -> Split:
+    """The protocol above (query order and document draw depend on the seed only)."""
+    if not 0 <= logged_queries < n_queries - 1:
+        raise ValueError(f"logged queries must be in [0, {n_queries - 2}], got {logged_queries}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_queries)
+    logged = order[:logged_queries]
+    rest = order[logged_queries:]
+    test = rest[: len(rest) // 2]
+    answers = np.zeros(n_docs, dtype=bool)
+    answers[relevant[test][relevant[test] >= 0]] = True
+    allowed = np.flatnonzero(~answers)
+    draw = np.random.default_rng(seed + 1)
+    rows = draw.choice(allowed, size=min(train_pairs, len(allowed)), replace=False)
+    return Split(logged=logged, test=test, train_docs=np.sort(rows))
+
+
+def run_on_pair(
+    data: PairData,
     *,
     train_pairs: int = 5000,
     kinds: Sequence[str] | None = None,
     seed: int = 0,
+    logged_queries: int = 0,
     timing_rounds: int = 3000,
     log: Callable[[str], None] = lambda _: None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Run the benchmark and return the JSON-ready result (schema in benchmarks/README.md).
-
-    ``progress`` hears one line per step (each kind fitted); ``log`` every fitting detail.
-    """
-    data = load_pair(data_dir, pair)
+    """The benchmark on one loaded pair for N logged queries (schema in
+    benchmarks/README.md). ``progress`` hears one line per kind fitted; ``log`` every
+    fitting detail."""
     n_docs = len(data.old_docs)
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(n_docs, size=min(train_pairs, n_docs), replace=False)
-    queries, rel = data.new_queries, data.relevant[: len(data.new_queries)]
+    n_queries = len(data.new_queries)
+    relevant = data.relevant[:n_queries]
+    split = disjoint_split(n_queries, relevant, n_docs, logged_queries=logged_queries,
+                           train_pairs=train_pairs, seed=seed)
+    rows = split.train_docs
+    queries, rel = data.new_queries[split.test], relevant[split.test]
+    logged = {}
+    if len(split.logged):
+        logged = {"queries": data.new_queries[split.logged],
+                  "old_queries": data.old_queries[split.logged]}
 
-    old_baseline = retrieval_quality(data.old_queries, data.old_docs, rel)
+    old_baseline = retrieval_quality(data.old_queries[split.test], data.old_docs, rel)
     full = retrieval_quality(queries, data.new_docs, rel)
     no_adapter = retrieval_quality(queries, data.old_docs, rel) if (
         queries.shape[1] == data.old_docs.shape[1]
@@ -54,12 +96,13 @@ def run_adapter_bench(
 
     def measure(kind: str, **options: Any) -> tuple[dict[str, Any], Any]:
         step = len(rows_out) + 1
-        progress(f"[{step}/{steps}] fitting {kind} on {len(rows)} pairs")
+        progress(f"[{step}/{steps}] fitting {kind} on {len(rows)} pairs, "
+                 f"{len(split.logged)} logged queries")
         started = time.perf_counter()
         adapter = fit(
             kind, data.new_docs[rows], data.old_docs[rows],
             new_model=data.new_model, old_model=data.old_model, seed=seed, log=log,
-            **options,
+            **logged, **options,
         )
         fit_seconds = time.perf_counter() - started
         quality = retrieval_quality(adapter.transform(queries), data.old_docs, rel)
@@ -76,7 +119,10 @@ def run_adapter_bench(
             "recovery": quality["recall_at_10"] / full_r if full_r else 0.0,
             "mrr_recovery": quality["mrr_at_10"] / full["mrr_at_10"] if full["mrr_at_10"] else 0.0,
             "predicted_recovery": report.get("predicted_recall_recovery"),
+            "predicted_low": report.get("predicted_recall_low"),
+            "predicted_high": report.get("predicted_recall_high"),
             "predicted_mrr_recovery": report.get("predicted_mrr_recovery"),
+            "prediction_basis": report.get("basis"),
             "drastic_drift_predicted": report.get("drastic_drift"),
             "fit_seconds": round(fit_seconds, 2),
             "transform_us_p50": round(timing["transform"], 2),
@@ -92,21 +138,35 @@ def run_adapter_bench(
     auto_row, auto_adapter = measure("auto", candidates=chosen_kinds)
     return {
         "corpus": data.corpus,
-        "pair": pair,
+        "pair": data.pair,
         "old_model": data.old_model,
         "new_model": data.new_model,
         "train_pairs": int(len(rows)),
         "seed": seed,
+        "protocol": "disjoint",
+        "logged_queries": int(len(split.logged)),
+        "test_queries": int(len(split.test)),
         "old_baseline": old_baseline,
         "full_reembed": full,
         "no_adapter": no_adapter,
         "adapters": rows_out,
         "auto": {
             "chosen": auto_adapter.info["auto"]["chosen"],
-            "recovery": auto_row["recovery"],
-            "predicted_recovery": auto_row["predicted_recovery"],
-            "recall_at_10": auto_row["recall_at_10"],
-            "mrr_at_10": auto_row["mrr_at_10"],
-            "fit_seconds": auto_row["fit_seconds"],
+            **{key: auto_row[key] for key in (
+                "recovery", "predicted_recovery", "predicted_low", "predicted_high",
+                "prediction_basis", "drastic_drift_predicted", "recall_at_10", "mrr_at_10",
+                "fit_seconds")},
         },
     }
+
+
+def run_adapter_bench_series(
+    data_dir: str, pair: str, *, logged_queries: Sequence[int] = (0,), **options: Any
+) -> dict[str, Any]:
+    """One run per number of logged queries, the data loaded once. The result is the first
+    run's (today's schema); with several numbers ``runs`` holds every run, same schema."""
+    data = load_pair(data_dir, pair)
+    runs = [run_on_pair(data, logged_queries=n, **options) for n in logged_queries]
+    if len(runs) == 1:
+        return runs[0]
+    return {**runs[0], "runs": runs}

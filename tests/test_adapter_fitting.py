@@ -121,3 +121,66 @@ def test_whitened_ranks_like_the_true_map_on_anisotropic_legacy_space():
     native = np.argsort(-(queries @ new[1000:].T), axis=1)[:, 0]
     adapted = np.argsort(-(adapter.transform(queries) @ old[1000:].T), axis=1)[:, :10]
     assert (adapted == native[:, None]).any(axis=1).mean() > 0.9
+
+
+def test_logged_queries_choose_the_kind_and_ground_the_preflight(pairs_64):
+    new, old, true_map = pairs_64
+    rng = np.random.default_rng(3)
+    queries = unit(new[:120] + 0.3 * rng.normal(size=(120, new.shape[1])))
+    adapter = fit("auto", new, old, candidates=["procrustes", "affine"], seed=0,
+                  queries=queries, old_queries=unit(queries @ true_map))
+    assert adapter.info["logged_queries"] == 120
+    assert adapter.quality["basis"] == "logged_queries"
+    assert adapter.quality["predicted_recall_low"] <= adapter.quality[
+        "predicted_recall_recovery"] <= adapter.quality["predicted_recall_high"]
+
+
+def test_logged_queries_of_the_wrong_width_are_a_clear_error(pairs_64):
+    from qdrant_drift.errors import InvalidVectorsError
+
+    new, old, _ = pairs_64
+    with pytest.raises(InvalidVectorsError, match="queries must be finite 64-d"):
+        fit("procrustes", new, old, queries=np.ones((5, 3), np.float32))
+    with pytest.raises(ValueError, match="old_queries needs queries"):
+        fit("procrustes", new, old, old_queries=old[:5])
+
+
+def test_an_adapter_that_remembers_its_training_documents_gains_nothing_in_the_preflight(
+    pairs_64, monkeypatch
+):
+    """A pure lookup table (training document -> its legacy vector, anything else -> noise)
+    would look perfect if the pre-flight searched documents it was fitted on."""
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.maps import Map
+
+    class LookupMap(Map):
+        name = "test_lookup"
+        array_names = ("keys", "values")
+
+        def weight_matrices(self):
+            return [self.keys.T, self.values]
+
+        def apply(self, x):
+            x = np.atleast_2d(x)
+            hit = (x @ self.keys.T).max(axis=1) > 0.9999
+            noise = np.random.default_rng(0).normal(size=(len(x), self.values.shape[1]))
+            return np.where(hit[:, None], self.values[(x @ self.keys.T).argmax(axis=1)], noise)
+
+    class Lookup:
+        name = "test_lookup"
+        needs_torch = False
+
+        def min_pairs(self, new_dim, old_dim):
+            return 2
+
+        def __call__(self, new, old, ctx):
+            return LookupMap(keys=new, values=old)
+
+        def frozen(self):
+            return self
+
+    monkeypatch.setitem(kinds_module.KINDS, "test_lookup", Lookup)
+    new, old, _ = pairs_64
+    adapter = fit("test_lookup", new, old, seed=0)
+    assert adapter.quality["predicted_recall_recovery"] < 0.2
+    assert adapter.quality["drastic_drift"] is True

@@ -14,7 +14,8 @@ from .synthetic import drifted_pairs, write_bench_corpus
 runner = CliRunner()
 
 ADAPTER_ROW_KEYS = {"kind", "recall_at_10", "mrr_at_10", "recovery", "predicted_recovery",
-                    "fit_seconds", "transform_us_p50", "gemv_us_p50"}
+                    "predicted_low", "predicted_high", "fit_seconds", "transform_us_p50",
+                    "gemv_us_p50"}
 
 
 def test_bench_adapters_writes_the_documented_schema(tmp_path):
@@ -36,9 +37,39 @@ def test_bench_adapters_writes_the_documented_schema(tmp_path):
         assert ADAPTER_ROW_KEYS <= set(row)
         assert 0.0 <= row["recall_at_10"] <= 1.0
     assert payload["auto"]["chosen"] in {"procrustes", "affine"}
-    assert {"chosen", "recovery", "predicted_recovery"} <= set(payload["auto"])
+    assert {"chosen", "recovery", "predicted_recovery", "predicted_low",
+            "predicted_high"} <= set(payload["auto"])
+    assert payload["protocol"] == "disjoint"
+    assert payload["logged_queries"] == 0 and payload["test_queries"] == 100
     # the synthetic drift is a rotation: an adapter must recover nearly all of it
     assert max(row["recovery"] for row in payload["adapters"]) > 0.9
+
+
+def test_bench_adapters_runs_one_table_per_number_of_logged_queries(tmp_path):
+    corpus = write_bench_corpus(tmp_path / "corpus")
+    out = tmp_path / "result.json"
+    result = runner.invoke(app, [
+        "bench", "adapters", "--data", str(corpus), "--pair", "rot", "--train-pairs", "600",
+        "--kinds", "procrustes", "--logged-queries", "0,50", "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert [run["logged_queries"] for run in payload["runs"]] == [0, 50]
+    assert [run["test_queries"] for run in payload["runs"]] == [100, 75]
+    assert [r["prediction_basis"] for r in payload["runs"][1]["adapters"]] == ["logged_queries"]
+    assert payload["logged_queries"] == 0  # the top level is the first run, today's schema
+
+
+def test_the_disjoint_protocol_never_trains_on_a_test_querys_answer():
+    from qdrant_drift_bench.adapters import disjoint_split
+
+    rng = np.random.default_rng(0)
+    relevant = rng.choice(3000, 400, replace=False)
+    split = disjoint_split(400, relevant, 3000, logged_queries=100, train_pairs=2000, seed=4)
+    assert len(split.logged) == 100 and len(split.test) == 150
+    assert not set(split.logged) & set(split.test)
+    assert not set(relevant[split.test]) & set(split.train_docs)
+    assert len(set(split.train_docs)) == 2000
 
 
 def test_bench_adapters_unknown_pair_is_a_clear_error(tmp_path):

@@ -60,3 +60,54 @@ def test_a_map_that_loses_item_identity_is_flagged_as_drastic():
     report = preflight_report(LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old)
     assert report["identity_preservation"] < 0.9
     assert report["drastic_drift"] is True
+
+
+# -- logged queries, intervals, memorised documents (issue 16) ---------------------------
+
+def _queries_near(docs: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Short "queries": noisy copies of random documents (no labels are kept)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(docs), n, replace=False)
+    return unit(docs[rows] + 0.3 * rng.normal(size=(n, docs.shape[1])))
+
+
+def test_the_report_says_whether_it_stands_on_logged_queries_or_documents_only():
+    new, old, true_map = drifted_pairs(400, 32, 32, noise=0.2)
+    exact = LinearMap(weight=true_map, bias=np.zeros(32, np.float32))
+    documents = preflight_report(exact, new, old)
+    logged = preflight_report(exact, new, old, queries=_queries_near(new, 150, 3))
+    assert documents["basis"] == "documents" and documents["logged_queries"] == 0
+    assert logged["basis"] == "logged_queries" and logged["logged_queries"] == 150
+
+
+def test_every_prediction_comes_with_an_interval_around_it():
+    new, old, true_map = drifted_pairs(400, 32, 32, noise=0.3)
+    noisy = LinearMap(weight=true_map + 0.05 * np.random.default_rng(4).normal(
+        size=true_map.shape).astype(np.float32), bias=np.zeros(32, np.float32))
+    for queries in (None, _queries_near(new, 200, 5)):
+        report = preflight_report(noisy, new, old, queries=queries)
+        for name in ("recall", "mrr", "agreement"):
+            point = report[f"predicted_{name}" if name == "agreement"
+                           else f"predicted_{name}_recovery"]
+            assert 0.0 <= report[f"predicted_{name}_low"] <= point
+            assert point <= report[f"predicted_{name}_high"] <= 1.0
+
+
+def test_a_document_only_interval_is_wider_than_one_from_logged_queries():
+    new, old, true_map = drifted_pairs(400, 32, 32, noise=0.3)
+    exact = LinearMap(weight=true_map, bias=np.zeros(32, np.float32))
+    documents = preflight_report(exact, new, old)
+    logged = preflight_report(exact, new, old, queries=_queries_near(new, 300, 6))
+    width = lambda r: r["predicted_recall_high"] - r["predicted_recall_low"]  # noqa: E731
+    assert width(documents) > width(logged)
+
+
+def test_the_old_models_own_queries_set_the_drastic_drift_bar_when_given():
+    new, old, true_map = drifted_pairs(400, 32, 32, noise=0.2)
+    queries = _queries_near(new, 200, 7)
+    old_queries = unit(queries @ true_map)  # the old model embeds them perfectly
+    garbled = LinearMap(weight=true_map + 0.4 * np.random.default_rng(8).normal(
+        size=true_map.shape).astype(np.float32), bias=np.zeros(32, np.float32))
+    report = preflight_report(garbled, new, old, queries=queries, old_queries=old_queries)
+    assert report["old_model_recovery"] > report["predicted_recall_recovery"]
+    assert report["drastic_drift"] is True

@@ -1,8 +1,11 @@
 """``fit``: the one controller every adapter kind goes through.
 
-It validates the pairs, holds out a share of them that no fitter ever sees, fits, writes the
-pre-flight quality report from the held-out pairs, then (by default) refits on every pair
-with the hyperparameters already chosen, so no training data is wasted.
+It validates the pairs, holds out a share of the DOCUMENTS that no fitter ever sees, fits,
+writes the pre-flight quality report by searching the held-out documents only (with the
+logged queries when given, see :mod:`.quality`), then (by default) refits on every pair with
+the hyperparameters already chosen, so no training data is wasted. Logged queries choose
+hyperparameters and kinds; they are never regression targets (the old model's vectors of
+the same queries, tried as targets, pulled every pair of benchmarks/README.md down).
 """
 
 from __future__ import annotations
@@ -98,6 +101,37 @@ class Auto:
         return self._winner.frozen()
 
 
+def _logged_queries(
+    queries: np.ndarray | None, old_queries: np.ndarray | None, new: np.ndarray,
+    old: np.ndarray, distance: str,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Validated logged query vectors (all-zero rows, e.g. no known term, are dropped)."""
+    if queries is None:
+        if old_queries is not None:
+            raise ValueError("old_queries needs queries: the same queries by the new model")
+        return None, None
+    q = np.asarray(queries, dtype=np.float32)
+    if q.ndim != 2 or q.shape[1] != new.shape[1] or not np.isfinite(q).all():
+        raise InvalidVectorsError(
+            f"queries must be finite {new.shape[1]}-d new-model vectors, got shape {q.shape}")
+    oq = None
+    if old_queries is not None:
+        oq = np.asarray(old_queries, dtype=np.float32)
+        if oq.shape != (len(q), old.shape[1]) or not np.isfinite(oq).all():
+            raise InvalidVectorsError(
+                f"old_queries must be {len(q)} finite {old.shape[1]}-d old-model vectors "
+                f"(one per query), got shape {oq.shape}")
+    keep = np.linalg.norm(q, axis=1) > 0
+    if oq is not None:
+        keep &= np.linalg.norm(oq, axis=1) > 0
+    q = q[keep]
+    oq = None if oq is None else oq[keep]
+    if distance == "cosine":
+        q = l2_normalize(q)
+        oq = None if oq is None else l2_normalize(oq)
+    return (q, oq) if len(q) else (None, None)
+
+
 def fit(
     kind: str,
     new_vectors: np.ndarray,
@@ -111,13 +145,19 @@ def fit(
     seed: int = 0,
     device: str = "auto",
     log: Log | None = None,
+    queries: np.ndarray | None = None,
+    old_queries: np.ndarray | None = None,
     **options: Any,
 ) -> Adapter:
     """Fit an adapter mapping NEW-model vectors into the OLD model's space.
 
     ``new_vectors[i]`` and ``old_vectors[i]`` must embed the same item. ``holdout`` is the
     share of pairs kept out of training to write the pre-flight quality report (0 disables
-    the report). Options are passed to the kind (e.g. ``center=False`` for procrustes).
+    the report). ``queries``: logged queries embedded by the new model (no relevance labels):
+    hyperparameters and ``auto``'s kind are chosen by how candidates search for them, and the
+    pre-flight predicts from them. ``old_queries``: the same queries by the old model, when
+    it is still available (the old model's own baseline in the drastic-drift verdict).
+    Options are passed to the kind (e.g. ``center=False`` for procrustes).
     """
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
@@ -138,14 +178,16 @@ def fit(
             "and relies on its regularisation; a few thousand pairs are recommended",
             stacklevel=2,
         )
-    ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device)
+    logged, old_logged = _logged_queries(queries, old_queries, new, old, distance)
+    ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device, queries=logged)
     started = time.perf_counter()
     quality = calibration = None
     if holdout > 0 and len(new) >= 2 * needed:
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")
-        quality = preflight_report(fitted, new[held], old[held])
+        quality = preflight_report(fitted, new[held], old[held], queries=logged,
+                                   old_queries=old_logged, seed=seed)
         calibration = {
             "calibration": fit_calibration(
                 _as_served(fitted, distance), new[held], old[held]).to_dict(),
@@ -162,6 +204,7 @@ def fit(
         "pairs": int(len(new)),
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},
         "seed": seed,
+        "logged_queries": 0 if logged is None else int(len(logged)),
         "fit_seconds": round(time.perf_counter() - started, 3),
         "library_version": __version__,
     }

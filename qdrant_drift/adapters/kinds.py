@@ -24,13 +24,17 @@ def _silent(_: str) -> None:
 
 @dataclass
 class FitContext:
-    """What a fitter may use besides its pairs: randomness, a log, a device and the scorer."""
+    """What a fitter may use besides its pairs: randomness, a log, a device, the scorer and
+    the logged queries the scorer searches with (validation documents are never fitted on,
+    so a candidate is never chosen by answers it has seen)."""
 
     seed: int = 0
     log: Log = _silent
     device: str = "auto"
     # held-out retrieval score of a candidate map on validation pairs (higher is better)
     score: Callable[[Map, np.ndarray, np.ndarray], float] | None = None
+    # logged new-model query vectors: candidates are chosen by how they search for these
+    queries: np.ndarray | None = None
 
     rng: np.random.Generator = field(init=False)
 
@@ -41,7 +45,7 @@ class FitContext:
         if self.score is None:
             from .quality import selection_score
 
-            return selection_score(candidate, new, old)
+            return selection_score(candidate, new, old, self.queries)
         return self.score(candidate, new, old)
 
 

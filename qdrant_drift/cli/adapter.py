@@ -47,12 +47,24 @@ def print_report(info: dict[str, Any]) -> None:
         console.print("no pre-flight report (too few pairs to hold any out)")
         return
     console.print(
-        f"pre-flight: predicted Recall@10 recovery {quality['predicted_recall_recovery']:.3f}, "
-        f"MRR@10 recovery {quality['predicted_mrr_recovery']:.3f} "
-        f"({quality['heldout_pairs']} held-out pairs)"
+        f"pre-flight: predicted Recall@10 recovery {quality['predicted_recall_recovery']:.3f}"
+        f"{_interval(quality, 'recall')}, MRR@10 recovery "
+        f"{quality['predicted_mrr_recovery']:.3f}{_interval(quality, 'mrr')} "
+        f"({quality['heldout_pairs']} held-out documents; {_basis(quality)})"
     )
     if quality.get("drastic_drift"):
         console.print(styled("drastic drift:", "bold yellow", f" {quality['advice']}"))
+
+
+def _interval(quality: dict[str, Any], name: str) -> str:
+    low, high = quality.get(f"predicted_{name}_low"), quality.get(f"predicted_{name}_high")
+    return "" if low is None or high is None else f" (95% interval {low:.3f}-{high:.3f})"
+
+
+def _basis(quality: dict[str, Any]) -> str:
+    if quality.get("basis") == "logged_queries":
+        return f"estimated from {quality['logged_queries']} logged queries"
+    return "estimated from documents only: pass logged queries for a tighter estimate"
 
 
 @adapter_app.command("inspect")

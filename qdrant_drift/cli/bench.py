@@ -20,31 +20,51 @@ def adapter_bench_table(result: dict[str, Any]) -> Table:
     full = result["full_reembed"]
     table = Table(
         title=f"{result['corpus']} / {result['pair']}: {result['old_model']} -> "
-        f"{result['new_model']}, {result['train_pairs']} training pairs (exact search, k=10)"
+        f"{result['new_model']}, {result['train_pairs']} training pairs, "
+        f"{result.get('logged_queries', 0)} logged queries, "
+        f"{result.get('test_queries', '?')} test queries ({result.get('protocol', '?')}, "
+        "exact search, k=10)"
     )
-    for column in ("method", "R@10", "MRR@10", "recovery", "predicted", "fit s",
+    for column in ("method", "R@10", "MRR@10", "recovery", "predicted", "interval", "fit s",
                    "transform us p50", "gemv us p50"):
         table.add_column(column, justify="left" if column == "method" else "right")
     base = result["old_baseline"]
     table.add_row("old model's own queries", _fmt(base["recall_at_10"]),
                   _fmt(base["mrr_at_10"]),
-                  _fmt(base["recall_at_10"] / full["recall_at_10"]), "", "", "", "")
+                  _fmt(base["recall_at_10"] / full["recall_at_10"]), "", "", "", "", "")
     table.add_row("full re-embed", _fmt(full["recall_at_10"]), _fmt(full["mrr_at_10"]),
-                  "1.000", "", "", "", "")
+                  "1.000", "", "", "", "", "")
     if result.get("no_adapter"):
         none = result["no_adapter"]
         table.add_row("no adapter", _fmt(none["recall_at_10"]), _fmt(none["mrr_at_10"]),
-                      _fmt(none["recall_at_10"] / full["recall_at_10"]), "", "", "", "")
+                      _fmt(none["recall_at_10"] / full["recall_at_10"]), "", "", "", "", "")
     for row in result["adapters"]:
         table.add_row(row["kind"], _fmt(row["recall_at_10"]), _fmt(row["mrr_at_10"]),
                       _fmt(row["recovery"]), _fmt(row["predicted_recovery"]),
-                      _fmt(row["fit_seconds"], 1), _fmt(row["transform_us_p50"], 1),
-                      _fmt(row["gemv_us_p50"], 1))
+                      _interval(row), _fmt(row["fit_seconds"], 1),
+                      _fmt(row["transform_us_p50"], 1), _fmt(row["gemv_us_p50"], 1))
     auto = result["auto"]
     table.add_row(f"auto (chose {auto['chosen']})", _fmt(auto["recall_at_10"]),
                   _fmt(auto["mrr_at_10"]), _fmt(auto["recovery"]),
-                  _fmt(auto["predicted_recovery"]), _fmt(auto["fit_seconds"], 1), "", "")
+                  _fmt(auto["predicted_recovery"]), _interval(auto),
+                  _fmt(auto["fit_seconds"], 1), "", "")
     return table
+
+
+def _interval(row: dict[str, Any]) -> str:
+    if row.get("predicted_low") is None:
+        return ""
+    return f"{row['predicted_low']:.3f}-{row['predicted_high']:.3f}"
+
+
+def _logged_query_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise DriftError(f"--logged-queries takes comma-separated counts, got {text!r}") from None
+    if not counts or min(counts) < 0:
+        raise DriftError(f"--logged-queries takes counts >= 0, got {text!r}")
+    return counts
 
 
 @bench_app.command("adapters")
@@ -53,12 +73,16 @@ def bench_adapters(
     pair: str = typer.Option(..., help="Drift pair name from the corpus's meta.json."),
     train_pairs: int = typer.Option(5000, help="Document pairs the adapters are fitted on."),
     kinds: Optional[str] = typer.Option(None, help="Comma-separated kinds (default: all)."),
-    seed: int = typer.Option(0, help="Seed of the training sample and of the fits."),
+    seed: int = typer.Option(0, help="Seed of the query order, training sample and fits."),
+    logged_queries: str = typer.Option(
+        "0", help="Logged queries the adapters learn from (no labels); comma-separated "
+                  "counts run one after the other, e.g. 0,50,200,1000."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every fitting step."),
 ) -> None:
-    """Adapter quality (Recall@10, MRR@10, recovery, predicted recovery) and speed."""
-    from qdrant_drift_bench.adapters import run_adapter_bench
+    """Adapter quality (Recall@10, MRR@10, recovery, predicted recovery and its interval)
+    and speed, under the disjoint protocol (benchmarks/README.md)."""
+    from qdrant_drift_bench.adapters import run_adapter_bench_series
 
     kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
     # Progress as plain log lines, not a live spinner: a spinner's refresh thread competes
@@ -69,13 +93,15 @@ def bench_adapters(
             console.log(message)
 
     try:
-        result = run_adapter_bench(
-            str(data), pair, train_pairs=train_pairs, kinds=kind_list, seed=seed,
-            log=log, progress=console.log,
+        result = run_adapter_bench_series(
+            str(data), pair, logged_queries=_logged_query_counts(logged_queries),
+            train_pairs=train_pairs, kinds=kind_list, seed=seed, log=log,
+            progress=console.log,
         )
     except (DriftError, ValueError) as exc:
         _fail(exc)
-    console.print(adapter_bench_table(result))
+    for run in result.get("runs", [result]):
+        console.print(adapter_bench_table(run))
     _write_json(json_path, result)
 
 

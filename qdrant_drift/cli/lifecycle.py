@@ -77,6 +77,27 @@ def _duration(seconds: Optional[float]) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+def _predicted(p: Progress) -> str:
+    if p.predicted_recovery is None or p.predicted_recovery_low is None:
+        return fmt(p.predicted_recovery)
+    basis = "from logged queries" if p.prediction_basis == "logged_queries" else \
+        "from documents only"
+    return (f"{p.predicted_recovery:.3f} ({p.predicted_recovery_low:.3f}-"
+            f"{p.predicted_recovery_high:.3f}, {basis})")
+
+
+def _shadow(p: Progress) -> str:
+    outside = p.shadow_outside_prediction
+    parts = []
+    for pair, value in sorted(p.shadow_agreement.items()):
+        part = f"{pair} {value:.2f}"
+        if pair in outside:
+            lo, hi = outside[pair]
+            part += f" [red]OUTSIDE the predicted {lo:.2f}-{hi:.2f}[/]"
+        parts.append(part)
+    return ", ".join(parts) or "-"
+
+
 def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Table:
     table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
                   show_header=False)
@@ -87,10 +108,9 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
         ("coverage", f"{p.coverage:.1%} ({p.migrated} of {p.total} points)"),
         ("throughput", "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
         ("ETA", _duration(p.eta_s)),
-        ("predicted recovery (adapted)", fmt(p.predicted_recovery)),
+        ("predicted recovery (adapted)", _predicted(p)),
         ("drastic drift", "yes: see the pre-flight advice" if p.drastic_drift else "no"),
-        ("shadow agreement", ", ".join(f"{k} {v:.2f}" for k, v in
-                                       sorted(p.shadow_agreement.items())) or "-"),
+        ("shadow agreement", _shadow(p)),
         ("dead letters", str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
         ("replicas serving", ", ".join(f"{plan} x{n}" for plan, n in sorted(p.served.items()))
@@ -146,7 +166,11 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
 
 
 def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
-        api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt) -> None:
+        api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+        queries: Optional[Path] = typer.Option(
+            None, "--queries", help="logged queries, one per line (overrides [adapter] "
+                                    "queries): they choose the adapter and ground the "
+                                    "pre-flight")) -> None:
     """Embed a sample with the new model, fit the adapter, store it, print the pre-flight
     quality report."""
     from .adapter import print_report
@@ -158,7 +182,8 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
                 console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("embed", total=None)
             adapter = migration.fit(progress=lambda done, total: bar.update(
-                task, completed=done, total=total))
+                task, completed=done, total=total),
+                queries=None if queries is None else queries.resolve())
     except DriftError as exc:
         fail(exc)
     console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "

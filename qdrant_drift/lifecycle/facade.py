@@ -220,7 +220,7 @@ class Migration:
         )
 
     def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None,
-            keep_sample_vectors: bool = True) -> Adapter:
+            keep_sample_vectors: bool = True, queries: str | Path | None = None) -> Adapter:
         """Embed a random sample with the new model, fit the adapter, store it in the state.
 
         The cheap checks run before any embedding. A first fit records the migration (phase
@@ -229,6 +229,8 @@ class Migration:
         vectors: they are written as the backfill would (conditionally), so they count
         toward coverage and are not embedded twice (``keep_sample_vectors=False`` leaves
         them all to the backfill).
+        ``queries`` (else ``[adapter] queries``): logged queries that choose the adapter and
+        ground its pre-flight report (see :mod:`.queries`).
         """
         self._drive(preflight_steps(self.spec, self.state_collection))
         if self.file.adapter_path is not None:
@@ -240,7 +242,8 @@ class Migration:
             self.apply_router_settings()
             return adapter
         items, old, new = self._embed_sample(progress)
-        adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log)
+        adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log,
+                                    self._logged_query_vectors(queries))
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
@@ -272,7 +275,8 @@ class Migration:
                 progress(min(len(texts), start + step), len(texts))
         return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
 
-    def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None) -> Adapter:
+    def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None,
+                     queries: np.ndarray | None = None) -> Adapter:
         """Fit; a sample too small for the pre-flight report is said once, with the fix."""
         from ..adapters import fit as fit_adapter, make_fitter
 
@@ -280,7 +284,8 @@ class Migration:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="too few pairs to hold any out")
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
-                                  old_model=self.spec.old_model, seed=section.seed, log=log)
+                                  old_model=self.spec.old_model, seed=section.seed, log=log,
+                                  queries=queries)
         if adapter.quality is None:
             needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
             warnings.warn(
@@ -289,6 +294,16 @@ class Migration:
                 f"sample_size to at least {needed} and run `qdrant-drift fit` again",
                 UserWarning, stacklevel=2)
         return adapter
+
+    def _logged_query_vectors(self, override: str | Path | None) -> np.ndarray | None:
+        from .queries import load_query_texts
+
+        source = override if override is not None else self.file.adapter.queries
+        if source is None:
+            return None
+        texts = load_query_texts(str(source), self.file, limit=self.file.adapter.queries_limit,
+                                 seed=self.file.adapter.seed, read_log=self._drive)
+        return np.asarray(self.embedder(texts), dtype=np.float32)
 
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
@@ -385,7 +400,8 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     interval = settings.refresh_interval if settings else DEFAULT_REFRESH_INTERVAL
     replicas = yield from read_replicas_steps(name, max_age_s=max(30.0, 3 * interval),
                                               state_collection=state_collection)
-    predicted, drastic, adapter_problem = None, False, None
+    report: dict[str, Any] = {}
+    adapter_problem = None
     if record.adapter_digest:
         try:
             adapter = yield from load_stored_adapter(record, state_collection)
@@ -393,8 +409,6 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
             adapter_problem = f"{exc}: run `qdrant-drift fit` to store a new adapter"
         else:
             report = adapter.quality or {}
-            predicted = report.get("predicted_recall_recovery")
-            drastic = bool(report.get("drastic_drift", False))
     rate = throughput(samples)
     coverage = min(1.0, migrated / total) if total else 1.0
     router = router or (settings or RouterSettings()).router()
@@ -406,8 +420,15 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
         name=name, collection=record.spec.collection, layout=record.spec.layout,
         phase=record.phase.value if not record.backfill_paused else f"{record.phase.value} (paused)",
         plan=plan.value, migrated=migrated, total=total, items_per_s=rate,
-        eta_s=eta_seconds(migrated, total, rate), predicted_recovery=predicted,
-        drastic_drift=drastic, shadow_agreement=agreement, dead_letters=len(dead),
+        eta_s=eta_seconds(migrated, total, rate),
+        predicted_recovery=report.get("predicted_recall_recovery"),
+        predicted_recovery_low=report.get("predicted_recall_low"),
+        predicted_recovery_high=report.get("predicted_recall_high"),
+        prediction_basis=report.get("basis"),
+        predicted_agreement_low=report.get("predicted_agreement_low"),
+        predicted_agreement_high=report.get("predicted_agreement_high"),
+        drastic_drift=bool(report.get("drastic_drift", False)),
+        shadow_agreement=agreement, dead_letters=len(dead),
         workers=tuple(workers), history=tuple(samples),
         events=tuple((float(h["at"]), str(h["to"])) for h in record.phase_changes()),
         served=served, router_settings=None if settings is None else settings.to_dict(),

@@ -236,6 +236,26 @@ def _ref(value: Any) -> Any:
     return value
 
 
+QUERY_LOG_SCHEME = "qdrant://"
+
+
+def is_callable_reference(value: str) -> bool:
+    """``"package.module:attribute"``?"""
+    return bool(_REF.match(value))
+
+
+def _queries_source(value: Any) -> Any:
+    """A text file, a loader callable or a query-log collection (see [adapter] queries)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _Problem(f"must be a non-empty string, got {_show(value)}")
+    if value.startswith(QUERY_LOG_SCHEME):
+        collection, _, payload_field = value[len(QUERY_LOG_SCHEME):].partition("/")
+        if not collection or not payload_field:
+            raise _Problem(f'must have the form "{QUERY_LOG_SCHEME}collection/payload_field", '
+                           f"got {_show(value)}")
+    return value
+
+
 def _adapter_kinds() -> tuple[str, ...]:
     from ..adapters import KINDS  # registers every kind; never imports torch
 
@@ -508,6 +528,16 @@ class AdapterSection(_Section):
         None, rule=_optional(_string()),
         doc="a saved adapter file to use instead of fitting (relative to this file)",
         example="adapters/docs-minilm.safetensors",
+    )
+    queries: str | None = _key(
+        None, rule=_optional(_queries_source),
+        doc='logged queries (no labels) that choose the adapter and its pre-flight: a text '
+            'file with one query per line (relative to this file), "package.module:attribute" '
+            '(a callable returning the texts) or "qdrant://collection/payload_field" (a query log)',
+        example="queries.txt",
+    )
+    queries_limit: int = _key(
+        1000, rule=_int(1), doc="at most this many logged queries are used (a seeded sample)"
     )
 
 

@@ -57,6 +57,34 @@ def eta_seconds(migrated: int, total: int, items_per_s: float | None) -> float |
     return remaining / items_per_s
 
 
+def expected_agreement(pair: str, coverage: float, adapted_vs_native: float) -> float | None:
+    """Shadow agreement (overlap@k) expected for a ``served->shadow`` plan pair, given the
+    pre-flight's predicted overlap of adapted and native search. Hybrid search at coverage
+    c is taken to answer like native search on the migrated share c of the items and like
+    adapted search on the rest, so it disagrees with adapted search c times as often as
+    native does, and with native search (1 - c) times as often. None: an unknown plan."""
+    disagreement = {"adapted": 1.0, "hybrid": coverage, "native": 0.0}
+    served, _, shadow = pair.partition("->")
+    if served not in disagreement or shadow not in disagreement:
+        return None
+    return 1.0 - abs(disagreement[served] - disagreement[shadow]) * (1.0 - adapted_vs_native)
+
+
+def shadow_outside(
+    agreement: dict[str, float], coverage: float, low: float | None, high: float | None
+) -> dict[str, tuple[float, float]]:
+    """The plan pairs whose live agreement lies outside the predicted interval, each with the
+    interval it was expected in (empty when there is no prediction)."""
+    if low is None or high is None:
+        return {}
+    outside = {}
+    for pair, value in agreement.items():
+        lo, hi = expected_agreement(pair, coverage, low), expected_agreement(pair, coverage, high)
+        if lo is not None and hi is not None and not lo - 1e-9 <= value <= hi + 1e-9:
+            outside[pair] = (lo, hi)
+    return outside
+
+
 @dataclass(frozen=True)
 class Progress:
     """Everything ``qdrant-drift status`` shows, as one value (``to_dict`` for ``--json``)."""
@@ -71,8 +99,14 @@ class Progress:
     items_per_s: float | None = None
     eta_s: float | None = None
     predicted_recovery: float | None = None
+    predicted_recovery_low: float | None = None
+    predicted_recovery_high: float | None = None
+    prediction_basis: str | None = None  # "logged_queries" | "documents"
     drastic_drift: bool = False
     shadow_agreement: dict[str, float] = field(default_factory=dict)
+    # pre-flight overlap@10 of adapted vs native search (interval), for live confirmation
+    predicted_agreement_low: float | None = None
+    predicted_agreement_high: float | None = None
     dead_letters: int = 0
     workers: tuple[WorkerStatus, ...] = ()
     history: tuple[Sample, ...] = ()
@@ -86,6 +120,12 @@ class Progress:
         return min(1.0, self.migrated / self.total) if self.total else 1.0
 
     @property
+    def shadow_outside_prediction(self) -> dict[str, tuple[float, float]]:
+        """Shadow pairs whose agreement contradicts the pre-flight, with the expected range."""
+        return shadow_outside(self.shadow_agreement, self.coverage,
+                              self.predicted_agreement_low, self.predicted_agreement_high)
+
+    @property
     def workers_alive(self) -> int:
         return sum(1 for w in self.workers if w.alive)
 
@@ -93,4 +133,6 @@ class Progress:
         data = asdict(self)
         data["coverage"] = self.coverage
         data["workers_alive"] = self.workers_alive
+        data["shadow_outside_prediction"] = {
+            pair: list(bounds) for pair, bounds in self.shadow_outside_prediction.items()}
         return data

@@ -84,6 +84,11 @@ class DriftMetrics:
         self.shadow_agreement = gauge(
             "shadow_agreement_ratio", "Mean overlap@k of served vs shadow plan.", "pair"
         )
+        self.shadow_outside = gauge(
+            "shadow_outside_prediction",
+            "1 when a plan pair's shadow agreement lies outside the pre-flight's predicted "
+            "interval, 0 when inside.", "pair"
+        )
         self.dead_letters = gauge("dead_letters", "Items parked in the dead-letter store.")
         self.workers_alive = gauge("workers_alive", "Backfill workers with a fresh heartbeat.")
         self.phase = gauge("phase", "1 for the migration's current phase, 0 for the others.", "phase")
@@ -130,10 +135,17 @@ class DriftMetrics:
 
         with self._lock:
             pairs = {_label(p): v for p, v in progress.shadow_agreement.items()}
+            outside = {_label(p) for p in progress.shadow_outside_prediction}
+            predicted = progress.predicted_agreement_low is not None
             for stale in self._pairs.get(name, set()) - pairs.keys():
                 self._remove(self.shadow_agreement, name, stale)
+                self._remove(self.shadow_outside, name, stale)
             for pair, value in pairs.items():
                 self.shadow_agreement.labels(name, pair).set(value)
+                if predicted:
+                    self.shadow_outside.labels(name, pair).set(float(pair in outside))
+                else:
+                    self._remove(self.shadow_outside, name, pair)
             self._pairs[name] = set(pairs)
 
             phases, plans = self._extra_labels.setdefault(name, (set(), set()))
