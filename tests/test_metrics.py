@@ -153,6 +153,7 @@ EXPECTED_FAMILIES = {
     "qdrant_drift_eta_seconds",
     "qdrant_drift_predicted_recovery_ratio",
     "qdrant_drift_shadow_agreement_ratio",
+    "qdrant_drift_shadow_outside_prediction",
     "qdrant_drift_dead_letters",
     "qdrant_drift_workers_alive",
     "qdrant_drift_phase",
@@ -215,3 +216,38 @@ def test_serve_answers_a_scrape_over_http():
         server.server_close()
         thread.join(timeout=5)
     assert 'qdrant_drift_coverage_ratio{migration="m1"} 0.25' in body
+
+
+def test_shadow_agreement_outside_the_predicted_interval_is_flagged():
+    metrics = DriftMetrics()
+    # at 25% coverage hybrid answers like adapted search on 75% of the items: predicted
+    # adapted-vs-native overlap 0.6-0.7 puts hybrid-vs-native at 0.70-0.775; 0.88 is above
+    outside = progress(predicted_agreement_low=0.6, predicted_agreement_high=0.7)
+    assert outside.shadow_outside_prediction == {"hybrid->native": pytest.approx((0.70, 0.775))}
+    metrics.update_from_progress(outside)
+    s = scrape(metrics)
+    assert value(s, "qdrant_drift_shadow_outside_prediction", migration="m1",
+                 pair="hybrid->native") == 1.0
+    inside = progress(predicted_agreement_low=0.8, predicted_agreement_high=0.9)
+    assert inside.shadow_outside_prediction == {}
+    metrics.update_from_progress(inside)
+    assert value(scrape(metrics), "qdrant_drift_shadow_outside_prediction", migration="m1",
+                 pair="hybrid->native") == 0.0
+
+
+def test_without_a_prediction_nothing_is_flagged_and_no_flag_is_exported():
+    metrics = DriftMetrics()
+    metrics.update_from_progress(progress())
+    assert progress().shadow_outside_prediction == {}
+    names = {name for name, _ in scrape(metrics)}
+    assert "qdrant_drift_shadow_outside_prediction" not in names
+
+
+def test_expected_agreement_follows_coverage_between_the_plans():
+    from qdrant_drift.lifecycle.progress import expected_agreement
+
+    assert expected_agreement("adapted->hybrid", 0.0, 0.6) == pytest.approx(1.0)
+    assert expected_agreement("adapted->hybrid", 1.0, 0.6) == pytest.approx(0.6)
+    assert expected_agreement("hybrid->native", 0.5, 0.6) == pytest.approx(0.8)
+    assert expected_agreement("native->hybrid", 1.0, 0.6) == pytest.approx(1.0)
+    assert expected_agreement("adapted->other", 0.5, 0.6) is None

@@ -63,11 +63,11 @@ def expected_agreement(pair: str, coverage: float, adapted_vs_native: float) -> 
     c is taken to answer like native search on the migrated share c of the items and like
     adapted search on the rest, so it disagrees with adapted search c times as often as
     native does, and with native search (1 - c) times as often. None: an unknown plan."""
-    disagreement = {"adapted": 1.0, "hybrid": coverage, "native": 0.0}
+    native_share = {"adapted": 0.0, "hybrid": coverage, "native": 1.0}
     served, _, shadow = pair.partition("->")
-    if served not in disagreement or shadow not in disagreement:
+    if served not in native_share or shadow not in native_share:
         return None
-    return 1.0 - abs(disagreement[served] - disagreement[shadow]) * (1.0 - adapted_vs_native)
+    return 1.0 - abs(native_share[served] - native_share[shadow]) * (1.0 - adapted_vs_native)
 
 
 def shadow_outside(
