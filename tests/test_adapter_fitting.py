@@ -145,7 +145,7 @@ def test_logged_queries_of_the_wrong_width_are_a_clear_error(pairs_64):
         fit("procrustes", new, old, old_queries=old[:5])
 
 
-def test_an_adapter_that_remembers_its_training_documents_gains_nothing_in_the_preflight(
+def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor_chosen(
     pairs_64, monkeypatch
 ):
     """A pure lookup table (training document -> its legacy vector, anything else -> noise)
@@ -184,3 +184,7 @@ def test_an_adapter_that_remembers_its_training_documents_gains_nothing_in_the_p
     adapter = fit("test_lookup", new, old, seed=0)
     assert adapter.quality["predicted_recall_recovery"] < 0.2
     assert adapter.quality["drastic_drift"] is True
+    # nor is auto fooled: it judges candidates on documents they were not fitted on
+    chosen = fit("auto", new, old, candidates=["test_lookup", "procrustes"], seed=0)
+    assert chosen.info["auto"]["chosen"] == "procrustes"
+    assert chosen.info["auto"]["scores"]["test_lookup"] < 0.2
