@@ -93,6 +93,23 @@ def test_adapter_fit_then_inspect(tmp_path):
     shown = runner.invoke(app, ["adapter", "inspect", str(out)])
     assert shown.exit_code == 0, shown.output
     assert "procrustes" in shown.output and "predicted Recall@10 recovery" in shown.output
+    assert "estimated from documents only" in shown.output
+
+
+def test_adapter_fit_takes_logged_queries_and_says_the_report_rests_on_them(tmp_path):
+    new, old, true_map = drifted_pairs(600, 16, 16, noise=0.01)
+    np.save(tmp_path / "new.npy", new)
+    np.save(tmp_path / "old.npy", old)
+    queries = new[:80] + 0.2 * np.random.default_rng(1).normal(size=(80, 16)).astype(np.float32)
+    np.save(tmp_path / "q.npy", queries)
+    np.save(tmp_path / "q_old.npy", queries @ true_map)
+    fitted = runner.invoke(app, [
+        "adapter", "fit", "--new", str(tmp_path / "new.npy"), "--old", str(tmp_path / "old.npy"),
+        "--out", str(tmp_path / "a.safetensors"), "--kind", "procrustes",
+        "--queries", str(tmp_path / "q.npy"), "--old-queries", str(tmp_path / "q_old.npy"),
+    ])
+    assert fitted.exit_code == 0, fitted.output
+    assert "estimated from 80 logged queries" in fitted.output and "95% interval" in fitted.output
 
 
 def test_inspect_of_a_corrupt_file_fails_cleanly(tmp_path):

@@ -24,6 +24,11 @@ def adapter_fit(
     old_model: Optional[str] = typer.Option(None, help="Identifier of the old model."),
     distance: str = typer.Option("cosine", help="cosine or dot, as the collection uses."),
     seed: int = typer.Option(0),
+    queries: Optional[Path] = typer.Option(
+        None, help=".npy of logged queries by the new model (no labels): they choose the "
+                   "adapter and ground the pre-flight."),
+    old_queries: Optional[Path] = typer.Option(
+        None, help=".npy of the same queries by the old model (row for row), if available."),
 ) -> None:
     """Fit an adapter from paired vectors and print its pre-flight quality report."""
     from ..adapters import fit
@@ -33,6 +38,8 @@ def adapter_fit(
             adapter = fit(
                 kind, np.load(new), np.load(old), new_model=new_model, old_model=old_model,
                 distance=distance, seed=seed, log=status.update,  # type: ignore[arg-type]
+                queries=None if queries is None else np.load(queries),
+                old_queries=None if old_queries is None else np.load(old_queries),
             )
         except (DriftError, ValueError, OSError) as exc:
             _fail(exc)
