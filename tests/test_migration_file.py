@@ -190,7 +190,8 @@ def test_round_trip_keeps_every_key_set(tmp_path: Path) -> None:
     data["migration"].update(layout="named", old_vector="", old_model="a", new_model="b")
     data["embedder"].update(kind="sentence-transformers", device="cuda:1", batch_size=8, normalize=False, dimension=384)
     data["source"]["version_field"] = "rev"
-    data["adapter"] = {"kind": "procrustes", "sample_size": 100, "seed": 7, "path": "a.safetensors"}
+    data["adapter"] = {"kind": "procrustes", "sample_size": 100, "seed": 7, "path": "a.safetensors",
+                       "queries": "qdrant://query_log/text", "queries_limit": 200}
     data["router"] = {"min_hybrid_coverage": 0.2, "native_at": 0.9, "refresh_interval": 0.5, "shadow_rate": 0.1}
     data["backfill"] = {
         "batch_size": 16, "rate_limit": 50.0, "workers": 4, "order": "mixed", "hot_share": 0.3,
@@ -297,7 +298,7 @@ def test_native_at_must_be_above_min_hybrid_coverage(tmp_path: Path) -> None:
         ("router", "native = 0.9", "[router] unknown key native (did you mean native_at?)"),
         ("migration", 'new_vectr = "x"', "[migration] unknown key new_vectr (did you mean new_vector?)"),
         ("embedder", 'modle = "x"', "[embedder] unknown key modle (did you mean model?)"),
-        ("adapter", "zzz = 1", "[adapter] unknown key zzz (known keys: kind, sample_size, seed, path)"),
+        ("adapter", "zzz = 1", "[adapter] unknown key zzz (known keys: kind, sample_size, seed, path, queries, queries_limit)"),
     ],
 )
 def test_unknown_key(tmp_path: Path, section: str, line: str, fragment: str) -> None:
