@@ -93,7 +93,7 @@ def _shadow(p: Progress) -> str:
         part = f"{pair} {value:.2f}"
         if pair in outside:
             lo, hi = outside[pair]
-            part += f" [red]OUTSIDE the predicted {lo:.2f}-{hi:.2f}[/]"
+            part += f" OUTSIDE the predicted {lo:.2f}-{hi:.2f}"
         parts.append(part)
     return ", ".join(parts) or "-"
 
