@@ -131,3 +131,23 @@ def test_messages_keep_their_bracketed_text(tmp_path):
     refused = runner.invoke(app, ["plan", str(typo), "--path", str(tmp_path / "q")])
     assert refused.exit_code == 2
     assert "[routr]" in refused.output or "'routr'" in refused.output
+
+
+def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shadows():
+    from rich.console import Console
+
+    from qdrant_drift.cli.lifecycle import status_table
+    from qdrant_drift.lifecycle.progress import Progress
+
+    snapshot = Progress(
+        name="m", collection="docs", layout="named", phase="backfilling", plan="hybrid",
+        migrated=250, total=1000, predicted_recovery=0.7, predicted_recovery_low=0.6,
+        predicted_recovery_high=0.8, prediction_basis="logged_queries",
+        shadow_agreement={"hybrid->native": 0.88, "adapted->hybrid": 0.9},
+        predicted_agreement_low=0.6, predicted_agreement_high=0.7)
+    console = Console(record=True, width=200, markup=False)
+    console.print(status_table(snapshot))
+    text = console.export_text()
+    assert "0.700 (0.600-0.800, from logged queries)" in text
+    assert "hybrid->native 0.88 OUTSIDE the predicted 0.70-" in text
+    assert "adapted->hybrid 0.90," in text  # 0.90-0.925 expected at 25% coverage: inside
