@@ -12,7 +12,7 @@ import time
 from qdrant_client import QdrantClient
 
 import qdrant_drift
-from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.lifecycle.file import MigrationFile
 

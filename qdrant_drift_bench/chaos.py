@@ -31,7 +31,7 @@ from qdrant_client.http import models
 
 from qdrant_drift.adapters import fit
 from qdrant_drift.backfill import BackfillOptions, BackfillWorker, PayloadField
-from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.local import SerializedClient
 from qdrant_drift.serving.client import DriftClient
 from qdrant_drift.errors import DriftError
 from .faults import FaultInjectingClient, make_fault

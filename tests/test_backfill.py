@@ -25,7 +25,7 @@ from qdrant_drift.backfill import (
     start_backfill,
 )
 from qdrant_drift.store.backfill import read_leases
-from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.local import SerializedClient
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift_bench.faults import FaultInjectingClient
 from qdrant_drift.serving.hits import HitCounter

@@ -6,15 +6,9 @@ from .partitions import Lease, partition_of
 from .retry import RetryingClient, TransientFaultsExhausted, is_transient
 from ..store.backfill import read_dead_letters, requeue_dead_letters
 from .targets import Outcome
-from .worker import (
-    BackfillError,
-    BackfillHandle,
-    BackfillOptions,
-    BackfillStats,
-    BackfillWorker,
-    run_backfill,
-    start_backfill,
-)
+from .handle import BackfillHandle, run_backfill, start_backfill
+from .options import BackfillError, BackfillOptions, BackfillStats
+from .pipeline import BackfillWorker
 
 __all__ = [
     "BackfillError", "BackfillHandle", "BackfillOptions", "BackfillStats", "BackfillWorker",

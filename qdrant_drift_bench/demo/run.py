@@ -21,7 +21,7 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
-from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.local import SerializedClient
 from qdrant_drift.serving.client import DriftClient
 from ..evaluation import recall_at_k
 from qdrant_drift.lifecycle.facade import Migration, sentence_transformer

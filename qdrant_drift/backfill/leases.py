@@ -1,0 +1,138 @@
+"""A worker's leases: which partitions it owns, their checkpoints, and passes.
+
+:class:`LeaseBook` is pure: given what the state collection holds (a :class:`LeaseView`,
+read by :func:`read_lease_view`) it decides what to claim, renew, release and write;
+given a written batch it moves the checkpoint and ends passes. The pipeline holds its lock
+around the book and drives the steps; the steps never hold a lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable
+
+from qdrant_client.http import models
+
+from ..sansio import Steps, call
+from ..store import backfill as store
+from .partitions import Lease, claimed, partition_of, plan_claims
+from .targets import Target
+
+
+@dataclass(frozen=True)
+class LeaseView:
+    """The partitions' leases as stored, and how many workers are alive (this one included)."""
+
+    stored: dict[int, Lease]
+    live_workers: int
+
+
+def read_lease_view(name: str, worker: str, partitions: int, *, timeout: float,
+                    state_collection: str) -> Steps[LeaseView]:
+    workers = yield from store.read_workers(name, timeout=timeout,
+                                            state_collection=state_collection)
+    live = {w.worker for w in workers if w.alive} | {worker}
+    stored = yield from store.read_leases(name, partitions, state_collection)
+    return LeaseView(stored, len(live))
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """What one heartbeat changed: leases lost to another worker, claimed, released, what to
+    write back, and whether every partition is done."""
+
+    lost: tuple[int, ...] = ()
+    claimed: dict[int, Lease] = field(default_factory=dict)
+    released: tuple[int, ...] = ()
+    to_write: list[Lease] = field(default_factory=list)
+    all_done: bool = False
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a written batch did to the leases: what to write, and a pass that ended."""
+
+    to_write: list[Lease] = field(default_factory=list)
+    pass_ended: int | None = None  # the partition whose pass ended with this batch
+    partition_done: bool = False  # ... and that pass wrote nothing: the partition is done
+
+
+class LeaseBook:
+    """The leases one worker owns, as it last wrote them (checkpoints included)."""
+
+    def __init__(self, worker: str, partitions: int) -> None:
+        self.worker, self.partitions = worker, partitions
+        self.owned: dict[int, Lease] = {}
+
+    def open_partitions(self) -> list[int]:
+        return sorted(k for k, lease in self.owned.items() if not lease.done)
+
+    def renew(self, view: LeaseView, *, now: float, timeout: float) -> Renewal:
+        """Drop leases another worker took over, claim up to a fair share, release the
+        excess, renew the rest."""
+        stored = view.stored
+        lost = tuple(k for k in sorted(self.owned)
+                     if stored[k].owner not in (None, self.worker))
+        for k in lost:
+            del self.owned[k]
+        current = [self.owned.get(k, lease) for k, lease in stored.items()]
+        plan = plan_claims(current, self.worker, now=now, timeout=timeout,
+                           live_workers=view.live_workers)
+        for k in plan.release:
+            self.owned.pop(k, None)
+        claims = {k: claimed(stored[k], self.worker, now) for k in plan.claim}
+        self.owned.update(claims)
+        self.owned = {k: replace(lease, heartbeat=now) for k, lease in self.owned.items()}
+        released = [replace(stored[k], owner=None) for k in plan.release]
+        return Renewal(lost=lost, claimed=claims, released=plan.release,
+                       to_write=list(self.owned.values()) + released,
+                       all_done=all(lease.done for lease in current))
+
+    def checkpoint(self, *, migrated: Iterable[Any], partition: int | None, cursor: Any,
+                   ends_pass: bool, redo_pending: Callable[[int], bool],
+                   now: float) -> Checkpoint:
+        """Count each written point in its partition's pass; move the swept partition's
+        cursor. A pass that wrote nothing (and leaves no redo behind) finishes the
+        partition; any other ends in a new pass from the start."""
+        touched: dict[int, Lease] = {}
+        for pid in migrated:
+            k = partition_of(pid, self.partitions)
+            lease = touched.get(k) or self.owned.get(k)
+            if lease is not None:
+                touched[k] = replace(lease, pass_writes=lease.pass_writes + 1,
+                                     processed=lease.processed + 1)
+        done = False
+        if partition is not None and partition in self.owned:
+            lease = touched.get(partition) or self.owned[partition]
+            lease = replace(lease, cursor=cursor, heartbeat=now)
+            if ends_pass:
+                done = lease.pass_writes == 0 and not redo_pending(partition)
+                lease = (replace(lease, done=True) if done else
+                         replace(lease, pass_no=lease.pass_no + 1, pass_writes=0, cursor=None))
+            touched[partition] = lease
+        self.owned.update(touched)
+        return Checkpoint(to_write=list(touched.values()),
+                          pass_ended=partition if ends_pass else None, partition_done=done)
+
+    def release_all(self) -> list[Lease]:
+        """Every owned lease, unowned: handed back at once, not left to expire."""
+        released = [replace(lease, owner=None) for lease in self.owned.values()]
+        self.owned.clear()
+        return released
+
+
+def reopened(view: LeaseView) -> list[Lease]:
+    """Every done lease, opened for a new pass from the start (points arrived after the
+    sweep passed: written by a client that does not go through the wrapper)."""
+    return [replace(lease, done=False, cursor=None, pass_writes=0, pass_no=lease.pass_no + 1)
+            for lease in view.stored.values() if lease.done]
+
+
+def count_left_steps(target: Target, dead: Iterable[Any]) -> Steps[int]:
+    """Points that still lack the new vector and are not dead letters."""
+    ids = list(dead)
+    left = target.unmigrated()
+    if ids:
+        left = models.Filter(must=[left], must_not=[models.HasIdCondition(has_id=ids)])
+    result = yield call("count", target.spec.collection, count_filter=left, exact=True)
+    return int(result.count)

@@ -1,0 +1,423 @@
+"""The backfill worker: re-embeds points that lack the new vector while the app keeps serving.
+
+Three stages overlap, linked by one-slot queues: *select* (heartbeats and leases, hot ids,
+the sweep, fetching content: :mod:`.selection`), *embed* (the compute-bound part:
+:mod:`.isolation`) and *write* (conditional writes, then the checkpoint: :mod:`.commit`).
+This module is only the plumbing: threads, timers, stop and pause. The bookkeeping the
+stages share (:class:`.Ledger`, :class:`.LeaseBook`, :class:`.Sweeps`) is pure and guarded
+by one lock that is never held across a call to Qdrant.
+
+A kill at any moment loses at most the batches in flight: the checkpoint only moves after a
+batch is written, and points already written drop out of the sweep (it only looks at points
+lacking the new vector), so nothing is written twice and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..embedders import Embedder
+from ..lifecycle.progress import Sample, WorkerStatus
+from ..local import SerializedClient, is_local
+from ..migration.phases import Phase
+from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..sansio import Steps, call, drive
+from ..serving.hits import read_hot_steps
+from ..store import backfill as store
+from ..store.collection import STATE_COLLECTION
+from ..store.records import count_migrated, load_record
+from .commit import commit_steps, release
+from .content import ContentSource
+from .isolation import embed_isolating
+from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
+from .ledger import Ledger
+from .options import BackfillError, BackfillOptions, BackfillStats
+from .partitions import partition_of
+from .retry import RetryingClient
+from .selection import Batch, select_steps
+from .sweep import Sweeps
+from .targets import Outcome, Target, target_for
+
+log = logging.getLogger(__name__)
+
+RUNNABLE = (Phase.BACKFILLING, Phase.CUT_OVER)
+
+
+class BackfillWorker:
+    """One worker process's (or thread's) share of the backfill. Several share the work
+    through leases in the state collection: threads of one process on embedded Qdrant
+    (one process per storage folder), processes anywhere on a Qdrant server."""
+
+    def __init__(self, client: Any, migration: str, embedder: Embedder, source: ContentSource,
+                 *, options: BackfillOptions | None = None,
+                 state_collection: str = STATE_COLLECTION, worker_id: str | None = None,
+                 metrics: Any = None,
+                 on_batch: Callable[["BackfillWorker", Outcome], None] | None = None) -> None:
+        self.options = options or BackfillOptions()
+        self.migration, self.embedder, self.source = migration, embedder, source
+        self.state_collection = state_collection
+        # hostname-pid: stable across restarts of a container (pid 1), so a restarted worker
+        # reclaims its partitions at once instead of waiting for its lease to expire
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.metrics, self.on_batch = metrics, on_batch
+        self.stats = BackfillStats()
+        base = SerializedClient(client) if is_local(client) else client
+        self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
+                                     max_wait=self.options.max_retry_wait,
+                                     on_retry=self._count_retry)
+        self._stop = threading.Event()
+        self._unwritten = threading.Semaphore(self.options.unwritten_batches)
+        self._written = threading.Event()  # set by the writer: the select stage may go on
+        self._abandon = False
+        self._paused_locally = threading.Event()
+        self._lock = threading.Lock()  # guards the three books below, never across a call
+        self.ledger = Ledger()
+        self.leases = LeaseBook(self.worker_id, self.options.partitions)
+        self.sweeps = Sweeps(self.options.partitions)
+        self._all_done = False
+        self._paused_by_state = False
+        self._next_recount = 0.0
+        self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
+        self.spec: MigrationSpec | None = None
+        self.target: Target | None = None
+        self.dim: int | None = None
+
+    # -- control ------------------------------------------------------------------------
+    def stop(self, *, abandon: bool = False) -> None:
+        """Finish (or, with ``abandon``, drop) the batches in flight, checkpoint, exit."""
+        self._abandon = abandon
+        self._stop.set()
+
+    def pause(self) -> None:
+        self._paused_locally.set()
+
+    def resume(self) -> None:
+        self._paused_locally.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_locally.is_set() or self._paused_by_state
+
+    def _count_retry(self, exc: BaseException) -> None:
+        self.stats.retries += 1
+        log.warning("transient fault, retrying: %r", exc)
+        if self.metrics is not None:
+            self.metrics.record_retry(self.migration)
+
+    def _drive(self, steps: Steps[Any]) -> Any:
+        return drive(steps, self.client)
+
+    # -- setup and heartbeat ------------------------------------------------------------
+    def _load_migration(self) -> Any:
+        record = self._drive(load_record(self.migration, self.state_collection))
+        if record is None:
+            raise BackfillError(f"no migration named {self.migration!r} in "
+                                f"{self.state_collection!r}: fit and start it first "
+                                "(`qdrant-drift fit`, `qdrant-drift start`)")
+        return record
+
+    def _setup(self) -> None:
+        record = self._load_migration()
+        if record.phase not in RUNNABLE:
+            raise BackfillError(
+                f"migration {self.migration!r} is {record.phase.value!r}: the backfill runs "
+                "while it is 'backfilling' (start it) or 'cut-over'")
+        self.spec = record.spec
+        self._paused_by_state = record.backfill_paused
+        self.target = target_for(self.spec, self.source)
+        info = self._drive(_collection_info(self.spec.native_collection))
+        vectors = info.config.params.vectors
+        params = vectors.get(self.spec.new_vector) if isinstance(vectors, dict) else (
+            vectors if self.spec.new_vector == DEFAULT_VECTOR else None)
+        if params is None:
+            raise BackfillError(f"{self.spec.native_collection!r} has no vector "
+                                f"{self.spec.new_vector!r}: was the migration created?")
+        self.dim = params.size
+        self.ledger.bury(d["point_id"] for d in self._drive(
+            store.read_dead_letters(self.migration, self.state_collection)))
+
+    def _heartbeat(self) -> None:
+        """Follow the migration state, renew and rebalance leases, report this worker."""
+        record = self._load_migration()
+        if record.phase not in RUNNABLE:
+            log.info("migration is %s: stopping the backfill", record.phase.value)
+            self._stop.set()
+            return
+        self._paused_by_state = record.backfill_paused
+        opts, now = self.options, time.time()
+        view = self._drive(read_lease_view(self.migration, self.worker_id, opts.partitions,
+                                           timeout=opts.heartbeat_timeout,
+                                           state_collection=self.state_collection))
+        view = self._reopen_for_late_arrivals(view, now)
+        with self._lock:
+            renewal = self.leases.renew(view, now=now, timeout=opts.heartbeat_timeout)
+            for k in renewal.lost + renewal.released:
+                if k in renewal.lost:
+                    log.warning("partition %d was taken over by %s", k, view.stored[k].owner)
+                self.sweeps.forget(k)
+            for k, lease in renewal.claimed.items():
+                self.sweeps.open(k, lease.cursor)
+            self._all_done = renewal.all_done
+        self._drive(store.write_leases(self.migration, opts.partitions, renewal.to_write,
+                                       self.state_collection))
+        self._report(self.stats.state)
+
+    def _reopen_for_late_arrivals(self, view: LeaseView, now: float) -> LeaseView:
+        """Every partition is done, yet points lacking the new vector may have arrived
+        behind the sweep (written by a client that does not go through the wrapper): if
+        any are left that are not dead letters, sweep every partition again."""
+        assert self.target is not None
+        if not all(lease.done for lease in view.stored.values()):
+            return view
+        if not self.options.exit_when_done and now < self._next_recount:
+            return view
+        self._next_recount = now + self.options.heartbeat_timeout / 4
+        dead = {d["point_id"] for d in self._drive(
+            store.read_dead_letters(self.migration, self.state_collection))}
+        left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))
+        progress = (left, self.stats.processed)
+        if left == 0 or progress == self._last_reopen:  # nothing left, or no way forward
+            if left:
+                log.warning("%d points lack the new vector, but another pass found none of "
+                            "them", left)
+            return view
+        self._last_reopen = progress
+        log.info("%d points arrived behind the sweep: sweeping again", left)
+        opened = reopened(view)
+        self._drive(store.write_leases(self.migration, self.options.partitions, opened,
+                                       self.state_collection))
+        return LeaseView({**view.stored, **{lease.partition: lease for lease in opened}},
+                         view.live_workers)
+
+    def _report(self, state: str) -> None:
+        self.stats.state = state
+        self._drive(store.write_worker(self.migration, WorkerStatus(
+            worker=self.worker_id, partitions=tuple(sorted(self.leases.owned)), alive=True,
+            heartbeat_age_s=0.0, processed=self.stats.processed, state=state,
+        ), self.state_collection))
+
+    def _report_state(self, state: str) -> None:
+        if self.stats.state != state:
+            self._report(state)
+
+    def _sample(self) -> None:
+        assert self.spec is not None
+        migrated, total = self._drive(count_migrated(self.spec))
+        sample = Sample(at=time.time(), migrated=migrated, total=total)
+        self._drive(store.write_sample(self.migration, self.worker_id, sample,
+                                       self.state_collection))
+
+    def _refresh_hot(self) -> None:
+        hits = self._drive(read_hot_steps(self.migration, self.state_collection))
+        p = self.options.partitions
+        with self._lock:
+            mine = set(self.leases.owned)
+            self.ledger.set_hot(pid for pid, _ in hits.most_common()
+                                if partition_of(pid, p) in mine)
+
+    # -- select stage --------------------------------------------------------------------
+    def _select(self) -> Batch | None:
+        assert self.target is not None
+        return self._drive(select_steps(
+            self.target, self.source, size=self.options.batch_size, order=self.options.order,
+            ledger=self.ledger, sweeps=self.sweeps, leases=self.leases, guard=self._lock))
+
+    def _pace(self, started: float, items: int) -> None:
+        rate = self.options.rate_limit
+        if rate:
+            wait = items / rate - (time.monotonic() - started)
+            if wait > 0:
+                self._stop.wait(wait)
+
+    def _select_loop(self, out: "queue.Queue[Batch | None]") -> None:
+        opts = self.options
+        next_heartbeat = next_hot = next_sample = 0.0
+        started, emitted = time.monotonic(), 0
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_heartbeat:
+                    self._heartbeat()
+                    next_heartbeat = now + opts.heartbeat_timeout / 4
+                    continue
+                if now >= next_sample:
+                    self._sample()
+                    next_sample = now + opts.sample_interval_s
+                if self.paused:
+                    self._report_state("paused")
+                    self._stop.wait(min(1.0, opts.heartbeat_timeout / 4))
+                    continue
+                self._report_state("running")
+                if now >= next_hot and opts.order(opts.batch_size, 1) > 0:
+                    self._refresh_hot()
+                    next_hot = now + opts.hot_refresh_s
+                batch = self._select()
+                if batch is None:  # nothing to do now: are we done, or is work coming?
+                    if not self.ledger.in_flight:
+                        self._heartbeat()
+                        if self._all_done and opts.exit_when_done:
+                            break
+                        self._stop.wait(0.5)
+                    else:  # a batch in flight decides what comes next: wait for its write
+                        self._written.wait(0.5)
+                        self._written.clear()
+                    continue
+                self._pace(started, emitted)
+                emitted += len(batch.items) + len(batch.poison)
+                while not self._stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            _offer_end(out)
+
+    # -- embed stage --------------------------------------------------------------------
+    def _embed(self, batch: Batch) -> None:
+        embedded = embed_isolating(self.embedder, batch.items, self.dim)
+        batch.items, batch.vectors = embedded.items, embedded.vectors
+        batch.poison += embedded.poison
+        batch.embed_seconds = embedded.seconds
+
+    def _embed_loop(self, inbox: "queue.Queue[Batch | None]",
+                    out: "queue.Queue[Batch | None]") -> None:
+        try:
+            while True:
+                batch = inbox.get()
+                if batch is None:
+                    return
+                while not self._abandon and not self._unwritten.acquire(timeout=0.2):
+                    pass  # released once the writer is done with the previous batch
+                if self._abandon:
+                    self._release(batch)
+                    continue
+                self._embed(batch)
+                out.put(batch)
+        finally:
+            _offer_end(out)
+
+    # -- write stage ---------------------------------------------------------------------
+    def _release(self, batch: Batch) -> None:
+        with self._lock:
+            release(batch, ledger=self.ledger, leases=self.leases, sweeps=self.sweeps)
+
+    def _write(self, batch: Batch) -> None:
+        assert self.target is not None
+        t0 = time.perf_counter()
+        committed = self._drive(commit_steps(
+            self.target, batch, migration=self.migration, state_collection=self.state_collection,
+            ledger=self.ledger, leases=self.leases, sweeps=self.sweeps, guard=self._lock))
+        outcome, dead = committed.outcome, committed.dead
+        self.stats.written += len(outcome.migrated)
+        self.stats.skipped += len(outcome.gone)
+        self.stats.dead_lettered += len(dead)
+        self.stats.redone += len(outcome.redo)
+        self.stats.batches += 1
+        if self.metrics is not None:
+            self.metrics.record_batch(self.migration, written=len(outcome.migrated),
+                                      skipped=len(outcome.gone), dead_lettered=len(dead),
+                                      seconds=time.perf_counter() - t0 + batch.embed_seconds,
+                                      embed_seconds=batch.embed_seconds)
+        if self.on_batch is not None:
+            self.on_batch(self, outcome)
+
+    def _write_loop(self, inbox: "queue.Queue[Batch | None]") -> None:
+        while True:
+            batch = inbox.get()
+            if batch is None:
+                return
+            try:
+                if self._abandon:
+                    self._release(batch)
+                    continue
+                self._write(batch)
+            finally:
+                self._unwritten.release()
+                self._written.set()
+
+    # -- run ----------------------------------------------------------------------------
+    def run(self) -> BackfillStats:
+        """Work until every partition is done (or until stopped); returns what it did."""
+        self._setup()
+        to_embed: "queue.Queue[Batch | None]" = queue.Queue(maxsize=1)
+        to_write: "queue.Queue[Batch | None]" = queue.Queue(maxsize=1)
+        errors: list[BaseException] = []
+
+        def guarded(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
+            def body() -> None:
+                try:
+                    fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - re-raised by run()
+                    errors.append(exc)
+                    self.stop(abandon=True)
+                    _drain(*args)
+            return body
+
+        threads = [threading.Thread(target=guarded(self._select_loop, to_embed), daemon=True,
+                                    name=f"drift-select-{self.worker_id}"),
+                   threading.Thread(target=guarded(self._write_loop, to_write), daemon=True,
+                                    name=f"drift-write-{self.worker_id}")]
+        for thread in threads:
+            thread.start()
+        try:
+            self._embed_loop(to_embed, to_write)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+            self.stop(abandon=True)
+            _drain(to_embed)
+        for thread in threads:
+            thread.join()
+        final = "failed" if errors else ("finished" if self._all_done else "stopped")
+        try:
+            self._finish(final)
+        except Exception as exc:  # noqa: BLE001 - the first error is the one to report
+            if not errors:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return self.stats
+
+    def _finish(self, state: str) -> None:
+        """Hand the partitions back at once (no waiting for the lease to expire)."""
+        with self._lock:
+            released = self.leases.release_all()
+        self._drive(store.write_leases(self.migration, self.options.partitions, released,
+                                       self.state_collection))
+        self._report(state)
+        if state == "finished":
+            self._sample()
+
+
+def _offer_end(q: "queue.Queue[Any]") -> None:
+    """Tell the next stage there is no more work (unless it died and stopped listening)."""
+    try:
+        q.put(None, timeout=5.0)
+    except queue.Full:
+        log.warning("next backfill stage is not draining its queue")
+
+
+def _drain(*queues: Any) -> None:
+    for q in queues:
+        if isinstance(q, queue.Queue):
+            try:
+                while True:
+                    q.get_nowait()
+            except queue.Empty:
+                pass
+            try:
+                q.put_nowait(None)
+            except queue.Full:
+                pass
+
+
+def _collection_info(name: str) -> Steps[Any]:
+    return (yield call("get_collection", name))

@@ -1,0 +1,42 @@
+"""Embedded (local-mode) Qdrant is not thread-safe: one call at a time per client.
+
+:class:`SerializedClient` is the lock proxy that makes one embedded client safe to share
+between threads (backfill workers, an app, a test). Apps and the demo use it directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+class SerializedClient:
+    """One call at a time per underlying client, shared by every wrapper of that client in
+    the process. ``lock`` is re-entrant: hold it to make several calls one atomic step."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        with _LOCKS_GUARD:
+            self.lock = self._lock = _LOCKS.setdefault(client, threading.RLock())
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return target(*args, **kwargs)
+
+        return locked
+
+
+def is_local(client: Any) -> bool:
+    """Whether ``client`` (or what it wraps) is embedded Qdrant."""
+    while not hasattr(client, "_client") and hasattr(client, "client"):
+        client = client.client  # through wrappers such as the fault injector
+    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"

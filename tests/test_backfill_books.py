@@ -1,0 +1,330 @@
+"""The backfill's bookkeeping on its own, with no Qdrant: the pure ledger and lease book as
+truth tables, and the claim, sweep, select and commit step generators driven by hand (each
+result fed in with ``.send()``, each call they yield asserted)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from qdrant_client.http import models
+
+from qdrant_drift.backfill import Lease, PayloadField, Sweep, partition_of
+from qdrant_drift.backfill.commit import commit_steps, release
+from qdrant_drift.backfill.leases import (
+    LeaseBook,
+    LeaseView,
+    count_left_steps,
+    read_lease_view,
+    reopened,
+)
+from qdrant_drift.backfill.ledger import Ledger
+from qdrant_drift.backfill.selection import Batch, select_steps
+from qdrant_drift.backfill.sweep import Sweeps
+from qdrant_drift.backfill.targets import target_for
+from qdrant_drift.backfill.content import Item
+from qdrant_drift.migration.spec import MigrationSpec
+from qdrant_drift.sansio import Call
+
+SPEC = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new")
+TARGET = target_for(SPEC, PayloadField("text"))
+
+
+def record(pid, text="some text", **payload):
+    return models.Record(id=pid, payload={"text": text, **payload}, vector=None)
+
+
+def finish(steps, result):
+    """Send the last result; the generator must return (its value is returned)."""
+    with pytest.raises(StopIteration) as stop:
+        steps.send(result)
+    return stop.value.value
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_flight, dead, written_early, selectable, sweepable", [
+    (False, False, False, True, True),
+    (True, False, False, False, False),
+    (False, True, False, False, False),
+    (False, False, True, True, False),
+    (True, True, True, False, False),
+])
+def test_the_ledger_says_which_ids_may_be_selected_and_swept(in_flight, dead, written_early,
+                                                            selectable, sweepable):
+    ledger = Ledger()
+    if in_flight:
+        ledger.start([7])
+    if dead:
+        ledger.bury([7])
+    if written_early:
+        ledger.settle(migrated=[7], redo=[], out_of_order=[7])
+    assert ledger.selectable(7) is selectable
+    assert ledger.sweepable(7) is sweepable
+
+
+def test_redo_and_hot_ids_skip_what_is_in_flight_or_dead():
+    ledger = Ledger()
+    ledger.settle(migrated=[], redo=[1, 2, 3])
+    ledger.start([2])
+    ledger.bury([3])
+    ledger.set_hot([4, 3, 5, 6])
+    assert ledger.take_redo(10) == [1]
+    assert list(ledger.hot) == [4, 5, 6]  # the dead letter never enters the hot list
+    ledger.start([5])
+    assert ledger.take_hot(2) == [4, 6]
+    assert ledger.take_hot(2) == []
+
+
+def test_an_item_whose_content_keeps_changing_is_dead_lettered_after_max_redo_tries():
+    ledger = Ledger(max_redo=2)
+    assert ledger.settle(migrated=[], redo=[9]) == []
+    assert ledger.settle(migrated=[], redo=[9]) == []
+    exhausted = ledger.settle(migrated=[], redo=[9])
+    assert [pid for pid, _ in exhausted] == [9]
+    assert "2 re-embeds" in exhausted[0][1]
+    assert list(ledger.redo) == [9, 9]  # the earlier tries are still queued ...
+    ledger.bury([9])
+    assert ledger.take_redo(5) == []  # ... but a dead letter is never selected again
+
+
+def test_a_write_that_lands_resets_the_redo_count():
+    ledger = Ledger(max_redo=1)
+    ledger.settle(migrated=[], redo=[9])
+    ledger.settle(migrated=[9], redo=[])
+    assert ledger.settle(migrated=[], redo=[9]) == []
+
+
+def test_only_ids_written_out_of_order_are_skipped_by_the_sweep():
+    ledger = Ledger()
+    ledger.settle(migrated=[1, 2], redo=[], out_of_order=[2])
+    assert ledger.sweepable(1) and not ledger.sweepable(2)
+
+
+def test_redo_pending_asks_about_the_ids_waiting_for_a_re_embed():
+    ledger = Ledger()
+    ledger.settle(migrated=[], redo=[10, 11])
+    assert ledger.redo_pending(lambda pid: pid == 11)
+    assert not ledger.redo_pending(lambda pid: pid > 20)
+
+
+# -- the lease book ---------------------------------------------------------------------------
+
+def view(*leases, live=1):
+    stored = {k: Lease(partition=k) for k in range(4)}
+    stored.update({lease.partition: lease for lease in leases})
+    return LeaseView(stored, live)
+
+
+def test_a_lone_worker_claims_every_open_partition_from_its_checkpoint():
+    book = LeaseBook("w1", 4)
+    renewal = book.renew(view(Lease(2, cursor=40), Lease(3, done=True)), now=100.0, timeout=30)
+    assert sorted(renewal.claimed) == [0, 1, 2]
+    assert renewal.claimed[2].cursor == 40 and renewal.claimed[2].owner == "w1"
+    assert book.open_partitions() == [0, 1, 2]
+    assert {lease.heartbeat for lease in renewal.to_write} == {100.0}
+    assert not renewal.all_done
+
+
+def test_a_second_live_worker_makes_the_first_release_above_its_fair_share():
+    book = LeaseBook("w1", 4)
+    book.renew(view(), now=100.0, timeout=30)
+    renewal = book.renew(view(*(Lease(k, owner="w1", heartbeat=100.0) for k in range(4)),
+                              live=2), now=110.0, timeout=30)
+    assert renewal.released == (2, 3) and sorted(book.owned) == [0, 1]
+    assert [lease.owner for lease in renewal.to_write if lease.partition in (2, 3)] == [None,
+                                                                                      None]
+
+
+@pytest.mark.parametrize("owner, heartbeat, claimed", [
+    (None, 0.0, True),  # free
+    ("w2", 95.0, False),  # another worker, alive
+    ("w2", 10.0, True),  # another worker, silent past the timeout
+])
+def test_a_worker_claims_free_and_expired_leases_only(owner, heartbeat, claimed):
+    book = LeaseBook("w1", 1)
+    stored = LeaseView({0: Lease(0, owner=owner, heartbeat=heartbeat)}, 2)
+    assert (0 in book.renew(stored, now=100.0, timeout=30).claimed) is claimed
+
+
+def test_a_lease_taken_over_while_this_worker_was_silent_is_lost():
+    book = LeaseBook("w1", 1)
+    book.renew(LeaseView({0: Lease(0)}, 1), now=0.0, timeout=30)
+    renewal = book.renew(LeaseView({0: Lease(0, owner="w2", heartbeat=99.0)}, 2),
+                         now=100.0, timeout=30)
+    assert renewal.lost == (0,) and book.owned == {}
+
+
+@pytest.mark.parametrize("pass_writes, redo_pending, done, next_pass", [
+    (0, False, True, 0),  # a pass that wrote nothing: the partition is done
+    (0, True, False, 1),  # ... unless a re-embed is still pending there
+    (3, False, False, 1),  # a pass that wrote something: sweep again from the start
+])
+def test_the_end_of_a_pass_finishes_the_partition_or_starts_another(pass_writes, redo_pending,
+                                                                   done, next_pass):
+    book = LeaseBook("w1", 1)
+    book.owned[0] = Lease(0, owner="w1", pass_writes=pass_writes, cursor=5)
+    cp = book.checkpoint(migrated=[], partition=0, cursor=None, ends_pass=True,
+                         redo_pending=lambda k: redo_pending, now=1.0)
+    assert cp.pass_ended == 0 and cp.partition_done is done
+    assert book.owned[0].done is done and book.owned[0].pass_no == next_pass
+    assert book.owned[0].cursor is None
+
+
+def test_a_checkpoint_counts_each_write_in_its_partition_and_moves_the_cursor():
+    book = LeaseBook("w1", 2)
+    book.renew(LeaseView({0: Lease(0), 1: Lease(1)}, 1), now=0.0, timeout=30)
+    ids = list(range(20))
+    cp = book.checkpoint(migrated=ids, partition=0, cursor=77, ends_pass=False,
+                         redo_pending=lambda k: False, now=1.0)
+    per_partition = {k: sum(partition_of(i, 2) == k for i in ids) for k in (0, 1)}
+    assert {lease.partition: lease.pass_writes for lease in cp.to_write} == per_partition
+    assert book.owned[0].cursor == 77 and book.owned[1].cursor is None
+    assert cp.pass_ended is None
+
+
+def test_release_all_hands_every_lease_back_unowned():
+    book = LeaseBook("w1", 2)
+    book.renew(LeaseView({0: Lease(0), 1: Lease(1)}, 1), now=0.0, timeout=30)
+    assert {lease.owner for lease in book.release_all()} == {None} and book.owned == {}
+
+
+def test_late_arrivals_reopen_only_done_partitions_for_a_new_pass():
+    stored = view(Lease(0, done=True, cursor=9, pass_no=2), Lease(1, done=False, cursor=4))
+    opened = {lease.partition: lease for lease in reopened(stored)}
+    assert sorted(opened) == [0]
+    assert opened[0] == Lease(0, done=False, cursor=None, pass_no=3, pass_writes=0)
+
+
+# -- the step generators -----------------------------------------------------------------------
+
+def test_the_claim_read_asks_for_the_workers_then_the_leases():
+    steps = read_lease_view("upgrade", "w1", 2, timeout=30, state_collection="state")
+    first = next(steps)
+    assert isinstance(first, Call) and first.method == "scroll" and first.args == ("state",)
+    second = steps.send(([], None))  # no worker has reported yet
+    assert second.method == "retrieve" and len(second.args[1]) == 2
+    stored = Lease(1, owner="w9", heartbeat=5.0).to_payload()
+    result = finish(steps, [models.Record(id="x", payload=stored)])
+    assert result.live_workers == 1
+    assert result.stored[1].owner == "w9" and result.stored[0] == Lease(0)
+
+
+def test_the_count_of_points_left_excludes_dead_letters():
+    steps = count_left_steps(TARGET, [3, 4])
+    request = next(steps)
+    assert request.method == "count" and request.args == ("docs",)
+    assert request.kwargs["count_filter"].must_not == [models.HasIdCondition(has_id=[3, 4])]
+    assert finish(steps, SimpleNamespace(count=2)) == 2
+
+
+def test_the_sweep_reads_ahead_a_page_and_serves_batches_from_its_buffer():
+    sweeps = Sweeps(partitions=1, page=5)
+    sweeps.open(0)
+    steps = sweeps.take_steps(0, TARGET, 2, lambda pid: pid != 1)
+    scroll = next(steps)
+    assert scroll.method == "scroll" and scroll.kwargs["offset"] is None
+    assert scroll.kwargs["limit"] == 5
+    swept = finish(steps, ([record(i) for i in range(5)], 5))
+    assert [r.id for r in swept.records] == [0, 2] and swept.cursor == 3
+    assert not swept.ends_pass
+    again = sweeps.take_steps(0, TARGET, 2, lambda pid: True)
+    assert [r.id for r in finish_without_calls(again).records] == [3, 4]
+
+
+def finish_without_calls(steps):
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    return stop.value.value
+
+
+def test_the_sweep_ends_its_pass_on_the_last_page_and_then_awaits_the_write():
+    sweeps = Sweeps(partitions=1, page=5)
+    sweeps.open(0, cursor=10)
+    steps = sweeps.take_steps(0, TARGET, 5, lambda pid: True)
+    assert next(steps).kwargs["offset"] == 10
+    swept = finish(steps, ([record(10), record(11)], None))
+    assert swept.ends_pass and swept.cursor is None
+    assert sweeps.awaiting(0) and sweeps.next_partition([0]) is None
+    sweeps.open(0)  # the write started a new pass
+    assert sweeps.next_partition([0]) == 0
+
+
+def test_the_sweep_keeps_only_its_own_partitions_points():
+    sweeps = Sweeps(partitions=3, page=30)
+    steps = sweeps.take_steps(1, TARGET, 30, lambda pid: True)
+    next(steps)
+    swept = finish(steps, ([record(i) for i in range(30)], None))
+    assert [r.id for r in swept.records] == [i for i in range(30) if partition_of(i, 3) == 1]
+
+
+def owned_book(partitions=1):
+    book = LeaseBook("w1", partitions)
+    book.renew(LeaseView({k: Lease(k) for k in range(partitions)}, 1), now=0.0, timeout=30)
+    return book
+
+
+def test_select_takes_redo_then_hot_ids_by_id_and_fills_the_rest_from_the_sweep():
+    ledger, book, sweeps = Ledger(), owned_book(), Sweeps(1)
+    ledger.settle(migrated=[], redo=[1])
+    ledger.set_hot([2, 3])
+    steps = select_steps(TARGET, PayloadField("text"), size=5, order=lambda n, hot: 1,
+                         ledger=ledger, sweeps=sweeps, leases=book)
+    fetch = next(steps)
+    assert fetch.method == "retrieve" and fetch.args == ("docs", [1, 2])
+    scroll = steps.send([record(1), record(2)])
+    assert scroll.method == "scroll"
+    batch = finish(steps, ([record(1), record(5), record(6, text=""), record(7)], None))
+    assert [item.id for item in batch.items] == [1, 2, 5, 7]
+    assert batch.out_of_order == {1, 2}
+    assert batch.poison == [(6, "no text in payload field 'text'")]
+    assert batch.ends_pass and batch.partition == 0
+    assert ledger.in_flight == {1, 2, 5, 6, 7}
+
+
+def test_select_returns_none_when_there_is_nothing_to_do():
+    book = owned_book()
+    book.owned[0] = Lease(0, owner="w1", done=True)
+    steps = select_steps(TARGET, PayloadField("text"), size=4, order=Sweep(), ledger=Ledger(),
+                         sweeps=Sweeps(1), leases=book)
+    assert finish_without_calls(steps) is None
+
+
+def test_commit_writes_conditionally_then_dead_letters_then_the_checkpoint():
+    ledger, book, sweeps = Ledger(), owned_book(), Sweeps(1)
+    items = [Item(1, "a", "a"), Item(2, "b", "b")]
+    ledger.start([1, 2, 3])
+    batch = Batch(items=items, poison=[(3, "no text")], partition=0, cursor_after=None,
+                  ends_pass=True, vectors=np.ones((2, 4), dtype=np.float32))
+    steps = commit_steps(TARGET, batch, migration="upgrade", state_collection="state",
+                         ledger=ledger, leases=book, sweeps=sweeps)
+    update = next(steps)
+    assert update.method == "update_vectors" and update.kwargs["update_filter"].must_not
+    check = steps.send(None)
+    assert check.method == "retrieve"
+    stamp = steps.send([models.Record(id=1, vector={"new": [1.0] * 4}),
+                        models.Record(id=2, vector={})])  # 2 changed meanwhile: redo
+    assert stamp.method == "set_payload"
+    dead = steps.send(None)
+    assert dead.method == "upsert" and dead.args[0] == "state"
+    assert [p.payload["point_id"] for p in dead.args[1]] == [3]
+    lease_write = steps.send(None)
+    assert lease_write.method == "upsert"
+    [lease] = [p.payload for p in lease_write.args[1]]
+    assert lease["pass_writes"] == 0 and lease["pass_no"] == 1 and not lease["done"]
+    committed = finish(steps, None)
+    assert committed.outcome.migrated == [1] and committed.outcome.redo == [2]
+    assert committed.dead == [(3, "no text")]
+    assert ledger.in_flight == set() and ledger.dead == {3} and list(ledger.redo) == [2]
+
+
+def test_an_unwritten_batch_is_released_and_its_partition_swept_again_from_the_checkpoint():
+    ledger, book, sweeps = Ledger(), owned_book(), Sweeps(1)
+    book.owned[0] = Lease(0, owner="w1", cursor=42)
+    ledger.start([1, 2])
+    release(Batch(items=[Item(1, "a")], poison=[(2, "x")], partition=0), ledger=ledger,
+            leases=book, sweeps=sweeps)
+    assert ledger.in_flight == set()
+    steps = sweeps.take_steps(0, TARGET, 1, lambda pid: True)
+    assert next(steps).kwargs["offset"] == 42
