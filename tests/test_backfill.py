@@ -297,3 +297,51 @@ def test_a_background_handle_pauses_resumes_and_stops():
     handle.resume()
     stats = handle.join(60)
     assert stats.written == 200 and wrong_vectors(world) == []
+
+
+def _late_insert(world, ids):
+    """A writer that does not go through the wrapper (the legacy app): old vector only."""
+    old = np.random.default_rng(1).normal(size=(len(ids), DIM))
+    world.client.upsert("docs", [models.PointStruct(id=i, vector={"old": row.tolist()},
+                                                    payload={"text": doc_text(i)})
+                                 for i, row in zip(ids, old)])
+    world.n = max(world.n, max(ids) + 1)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_points_inserted_behind_a_finished_backfill_are_found_by_the_next_run(layout):
+    world = build_text_world(60, layout=layout)
+    options = BackfillOptions(batch_size=16, **FAST)
+    assert run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                        options=options).written == 60
+    _late_insert(world, [60, 61])
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=options)
+    assert stats.written == 2 and stats.state == "finished"
+    assert wrong_vectors(world) == []
+    assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
+def test_a_keep_running_worker_backfills_points_that_arrive_after_its_pass():
+    import time
+
+    world = build_text_world(40)
+    handle = start_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                            options=BackfillOptions(batch_size=16, exit_when_done=False,
+                                                    **FAST))
+    deadline = time.time() + 30
+    while handle.progress().written < 40 and time.time() < deadline:
+        time.sleep(0.1)
+    _late_insert(world, [40, 41, 42])
+    while handle.progress().written < 43 and time.time() < deadline:
+        time.sleep(0.1)
+    handle.stop()
+    assert handle.join(30).written == 43 and wrong_vectors(world) == []
+
+
+def test_another_pass_never_loops_on_dead_letters():
+    world = build_text_world(30)
+    world.client.set_payload("docs", {"text": ""}, points=[3])
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=8, **FAST))
+    assert stats.state == "finished" and stats.dead_lettered == 1 and stats.written == 29

@@ -328,3 +328,12 @@ def test_an_unwritten_batch_is_released_and_its_partition_swept_again_from_the_c
     assert ledger.in_flight == set()
     steps = sweeps.take_steps(0, TARGET, 1, lambda pid: True)
     assert next(steps).kwargs["offset"] == 42
+
+
+def test_a_done_lease_reopened_in_the_store_is_swept_again_by_its_owner():
+    book = LeaseBook("w1", 1)
+    book.owned[0] = Lease(0, owner="w1", done=True, cursor=None, pass_no=1)
+    renewal = book.renew(LeaseView({0: Lease(0, owner="w1", pass_no=2)}, 1), now=5.0,
+                         timeout=30)
+    assert 0 in renewal.claimed and book.open_partitions() == [0]
+    assert not renewal.all_done

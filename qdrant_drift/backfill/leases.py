@@ -38,8 +38,8 @@ def read_lease_view(name: str, worker: str, partitions: int, *, timeout: float,
 
 @dataclass(frozen=True)
 class Renewal:
-    """What one heartbeat changed: leases lost to another worker, claimed, released, what to
-    write back, and whether every partition is done."""
+    """What one heartbeat changed: leases lost to another worker, claimed (or reopened in
+    the store), released, what to write back, and whether every partition is done."""
 
     lost: tuple[int, ...] = ()
     claimed: dict[int, Lease] = field(default_factory=dict)
@@ -75,6 +75,10 @@ class LeaseBook:
                      if stored[k].owner not in (None, self.worker))
         for k in lost:
             del self.owned[k]
+        reopened_here = {k: replace(stored[k], owner=self.worker, heartbeat=now)
+                         for k, lease in self.owned.items()
+                         if lease.done and not stored[k].done}  # late arrivals, requeues
+        self.owned.update(reopened_here)
         current = [self.owned.get(k, lease) for k, lease in stored.items()]
         plan = plan_claims(current, self.worker, now=now, timeout=timeout,
                            live_workers=view.live_workers)
@@ -82,6 +86,7 @@ class LeaseBook:
             self.owned.pop(k, None)
         claims = {k: claimed(stored[k], self.worker, now) for k in plan.claim}
         self.owned.update(claims)
+        claims.update(reopened_here)
         self.owned = {k: replace(lease, heartbeat=now) for k, lease in self.owned.items()}
         released = [replace(stored[k], owner=None) for k in plan.release]
         return Renewal(lost=lost, claimed=claims, released=plan.release,

@@ -86,6 +86,7 @@ class BackfillWorker:
         self._paused_by_state = False
         self._next_recount = 0.0
         self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
+        self._stuck_at: tuple[int, int] | None = None
         self.spec: MigrationSpec | None = None
         self.target: Target | None = None
         self.dim: int | None = None
@@ -185,9 +186,10 @@ class BackfillWorker:
         left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))
         progress = (left, self.stats.processed)
         if left == 0 or progress == self._last_reopen:  # nothing left, or no way forward
-            if left:
+            if left and progress != self._stuck_at:
                 log.warning("%d points lack the new vector, but another pass found none of "
                             "them", left)
+                self._stuck_at = progress
             return view
         self._last_reopen = progress
         log.info("%d points arrived behind the sweep: sweeping again", left)
