@@ -337,3 +337,33 @@ def test_a_done_lease_reopened_in_the_store_is_swept_again_by_its_owner():
                          timeout=30)
     assert 0 in renewal.claimed and book.open_partitions() == [0]
     assert not renewal.all_done
+
+
+def test_a_claim_another_worker_wrote_over_is_dropped_on_the_verifying_read():
+    book = LeaseBook("w1", 2)
+    renewal = book.renew(LeaseView({0: Lease(0), 1: Lease(1)}, 1), now=0.0, timeout=30)
+    stored = {0: Lease(0, owner="w1"), 1: Lease(1, owner="w2")}
+    assert book.confirm(stored, renewal.claimed) == (1,)
+    assert book.open_partitions() == [0]
+
+
+def test_a_claim_is_a_compare_and_set_on_the_owner_and_heartbeat_as_read():
+    from qdrant_drift.store.backfill import claim_leases
+
+    never_stored, expired = Lease(0), Lease(1, owner="w2", heartbeat=5.0)
+    steps = claim_leases("upgrade", 2, [(never_stored, Lease(0, owner="w1", heartbeat=9.0)),
+                                        (expired, Lease(1, owner="w1", heartbeat=9.0))],
+                         state_collection="state")
+    create = next(steps)
+    assert create.method == "upsert" and create.kwargs["update_mode"] == "insert_only"
+    first = steps.send(None)
+    assert first.method == "set_payload" and first.kwargs["payload"]["owner"] == "w1"
+    assert isinstance(first.kwargs["points"].filter.must[1], models.IsNullCondition)
+    second = steps.send(None)
+    owner, heartbeat = second.kwargs["points"].filter.must[1:]
+    assert owner.match.value == "w2" and (heartbeat.range.gte, heartbeat.range.lte) == (5.0, 5.0)
+    read = steps.send(None)
+    assert read.method == "retrieve"
+    won = finish(steps, [models.Record(id="a", payload=Lease(0, owner="w1").to_payload()),
+                         models.Record(id="b", payload=Lease(1, owner="w3").to_payload())])
+    assert won[0].owner == "w1" and won[1].owner == "w3"  # w3 got there first

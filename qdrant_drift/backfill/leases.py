@@ -93,6 +93,14 @@ class LeaseBook:
                        to_write=list(self.owned.values()) + released,
                        all_done=all(lease.done for lease in current))
 
+    def confirm(self, stored: dict[int, Lease], claimed: Iterable[int]) -> tuple[int, ...]:
+        """After writing claims, a read shows who won each race for a lease: drop those
+        another worker wrote over ours (two workers starting together both claim)."""
+        lost = tuple(k for k in claimed if k in self.owned and stored[k].owner != self.worker)
+        for k in lost:
+            del self.owned[k]
+        return lost
+
     def checkpoint(self, *, migrated: Iterable[Any], partition: int | None, cursor: Any,
                    ends_pass: bool, redo_pending: Callable[[int], bool],
                    now: float) -> Checkpoint:

@@ -153,6 +153,8 @@ class BackfillWorker:
             self._stop.set()
             return
         self._paused_by_state = record.backfill_paused
+        if self.stats.state == "starting":  # seen alive before claiming: a fair share
+            self._report("starting")
         opts, now = self.options, time.time()
         view = self._drive(read_lease_view(self.migration, self.worker_id, opts.partitions,
                                            timeout=opts.heartbeat_timeout,
@@ -167,8 +169,17 @@ class BackfillWorker:
             for k, lease in renewal.claimed.items():
                 self.sweeps.open(k, lease.cursor)
             self._all_done = renewal.all_done
-        self._drive(store.write_leases(self.migration, opts.partitions, renewal.to_write,
+        kept = [lease for lease in renewal.to_write if lease.partition not in renewal.claimed]
+        self._drive(store.write_leases(self.migration, opts.partitions, kept,
                                        self.state_collection))
+        if renewal.claimed:  # two workers starting together both claim: one wins each lease
+            stored = self._drive(store.claim_leases(
+                self.migration, opts.partitions,
+                [(view.stored[k], lease) for k, lease in renewal.claimed.items()],
+                self.state_collection))
+            with self._lock:
+                for k in self.leases.confirm(stored, renewal.claimed):
+                    self.sweeps.forget(k)
         self._report(self.stats.state)
 
     def _reopen_for_late_arrivals(self, view: LeaseView, now: float) -> LeaseView:

@@ -69,6 +69,30 @@ def write_leases(name: str, partitions: int, leases: Iterable[Lease],
         yield call("upsert", state_collection, points)
 
 
+def claim_leases(name: str, partitions: int, claims: Iterable[tuple[Lease, Lease]],
+                 state_collection: str = STATE_COLLECTION) -> Steps[dict[int, Lease]]:
+    """Compare-and-set each ``(as read, as claimed)`` pair: the claim is written only if the
+    lease's owner and heartbeat are still as read (a lease never stored is created unowned
+    first). Returns the leases as stored afterwards: the claims that won carry our owner."""
+    pairs = list(claims)
+    missing = [_record("lease", name, lease_id(name, seen.partition, partitions),
+                       partitions=partitions, **seen.to_payload())
+               for seen, _ in pairs if seen.owner is None and seen.heartbeat == 0.0]
+    if missing:  # insert-only: never resets a lease another worker just claimed
+        yield call("upsert", state_collection, missing, update_mode=models.UpdateMode.INSERT_ONLY)
+    for seen, wanted in pairs:
+        owner = (models.IsNullCondition(is_null=models.PayloadField(key="owner"))
+                 if seen.owner is None else
+                 models.FieldCondition(key="owner", match=models.MatchValue(value=seen.owner)))
+        as_read = models.Filter(must=[
+            models.HasIdCondition(has_id=[lease_id(name, seen.partition, partitions)]), owner,
+            models.FieldCondition(key="heartbeat", range=models.Range(gte=seen.heartbeat,
+                                                                      lte=seen.heartbeat))])
+        yield call("set_payload", state_collection, payload=wanted.to_payload(),
+                   points=models.FilterSelector(filter=as_read))
+    return (yield from read_leases(name, partitions, state_collection))
+
+
 def write_worker(name: str, status: WorkerStatus,
                  state_collection: str = STATE_COLLECTION) -> Steps[None]:
     yield call("upsert", state_collection, [_record(
@@ -88,7 +112,7 @@ def read_workers(name: str, *, timeout: float,
         age = max(0.0, now - float(p.get("heartbeat", 0.0)))
         statuses.append(WorkerStatus(
             worker=p["worker"], partitions=tuple(p.get("partitions") or ()),
-            alive=p.get("state") in ("running", "paused") and age <= timeout,
+            alive=p.get("state") in ("starting", "running", "paused") and age <= timeout,
             heartbeat_age_s=age, processed=int(p.get("processed") or 0),
             state=p.get("state", "running"),
         ))
