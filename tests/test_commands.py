@@ -14,7 +14,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import MigrationSpec, StateError, fit
-from qdrant_drift.backfill.worker import SerializedClient
+from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
