@@ -19,6 +19,8 @@ class SerializedClient:
     the process. ``lock`` is re-entrant: hold it to make several calls one atomic step."""
 
     def __init__(self, client: Any) -> None:
+        if isinstance(client, SerializedClient):  # wrapping twice keeps the one lock
+            client = client._client
         self._client = client
         with _LOCKS_GUARD:
             self.lock = self._lock = _LOCKS.setdefault(client, threading.RLock())
@@ -37,6 +39,10 @@ class SerializedClient:
 
 def is_local(client: Any) -> bool:
     """Whether ``client`` (or what it wraps) is embedded Qdrant."""
-    while not hasattr(client, "_client") and hasattr(client, "client"):
-        client = client.client  # through wrappers such as the fault injector
-    return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+    while True:
+        if isinstance(client, SerializedClient):
+            client = client._client
+        elif not hasattr(client, "_client") and hasattr(client, "client"):
+            client = client.client  # through wrappers such as the fault injector
+        else:
+            return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"

@@ -45,7 +45,16 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
         if not create and not (path / "meta.json").is_file():
             raise DriftError(f"no embedded Qdrant storage at {path} (wrong --path?); only "
                              "`qdrant-drift fit` creates one")
-        return QdrantClient(path=str(path))
+        try:
+            return QdrantClient(path=str(path))
+        except RuntimeError as exc:
+            if "already accessed" not in str(exc):
+                raise
+            raise DriftError(
+                f"{path} is open in another process (a backfill worker?): embedded Qdrant "
+                "allows one process per folder. Stop that worker (Ctrl-C: it checkpoints), "
+                "run this, then start it again; or use a Qdrant server (--url), where any "
+                "number of workers and commands run side by side") from None
     return QdrantClient(url=url, api_key=api_key, prefer_grpc=grpc)
 
 
@@ -98,16 +107,29 @@ def _shadow(p: Progress) -> str:
     return ", ".join(parts) or "-"
 
 
+def _figure(value: Any) -> str:
+    """A value as a person reads it: floats rounded, nothing as "-"."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    return str(value)
+
+
 def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Table:
     table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
                   show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
+    paused = p.phase.endswith("(paused)")
+    complete = p.phase.startswith("backfilling") and p.migrated >= p.total
     rows = [
-        ("phase", p.phase), ("router plan", p.plan),
+        ("phase", f"{p.phase}: backfill complete, `qdrant-drift cutover` next" if complete
+         else p.phase), ("router plan", p.plan),
         ("coverage", f"{p.coverage:.1%} ({p.migrated} of {p.total} points)"),
-        ("throughput", "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
-        ("ETA", _duration(p.eta_s)),
+        ("throughput", "paused" if paused and not complete else
+         "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
+        ("ETA", "-" if complete else "- (paused)" if paused else _duration(p.eta_s)),
         ("predicted recovery (adapted)", _predicted(p)),
         ("drastic drift", "yes: see the pre-flight advice" if p.drastic_drift else "no"),
         ("shadow agreement", _shadow(p)),
@@ -159,7 +181,7 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
     for key, value in report.to_dict().items():
         if key == "estimated_backfill_s":
             value = f"{_duration(value)} with one worker"
-        table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+        table.add_row(key.replace("_", " "), _figure(value))
     console.print(table)
     if not report.supports_layout:
         fail(DriftError(report.capability_note))
@@ -319,57 +341,91 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
         worker = migration.worker(worker_id=worker_id, metrics=metrics, **overrides)
     except DriftError as exc:
         fail(exc)
+    signals: list[int] = []
 
     def graceful(signum: int, _frame: Any) -> None:
-        console.print(f"signal {signum}: finishing the batch in flight, then stopping")
+        # nothing that can raise here (printing to a closed pipe would): the follow loop
+        # says it, and the worker finishes its batch, checkpoints and stops
+        signals.append(signum)
         worker.stop()
 
     previous = {sig: signal.signal(sig, graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _follow(migration, worker, metrics)
+        _follow(migration, worker, metrics, signals)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _follow(migration: Migration, worker: Any, metrics: Any) -> None:
+def _say(line: str) -> None:
+    """Print a line; once the reader of a pipe is gone (``... | tee log`` on Ctrl-C), drop
+    output instead of failing: the worker must still finish its batch and checkpoint."""
+    if console.quiet:
+        return
+    try:
+        console.print(line)
+    except (BrokenPipeError, SystemExit):  # rich points stdout at devnull, then exits
+        console.quiet = True
+
+
+def _progress_line(p: Progress, worker: Any) -> tuple[str, str, str]:
+    """(coverage, rate, ETA) as the display shows them: "paused" and no ETA while paused."""
+    paused = worker.paused or p.phase.endswith("(paused)")
+    rate = "paused" if paused else f"{worker.stats.items_per_s:.1f} items/s"
+    eta = "- (paused)" if paused else _duration(p.eta_s)
+    return f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total})", rate, eta
+
+
+def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int]) -> None:
     """Run the worker with a progress bar (ETA from every worker's progress samples) on a
-    terminal, progress lines otherwise; feed the metrics every few seconds."""
+    terminal, a progress line whenever it changes otherwise; feed the metrics every few
+    seconds. Whatever happens here, the worker is stopped and joined before the client
+    closes (threads still in embedded Qdrant at exit crash the interpreter)."""
     from ..backfill import BackfillHandle
 
     handle_started = time.time()
     handle = BackfillHandle(worker)
+    terminal = console.is_terminal
     bar = Bar(TextColumn("backfill {task.fields[rate]}"), BarColumn(),
               TextColumn("{task.completed}/{task.total} points, ETA {task.fields[eta]}"),
-              console=console, disable=not console.is_terminal)
-    with bar:
-        task = bar.add_task("backfill", total=None, rate="", eta="-")
-        last = 0.0
-        while handle.running:
-            time.sleep(0.5)
-            if time.time() - last < (1 if console.is_terminal else 5):
-                continue
-            last = time.time()
-            try:
-                p = migration.progress()
-            except Exception as exc:  # noqa: BLE001 - monitoring never stops the worker
-                console.print(f"(status unavailable: {exc})")
-                continue
-            metrics.update_from_progress(p)
-            rate = f"{worker.stats.items_per_s:.1f} items/s"
-            bar.update(task, total=p.total, completed=p.migrated, rate=rate,
-                       eta=_duration(p.eta_s))
-            if not console.is_terminal:
-                console.print(f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total}), "
-                              f"this worker {worker.stats.written} written, {rate}, "
-                              f"ETA {_duration(p.eta_s)}")
+              console=console, disable=not terminal)
+    try:
+        with bar:
+            task = bar.add_task("backfill", total=None, rate="", eta="-")
+            last, said, told = 0.0, "", 0
+            while handle.running:
+                time.sleep(0.1)
+                if len(signals) > told:
+                    told = len(signals)
+                    _say(f"signal {signals[-1]}: finishing the batch in flight, then stopping")
+                if time.time() - last < (1 if terminal else 5):
+                    continue
+                last = time.time()
+                try:
+                    p = migration.progress()
+                except Exception as exc:  # noqa: BLE001 - monitoring never stops the worker
+                    _say(f"(status unavailable: {exc})")
+                    continue
+                metrics.update_from_progress(p)
+                coverage, rate, eta = _progress_line(p, worker)
+                bar.update(task, total=p.total, completed=p.migrated, rate=rate, eta=eta)
+                line = (f"{coverage}, this worker {worker.stats.written} written, {rate}, "
+                        f"ETA {eta}")
+                if not terminal and line != said:
+                    said = line
+                    _say(line)
+    finally:
+        if handle.running:
+            worker.stop()
+            while handle.running:
+                time.sleep(0.1)
     try:
         stats = handle.join()
     except DriftError as exc:
         fail(exc)
-    console.print(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
-                  f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
-                  f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
+    _say(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
+         f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
+         f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
 
 
 def dead_letters(file: Path = FileArg, path: Optional[Path] = PathOpt,

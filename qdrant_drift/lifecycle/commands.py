@@ -276,7 +276,8 @@ def cutover_steps(name: str, *, force: bool = False,
         raise StateError(
             f"cut-over refused: {total - migrated} of {total} points still lack the new "
             f"vector ({len(dead)} in dead letters); they would drop out of search results. "
-            "Let the backfill finish (`qdrant-drift backfill`; requeue dead letters after "
+            "Let the backfill finish (`qdrant-drift backfill`: it also finds points "
+            "written behind it; requeue dead letters after "
             "fixing them: `qdrant-drift dead-letters --requeue`), or force it")
     record = yield from update_record(name, phase_change(Phase.CUT_OVER), state_collection)
     yield from alias_for_phase(record)

@@ -22,6 +22,7 @@ import numpy as np
 from qdrant_client.http import models
 
 from ..adapters import Adapter
+from ..local import SerializedClient, is_local
 from ..backfill import (
     BackfillHandle,
     BackfillOptions,
@@ -128,7 +129,9 @@ class Migration:
     def __init__(self, client: Any, file: MigrationFile | str | Path, *,
                  state_collection: str = STATE_COLLECTION,
                  embedder: Embedder | None = None, source: ContentSource | None = None) -> None:
-        self.client = client
+        # embedded Qdrant is not thread-safe: status, pause and the like share it with
+        # background workers, one call at a time
+        self.client = SerializedClient(client) if is_local(client) else client
         self.file = file if isinstance(file, MigrationFile) else load_migration_file(file)
         self.spec = self.file.spec
         self.name = self.spec.name
@@ -438,8 +441,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
 
 def _capabilities(client: Any, layout: str) -> tuple[str, bool, str]:
     """(server description, can it run this layout, a sentence saying so)."""
-    inner = getattr(client, "_client", None)
-    if type(inner).__name__ == "QdrantLocal":
+    if is_local(client):
         return "local mode", True, "embedded local mode: both layouts supported"
     try:
         version = client.info().version

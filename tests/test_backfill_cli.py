@@ -1,0 +1,145 @@
+"""The backfill as a person runs it from a shell: Ctrl-C on a piped worker, commands on a
+folder a worker holds, a worker started while paused, and what status and plan print."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+from rich.console import Console
+
+from qdrant_drift.cli.lifecycle import _figure, status_table
+from qdrant_drift.errors import StateError
+from qdrant_drift.lifecycle.facade import Migration
+from qdrant_drift.lifecycle.progress import Progress
+
+from .backfill_fixtures import build_legacy_collection
+from .test_lifecycle import ROOT, migration_file
+
+
+def started_migration(tmp_path: Path, n: int = 300) -> tuple[Path, Path]:
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, n)
+    path = migration_file(tmp_path, embed="slow_embed_texts")
+    Migration(client, path).fit()
+    Migration(client, path).start()
+    client.close()
+    return path, db
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "qdrant_drift", *args]
+
+
+def test_ctrl_c_on_a_worker_piped_into_tee_stops_it_gracefully(tmp_path):
+    path, db = started_migration(tmp_path)
+    started, status = tmp_path / "started", tmp_path / "status"
+    command = (f"({' '.join(cli('backfill', str(path), '--path', str(db)))}; "
+               f"echo $? > {status}) | tee {tmp_path / 'log'}")
+    shell = subprocess.Popen(["bash", "-c", command], cwd=ROOT, start_new_session=True,
+                             env=env(DRIFT_TEST_STARTED=str(started)),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    time.sleep(1.0)
+    os.killpg(shell.pid, signal.SIGINT)  # what Ctrl-C does: the worker and tee both get it
+    shell.wait(60)
+    assert status.read_text().strip() == "0"  # not 139 (a crash) nor 1 (a broken pipe)
+    client = QdrantClient(path=str(db))
+    try:
+        progress = Migration(client, path).progress()
+        assert progress.workers[0].state == "stopped" and 0 < progress.migrated < 300
+    finally:
+        client.close()
+
+
+def test_a_command_on_a_folder_a_worker_holds_says_what_to_do_in_one_line(tmp_path):
+    path, db = started_migration(tmp_path, n=150)
+    holder = QdrantClient(path=str(db))  # stands for a running worker process
+    try:
+        result = subprocess.run(cli("status", str(path), "--path", str(db)), cwd=ROOT,
+                                env=env(), capture_output=True, text=True, timeout=120)
+    finally:
+        holder.close()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "one process per folder" in result.stderr and "--url" in result.stderr
+
+
+def test_a_worker_started_while_paused_says_paused_once(tmp_path):
+    path, db = started_migration(tmp_path, n=150)
+    client = QdrantClient(path=str(db))
+    Migration(client, path).pause()
+    client.close()
+    worker = subprocess.Popen(cli("backfill", str(path), "--path", str(db)), cwd=ROOT,
+                              env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    time.sleep(12)  # long enough for three progress reports off a terminal
+    worker.send_signal(signal.SIGTERM)
+    output = worker.communicate(timeout=60)[0]
+    lines = [line for line in output.splitlines() if "migrated" in line]
+    assert lines and "paused" in lines[0] and "ETA - (paused)" in lines[0], output
+    assert len(lines) == len(set(lines)), output  # an unchanged line is not repeated
+    assert "status unavailable" not in output
+
+
+def test_status_while_a_background_worker_runs_on_embedded_qdrant_always_answers(tmp_path):
+    path, db = started_migration(tmp_path, n=200)
+    client = QdrantClient(path=str(db))
+    try:
+        migration = Migration(client, path)
+        handle = migration.start_backfill(background=True)
+        seen = [migration.progress().migrated for _ in range(40)]
+        handle.stop()
+        handle.join(60)
+        assert seen == sorted(seen)
+    finally:
+        client.close()
+
+
+def shown(progress: Progress) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200).print(status_table(progress))
+    return out.getvalue()
+
+
+def test_status_of_a_paused_backfill_shows_no_eta_and_a_finished_one_says_what_is_next():
+    paused = Progress(name="m", collection="docs", layout="named",
+                      phase="backfilling (paused)", plan="hybrid", migrated=10, total=40,
+                      items_per_s=2.5, eta_s=12.0)
+    text = shown(paused)
+    assert "- (paused)" in text and "0m12s" not in text
+    complete = Progress(name="m", collection="docs", layout="named", phase="backfilling",
+                        plan="hybrid", migrated=40, total=40, items_per_s=2.5, eta_s=0.0)
+    assert "cutover` next" in shown(complete)
+
+
+def test_plan_figures_are_rounded():
+    assert _figure(2.8344869083125745) == "2.83"
+    assert _figure(12650.4321) == "12,650.4"
+    assert _figure(None) == "-" and _figure(7) == "7"
+
+
+def test_the_cut_over_refusal_says_how_to_get_out(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 150)
+    migration = Migration(client, migration_file(tmp_path))
+    migration.fit()
+    migration.start()
+    with pytest.raises(StateError) as refused:
+        migration.cutover()
+    assert "qdrant-drift backfill" in str(refused.value)
+    assert "dead-letters --requeue" in str(refused.value)
