@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from qdrant_client import QdrantClient
+from qdrant_client.http import models
 from rich.console import Console
 
 from qdrant_drift.cli.lifecycle import _figure, status_table
@@ -139,6 +140,8 @@ def test_the_cut_over_refusal_says_how_to_get_out(tmp_path):
     migration = Migration(client, migration_file(tmp_path))
     migration.fit()
     migration.start()
+    client.upsert("docs", [models.PointStruct(id=150, vector={"old": [0.25] * 16},
+                                              payload={"text": "written by the legacy app"})])
     with pytest.raises(StateError) as refused:
         migration.cutover()
     assert "qdrant-drift backfill" in str(refused.value)
