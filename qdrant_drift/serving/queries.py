@@ -366,3 +366,17 @@ def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
                           query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
                           with_payload=False, with_vectors=False)
     return [p.id for p in response.points]
+
+
+def matrix_steps(serving: Serving, method: str, kw: dict[str, Any]) -> Steps[Any]:
+    """``search_matrix_pairs`` / ``search_matrix_offsets``: distances between points on the
+    legacy vector (every point has one) before cut-over, on the new vector after."""
+    spec = serving.spec
+    kw = dict(kw)
+    collection_name = kw.pop("collection_name")
+    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw.get("using")):
+        return (yield call(method, collection_name, **kw))
+    if serving.plan is Plan.NATIVE:
+        return (yield call(method, spec.native_collection,
+                           **{**kw, "using": _vector_name(spec.new_vector)}))
+    return (yield call(method, spec.collection, **{**kw, "using": _vector_name(spec.old_vector)}))
