@@ -478,9 +478,6 @@ def test_numpy_scalar_lists_are_adapted_not_sent_raw_to_the_legacy_vector(world)
 
 def test_queries_the_legacy_side_cannot_take_are_refused_clearly(world):
     client = drift(world)
-    mmr = models.NearestQuery(nearest=world.new[3].tolist(), mmr=models.Mmr(diversity=0.5))
-    with pytest.raises(DriftError, match="MMR"):
-        client.query_points("docs", query=mmr, using="new", limit=3)
     with pytest.raises(DriftError, match="multivector"):
         client.query_points("docs", query=[world.new[3].tolist()] * 2, using="new", limit=3)
 
