@@ -9,7 +9,7 @@ are (an adapter learns the map well, not perfectly).
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -61,3 +61,65 @@ def start_migration(client: Any, collection: str, old_vector: str, *,
                   new_model="new-words", old_model="old-words")
     create(client, spec, adapter)
     return spec
+
+
+def embed_texts(texts: Sequence[str]) -> list[list[float]]:
+    """The NEW model over a batch (the migration file's embedder)."""
+    return [embed_new(t) for t in texts]
+
+
+def blue_green_behind_alias(client: Any, size: int = DIM) -> None:
+    """The legacy collection as frameworks create it (the unnamed vector), behind the alias
+    the app uses ("docs"): cut-over moves the alias, the app changes nothing."""
+    from qdrant_client.http import models
+
+    client.create_collection("docs_v1", vectors_config=models.VectorParams(
+        size=size, distance=models.Distance.COSINE))
+    client.update_collection_aliases(change_aliases_operations=[models.CreateAliasOperation(
+        create_alias=models.CreateAlias(collection_name="docs_v1", alias_name="docs"))])
+
+
+MIGRATION = {
+    "migration": {"name": "upgrade", "collection": "docs_v1", "alias": "docs",
+                  "layout": "collection", "new_collection": "docs_v2", "old_vector": "",
+                  "new_vector": "", "old_model": "old-words", "new_model": "new-words"},
+    "embedder": {"kind": "callable", "callable": "_frameworks:embed_texts"},
+    "source": {"payload_field": "text"},
+    "adapter": {"kind": "procrustes", "sample_size": 200},
+    "backfill": {"batch_size": 32},
+}
+
+
+def walk(migration: Any, wrapped: Any, waves: list[list[str]],
+         ingest: Callable[[list[str]], None],
+         checks: Callable[[bool], dict[str, int | None]]) -> dict[str, dict[str, Any]]:
+    """The lifecycle after ``fit``, the app ingesting a wave of documents at each step,
+    then ``checks(legacy_reads)`` counting what each reader misses: adapted, hybrid (after
+    a backfill), rolled back, native (after a second backfill and cut-over), finished."""
+    report: dict[str, dict[str, Any]] = {}
+
+    def step(name: str, wave: list[str] | None, legacy_reads: bool) -> None:
+        wrapped.refresh()  # (replicas follow the phase within their refresh interval)
+        if wave:
+            ingest(wave)
+        report[name] = {"plan": wrapped.plan.value, **checks(legacy_reads)}
+        print(name, report[name])
+
+    step("adapted", waves[0], legacy_reads=True)
+    migration.start()
+    migration.start_backfill(background=False)
+    step("hybrid", waves[1], legacy_reads=True)
+    migration.rollback()
+    step("rolled back", waves[2], legacy_reads=True)
+    migration.start()
+    migration.start_backfill(background=False)
+    migration.cutover()
+    step("native", None, legacy_reads=False)
+    migration.finish()
+    step("finished", waves[3], legacy_reads=False)
+    return report
+
+
+def all_found(report: dict[str, dict[str, Any]]) -> bool:
+    return all(v == 0 for row in report.values() for k, v in row.items()
+               if "missed" in k and v is not None)

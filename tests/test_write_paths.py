@@ -250,3 +250,26 @@ def test_the_same_vector_under_both_names_is_one_vector_and_two_different_ones_a
     with pytest.raises(InvalidVectorsError, match="'old' and 'new' are both"):
         client.upsert("docs", [models.PointStruct(id=FRESH[1], vector={
             "old": v[0].tolist(), "new": v[1].tolist()})])
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", ["upsert under the old name", "upload_collection without ids",
+                                  "batch_update_points upserts"])
+def test_after_finish_writes_land_on_the_new_side_under_the_app_s_names(layout, case):
+    from qdrant_drift.lifecycle.commands import set_phase
+
+    world = build_world(layout)
+    world.migrate(range(N))
+    for phase in (Phase.BACKFILLING, Phase.CUT_OVER, Phase.FINISHED):
+        set_phase(world.client, "upgrade", phase)
+    if layout == "named":  # what finish does
+        world.client.delete_vector_name("docs", "old")
+    else:
+        world.client.delete_collection("docs")
+    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    vectors = fresh_vectors(world)
+    method, args, kwargs = WRITE_CASES[case](vectors)
+    getattr(client, method)(*args, **kwargs)
+    for row in vectors:
+        hit = client.query_points("docs", query=row, using="old", limit=1).points[0]
+        assert hit.payload["tag"] == "fresh" and hit.score > 0.999

@@ -43,7 +43,7 @@ from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
 from ..store.records import read_routing_state
-from ..migration.phases import ACTIVE
+from ..migration.phases import ACTIVE, Phase
 from .surface import SURFACE, Treatment, refusal
 from .writes import write_steps
 
@@ -183,6 +183,12 @@ class _Core:
     @property
     def plan(self) -> Plan:
         return self.current().plan
+
+    @property
+    def finished(self) -> bool:
+        """Is the migration over (only the new side left to write)?"""
+        state = self.routing_state
+        return state is not None and state.healthy and state.phase is Phase.FINISHED
 
 
 _NOT_QUERY_ARGS = frozenset(
@@ -431,7 +437,8 @@ class DriftClient(_Wrapper):
             def mirrored(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
                 serving = self._core.current()
-                return drive(write_steps(serving.spec, serving.adapter, name, kw), self._client)
+                return drive(write_steps(serving.spec, serving.adapter, name, kw,
+                                         finished=self._core.finished), self._client)
             return mirrored
         if treatment is Treatment.ROUTED:  # (the query methods above are found first)
             def routed(*args: Any, **kwargs: Any) -> Any:
@@ -575,8 +582,8 @@ class AsyncDriftClient(_Wrapper):
             async def mirrored(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
                 serving = await self._serving()
-                return await adrive(write_steps(serving.spec, serving.adapter, name, kw),
-                                    self._client)
+                return await adrive(write_steps(serving.spec, serving.adapter, name, kw,
+                                                finished=self._core.finished), self._client)
             return mirrored
         if treatment is Treatment.ROUTED:
             async def routed(*args: Any, **kwargs: Any) -> Any:

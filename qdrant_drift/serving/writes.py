@@ -467,9 +467,39 @@ def _routed_write(spec: MigrationSpec, adapter: Adapter | None, method: str,
     return (yield from WRITES[method](spec, adapter, kw, olds))
 
 
+def _renamed(spec: MigrationSpec, vector: Any) -> Any:
+    """A point's vectors with the migrating vector (under any of its names) as the new one."""
+    named = vector if isinstance(vector, dict) else {spec.new_vector: vector}
+    return _vector_struct({spec.new_vector if spec.is_migrating_vector(k) else k: v
+                           for k, v in named.items()})
+
+
+def after_finish_steps(spec: MigrationSpec, method: str, kw: dict[str, Any]) -> Steps[Any]:
+    """After ``finish`` only the new side is left (the legacy vector or collection is gone):
+    the app's names for the migrating vector, and for the collection, point at it."""
+    kw = dict(kw)
+    if method == "batch_update_points":
+        results = []
+        for op_method, op_kw in [_operation_calls(op, kw) for op in kw.pop("update_operations")]:
+            results.append((yield from after_finish_steps(spec, op_method, op_kw)))
+        return results
+    if method == "upload_collection":
+        method, kw["points"] = "upload_points", collection_points(
+            kw.pop("vectors"), kw.pop("payload", None), kw.pop("ids", None))
+    if method in ("upsert", "upload_points", "update_vectors"):
+        points = _as_points(kw["points"]) if method == "upsert" else kw["points"]
+        kw["points"] = [p.model_copy(update={"vector": _renamed(spec, p.vector)})
+                        for p in points]
+    if method == "delete_vectors":
+        kw["vectors"] = list(dict.fromkeys(
+            spec.new_vector if spec.is_migrating_vector(n) else n for n in kw["vectors"]))
+    return (yield call(method, spec.native_collection, **kw))
+
+
 def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
-                kw: dict[str, Any]) -> Steps[Any]:
-    """Steps of one write call (``kw``: its arguments by name, ``collection_name`` included)."""
+                kw: dict[str, Any], *, finished: bool = False) -> Steps[Any]:
+    """Steps of one write call (``kw``: its arguments by name, ``collection_name`` included;
+    ``finished``: the migration is over, only the new side is written)."""
     kw = dict(kw)
     collection_name = kw.pop("collection_name")
     old_vectors = kw.pop("old_vectors", None)
@@ -482,4 +512,6 @@ def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
             raise DriftError(f"old_vectors= is for writes to the migrating collection "
                              f"{spec.collection!r}, not {collection_name!r}")
         return (yield call(method, collection_name, **kw))
+    if finished:
+        return (yield from after_finish_steps(spec, method, kw))
     return (yield from _routed_write(spec, adapter, method, kw, old_source(old_vectors)))
