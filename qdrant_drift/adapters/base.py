@@ -118,7 +118,9 @@ class Adapter:
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Map one vector (d_new,) or a batch (n, d_new) into the old space, as float32.
 
-        For cosine collections the output is unit-normalised (an all-zero input stays zero).
+        For cosine collections the output is unit-normalised. An all-zero input carries no
+        information and maps to an all-zero output, whatever the map's offset: what the plain
+        client does with it (every score 0.0), not a confident guess.
         """
         if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float32:
             return self._transform_one(x)
@@ -127,6 +129,7 @@ class Adapter:
             return self._transform_one(arr)
         arr = as_matrix(arr, name="query vectors", dim=self._in_dim)
         y = self.map.apply(arr)
+        y[~arr.any(axis=1)] = 0.0
         return l2_normalize(y) if self._normalize else y
 
     def _transform_one(self, x: np.ndarray) -> np.ndarray:
@@ -136,6 +139,8 @@ class Adapter:
             raise InvalidVectorsError(
                 f"query vector: expected dimension {self._in_dim}, got {x.shape[0]}"
             )
+        if not x.any():
+            return np.zeros(self.fingerprint.old_dim, dtype=np.float32)
         y = self._apply(x)
         sq = y.dot(y)
         if not math.isfinite(sq):

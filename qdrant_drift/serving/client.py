@@ -3,8 +3,9 @@
 An app changes one line (``client = qdrant_drift.wrap(client, migration="...")``) and keeps
 calling ``query_points`` with NEW-model vectors while the collection migrates underneath.
 Routed calls follow the migration state read from Qdrant (refreshed in the background: a
-query never waits on it); every other method passes through to the wrapped client unchanged.
-Both clients share one sans-I/O core (:mod:`.dispatch`, :mod:`.writes`, :mod:`.state`).
+query never waits on it). What happens to each public name of qdrant-client (routed,
+mirrored, passed through, or refused while migrating) is the table in :mod:`.surface`.
+Both clients share one sans-I/O core (:mod:`.queries`, :mod:`.writes`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .queries import (
     deep_hits_steps,
     dense_vector,
     groups_steps,
+    matrix_steps,
     query_steps,
 )
 from ..errors import AdapterFileError, DriftError, StateError
@@ -41,7 +43,9 @@ from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
 from ..store.records import read_routing_state
-from .writes import MIRRORED_METHODS, mirrored_steps, update_vectors_steps, upsert_steps
+from ..migration.phases import ACTIVE, Phase
+from .surface import SURFACE, Treatment, refusal
+from .writes import write_steps
 
 log = logging.getLogger("qdrant_drift")
 
@@ -180,6 +184,12 @@ class _Core:
     def plan(self) -> Plan:
         return self.current().plan
 
+    @property
+    def finished(self) -> bool:
+        """Is the migration over (only the new side left to write)?"""
+        state = self.routing_state
+        return state is not None and state.healthy and state.phase is Phase.FINISHED
+
 
 _NOT_QUERY_ARGS = frozenset(
     ("self", "collection_name", "group_by", "old_query", "kwargs", "__class__"))
@@ -233,6 +243,34 @@ class _Wrapper:
             return self._pinned_interval
         settings = self._core.settings
         return settings.refresh_interval if settings else DEFAULT_REFRESH_INTERVAL
+
+    @property
+    def unwrapped(self) -> Any:
+        """The wrapped client itself: calls made on it bypass the migration on purpose."""
+        return self._client
+
+    def _check(self, method: str, kw: dict[str, Any]) -> None:
+        """Raise the refusal of a call that must not run on the migrating collection now."""
+        state = self._core.routing_state
+        phase = state.phase if state is not None and state.healthy else None
+        if phase is not None and phase not in ACTIVE:
+            return
+        error = refusal(self._core.current().spec, phase.value if phase else "active",
+                        method, kw)
+        if error is not None:
+            raise error
+
+    def _entry(self, name: str) -> Treatment:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        entry = SURFACE.get(name)
+        if entry is None:
+            if name not in _WARNED:
+                _WARNED.add(name)
+                log.warning("qdrant-drift: %s is not in the client surface table of this "
+                            "qdrant-drift version: passed through unchanged", name)
+            return Treatment.PASSTHROUGH
+        return entry.treatment
 
     @property
     def routing_state(self) -> RoutingState | None:
@@ -393,25 +431,25 @@ class DriftClient(_Wrapper):
         return drive(coalesced(groups_steps(self._core.routed(), collection_name, group_by,
                                             _pack(locals()), old_query)), self._client)
 
-    # -- routed writes --------------------------------------------------------------------
-    def upsert(self, collection_name: str, points: Any, **kwargs: Any) -> models.UpdateResult:
-        serving = self._core.current()
-        return drive(upsert_steps(serving.spec, serving.adapter, collection_name, points,
-                                  kwargs), self._client)
-
-    def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
-                       **kwargs: Any) -> models.UpdateResult:
-        serving = self._core.current()
-        return drive(update_vectors_steps(serving.spec, serving.adapter, collection_name,
-                                          points, kwargs), self._client)
-
     def __getattr__(self, name: str) -> Any:
-        if name in MIRRORED_METHODS:
-            def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
-                kw = _keywords(self._client, name, collection_name, args, kwargs)
-                return drive(mirrored_steps(self._core.current().spec, name, collection_name,
-                                            kw), self._client)
+        treatment = self._entry(name)
+        if treatment is Treatment.MIRRORED:
+            def mirrored(*args: Any, **kwargs: Any) -> Any:
+                kw = _arguments(self._client, name, args, kwargs)
+                serving = self._core.current()
+                return drive(write_steps(serving.spec, serving.adapter, name, kw,
+                                         finished=self._core.finished), self._client)
             return mirrored
+        if treatment is Treatment.ROUTED:  # (the query methods above are found first)
+            def routed(*args: Any, **kwargs: Any) -> Any:
+                kw = _arguments(self._client, name, args, kwargs)
+                return drive(matrix_steps(self._core.routed(), name, kw), self._client)
+            return routed
+        if treatment is Treatment.REFUSED:
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                self._check(name, _arguments(self._client, name, args, kwargs))
+                return getattr(self._client, name)(*args, **kwargs)
+            return guarded
         return getattr(self._client, name)
 
 
@@ -538,48 +576,54 @@ class AsyncDriftClient(_Wrapper):
         return await adrive(coalesced(groups_steps(serving, collection_name, group_by, kw,
                                                    old_query)), self._client)
 
-    async def upsert(self, collection_name: str, points: Any,
-                     **kwargs: Any) -> models.UpdateResult:
-        serving = await self._serving()
-        return await adrive(upsert_steps(serving.spec, serving.adapter, collection_name,
-                                         points, kwargs), self._client)
-
-    async def update_vectors(self, collection_name: str, points: Sequence[models.PointVectors],
-                             **kwargs: Any) -> models.UpdateResult:
-        serving = await self._serving()
-        return await adrive(update_vectors_steps(serving.spec, serving.adapter,
-                                                 collection_name, points, kwargs), self._client)
-
     def __getattr__(self, name: str) -> Any:
-        if name in MIRRORED_METHODS:
-            async def mirrored(collection_name: str, *args: Any, **kwargs: Any) -> Any:
-                kw = _keywords(self._client, name, collection_name, args, kwargs)
+        treatment = self._entry(name)
+        if treatment is Treatment.MIRRORED:
+            async def mirrored(*args: Any, **kwargs: Any) -> Any:
+                kw = _arguments(self._client, name, args, kwargs)
                 serving = await self._serving()
-                return await adrive(mirrored_steps(serving.spec, name, collection_name, kw),
-                                    self._client)
+                return await adrive(write_steps(serving.spec, serving.adapter, name, kw,
+                                                finished=self._core.finished), self._client)
             return mirrored
+        if treatment is Treatment.ROUTED:
+            async def routed(*args: Any, **kwargs: Any) -> Any:
+                kw = _arguments(self._client, name, args, kwargs)
+                await self._serving()
+                return await adrive(matrix_steps(self._core.routed(), name, kw), self._client)
+            return routed
+        if treatment is Treatment.REFUSED:
+            async def guarded(*args: Any, **kwargs: Any) -> Any:
+                kw = _arguments(self._client, name, args, kwargs)
+                await self._serving()
+                self._check(name, kw)
+                return await getattr(self._client, name)(*args, **kwargs)
+            return guarded
         return getattr(self._client, name)
 
 
-def _keywords(client: Any, method: str, collection_name: str, args: tuple[Any, ...],
-              kwargs: dict[str, Any]) -> dict[str, Any]:
-    """A passed-through call's arguments as keywords, positional ones named by the wrapped
-    client's own signature (so ``delete("docs", [1, 2])`` works as it does unwrapped)."""
-    if not args:
-        return kwargs
+_WARNED: set[str] = set()
+
+
+def _arguments(client: Any, method: str, args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A call's arguments by name, positional ones named by the wrapped client's own
+    signature (so ``delete("docs", [1, 2])`` works as it does unwrapped); ``old_vectors``
+    (the wrapper's own keyword) kept aside of the binding."""
+    kwargs = dict(kwargs)
+    old_vectors = kwargs.pop("old_vectors", None)
     signature = inspect.signature(getattr(client, method))
     if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
         # a proxy around the client (locking, retrying, fault-injecting): use the real API
         flavour = AsyncQdrantClient if inspect.iscoroutinefunction(
             getattr(client, method)) else QdrantClient
-        signature = inspect.signature(getattr(flavour, method))
-        bound = signature.bind(None, collection_name, *args, **kwargs)
+        bound = inspect.signature(getattr(flavour, method)).bind(None, *args, **kwargs)
         bound.arguments.pop("self", None)
     else:
-        bound = signature.bind(collection_name, *args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
     named = dict(bound.arguments)
-    named.pop("collection_name", None)
     named.update(named.pop("kwargs", {}) or {})
+    if old_vectors is not None:
+        named["old_vectors"] = old_vectors
     return named
 
 

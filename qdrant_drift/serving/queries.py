@@ -22,7 +22,7 @@ from qdrant_client.http import models
 from ..adapters import Adapter
 from ..adapters.calibration import Calibration
 from ..errors import DriftError
-from .merge import anchored, merge_groups, merge_partitioned
+from .merge import anchored, calibrated, merge_groups, merge_partitioned
 from .router import Plan
 from ..sansio import Gather, Steps, call
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
@@ -73,15 +73,45 @@ def dense_vector(query: Any) -> np.ndarray | None:
 
 def _refuse_unroutable(query: Any) -> None:
     """Raise if a new-model query is of a kind the legacy side cannot take."""
-    if isinstance(query, models.NearestQuery) and query.mmr is not None:
-        reason = "MMR (NearestQuery with mmr)"
-    elif (isinstance(query, list) and query and isinstance(query[0], list)) or (
+    if (isinstance(query, list) and query and isinstance(query[0], list)) or (
             isinstance(query, np.ndarray) and query.ndim != 1):
-        reason = "multivector"
-    else:
-        return
-    raise DriftError(f"{reason} queries on the migrating vector are not routed before "
-                     "cut-over: the legacy side cannot take a new-model query of this kind")
+        raise DriftError("multivector queries on the migrating vector are not routed before "
+                         "cut-over: the legacy side holds one vector per point (query the "
+                         "new vector after cut-over, or send a dense query)")
+
+
+def _map_input(value: Any, fn: Callable[[np.ndarray], Any]) -> Any:
+    vector = None if isinstance(value, models.NearestQuery) else dense_vector(value)
+    return value if vector is None else fn(vector)
+
+
+def _map_pairs(pairs: Any, fn: Callable[[np.ndarray], Any]) -> Any:
+    if pairs is None:
+        return None
+    if isinstance(pairs, list):
+        return [_map_pairs(pair, fn) for pair in pairs]
+    return pairs.model_copy(update={"positive": _map_input(pairs.positive, fn),
+                                    "negative": _map_input(pairs.negative, fn)})
+
+
+def map_vectors(query: Any, fn: Callable[[np.ndarray], Any]) -> Any:
+    """The query with every dense vector in it mapped by ``fn`` (a nearest query, the
+    examples of recommend, discover and context queries); point ids, sparse vectors and
+    other inputs are kept (ids read each point's own vector on the side searched)."""
+    if isinstance(query, models.NearestQuery):
+        return query.model_copy(update={"nearest": _map_input(query.nearest, fn)})
+    if isinstance(query, models.RecommendQuery):
+        examples = query.recommend
+        return query.model_copy(update={"recommend": examples.model_copy(update={
+            side: [_map_input(v, fn) for v in getattr(examples, side)]
+            for side in ("positive", "negative") if getattr(examples, side) is not None})})
+    if isinstance(query, models.DiscoverQuery):
+        return query.model_copy(update={"discover": query.discover.model_copy(update={
+            "target": _map_input(query.discover.target, fn),
+            "context": _map_pairs(query.discover.context, fn)})})
+    if isinstance(query, models.ContextQuery):
+        return query.model_copy(update={"context": _map_pairs(query.context, fn)})
+    return _map_input(query, fn)
 
 
 def _as_list(original: Any, vector: np.ndarray) -> list[float]:
@@ -180,7 +210,8 @@ def _target_using(spec: MigrationSpec, using: str | None, target: str) -> str | 
 
 def rewrite_prefetch(prefetch: Any, spec: MigrationSpec,
                      map_query: Callable[[Any], Any] | None, target_vector: str) -> Any:
-    """The prefetch tree with every dense query on the migrating vector mapped and pointed at
+    """The prefetch tree with every dense vector of a query on the migrating vector mapped
+    (:func:`map_vectors`) and pointed at
     ``target_vector`` (``map_query`` None: queries kept as the app wrote them); other
     branches are kept as they are."""
     if prefetch is None:
@@ -190,10 +221,9 @@ def rewrite_prefetch(prefetch: Any, spec: MigrationSpec,
     update: dict[str, Any] = {
         "prefetch": rewrite_prefetch(prefetch.prefetch, spec, map_query, target_vector)}
     if spec.is_migrating_vector(prefetch.using):
-        vector = dense_vector(prefetch.query) if map_query is not None else None
         update["using"] = _vector_name(target_vector)
-        if vector is not None:
-            update["query"] = map_query(vector)
+        if map_query is not None:
+            update["query"] = map_vectors(prefetch.query, map_query)
     return prefetch.model_copy(update=update)
 
 
@@ -203,14 +233,19 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
     vector = dense_vector(kw["query"])
 
     def adapt(v: np.ndarray) -> list[float]:
-        return _legacy_query(serving, v, old_query if v is vector else None)[0].tolist()
+        return _legacy_query(serving, v, None)[0].tolist()
 
     prefetch = rewrite_prefetch(kw["prefetch"], spec, adapt, spec.old_vector)
-    if vector is None or not spec.is_migrating_vector(kw["using"]):
-        # fusion / formula / order-by on top, or a top-level query on another vector: only
-        # the prefetch tree changes; its scores are not on the adapted scale
+    if vector is None or not spec.is_migrating_vector(kw["using"]) or _is_mmr(kw["query"]):
+        # fusion / formula / order-by / recommend on top, or a top-level query on another
+        # vector: the prefetch tree changes (and the top query's own vectors when it reads
+        # the migrating one); its scores are not on the adapted scale
+        query = kw["query"]
+        if spec.is_migrating_vector(kw["using"]):
+            query = map_vectors(query, adapt) if old_query is None else _old_query(
+                query, old_query)
         return (yield call("query_points", spec.collection, **{
-            **kw, "prefetch": prefetch,
+            **kw, "prefetch": prefetch, "query": query,
             "using": _target_using(spec, kw["using"], spec.old_vector)}))
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     response = yield call("query_points", spec.collection, **{
@@ -218,6 +253,41 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
         "using": _vector_name(spec.old_vector),
         "limit": (kw["offset"] or 0) + kw["limit"], "offset": None, "score_threshold": None})
     return _ranked(response.points, [], calibration, kw)
+
+
+def _is_mmr(query: Any) -> bool:
+    return isinstance(query, models.NearestQuery) and query.mmr is not None
+
+
+def _old_query(query: Any, old_query: Any) -> Any:
+    """The app's old-model query in place of the dense vector of ``query``."""
+    if dense_vector(old_query) is None:
+        raise DriftError("old_query must be a dense vector (list of floats or 1-D array)")
+    return map_vectors(query, lambda v: _as_list(old_query, dense_vector(old_query)))
+
+
+def _on_legacy_steps(serving: Serving, kw: dict[str, Any],
+                     old_query: Any) -> Steps[models.QueryResponse]:
+    """The whole query on the legacy vector, its new-model vectors adapted (or the app's
+    old-model query); an MMR ranking keeps its order, its scores mapped onto the native
+    scale like a nearest query's."""
+    spec = serving.spec
+    query = kw["query"]
+    if old_query is not None:
+        legacy_query = _old_query(query, old_query)
+    else:
+        legacy_query = map_vectors(query, lambda v: _legacy_query(serving, v, None)[0].tolist())
+    legacy_kw = {**kw, "query": legacy_query, "using": _vector_name(spec.old_vector)}
+    vector = dense_vector(query)
+    if not _is_mmr(query) or vector is None or not vector.any():
+        return (yield call("query_points", spec.collection, **legacy_kw))
+    response = yield call("query_points", spec.collection,
+                          **{**legacy_kw, "score_threshold": None})
+    _, calibration = _legacy_query(serving, vector, old_query)
+    points = calibrated(response.points, calibration, in_place=True)
+    if kw["score_threshold"] is not None:
+        points = [p for p in points if p.score >= kw["score_threshold"]]
+    return models.QueryResponse.model_construct(points=points)
 
 
 def query_steps(
@@ -238,11 +308,12 @@ def query_steps(
         # vectors, which cover every point: each dense query on the migrating vector is
         # adapted; other branches (e.g. sparse vectors) are untouched.
         return (yield from _legacy_prefetch_steps(serving, kw, old_query))
-    if vector is None:
-        # Not a dense vector (ids, recommend, discover, ...): the legacy vectors cover every
-        # point, so running it there is complete and correct.
-        return (yield call("query_points", spec.collection,
-                           **{**kw, "using": _vector_name(spec.old_vector)}))
+    if vector is None or _is_mmr(kw["query"]) or not vector.any():
+        # Not a plain dense vector (ids, recommend, discover, context, order-by, sample),
+        # MMR (diversity needs one vector space, in the hybrid plan too), or an all-zero
+        # vector (no information: every score 0.0, as unwrapped): the legacy vectors cover
+        # every point, so running it there, its vectors adapted, is complete and correct.
+        return (yield from _on_legacy_steps(serving, kw, old_query))
     wanted = (kw["offset"] or 0) + kw["limit"]
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     if plan is Plan.ADAPTED:
@@ -305,12 +376,15 @@ def groups_steps(
                            **_native_kw(spec, kw)))
     vector = dense_vector(kw["query"])
     _refuse_unroutable(kw["query"])
-    if kw["prefetch"] is not None:
-        raise DriftError("query_points_groups with prefetch is not routed before cut-over: "
-                         "group a plain dense query, or use query_points with prefetch")
-    if vector is None:
+    if kw["prefetch"] is not None or _is_mmr(kw["query"]):
+        raise DriftError("query_points_groups with prefetch or MMR is not routed before "
+                         "cut-over: group a plain dense query, or use query_points")
+    if vector is None or not vector.any():
+        legacy_query = map_vectors(kw["query"],
+                                   lambda v: _legacy_query(serving, v, None)[0].tolist())
         return (yield call("query_points_groups", spec.collection, group_by,
-                           **{**kw, "using": _vector_name(spec.old_vector)}))
+                           **{**kw, "query": legacy_query,
+                              "using": _vector_name(spec.old_vector)}))
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     legacy_kw = {**kw, "query": legacy_vector.tolist(), "using": _vector_name(spec.old_vector),
                  "score_threshold": None}
@@ -366,3 +440,17 @@ def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
                           query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
                           with_payload=False, with_vectors=False)
     return [p.id for p in response.points]
+
+
+def matrix_steps(serving: Serving, method: str, kw: dict[str, Any]) -> Steps[Any]:
+    """``search_matrix_pairs`` / ``search_matrix_offsets``: distances between points on the
+    legacy vector (every point has one) before cut-over, on the new vector after."""
+    spec = serving.spec
+    kw = dict(kw)
+    collection_name = kw.pop("collection_name")
+    if not serving.targets(collection_name) or not spec.is_migrating_vector(kw.get("using")):
+        return (yield call(method, collection_name, **kw))
+    if serving.plan is Plan.NATIVE:
+        return (yield call(method, spec.native_collection,
+                           **{**kw, "using": _vector_name(spec.new_vector)}))
+    return (yield call(method, spec.collection, **{**kw, "using": _vector_name(spec.old_vector)}))

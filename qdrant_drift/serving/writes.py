@@ -1,41 +1,70 @@
 """The write path during a migration (sans-I/O, shared by both clients).
 
-The app writes NEW-model vectors through the wrapper; every point gets its new vector and a
-legacy-space vector (the app's own old-model vector when given, else the adapter's output), so
-readers of either side find it and the point counts as migrated. Each write is stamped with
-the models that made its vectors.
+One meaning per vector: whatever the app sends under the migrating vector's name (the old
+name, the new name, or the unnamed ``""``, which is the bare list) is a NEW-model vector.
+Every point gets its new vector and a legacy-space vector (the adapter's output, or the
+app's own old-model vector passed explicitly as ``old_vectors=``), so readers of either side
+find it and the point counts as migrated. Each write is stamped with the models that made
+its vectors. Every write method of qdrant-client comes through here (:data:`WRITES`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from itertools import count, islice, repeat
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from uuid import uuid4
 
 import numpy as np
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from .queries import MIGRATED_MARKER, dense_vector
-from ..errors import DriftError
-from ..sansio import Gather, Steps, call
+from ..errors import DriftError, InvalidVectorsError
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..sansio import Gather, Steps, call
+from .queries import MIGRATED_MARKER, dense_vector
 
 STAMP_KEY = "_drift"
 
+OldVectors = Mapping[Any, Any] | Sequence[Any] | np.ndarray | None
+# the app's old-model vector of the i-th point (id given), or None: derive it
+OldSource = Callable[[int, Any], Any]
 
-def _split_vectors(spec: MigrationSpec, vector: Any) -> tuple[np.ndarray | None, Any, dict]:
-    """(new vector, app-provided old vector or None, other named vectors) of one point."""
-    if isinstance(vector, dict):
-        others = {k: v for k, v in vector.items() if k not in (spec.new_vector, spec.old_vector)}
-        if spec.new_vector not in vector:
-            return None, vector.get(spec.old_vector), others
-        new = dense_vector(vector[spec.new_vector])
-        if new is None:
-            raise DriftError(f"vector {spec.new_vector!r} must be a dense vector")
-        return new, vector.get(spec.old_vector), others
-    new = dense_vector(vector)
-    if new is None:
-        raise DriftError("a point's vector must be a dense new-model vector or a dict of them")
-    return new, None, {}
+
+def _label(name: str) -> str:
+    return f"{name!r} (the unnamed vector)" if name == DEFAULT_VECTOR else repr(name)
+
+
+def _checked(label: str, value: Any, dim: int | None) -> np.ndarray:
+    """A dense float32 vector of the expected dimension, or an error naming the vector."""
+    vector = dense_vector(value)
+    if vector is None:
+        raise InvalidVectorsError(f"vector {label} must be a dense vector (a list of floats "
+                                  "or a 1-D array)")
+    if dim is not None and vector.shape[0] != dim:
+        raise InvalidVectorsError(
+            f"vector {label}: expected dimension {dim}, got {vector.shape[0]}")
+    if not np.isfinite(vector).all():
+        raise InvalidVectorsError(f"vector {label} contains NaN or inf")
+    return vector
+
+
+def _split_vectors(spec: MigrationSpec, adapter: Adapter | None,
+                   vector: Any) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """(the new-model vector or None, the point's other named vectors)."""
+    new_dim = adapter.new_dim if adapter is not None else None
+    if not isinstance(vector, dict):
+        return _checked(_label(spec.new_vector), vector, new_dim), {}
+    named = {k: v for k, v in vector.items() if spec.is_migrating_vector(k)}
+    others = {k: v for k, v in vector.items() if k not in named}
+    if not named:
+        return None, others
+    found = [_checked(_label(k), v, new_dim) for k, v in named.items()]
+    if any(not np.array_equal(found[0], other) for other in found[1:]):
+        raise InvalidVectorsError(
+            f"vectors {' and '.join(map(_label, named))} are both the migrating vector "
+            "(a new-model vector under either name) but differ: send it once, and an "
+            "old-model vector as old_vectors=")
+    return found[0], others
 
 
 def _stamp(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> dict[str, Any]:
@@ -45,39 +74,61 @@ def _stamp(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> dict[
     return {"new_vector_model": spec.new_model, "old_vector_model": old_source}
 
 
-def _legacy(spec: MigrationSpec, adapter: Adapter | None, new: np.ndarray, app_old: Any) -> list[float]:
+def _legacy(spec: MigrationSpec, adapter: Adapter | None, new: np.ndarray,
+            app_old: Any) -> list[float]:
     if app_old is not None:
-        old = np.asarray(app_old, dtype=np.float32)
-        if not np.isfinite(old).all():
-            raise DriftError(f"the old-model vector {spec.old_vector!r} contains NaN or inf")
-        return list(old.tolist())
+        return _checked(f"old_vectors ({_label(spec.old_vector)})", app_old,
+                        adapter.old_dim if adapter is not None else None).tolist()
     if adapter is None:
         raise DriftError(
             f"migration {spec.name!r} has no adapter to derive the legacy vector: pass the "
-            f"old-model vector as {spec.old_vector or 'the default vector'!r} in the point"
+            "old-model vectors as old_vectors= (one per point, or a dict by point id)"
         )
-    try:
-        return adapter.transform(new).tolist()
-    except (DriftError, ValueError) as exc:  # the adapter speaks of queries; this is a write
-        raise DriftError(f"new-model vector {spec.new_vector!r}: "
-                         f"{str(exc).replace('query vector: ', '')}") from exc
+    return adapter.transform(new).tolist()
+
+
+def _vector_struct(vectors: dict[str, Any]) -> Any:
+    """Named vectors as qdrant-client takes them: the bare list for the unnamed one alone."""
+    return vectors[DEFAULT_VECTOR] if list(vectors) == [DEFAULT_VECTOR] else vectors
+
+
+def old_source(old_vectors: OldVectors) -> OldSource:
+    """``old_vectors=`` as a lookup: a dict by point id, or one per point in order."""
+    if old_vectors is None:
+        return lambda index, point_id: None
+    if isinstance(old_vectors, Mapping):
+        return lambda index, point_id: old_vectors.get(point_id)
+    rows = list(old_vectors)
+
+    def by_position(index: int, point_id: Any) -> Any:
+        if index >= len(rows):
+            raise InvalidVectorsError(f"old_vectors has {len(rows)} rows but there are more "
+                                      "points: give one per point, or a dict by point id")
+        return rows[index]
+    return by_position
 
 
 def split_points(
-    spec: MigrationSpec, adapter: Adapter | None, points: Sequence[models.PointStruct]
+    spec: MigrationSpec, adapter: Adapter | None, points: Sequence[models.PointStruct],
+    olds: OldSource, start: int = 0,
 ) -> tuple[list[models.PointStruct], list[models.PointStruct]]:
-    """(points for the legacy target, points for the native target).
+    """(points for the legacy target, points for the native target); all checked first.
 
     Named layout: one list (both vectors on one point), the second is empty. Points that do
-    not carry the new vector pass through untouched.
+    not carry the migrating vector pass through untouched.
     """
     legacy: list[models.PointStruct] = []
     native: list[models.PointStruct] = []
-    for point in points:
+    for index, point in enumerate(points, start):
         if not isinstance(point, models.PointStruct):
-            raise DriftError("upsert through the wrapper takes a list of PointStruct")
-        new, app_old, others = _split_vectors(spec, point.vector)
+            raise DriftError("points written through the wrapper are PointStruct items (or a "
+                             f"Batch), got {type(point).__name__}")
+        new, others = _split_vectors(spec, adapter, point.vector)
+        app_old = olds(index, point.id)
         if new is None:
+            if app_old is not None:
+                raise DriftError(f"point {point.id!r} has an old-model vector but no "
+                                 f"new-model vector {_label(spec.new_vector)}")
             legacy.append(point)
             continue
         old = _legacy(spec, adapter, new, app_old)
@@ -91,26 +142,28 @@ def split_points(
         else:
             legacy.append(models.PointStruct(
                 id=point.id, payload={**payload, MIGRATED_MARKER: True},
-                vector={**others, spec.old_vector: old} if (others or spec.old_vector != DEFAULT_VECTOR) else old,
-            ))
+                vector=_vector_struct({**others, spec.old_vector: old})))
             native.append(models.PointStruct(
                 id=point.id, payload=payload,
-                vector={spec.new_vector: new.tolist()} if spec.new_vector != DEFAULT_VECTOR else new.tolist(),
-            ))
+                vector=_vector_struct({spec.new_vector: new.tolist()})))
     return legacy, native
 
 
-def upsert_steps(
-    spec: MigrationSpec, adapter: Adapter | None, collection_name: str,
-    points: Any, kwargs: dict[str, Any],
-) -> Steps[models.UpdateResult]:
-    if collection_name not in (spec.collection, spec.alias) or isinstance(points, models.Batch):
-        if isinstance(points, models.Batch) and collection_name in (spec.collection, spec.alias):
-            raise DriftError(
-                "upsert with a Batch is not routed during a migration: pass PointStruct items"
-            )
-        return (yield call("upsert", collection_name, points, **kwargs))
-    legacy, native = split_points(spec, adapter, list(points))
+def _as_points(points: Any) -> list[models.PointStruct]:
+    """A ``Batch`` as the PointStruct items it stands for; a list as it is."""
+    if not isinstance(points, models.Batch):
+        return list(points)
+    vectors = points.vectors
+    if isinstance(vectors, dict):
+        vectors = [dict(zip(vectors, row)) for row in zip(*vectors.values())]
+    payloads = points.payloads or repeat(None)
+    return [models.PointStruct(id=i, vector=v, payload=p)
+            for i, v, p in zip(points.ids, vectors, payloads)]
+
+
+def _upsert_split(spec: MigrationSpec, legacy: list[models.PointStruct],
+                  native: list[models.PointStruct],
+                  kwargs: dict[str, Any]) -> Steps[models.UpdateResult]:
     if not native:
         result = yield call("upsert", spec.collection, legacy, **kwargs)
     else:
@@ -125,8 +178,84 @@ def upsert_steps(
         stale = [p.id for p in legacy if p.id not in native_ids]
         if stale:
             yield call("delete", spec.native_collection,
-                       points_selector=_existing_only(stale), **kwargs)
+                       points_selector=_existing_only(stale), **_selector_kwargs(kwargs))
     return result
+
+
+def _selector_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of an upsert that a delete takes too."""
+    return {k: v for k, v in kwargs.items() if k not in ("update_filter", "update_mode")}
+
+
+def upsert_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                 olds: OldSource) -> Steps[models.UpdateResult]:
+    kw = dict(kw)
+    legacy, native = split_points(spec, adapter, _as_points(kw.pop("points")), olds)
+    return (yield from _upsert_split(spec, legacy, native, kw))
+
+
+_UPSERT_ARGS = ("wait", "ordering", "shard_key_selector", "update_filter", "update_mode",
+                "timeout")
+
+
+def _upload_steps(spec: MigrationSpec, adapter: Adapter | None, points: Iterable[Any],
+                  kw: dict[str, Any], olds: OldSource) -> Steps[None]:
+    """``upload_points`` semantics on the routed upsert: batches of ``batch_size``, each
+    retried up to ``max_retries`` times; ``parallel`` batches run one after the other."""
+    batch_size = int(kw.get("batch_size") or 64)
+    retries = int(kw.get("max_retries", 3))
+    upsert_kw = {k: kw[k] for k in _UPSERT_ARGS if k in kw}
+    upsert_kw.setdefault("wait", False)
+    iterator = iter(points)
+    for start in count(0, batch_size):
+        batch = list(islice(iterator, batch_size))
+        if not batch:
+            return None
+        legacy, native = split_points(spec, adapter, batch, olds, start)  # checked, once
+        for attempt in range(retries + 1):
+            try:
+                yield from _upsert_split(spec, legacy, native, upsert_kw)
+                break
+            except Exception:
+                if attempt == retries:
+                    raise
+    return None
+
+
+def upload_points_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                        olds: OldSource) -> Steps[None]:
+    return (yield from _upload_steps(spec, adapter, kw["points"], kw, olds))
+
+
+def _plain(value: Any) -> Any:
+    """numpy rows and ids as the plain Python values a PointStruct takes."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def collection_points(vectors: Any, payload: Iterable[Any] | None,
+                      ids: Iterable[Any] | None) -> Iterator[models.PointStruct]:
+    """``upload_collection``'s columns as points (ids made as qdrant-client makes them)."""
+    if isinstance(vectors, dict):
+        rows: Iterable[Any] = (dict(zip(vectors, row)) for row in zip(*vectors.values()))
+    else:
+        rows = vectors
+    id_column = (str(uuid4()) for _ in count()) if ids is None else ids
+    payload_column = repeat(None) if payload is None else payload
+    for point_id, vector, point_payload in zip(id_column, rows, payload_column):
+        yield models.PointStruct(id=_plain(point_id), vector=_plain(vector),
+                                 payload=point_payload)
+
+
+def upload_collection_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                            olds: OldSource) -> Steps[None]:
+    points = collection_points(kw["vectors"], kw.get("payload"), kw.get("ids"))
+    return (yield from _upload_steps(spec, adapter, points, kw, olds))
 
 
 def _existing_only(selector: Any) -> Any:
@@ -139,29 +268,33 @@ def _existing_only(selector: Any) -> Any:
     return selector
 
 
-def mirrored_steps(
-    spec: MigrationSpec, method: str, collection_name: str, kwargs: dict[str, Any]
-) -> Steps[Any]:
-    """Deletes and payload edits reach both collections in the blue-green layout (on the new
-    collection only for points it already holds; the backfill copies the rest)."""
-    if spec.layout == "collection" and collection_name in (spec.collection, spec.alias):
-        selector_key = "points_selector" if method in ("delete", "clear_payload") else "points"
-        native_kwargs = dict(kwargs)
-        if selector_key in native_kwargs:
-            native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
-        # legacy first, then the new collection, one after the other: a backfill copy made
-        # in between is caught by the backfill's own check of the legacy point
-        legacy_result = yield call(method, spec.collection, **kwargs)
-        yield call(method, spec.native_collection, **native_kwargs)
-        if method in ("overwrite_payload", "clear_payload"):
-            # the legacy payload was replaced: put back the marker that keeps migrated
-            # points out of the legacy half of hybrid searches
-            migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
-            if migrated:
-                yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
-                           points=migrated)
-        return legacy_result
-    return (yield call(method, collection_name, **kwargs))
+_SELECTOR_KEY = {"delete": "points_selector", "clear_payload": "points_selector",
+                 "set_payload": "points", "overwrite_payload": "points",
+                 "delete_payload": "points", "delete_vectors": "points"}
+
+
+def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any]) -> Steps[Any]:
+    """Deletes, payload edits and payload indexes reach both collections in the blue-green
+    layout (on the new collection only for points it already holds; the backfill copies
+    the rest)."""
+    if spec.layout != "collection":
+        return (yield call(method, spec.collection, **kwargs))
+    selector_key = _SELECTOR_KEY.get(method)
+    native_kwargs = dict(kwargs)
+    if selector_key in native_kwargs:
+        native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
+    # legacy first, then the new collection, one after the other: a backfill copy made
+    # in between is caught by the backfill's own check of the legacy point
+    legacy_result = yield call(method, spec.collection, **kwargs)
+    yield call(method, spec.native_collection, **native_kwargs)
+    if method in ("overwrite_payload", "clear_payload"):
+        # the legacy payload was replaced: put back the marker that keeps migrated
+        # points out of the legacy half of hybrid searches
+        migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
+        if migrated:
+            yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+                       points=migrated)
+    return legacy_result
 
 
 def _migrated_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
@@ -187,28 +320,198 @@ def _migrated_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
             return ids
 
 
-MIRRORED_METHODS = ("delete", "set_payload", "overwrite_payload", "delete_payload",
-                    "clear_payload")
-
-
-def update_vectors_steps(
-    spec: MigrationSpec, adapter: Adapter | None, collection_name: str,
-    points: Sequence[models.PointVectors], kwargs: dict[str, Any],
-) -> Steps[models.UpdateResult]:
-    """New-model vectors for existing points: the legacy vector follows (named layout)."""
-    if collection_name not in (spec.collection, spec.alias):
-        return (yield call("update_vectors", collection_name, points, **kwargs))
-    if spec.layout != "named":
-        raise DriftError("update_vectors is not routed in the collection layout: upsert the "
-                         "whole point so the new collection gets its payload too")
-    routed = []
-    for item in points:
-        new, app_old, others = _split_vectors(spec, item.vector)
+def update_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                         olds: OldSource) -> Steps[models.UpdateResult]:
+    """New-model vectors for existing points: the legacy vector follows. In blue-green the
+    point is copied to the new collection with its current payload (as the backfill does)."""
+    kw = dict(kw)
+    points = list(kw.pop("points"))
+    legacy_items: list[models.PointVectors] = []
+    new_vectors: dict[Any, list[float]] = {}
+    stamps: dict[Any, dict[str, Any]] = {}
+    for index, item in enumerate(points):
+        new, others = _split_vectors(spec, adapter, item.vector)
+        app_old = olds(index, item.id)
         if new is None:
-            routed.append(item)
+            legacy_items.append(item)
             continue
-        routed.append(models.PointVectors(id=item.id, vector={
-            **others, spec.new_vector: new.tolist(),
-            spec.old_vector: _legacy(spec, adapter, new, app_old),
-        }))
-    return (yield call("update_vectors", spec.collection, routed, **kwargs))
+        old = _legacy(spec, adapter, new, app_old)
+        stamps[item.id] = _stamp(spec, adapter, app_old is not None)
+        if spec.layout == "named":
+            legacy_items.append(models.PointVectors(id=item.id, vector={
+                **others, spec.old_vector: old, spec.new_vector: new.tolist()}))
+        else:
+            legacy_items.append(models.PointVectors(
+                id=item.id, vector={**others, spec.old_vector: old}))
+            new_vectors[item.id] = new.tolist()
+    result = yield call("update_vectors", spec.collection, legacy_items, **kw)
+    if new_vectors:
+        found = yield call("retrieve", spec.collection, list(new_vectors), with_payload=True,
+                           with_vectors=False)
+        write_kw = {k: kw[k] for k in ("wait", "ordering", "shard_key_selector") if k in kw}
+        yield call("upsert", spec.native_collection, [models.PointStruct(
+            id=p.id, vector=_vector_struct({spec.new_vector: new_vectors[p.id]}),
+            payload={**{k: v for k, v in (p.payload or {}).items() if k != MIGRATED_MARKER},
+                     STAMP_KEY: stamps[p.id]}) for p in found], **write_kw)
+        yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+                   points=[p.id for p in found], **write_kw)
+    return result
+
+
+def delete_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                         olds: OldSource) -> Steps[models.UpdateResult]:
+    """The migrating vector under either name is one vector: both its legacy and its new
+    copy go (the backfill gives the point a new vector again from its content)."""
+    names = list(kw["vectors"])
+    if not any(spec.is_migrating_vector(n) for n in names):
+        return (yield call("delete_vectors", spec.collection, **kw))
+    others = [n for n in names if not spec.is_migrating_vector(n)]
+    if spec.layout == "named":
+        return (yield call("delete_vectors", spec.collection,
+                           **{**kw, "vectors": [*others, spec.old_vector, spec.new_vector]}))
+    result = yield call("delete_vectors", spec.collection,
+                        **{**kw, "vectors": [*others, spec.old_vector]})
+    yield call("delete_vectors", spec.native_collection, **{
+        **kw, "vectors": [spec.new_vector], "points": _existing_only(kw["points"])})
+    return result
+
+
+def _payload_selector(edit: Any) -> Any:
+    return edit.points if edit.points is not None else edit.filter
+
+
+def _operation_calls(operation: Any, kw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """One ``batch_update_points`` operation as the single call it stands for."""
+    if isinstance(operation, models.UpsertOperation):
+        body = operation.upsert
+        points = body.points if isinstance(body, models.PointsList) else body.batch
+        return "upsert", {**kw, "points": points, "shard_key_selector": body.shard_key,
+                          "update_filter": body.update_filter, "update_mode": body.update_mode}
+    if isinstance(operation, models.DeleteOperation):
+        return "delete", {**kw, "points_selector": operation.delete}
+    if isinstance(operation, models.ClearPayloadOperation):
+        return "clear_payload", {**kw, "points_selector": operation.clear_payload}
+    if isinstance(operation, (models.SetPayloadOperation, models.OverwritePayloadOperation)):
+        method = ("set_payload" if isinstance(operation, models.SetPayloadOperation)
+                  else "overwrite_payload")
+        edit = getattr(operation, method)
+        extra = {"key": edit.key} if edit.key is not None else {}
+        return method, {**kw, "payload": edit.payload, "points": _payload_selector(edit),
+                        "shard_key_selector": edit.shard_key, **extra}
+    if isinstance(operation, models.DeletePayloadOperation):
+        edit = operation.delete_payload
+        return "delete_payload", {**kw, "keys": edit.keys, "points": _payload_selector(edit),
+                                  "shard_key_selector": edit.shard_key}
+    if isinstance(operation, models.UpdateVectorsOperation):
+        edit = operation.update_vectors
+        return "update_vectors", {**kw, "points": edit.points,
+                                  "shard_key_selector": edit.shard_key,
+                                  "update_filter": edit.update_filter}
+    if isinstance(operation, models.DeleteVectorsOperation):
+        edit = operation.delete_vectors
+        return "delete_vectors", {**kw, "vectors": edit.vector,
+                                  "points": _payload_selector(edit),
+                                  "shard_key_selector": edit.shard_key}
+    raise DriftError(f"batch_update_points: {type(operation).__name__} is not routed during a "
+                     "migration: send it as its own call")
+
+
+def batch_update_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+                       olds: OldSource) -> Steps[list[models.UpdateResult]]:
+    """Each operation as its own mirrored call, in order (checked all first: a bad vector
+    anywhere writes nothing)."""
+    kw = dict(kw)
+    operations = [_operation_calls(op, kw) for op in kw.pop("update_operations")]
+    for method, op_kw in operations:  # check every vector before the first write
+        if method == "upsert":
+            split_points(spec, adapter, _as_points(op_kw["points"]), olds)
+        elif method == "update_vectors":
+            for index, item in enumerate(op_kw["points"]):
+                new, _ = _split_vectors(spec, adapter, item.vector)
+                if new is not None:
+                    _legacy(spec, adapter, new, olds(index, item.id))
+    results = []
+    for method, op_kw in operations:
+        results.append((yield from _routed_write(spec, adapter, method, op_kw, olds)))
+    return results
+
+
+def _mirror(method: str) -> Callable[..., Steps[Any]]:
+    def steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
+              olds: OldSource) -> Steps[Any]:
+        return (yield from mirrored_steps(spec, method, kw))
+    return steps
+
+
+WriteSteps = Callable[[MigrationSpec, Adapter | None, dict[str, Any], OldSource], Steps[Any]]
+
+# Every write method of qdrant-client, mirrored (see surface.SURFACE).
+WRITES: dict[str, WriteSteps] = {
+    "upsert": upsert_steps,
+    "upload_points": upload_points_steps,
+    "upload_collection": upload_collection_steps,
+    "update_vectors": update_vectors_steps,
+    "batch_update_points": batch_update_steps,
+    "delete_vectors": delete_vectors_steps,
+    **{method: _mirror(method) for method in (
+        "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
+        "create_payload_index", "delete_payload_index")},
+}
+# the methods that write vectors and so may carry the app's old-model vectors
+TAKES_OLD_VECTORS = frozenset(("upsert", "upload_points", "upload_collection",
+                               "update_vectors", "batch_update_points"))
+
+
+def _routed_write(spec: MigrationSpec, adapter: Adapter | None, method: str,
+                  kw: dict[str, Any], olds: OldSource) -> Steps[Any]:
+    return (yield from WRITES[method](spec, adapter, kw, olds))
+
+
+def _renamed(spec: MigrationSpec, vector: Any) -> Any:
+    """A point's vectors with the migrating vector (under any of its names) as the new one."""
+    named = vector if isinstance(vector, dict) else {spec.new_vector: vector}
+    return _vector_struct({spec.new_vector if spec.is_migrating_vector(k) else k: v
+                           for k, v in named.items()})
+
+
+def after_finish_steps(spec: MigrationSpec, method: str, kw: dict[str, Any]) -> Steps[Any]:
+    """After ``finish`` only the new side is left (the legacy vector or collection is gone):
+    the app's names for the migrating vector, and for the collection, point at it."""
+    kw = dict(kw)
+    if method == "batch_update_points":
+        results = []
+        for op_method, op_kw in [_operation_calls(op, kw) for op in kw.pop("update_operations")]:
+            results.append((yield from after_finish_steps(spec, op_method, op_kw)))
+        return results
+    if method == "upload_collection":
+        method, kw["points"] = "upload_points", collection_points(
+            kw.pop("vectors"), kw.pop("payload", None), kw.pop("ids", None))
+    if method in ("upsert", "upload_points", "update_vectors"):
+        points = _as_points(kw["points"]) if method == "upsert" else kw["points"]
+        kw["points"] = [p.model_copy(update={"vector": _renamed(spec, p.vector)})
+                        for p in points]
+    if method == "delete_vectors":
+        kw["vectors"] = list(dict.fromkeys(
+            spec.new_vector if spec.is_migrating_vector(n) else n for n in kw["vectors"]))
+    return (yield call(method, spec.native_collection, **kw))
+
+
+def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
+                kw: dict[str, Any], *, finished: bool = False) -> Steps[Any]:
+    """Steps of one write call (``kw``: its arguments by name, ``collection_name`` included;
+    ``finished``: the migration is over, only the new side is written)."""
+    kw = dict(kw)
+    collection_name = kw.pop("collection_name")
+    old_vectors = kw.pop("old_vectors", None)
+    if old_vectors is not None and method not in TAKES_OLD_VECTORS:
+        raise DriftError(f"{method} takes no old_vectors=")
+    if method == "batch_update_points" and not isinstance(old_vectors, (Mapping, type(None))):
+        raise DriftError("batch_update_points takes old_vectors= as a dict by point id")
+    if collection_name not in (spec.collection, spec.alias):
+        if old_vectors is not None:
+            raise DriftError(f"old_vectors= is for writes to the migrating collection "
+                             f"{spec.collection!r}, not {collection_name!r}")
+        return (yield call(method, collection_name, **kw))
+    if finished:
+        return (yield from after_finish_steps(spec, method, kw))
+    return (yield from _routed_write(spec, adapter, method, kw, old_source(old_vectors)))

@@ -222,5 +222,7 @@ def read_routing_state(
     record = yield from load_record(name, state_collection)
     if record is None:
         return RoutingState(healthy=False), None
+    if record.phase is Phase.FINISHED:  # the legacy side may be gone: nothing to count
+        return RoutingState(phase=record.phase, coverage=1.0), record
     coverage = yield from read_coverage(record.spec)
     return RoutingState(phase=record.phase, coverage=coverage), record
