@@ -114,7 +114,8 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
         ("dead letters", str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
         ("replicas serving", ", ".join(f"{plan} x{n}" for plan, n in sorted(p.served.items()))
-         or "none reported recently"),
+         or "none reported in the last minute (a wrapped client reports once per refresh "
+            "interval)"),
     ]
     if p.adapter_problem:
         rows.append(("adapter", f"unreadable: {p.adapter_problem}"))
@@ -159,6 +160,8 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
     for key, value in report.to_dict().items():
         if key == "estimated_backfill_s":
             value = f"{_duration(value)} with one worker"
+        elif isinstance(value, float):
+            value = f"{value:,.1f}"
         table.add_row(key.replace("_", " "), "-" if value is None else str(value))
     console.print(table)
     if not report.supports_layout:
