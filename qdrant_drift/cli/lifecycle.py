@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import console, fail, fmt, one_line_warnings
+from .output import console, fail, fmt
 from ..errors import DriftError
 from ..lifecycle.facade import Migration
 from ..lifecycle.file import load_migration_file, scaffold
@@ -53,20 +53,19 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
 def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Optional[str],
                grpc: bool, *, create: bool = False) -> Iterator[Migration]:
     """The migration, on a client closed afterwards (embedded Qdrant allows one at a time).
-    The file is validated before anything connects; library errors and warnings end as one
-    line each."""
-    with one_line_warnings():
-        try:
-            migration_file = load_migration_file(file)
-            client = connect(path, url, api_key, grpc, create=create)
-        except DriftError as exc:
-            fail(exc)
-        try:
-            yield Migration(client, migration_file)
-        except DriftError as exc:
-            fail(exc)
-        finally:
-            client.close()
+    The file is validated before anything connects; library errors end as one line (and
+    warnings too: see :func:`.app.main`)."""
+    try:
+        migration_file = load_migration_file(file)
+        client = connect(path, url, api_key, grpc, create=create)
+    except DriftError as exc:
+        fail(exc)
+    try:
+        yield Migration(client, migration_file)
+    except DriftError as exc:
+        fail(exc)
+    finally:
+        client.close()
 
 
 def _duration(seconds: Optional[float]) -> str:
