@@ -12,12 +12,22 @@ import typer
 from . import lifecycle
 from .adapter import adapter_app
 from .bench import bench_app, demo
+from .output import one_line_warnings
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Upgrade the embedding model behind a Qdrant collection without downtime.",
 )
+
+
+@app.callback()
+def main_options(ctx: typer.Context) -> None:
+    """Upgrade the embedding model behind a Qdrant collection without downtime."""
+    # every command: Python warnings reach the user as one line each, never raw
+    ctx.with_resource(one_line_warnings())
+
+
 app.add_typer(bench_app, name="bench")
 app.add_typer(adapter_app, name="adapter")
 app.command("demo")(demo)
@@ -25,6 +35,7 @@ lifecycle.register(app)
 
 
 def main() -> None:
+    """The ``qdrant-drift`` entry point (warnings are shown as one line by the callback)."""
     app()
 
 

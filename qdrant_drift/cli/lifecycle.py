@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import console, fail, fmt, one_line_warnings
+from .output import console, fail, fmt
 from ..errors import DriftError
 from ..lifecycle.facade import Migration
 from ..lifecycle.file import load_migration_file, scaffold
@@ -62,20 +62,19 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
 def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Optional[str],
                grpc: bool, *, create: bool = False) -> Iterator[Migration]:
     """The migration, on a client closed afterwards (embedded Qdrant allows one at a time).
-    The file is validated before anything connects; library errors and warnings end as one
-    line each."""
-    with one_line_warnings():
-        try:
-            migration_file = load_migration_file(file)
-            client = connect(path, url, api_key, grpc, create=create)
-        except DriftError as exc:
-            fail(exc)
-        try:
-            yield Migration(client, migration_file)
-        except DriftError as exc:
-            fail(exc)
-        finally:
-            client.close()
+    The file is validated before anything connects; library errors end as one line (and
+    warnings too: see :func:`.app.main`)."""
+    try:
+        migration_file = load_migration_file(file)
+        client = connect(path, url, api_key, grpc, create=create)
+    except DriftError as exc:
+        fail(exc)
+    try:
+        yield Migration(client, migration_file)
+    except DriftError as exc:
+        fail(exc)
+    finally:
+        client.close()
 
 
 def _duration(seconds: Optional[float]) -> str:
@@ -136,7 +135,8 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
         ("dead letters", str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
         ("replicas serving", ", ".join(f"{plan} x{n}" for plan, n in sorted(p.served.items()))
-         or "none reported recently"),
+         or "none reported in the last minute (a wrapped client reports once per refresh "
+            "interval)"),
     ]
     if p.adapter_problem:
         rows.append(("adapter", f"unreadable: {p.adapter_problem}"))
