@@ -13,7 +13,7 @@ mean to qdrant-client (on the new model's score scale).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -25,10 +25,8 @@ from ..errors import DriftError
 from .merge import anchored, merge_groups, merge_partitioned
 from .router import Plan
 from ..sansio import Gather, Steps, call
+from ..migration.layouts import Layout, layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-
-# Payload key set on legacy points whose new vector exists (collection layout only).
-MIGRATED_MARKER = "_drift_migrated"
 
 QUERY_DEFAULTS: dict[str, Any] = {
     "query": None, "using": None, "prefetch": None, "query_filter": None,
@@ -49,6 +47,11 @@ class Serving:
     old_calibration: Calibration = Calibration()
     calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
     adapter_problem: str | None = None  # why the stored adapter cannot be used, if it cannot
+
+    layout: Layout = field(init=False, repr=False, compare=False)  # the spec's, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layout", layout_of(self.spec))
 
     def targets(self, collection_name: str) -> bool:
         return collection_name in (self.spec.collection, self.spec.alias)
@@ -91,25 +94,6 @@ def _as_list(original: Any, vector: np.ndarray) -> list[float]:
 
 def _vector_name(name: str) -> str | None:
     return None if name == DEFAULT_VECTOR else name
-
-
-def _migrated_condition(spec: MigrationSpec) -> models.Condition:
-    """True of points whose new vector exists (a marker on the legacy side, blue-green)."""
-    if spec.layout == "named":
-        return models.HasVectorCondition(has_vector=spec.new_vector)
-    return models.FieldCondition(key=MIGRATED_MARKER, match=models.MatchValue(value=True))
-
-
-def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
-    """The user's filter AND "not migrated yet": the legacy half of a hybrid search."""
-    return models.Filter(must=[user_filter] if user_filter is not None else None,
-                         must_not=[_migrated_condition(spec)])
-
-
-def migrated_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
-    """The user's filter AND "migrated": where both scales can be read for one query."""
-    migrated = _migrated_condition(spec)
-    return models.Filter(must=[migrated] if user_filter is None else [user_filter, migrated])
 
 
 def _request(kw: dict[str, Any], *, query: Any, using: str | None,
@@ -259,7 +243,8 @@ def query_steps(
         batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
         legacy_req = _request(kw, query=legacy_vector.tolist(),
                               using=_vector_name(spec.old_vector),
-                              query_filter=legacy_filter(spec, kw["query_filter"]), limit=wanted)
+                              query_filter=serving.layout.unmigrated_filter(kw["query_filter"]),
+                              limit=wanted)
         native_req = _request(kw, query=_as_list(kw["query"], vector),
                               using=_vector_name(spec.new_vector),
                               query_filter=kw["query_filter"], limit=wanted)
@@ -271,17 +256,10 @@ def query_steps(
         if serving.calibrate:  # (an uncalibrated merge has nothing to anchor)
             legacy_reqs.append(_request(
                 kw, query=legacy_req.query, using=legacy_req.using,
-                query_filter=migrated_filter(spec, kw["query_filter"]), limit=wanted,
+                query_filter=serving.layout.migrated_filter(kw["query_filter"]), limit=wanted,
                 ids_only=True))
-        if spec.layout == "named":
-            responses = yield call("query_batch_points", spec.collection,
-                                   [native_req, *legacy_reqs], **batch_kw)
-        else:
-            legacy_side, native_side = yield Gather((
-                call("query_batch_points", spec.collection, legacy_reqs, **batch_kw),
-                call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
-            ))
-            responses = [*native_side, *legacy_side]
+        responses = yield from serving.layout.hybrid_search_steps(legacy_reqs, native_req,
+                                                                  batch_kw)
         native_points, legacy_points = responses[0].points, responses[1].points
         if serving.calibrate:
             calibration = anchored(calibration, responses[2].points, native_points)
@@ -318,7 +296,7 @@ def groups_steps(
         legacy = yield call("query_points_groups", spec.collection, group_by, **legacy_kw)
         native_groups: list[models.PointGroup] = []
     else:
-        legacy_kw["query_filter"] = legacy_filter(spec, kw["query_filter"])
+        legacy_kw["query_filter"] = serving.layout.unmigrated_filter(kw["query_filter"])
         native_query = vector.tolist()
         # anchors: both queries' best migrated points, ungrouped, ids and scores only (see
         # merge.anchored); all four calls are independent
@@ -334,7 +312,7 @@ def groups_steps(
         anchors = (
             call("query_points", spec.collection, query=legacy_kw["query"],
                  using=legacy_kw["using"],
-                 query_filter=migrated_filter(spec, kw["query_filter"]), **anchor_kw),
+                 query_filter=serving.layout.migrated_filter(kw["query_filter"]), **anchor_kw),
             call("query_points", spec.native_collection, query=native_query,
                  using=_vector_name(spec.new_vector), query_filter=kw["query_filter"],
                  **anchor_kw),
@@ -363,6 +341,7 @@ def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
     legacy_vector, _ = _legacy_query(serving, vector, old_query)
     response = yield call("query_points", spec.collection, query=legacy_vector,
                           using=_vector_name(spec.old_vector),
-                          query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
+                          query_filter=serving.layout.unmigrated_filter(kw["query_filter"]),
+                          limit=depth,
                           with_payload=False, with_vectors=False)
     return [p.id for p in response.points]

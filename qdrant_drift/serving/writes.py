@@ -14,12 +14,11 @@ import numpy as np
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from .queries import MIGRATED_MARKER, dense_vector
+from .queries import dense_vector
 from ..errors import DriftError
 from ..sansio import Gather, Steps, call
-from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-
-STAMP_KEY = "_drift"
+from ..migration.layouts import STAMP_KEY, layout_of, marker, stamp
+from ..migration.spec import MigrationSpec
 
 
 def _split_vectors(spec: MigrationSpec, vector: Any) -> tuple[np.ndarray | None, Any, dict]:
@@ -38,11 +37,11 @@ def _split_vectors(spec: MigrationSpec, vector: Any) -> tuple[np.ndarray | None,
     return new, None, {}
 
 
-def _stamp(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> dict[str, Any]:
-    old_source = spec.old_model if app_old else (
-        f"adapter:{adapter.kind}:{adapter.fingerprint.digest}" if adapter else None
-    )
-    return {"new_vector_model": spec.new_model, "old_vector_model": old_source}
+def _old_source(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> str | None:
+    """What made the legacy vector: the app's old model, or the adapter."""
+    if app_old:
+        return spec.old_model
+    return f"adapter:{adapter.kind}:{adapter.fingerprint.digest}" if adapter else None
 
 
 def _legacy(spec: MigrationSpec, adapter: Adapter | None, new: np.ndarray, app_old: Any) -> list[float]:
@@ -71,6 +70,7 @@ def split_points(
     Named layout: one list (both vectors on one point), the second is empty. Points that do
     not carry the new vector pass through untouched.
     """
+    layout = layout_of(spec)
     legacy: list[models.PointStruct] = []
     native: list[models.PointStruct] = []
     for point in points:
@@ -82,21 +82,12 @@ def split_points(
             continue
         old = _legacy(spec, adapter, new, app_old)
         payload = {**(point.payload or {}),
-                   STAMP_KEY: _stamp(spec, adapter, app_old is not None)}
-        if spec.layout == "named":
-            legacy.append(models.PointStruct(
-                id=point.id, payload=payload,
-                vector={**others, spec.old_vector: old, spec.new_vector: new.tolist()},
-            ))
-        else:
-            legacy.append(models.PointStruct(
-                id=point.id, payload={**payload, MIGRATED_MARKER: True},
-                vector={**others, spec.old_vector: old} if (others or spec.old_vector != DEFAULT_VECTOR) else old,
-            ))
-            native.append(models.PointStruct(
-                id=point.id, payload=payload,
-                vector={spec.new_vector: new.tolist()} if spec.new_vector != DEFAULT_VECTOR else new.tolist(),
-            ))
+                   STAMP_KEY: stamp(spec, _old_source(spec, adapter, app_old is not None))}
+        legacy_point, native_point = layout.routed_point(point.id, payload, others, old,
+                                                         new.tolist())
+        legacy.append(legacy_point)
+        if native_point is not None:
+            native.append(native_point)
     return legacy, native
 
 
@@ -118,14 +109,14 @@ def upsert_steps(
             call("upsert", spec.native_collection, native, **kwargs),
             call("upsert", spec.collection, legacy, **kwargs),
         )))[1]
-    if spec.layout == "collection":
+    mirror = layout_of(spec).mirror_collection()
+    if mirror is not None:
         # points rewritten without a new vector are not migrated any more: a copy the new
         # collection holds is stale now (the backfill makes a fresh one)
         native_ids = {p.id for p in native}
         stale = [p.id for p in legacy if p.id not in native_ids]
         if stale:
-            yield call("delete", spec.native_collection,
-                       points_selector=_existing_only(stale), **kwargs)
+            yield call("delete", mirror, points_selector=_existing_only(stale), **kwargs)
     return result
 
 
@@ -144,7 +135,8 @@ def mirrored_steps(
 ) -> Steps[Any]:
     """Deletes and payload edits reach both collections in the blue-green layout (on the new
     collection only for points it already holds; the backfill copies the rest)."""
-    if spec.layout == "collection" and collection_name in (spec.collection, spec.alias):
+    mirror = layout_of(spec).mirror_collection()
+    if mirror is not None and collection_name in (spec.collection, spec.alias):
         selector_key = "points_selector" if method in ("delete", "clear_payload") else "points"
         native_kwargs = dict(kwargs)
         if selector_key in native_kwargs:
@@ -152,13 +144,13 @@ def mirrored_steps(
         # legacy first, then the new collection, one after the other: a backfill copy made
         # in between is caught by the backfill's own check of the legacy point
         legacy_result = yield call(method, spec.collection, **kwargs)
-        yield call(method, spec.native_collection, **native_kwargs)
+        yield call(method, mirror, **native_kwargs)
         if method in ("overwrite_payload", "clear_payload"):
             # the legacy payload was replaced: put back the marker that keeps migrated
             # points out of the legacy half of hybrid searches
             migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
             if migrated:
-                yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+                yield call("set_payload", spec.collection, payload=marker(),
                            points=migrated)
         return legacy_result
     return (yield call(method, collection_name, **kwargs))
@@ -198,9 +190,7 @@ def update_vectors_steps(
     """New-model vectors for existing points: the legacy vector follows (named layout)."""
     if collection_name not in (spec.collection, spec.alias):
         return (yield call("update_vectors", collection_name, points, **kwargs))
-    if spec.layout != "named":
-        raise DriftError("update_vectors is not routed in the collection layout: upsert the "
-                         "whole point so the new collection gets its payload too")
+    layout_of(spec).check_update_vectors()
     routed = []
     for item in points:
         new, app_old, others = _split_vectors(spec, item.vector)
