@@ -98,10 +98,44 @@ def test_the_stamp_names_both_models_and_the_writer_only_when_given():
 def test_a_routed_point_carries_both_vectors_in_named_and_is_split_in_blue_green():
     legacy, native = layout_of(NAMED).routed_point(7, {"n": 7}, {"sparse": [0.5]}, [1.0], [2.0])
     assert native is None
-    assert legacy.vector == {"sparse": [0.5], "old": [1.0], "new": [2.0]}
+    assert legacy.vector == {"sparse": [0.5], "old": [1.0], "new": [2.0],
+                             "_drift_migrated_new": [1.0]}
     legacy, native = layout_of(BLUE_GREEN).routed_point(7, {"n": 7}, {}, [1.0], [2.0])
     assert legacy.vector == {"old": [1.0]} and legacy.payload == {"n": 7, MIGRATED_MARKER: True}
     assert native.vector == {"new": [2.0]} and native.payload == {"n": 7}
+
+
+def hit(point_id, payload=None, vector=None) -> models.ScoredPoint:
+    return models.ScoredPoint(id=point_id, version=0, score=1.0 - point_id / 10,
+                              payload=payload, vector=vector)
+
+
+def test_named_legacy_hits_say_migrated_by_the_marker_vector_and_come_back_as_asked():
+    layout = layout_of(NAMED)
+    assert layout.marked_selectors(True, False) == (True, ["_drift_migrated_new"])
+    assert layout.marked_selectors(False, ["old"]) == (False, ["old", "_drift_migrated_new"])
+    assert layout.marked_selectors(True, True) == (True, True)
+    hits = [hit(1, vector={}), hit(2, vector={"_drift_migrated_new": [1.0]}), hit(3, vector={})]
+    unmigrated, migrated = layout.split_legacy_hits(hits, True, False)
+    assert [h.id for h in unmigrated] == [1, 3] and [h.id for h in migrated] == [2]
+    assert all(h.vector is None for h in unmigrated)  # the app asked for no vectors
+
+
+def test_blue_green_legacy_hits_say_migrated_by_the_payload_marker_and_come_back_as_asked():
+    layout = layout_of(BLUE_GREEN)
+    assert layout.marked_selectors(False, True) == ([MIGRATED_MARKER], True)
+    assert layout.marked_selectors(["n"], False) == (["n", MIGRATED_MARKER], False)
+    exclude = models.PayloadSelectorExclude(exclude=[MIGRATED_MARKER, "body"])
+    assert layout.marked_selectors(exclude, False)[0].exclude == ["body"]
+    hits = [hit(1, payload={}), hit(2, payload={MIGRATED_MARKER: True})]
+    unmigrated, migrated = layout.split_legacy_hits(hits, False, False)
+    assert [h.id for h in unmigrated] == [1] and [h.id for h in migrated] == [2]
+    assert unmigrated[0].payload is None
+
+
+def test_named_new_vectors_carry_the_marker_and_target_creation_adds_it():
+    assert layout_of(NAMED).new_vectors([0.5]) == {"new": [0.5], "_drift_migrated_new": [1.0]}
+    assert layout_of(BLUE_GREEN).new_vectors([0.5]) == {"new": [0.5]}
 
 
 def test_only_blue_green_mirrors_edits_and_refuses_routed_vector_updates():
@@ -126,12 +160,14 @@ def test_a_hybrid_search_is_one_batch_in_named_and_two_concurrent_batches_in_blu
 
 
 def test_finish_drops_the_legacy_vector_or_collection_and_keeps_an_unnamed_vector():
-    assert next(layout_of(NAMED).drop_legacy_steps()) == Call(
-        "delete_vector_name", ("docs", "old"), {})
+    assert list(layout_of(NAMED).drop_legacy_steps()) == [
+        Call("delete_vector_name", ("docs", "old"), {}),
+        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {})]
     assert next(layout_of(BLUE_GREEN).drop_legacy_steps()) == Call(
         "delete_collection", ("docs",), {})
     unnamed = MigrationSpec(name="m", collection="docs", new_vector="new")
-    assert list(layout_of(unnamed).drop_legacy_steps()) == []
+    assert list(layout_of(unnamed).drop_legacy_steps()) == [  # only the marker goes
+        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {})]
     assert "keep the legacy unnamed vector" in layout_of(unnamed).finish_note()
     assert layout_of(NAMED).finish_note() == "drop the legacy vector 'old' of 'docs'"
     assert layout_of(BLUE_GREEN).finish_note() == "drop the legacy collection 'docs'"
@@ -163,3 +199,5 @@ def test_target_creation_makes_room_for_the_new_vector_once(spec):
         drive(layout.create_target_steps(client.get_collection("docs"), params), client)
     vectors = client.get_collection(spec.native_collection).config.params.vectors
     assert vectors["new"].size == 3
+    if isinstance(layout, NamedLayout):
+        assert vectors[layout.marker_vector].size == 1

@@ -31,8 +31,9 @@ from ..migration.layouts import (
     marker,
     stamp,
 )
+from ..errors import QdrantFault, classify
 from ..sansio import Steps, call
-from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..migration.spec import MigrationSpec
 from .content import ContentSource, Item
 
 
@@ -47,14 +48,6 @@ class Outcome:
 
 def _ids(ids: Sequence[Any]) -> models.HasIdCondition:
     return models.HasIdCondition(has_id=list(ids))
-
-
-def _is_not_found(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None)
-    if status == 404 or isinstance(exc, KeyError):
-        return True
-    code = getattr(exc, "code", None)
-    return callable(code) and getattr(code(), "name", "") == "NOT_FOUND"
 
 
 def _same_version(source: ContentSource, item: Item) -> list[models.Condition]:
@@ -111,12 +104,12 @@ class NamedTarget(Target):
             must_not=[self.layout.migrated_condition()],
             should=[models.Filter(must=_same_version(self.source, item)) for item in items],
         )
-        points = [models.PointVectors(id=item.id, vector={spec.new_vector: row.tolist()})
+        points = [models.PointVectors(id=item.id, vector=self.layout.new_vectors(row.tolist()))
                   for item, row in zip(items, vectors)]
         try:
             yield call("update_vectors", spec.collection, points, update_filter=compare_and_set)
         except Exception as exc:  # a point deleted meanwhile: the others were written
-            if not _is_not_found(exc):
+            if classify(exc) is not QdrantFault.NOT_FOUND:
                 raise
         now = yield call("retrieve", spec.collection, ids, with_payload=False,
                          with_vectors=self.layout.record_vectors())
@@ -138,10 +131,6 @@ class CollectionTarget(Target):
     def payload_selector(self) -> Any:
         return True  # the whole payload is copied to the new collection
 
-    def _vector(self, row: np.ndarray) -> Any:
-        name = self.spec.new_vector
-        return row.tolist() if name == DEFAULT_VECTOR else {name: row.tolist()}
-
     @staticmethod
     def _content(payload: Any) -> dict[str, Any]:
         return {k: v for k, v in (payload or {}).items() if k not in (MIGRATED_MARKER, STAMP_KEY)}
@@ -149,7 +138,7 @@ class CollectionTarget(Target):
     def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
         spec = self.spec
         ids = [item.id for item in items]
-        copies = [models.PointStruct(id=item.id, vector=self._vector(row),
+        copies = [models.PointStruct(id=item.id, vector=self.layout.new_vectors(row.tolist()),
                                      payload={**self._content(item.payload),
                                               STAMP_KEY: stamp(spec, spec.old_model,
                                                                BY_BACKFILL)})

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..embedders import Embedder, row_problems
-from ..errors import DriftError
+from ..errors import BackfillError
 from ..lifecycle.progress import Sample, WorkerStatus
 from ..migration.phases import Phase
 from ..sansio import Steps, call, drive
@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 RUNNABLE = (Phase.BACKFILLING, Phase.CUT_OVER)
 SWEEP_PAGE = 512
 MAX_REDO = 5  # re-embeds of one item whose content keeps changing before it is dead-lettered
-
-
-class BackfillError(DriftError):
-    """The backfill cannot go on (a permanent fault, or the migration is not backfilling)."""
 
 
 @dataclass(frozen=True)

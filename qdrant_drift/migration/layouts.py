@@ -67,6 +67,19 @@ def _as_vector(name: str, values: list[float]) -> Any:
     return values if name == DEFAULT_VECTOR else {name: values}
 
 
+def _selecting(selector: Any, key: str) -> Any:
+    """A ``with_payload`` selector that also returns ``key``."""
+    if selector is True:
+        return True
+    if not selector:
+        return [key]
+    if isinstance(selector, models.PayloadSelectorInclude):
+        return models.PayloadSelectorInclude(include=[*selector.include, key])
+    if isinstance(selector, models.PayloadSelectorExclude):
+        return models.PayloadSelectorExclude(exclude=[k for k in selector.exclude if k != key])
+    return [*selector, key]
+
+
 class Layout:
     """What a layout decides; one subclass per layout, built from a spec."""
 
@@ -123,6 +136,35 @@ class Layout:
         raise NotImplementedError
 
     # -- writes and searches ----------------------------------------------------------------
+    def new_vectors(self, values: list[float]) -> Any:
+        """The vectors a point gets when it is migrated (where the new vectors live)."""
+        raise NotImplementedError
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        """``with_payload``/``with_vectors`` for a legacy search whose every hit shows whether
+        it is migrated (see :meth:`split_legacy_hits`)."""
+        raise NotImplementedError
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        """Judge one legacy hit asked for with :meth:`marked_selectors`."""
+        raise NotImplementedError
+
+    def split_legacy_hits(self, hits: Sequence[models.ScoredPoint], with_payload: Any,
+                          with_vectors: Any
+                          ) -> tuple[list[models.ScoredPoint], list[models.ScoredPoint]]:
+        """(not migrated, migrated) legacy hits, each list in rank order; the not-migrated
+        hits are returned with what the app asked for (the marker was never on them)."""
+        unmigrated: list[models.ScoredPoint] = []
+        migrated: list[models.ScoredPoint] = []
+        for hit in hits:
+            (migrated if self.hit_is_migrated(hit) else unmigrated).append(hit)
+        for hit in unmigrated:
+            if not with_payload:
+                hit.payload = None
+            if not with_vectors:
+                hit.vector = None
+        return unmigrated, migrated
+
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]
                      ) -> tuple[models.PointStruct, models.PointStruct | None]:
@@ -150,6 +192,14 @@ class NamedLayout(Layout):
     name = "named"
     min_server = (1, 18)
 
+    @property
+    def marker_vector(self) -> str:
+        """A one-dimensional vector written together with the new vector (see
+        :meth:`new_vectors`): it lives and dies with the point's vectors, so an app's plain
+        upsert that drops the new vector drops the marker with it, and a legacy hit can say
+        "migrated" by carrying one float instead of the new vector."""
+        return f"{MIGRATED_MARKER}_{self.spec.new_vector}"
+
     def migrated_condition(self) -> models.Condition:
         return models.HasVectorCondition(has_vector=self.spec.new_vector)
 
@@ -170,12 +220,15 @@ class NamedLayout(Layout):
     def create_target_steps(self, info: Any, params: models.VectorParams) -> Steps[None]:
         spec = self.spec
         vectors = info.config.params.vectors
-        if isinstance(vectors, dict) and spec.new_vector in vectors:
-            return
+        wanted = {spec.new_vector: models.DenseVectorConfig(size=params.size,
+                                                            distance=params.distance),
+                  self.marker_vector: models.DenseVectorConfig(size=1,
+                                                               distance=models.Distance.DOT)}
         try:
-            yield call("create_vector_name", spec.collection, spec.new_vector,
-                       models.DenseVectorNameConfig(dense=models.DenseVectorConfig(
-                           size=params.size, distance=params.distance)))
+            for name, config in wanted.items():
+                if not (isinstance(vectors, dict) and name in vectors):
+                    yield call("create_vector_name", spec.collection, name,
+                               models.DenseVectorNameConfig(dense=config))
         except Exception as exc:
             raise DriftError(
                 f"could not add vector {spec.new_vector!r} to {spec.collection!r} ({exc}). "
@@ -194,13 +247,24 @@ class NamedLayout(Layout):
         """The unnamed legacy vector cannot be dropped in Qdrant: it stays, unused."""
         if self.spec.old_vector != DEFAULT_VECTOR:
             yield call("delete_vector_name", self.spec.collection, self.spec.old_vector)
+        yield call("delete_vector_name", self.spec.collection, self.marker_vector)
 
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]
                      ) -> tuple[models.PointStruct, models.PointStruct | None]:
-        spec = self.spec
         return models.PointStruct(id=point_id, payload=payload, vector={
-            **others, spec.old_vector: old, spec.new_vector: new}), None
+            **others, self.spec.old_vector: old, **self.new_vectors(new)}), None
+
+    def new_vectors(self, values: list[float]) -> dict[str, list[float]]:
+        return {self.spec.new_vector: values, self.marker_vector: [1.0]}
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        if with_vectors is True:
+            return with_payload, True
+        return with_payload, [*(with_vectors or ()), self.marker_vector]
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        return isinstance(hit.vector, dict) and self.marker_vector in hit.vector
 
     def hybrid_search_steps(self, legacy: list[models.QueryRequest],
                             native: models.QueryRequest, batch_kw: dict[str, Any]
@@ -278,8 +342,16 @@ class BlueGreenLayout(Layout):
                          else _as_vector(spec.old_vector, old))
         return (models.PointStruct(id=point_id, payload={**payload, **marker()},
                                    vector=legacy_vector),
-                models.PointStruct(id=point_id, payload=payload,
-                                   vector=_as_vector(spec.new_vector, new)))
+                models.PointStruct(id=point_id, payload=payload, vector=self.new_vectors(new)))
+
+    def new_vectors(self, values: list[float]) -> Any:
+        return _as_vector(self.spec.new_vector, values)
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        return _selecting(with_payload, MIGRATED_MARKER), with_vectors
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        return (hit.payload or {}).get(MIGRATED_MARKER) is True
 
     def mirror_collection(self) -> str | None:
         return self.spec.native_collection

@@ -2,9 +2,9 @@
 
 Given the plan the router chose, a ``query_points`` call becomes one Qdrant round trip:
 - adapted: the adapted query (or the app's old-model query) on the legacy vector;
-- hybrid: legacy vector restricted to points NOT yet migrated + native vector, in one
-  ``query_batch_points`` (named layout) or two concurrent calls (collection layout), merged
-  on the native score scale;
+- hybrid: legacy vector for points NOT yet migrated (one unfiltered, marked request, see
+  :mod:`.overfetch`) + native vector, in one ``query_batch_points`` (named layout) or two
+  concurrent calls (collection layout), merged on the native score scale;
 - native: the new vector.
 Each side asks for ``offset + limit`` hits without a threshold; offset, limit and
 ``score_threshold`` are applied to the merged, calibrated ranking, so they mean what they
@@ -23,6 +23,7 @@ from ..adapters import Adapter
 from ..adapters.calibration import Calibration
 from ..errors import DriftError
 from .merge import anchored, merge_groups, merge_partitioned
+from .overfetch import OverFetch
 from .router import Plan
 from ..sansio import Gather, Steps, call
 from ..migration.layouts import Layout, layout_of
@@ -47,6 +48,8 @@ class Serving:
     old_calibration: Calibration = Calibration()
     calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
     adapter_problem: str | None = None  # why the stored adapter cannot be used, if it cannot
+    coverage: float = 0.0  # share of points migrated, as last read
+    over_fetch: OverFetch = OverFetch()
 
     layout: Layout = field(init=False, repr=False, compare=False)  # the spec's, built once
 
@@ -96,14 +99,15 @@ def _vector_name(name: str) -> str | None:
     return None if name == DEFAULT_VECTOR else name
 
 
-def _request(kw: dict[str, Any], *, query: Any, using: str | None,
-             query_filter: models.Filter | None, limit: int,
-             ids_only: bool = False) -> models.QueryRequest:
+def _request(kw: dict[str, Any], *, query: Any, using: str | None, limit: int,
+             selectors: tuple[Any, Any] | None = None) -> models.QueryRequest:
+    """A batch request with the call's filter and options (``selectors``: what each hit
+    returns, (with_payload, with_vectors), when not what the app asked for)."""
+    with_payload, with_vector = selectors or (kw["with_payload"], kw["with_vectors"])
     return models.QueryRequest(
-        query=query, using=using, filter=query_filter, params=kw["search_params"],
-        limit=limit, with_payload=False if ids_only else kw["with_payload"],
-        with_vector=False if ids_only else kw["with_vectors"],
-        lookup_from=None if ids_only else kw["lookup_from"], shard_key=kw["shard_key_selector"],
+        query=query, using=using, filter=kw["query_filter"], params=kw["search_params"],
+        limit=limit, with_payload=with_payload, with_vector=with_vector,
+        lookup_from=kw["lookup_from"], shard_key=kw["shard_key_selector"],
     )
 
 
@@ -241,28 +245,26 @@ def query_steps(
         # rejected by qdrant-client exactly as without the wrapper)
         extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
         batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
-        legacy_req = _request(kw, query=legacy_vector.tolist(),
-                              using=_vector_name(spec.old_vector),
-                              query_filter=serving.layout.unmigrated_filter(kw["query_filter"]),
-                              limit=wanted)
+        layout = serving.layout
+        # The legacy side: one unfiltered request, deep enough to hold the best points not
+        # migrated yet AND the anchors (the best migrated ones on the adapted scale), each
+        # hit marked (see serving.overfetch).
+        legacy_req = _request(
+            kw, query=legacy_vector.tolist(), using=_vector_name(spec.old_vector),
+            limit=serving.over_fetch.limit(wanted, serving.coverage),
+            selectors=layout.marked_selectors(kw["with_payload"], kw["with_vectors"]))
         native_req = _request(kw, query=_as_list(kw["query"], vector),
-                              using=_vector_name(spec.new_vector),
-                              query_filter=kw["query_filter"], limit=wanted)
-        # Anchors: the adapted query over the legacy vectors of MIGRATED items, ids and
-        # scores only: the same items the native side ranks, on the adapted scale. Matching
-        # the two rankings rank by rank corrects the calibration for this query (see
-        # merge.anchored).
-        legacy_reqs = [legacy_req]
-        if serving.calibrate:  # (an uncalibrated merge has nothing to anchor)
-            legacy_reqs.append(_request(
-                kw, query=legacy_req.query, using=legacy_req.using,
-                query_filter=serving.layout.migrated_filter(kw["query_filter"]), limit=wanted,
-                ids_only=True))
-        responses = yield from serving.layout.hybrid_search_steps(legacy_reqs, native_req,
-                                                                  batch_kw)
-        native_points, legacy_points = responses[0].points, responses[1].points
+                              using=_vector_name(spec.new_vector), limit=wanted)
+        native_side, legacy_side = yield from layout.hybrid_search_steps(
+            [legacy_req], native_req, batch_kw)
+        native_points = native_side.points
+        legacy_points, anchors = layout.split_legacy_hits(
+            legacy_side.points, kw["with_payload"], kw["with_vectors"])
+        del legacy_points[wanted:], anchors[wanted:]
         if serving.calibrate:
-            calibration = anchored(calibration, responses[2].points, native_points)
+            # matching the two rankings of migrated items rank by rank corrects the
+            # calibration for this query (see merge.anchored)
+            calibration = anchored(calibration, anchors, native_points)
     response = _ranked(legacy_points, native_points, calibration, kw)
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}

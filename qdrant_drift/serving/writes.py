@@ -190,7 +190,8 @@ def update_vectors_steps(
     """New-model vectors for existing points: the legacy vector follows (named layout)."""
     if collection_name not in (spec.collection, spec.alias):
         return (yield call("update_vectors", collection_name, points, **kwargs))
-    layout_of(spec).check_update_vectors()
+    layout = layout_of(spec)
+    layout.check_update_vectors()
     routed = []
     for item in points:
         new, app_old, others = _split_vectors(spec, item.vector)
@@ -198,7 +199,7 @@ def update_vectors_steps(
             routed.append(item)
             continue
         routed.append(models.PointVectors(id=item.id, vector={
-            **others, spec.new_vector: new.tolist(),
+            **others, **layout.new_vectors(new.tolist()),
             spec.old_vector: _legacy(spec, adapter, new, app_old),
         }))
     return (yield call("update_vectors", spec.collection, routed, **kwargs))
