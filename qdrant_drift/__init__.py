@@ -9,10 +9,13 @@ from .serving.client import AsyncDriftClient, DriftClient, wrap
 from .errors import (
     AdapterFileError,
     AdapterMismatchError,
+    BackfillError,
     DriftError,
     InvalidVectorsError,
+    MigrationFileError,
     MissingDependencyError,
     StateError,
+    TransientFaultsExhausted,
 )
 from .lifecycle.facade import Migration
 from .migration.phases import Phase
@@ -24,10 +27,12 @@ __all__ = [
     "AdapterFileError",
     "AdapterMismatchError",
     "AsyncDriftClient",
+    "BackfillError",
     "DriftClient",
     "DriftError",
     "InvalidVectorsError",
     "Migration",
+    "MigrationFileError",
     "MigrationSpec",
     "MissingDependencyError",
     "ModelFingerprint",
@@ -36,6 +41,7 @@ __all__ = [
     "Router",
     "RoutingState",
     "StateError",
+    "TransientFaultsExhausted",
     "__version__",
     "fit",
     "load_adapter",

@@ -1,10 +1,27 @@
-"""Exceptions raised by qdrant-drift.
+"""Exceptions raised by qdrant-drift, and the one place Qdrant's own errors are classified.
 
 Every error a user can trigger derives from :class:`DriftError`, so an application can catch
-one type; the subclasses say which promise was broken.
+one type; the subclasses say which promise was broken. The whole tree lives in this module::
+
+    DriftError
+    ├── InvalidVectorsError        (also a ValueError)
+    ├── AdapterMismatchError
+    ├── AdapterFileError
+    ├── MissingDependencyError     (also an ImportError)
+    ├── MigrationFileError         (also a ValueError)
+    ├── StateError
+    ├── BackfillError
+    └── TransientFaultsExhausted
+
+Errors raised by Qdrant or its transport (HTTP status errors, gRPC errors, connection
+failures, embedded Qdrant's own exceptions) are not wrapped; :func:`classify` says what one
+means, by duck typing (qdrant-client's REST and gRPC errors share no base class), so the
+retrying client and the backfill's writes decide from the same answer.
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 
 class DriftError(Exception):
@@ -29,3 +46,103 @@ class MissingDependencyError(DriftError, ImportError):
 
 class StateError(DriftError):
     """The migration state is missing, inconsistent, or a transition is not allowed."""
+
+
+class MigrationFileError(DriftError, ValueError):
+    """A migration file is unreadable, not TOML, or breaks a rule.
+
+    ``str(error)`` reads ``migrations/docs.toml: [backfill] batch_size must be a positive
+    integer, got -3``; the parts are also attributes: ``path``, ``section``, ``key``,
+    ``problem`` and, for TOML syntax errors, ``line`` and ``column``.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        section: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.section = section
+        self.key = key
+        self.line = line
+        self.column = column
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}: "
+        if self.line is not None:
+            where += f"line {self.line}" + (
+                f", column {self.column}: " if self.column is not None else ": "
+            )
+        if self.section is not None:
+            where += f"[{self.section}] "
+        return where + self.problem
+
+    def in_file(self, path: str) -> "MigrationFileError":
+        """The same error, naming ``path`` as the file."""
+        return MigrationFileError(
+            self.problem, path=path, section=self.section, key=self.key,
+            line=self.line, column=self.column,
+        )
+
+
+class BackfillError(DriftError):
+    """The backfill cannot go on (a permanent fault, or the migration is not backfilling)."""
+
+
+class TransientFaultsExhausted(DriftError):
+    """A call kept failing with transient faults until the retry budget ran out."""
+
+
+class QdrantFault(str, Enum):
+    """What an error from Qdrant (or the way to it) means for the caller."""
+
+    NOT_FOUND = "not-found"  # the collection or point is not there (deleted meanwhile)
+    TRANSIENT = "transient"  # worth retrying: the same call may well succeed shortly
+    PERMANENT = "permanent"  # a bug or a misconfiguration: retrying would only hide it
+
+
+_GRPC = {"NOT_FOUND": QdrantFault.NOT_FOUND, "UNAVAILABLE": QdrantFault.TRANSIENT,
+         "DEADLINE_EXCEEDED": QdrantFault.TRANSIENT, "RESOURCE_EXHAUSTED": QdrantFault.TRANSIENT,
+         "ABORTED": QdrantFault.TRANSIENT}
+
+
+def _http_status(status: int) -> QdrantFault:
+    if status == 404:
+        return QdrantFault.NOT_FOUND
+    return QdrantFault.TRANSIENT if status == 429 or status >= 500 else QdrantFault.PERMANENT
+
+
+def classify(exc: BaseException) -> QdrantFault:
+    """Not found, transient or permanent: connection errors and timeouts, HTTP 429 and 5xx,
+    gRPC UNAVAILABLE / DEADLINE_EXCEEDED / RESOURCE_EXHAUSTED / ABORTED are transient; HTTP
+    404, gRPC NOT_FOUND and embedded Qdrant's ``KeyError`` for a missing point are not found;
+    anything else is permanent."""
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return QdrantFault.TRANSIENT
+    if isinstance(exc, KeyError):
+        return QdrantFault.NOT_FOUND
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return _http_status(status)
+    code = getattr(exc, "code", None)
+    if callable(code):
+        try:
+            return _GRPC.get(getattr(code(), "name", ""), QdrantFault.PERMANENT)
+        except Exception:  # noqa: BLE001 - not a gRPC error after all
+            return QdrantFault.PERMANENT
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - qdrant-client depends on httpx
+        return QdrantFault.PERMANENT
+    if isinstance(exc, (httpx.TransportError, httpx.TimeoutException)):
+        return QdrantFault.TRANSIENT
+    return QdrantFault.PERMANENT

@@ -21,6 +21,7 @@ from qdrant_drift.serving.client import DriftClient
 from qdrant_drift.lifecycle.commands import create, set_phase
 from qdrant_drift.migration.phases import Phase
 from qdrant_drift.serving.router import Plan
+from qdrant_drift.migration.layouts import layout_of
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.vectors import unit_rows
 
@@ -171,10 +172,12 @@ def run_latency_bench(
     per_plan: dict[str, dict[str, float]] = {}
     assert drift.plan is Plan.ADAPTED
     per_plan["adapted"] = measure("adapted")
-    half = range(0, n_points, 2)
+    half = list(range(0, n_points, 2))
+    layout = layout_of(spec)  # the new vectors as the backfill writes them
     for start in range(0, len(half), 1000):
-        raw.update_vectors("bench", [models.PointVectors(id=i, vector={"new": new[i].tolist()})
-                                     for i in list(half)[start : start + 1000]])
+        raw.update_vectors("bench", [
+            models.PointVectors(id=i, vector=layout.new_vectors(new[i].tolist()))
+            for i in half[start : start + 1000]])
     set_phase(raw, "latency", Phase.BACKFILLING)
     drift.refresh()
     per_plan["hybrid"] = measure("hybrid")

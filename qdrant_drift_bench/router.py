@@ -47,7 +47,9 @@ from .evaluation import (
 from qdrant_drift.serving.merge import anchored, merge_partitioned
 from qdrant_drift.lifecycle.commands import create, cutover, set_phase
 from qdrant_drift.migration.phases import Phase
+from qdrant_drift.migration.layouts import coverage, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
+from qdrant_drift.serving.overfetch import OverFetch
 from qdrant_drift.vectors import unit_rows
 from .data import PairData, load_pair
 
@@ -87,12 +89,12 @@ def _exact_ranks(queries: np.ndarray, docs: np.ndarray, relevant: np.ndarray,
     return hit_ranks(mapped, relevant)
 
 
-def _scored_lists(queries: np.ndarray, docs: np.ndarray,
-                  rows: np.ndarray) -> list[list[models.ScoredPoint]]:
-    """Exact top-K over ``docs[rows]`` as qdrant-client points (ids are doc rows)."""
+def _scored_lists(queries: np.ndarray, docs: np.ndarray, rows: np.ndarray,
+                  k: int = K) -> list[list[models.ScoredPoint]]:
+    """Exact top-``k`` over ``docs[rows]`` as qdrant-client points (ids are doc rows)."""
     if len(rows) == 0:
         return [[] for _ in range(len(queries))]
-    ids, scores = exact_search_scored(queries, docs[rows], min(K, len(rows)))
+    ids, scores = exact_search_scored(queries, docs[rows], min(k, len(rows)))
     return [[models.ScoredPoint.model_construct(id=int(rows[i]), version=0, score=float(s))
              for i, s in zip(row_ids, row_scores) if i >= 0]
             for row_ids, row_scores in zip(ids, scores)]
@@ -103,19 +105,22 @@ def emulated_routed_ranks(adapted_queries: np.ndarray, new_queries: np.ndarray,
                           migrated: np.ndarray, calibration: Any) -> np.ndarray:
     """Hit ranks of the hybrid plan, its Qdrant requests answered by exact search.
 
-    The three requests DriftClient sends (adapted query over not-migrated legacy vectors,
-    new query over new vectors, adapted query over migrated legacy vectors) are answered by
-    faiss, and the answers go through the client's own merge (:func:`merge.anchored`,
-    :func:`merge.merge_partitioned`): the routed figure for every test query, where embedded
-    Qdrant is too slow to route them all.
+    The two requests DriftClient sends (the adapted query over ALL legacy vectors, as deep
+    as :class:`~qdrant_drift.serving.overfetch.OverFetch` says for this coverage, split
+    into not-migrated hits and anchors by the marker; the new query over new vectors) are
+    answered by faiss, and the answers go through the client's own merge
+    (:func:`merge.anchored`, :func:`merge.merge_partitioned`): the routed figure for every
+    test query, where embedded Qdrant is too slow to route them all.
     """
     is_migrated = np.zeros(len(old_docs), dtype=bool)
     is_migrated[migrated] = True
-    legacy = _scored_lists(adapted_queries, old_docs, np.flatnonzero(~is_migrated))
+    depth = OverFetch().limit(K, coverage(len(migrated), len(old_docs)))
+    legacy_sides = _scored_lists(adapted_queries, old_docs, np.arange(len(old_docs)), depth)
     native = _scored_lists(new_queries, new_docs, np.flatnonzero(is_migrated))
-    anchors = _scored_lists(adapted_queries, old_docs, np.flatnonzero(is_migrated))
     ranks = np.zeros(len(relevant), dtype=np.int64)
-    for q, (leg, nat, anc, rel) in enumerate(zip(legacy, native, anchors, relevant)):
+    for q, (side, nat, rel) in enumerate(zip(legacy_sides, native, relevant)):
+        leg = [p for p in side if not is_migrated[p.id]][:K]
+        anc = [p for p in side if is_migrated[p.id]][:K]
         merged = merge_partitioned(leg, nat, calibrate=anchored(calibration, anc, nat), limit=K)
         ranks[q] = next((i for i, p in enumerate(merged, start=1) if p.id == int(rel)), 0)
     return ranks
@@ -184,13 +189,15 @@ class _World:
         self.spec = MigrationSpec(name=MIGRATION, collection=COLLECTION, old_vector="old",
                                   new_vector="new", old_model=data.old_model,
                                   new_model=data.new_model)
+        self.layout = layout_of(self.spec)
         create(self.client, self.spec, adapter)
         set_phase(self.client, MIGRATION, Phase.BACKFILLING)
         self.migrated = 0
 
     def reset(self) -> None:
-        """Back to 0% coverage: every new vector removed."""
-        self.client.delete_vectors(COLLECTION, ["new"], points=models.FilterSelector(
+        """Back to 0% coverage: every new vector (and what marks it) removed."""
+        names = list(self.layout.new_vectors([0.0]))
+        self.client.delete_vectors(COLLECTION, names, points=models.FilterSelector(
             filter=models.Filter()))
         self.migrated = 0
 
@@ -199,7 +206,8 @@ class _World:
         for start in range(self.migrated, target, BATCH):
             ids = order[start:min(target, start + BATCH)]
             self.client.update_vectors(COLLECTION, [
-                models.PointVectors(id=int(i), vector={"new": self.new_docs[i].tolist()})
+                models.PointVectors(id=int(i),
+                                    vector=self.layout.new_vectors(self.new_docs[i].tolist()))
                 for i in ids
             ])
         self.migrated = max(self.migrated, target)

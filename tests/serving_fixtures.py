@@ -12,6 +12,7 @@ from qdrant_client.http import models
 from qdrant_drift import MigrationSpec, fit
 from qdrant_drift.adapters import Adapter
 from qdrant_drift.lifecycle.commands import acreate, create
+from qdrant_drift.migration.layouts import NamedLayout, layout_of
 
 from .synthetic import drifted_pairs
 
@@ -29,9 +30,10 @@ class World:
     def migrate(self, ids) -> None:
         """What the backfill does: give points their new vector (and the blue-green marker)."""
         ids = [int(i) for i in ids]
-        if self.spec.layout == "named":
+        layout = layout_of(self.spec)
+        if isinstance(layout, NamedLayout):
             self.client.update_vectors(self.spec.collection, [
-                models.PointVectors(id=i, vector={self.spec.new_vector: self.new[i].tolist()})
+                models.PointVectors(id=i, vector=layout.new_vectors(self.new[i].tolist()))
                 for i in ids])
         else:
             self.client.upsert(self.spec.native_collection, [

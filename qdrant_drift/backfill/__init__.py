@@ -7,7 +7,8 @@ from .retry import RetryingClient, TransientFaultsExhausted, is_transient
 from ..store.backfill import read_dead_letters, requeue_dead_letters
 from .targets import Outcome
 from .handle import BackfillHandle, run_backfill, start_backfill
-from .options import BackfillError, BackfillOptions, BackfillStats
+from ..errors import BackfillError
+from .options import BackfillOptions, BackfillStats
 from .pipeline import BackfillWorker
 
 __all__ = [

@@ -1,16 +1,11 @@
-"""How a backfill worker runs (options), what it did (stats), and why it cannot go on."""
+"""How a backfill worker runs (options) and what it did (stats)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from ..errors import DriftError
 from .ordering import HotFirst, OrderPolicy
-
-
-class BackfillError(DriftError):
-    """The backfill cannot go on (a permanent fault, or the migration is not backfilling)."""
 
 
 @dataclass(frozen=True)

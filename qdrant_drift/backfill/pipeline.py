@@ -39,7 +39,8 @@ from .content import ContentSource
 from .isolation import embed_isolating
 from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
 from .ledger import Ledger
-from .options import BackfillError, BackfillOptions, BackfillStats
+from ..errors import BackfillError
+from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
 from .retry import RetryingClient
 from .selection import Batch, select_steps

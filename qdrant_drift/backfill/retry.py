@@ -19,37 +19,12 @@ from tenacity import (
     wait_random,
 )
 
-from ..errors import DriftError
-
-_GRPC_TRANSIENT = {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED"}
-
-
-class TransientFaultsExhausted(DriftError):
-    """A call kept failing with transient faults until the retry budget ran out."""
-
-
-def _status(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
+from ..errors import QdrantFault, TransientFaultsExhausted, classify
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (ConnectionError, TimeoutError)):
-        return True
-    status = _status(exc)
-    if status is not None:
-        return status == 429 or status >= 500
-    code = getattr(exc, "code", None)
-    if callable(code):
-        try:
-            return getattr(code(), "name", "") in _GRPC_TRANSIENT
-        except Exception:  # noqa: BLE001 - not a gRPC error after all
-            return False
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - qdrant-client depends on httpx
-        return False
-    return isinstance(exc, (httpx.TransportError, httpx.TimeoutException))
+    """Worth retrying (see :func:`qdrant_drift.errors.classify`)."""
+    return classify(exc) is QdrantFault.TRANSIENT
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -20,13 +20,21 @@ from typing import Any, Sequence
 import numpy as np
 from qdrant_client.http import models
 
-from ..serving.queries import MIGRATED_MARKER
+from ..migration.layouts import (
+    BY_BACKFILL,
+    MIGRATED_MARKER,
+    STAMP_KEY,
+    BlueGreenLayout,
+    Layout,
+    NamedLayout,
+    layout_of,
+    marker,
+    stamp,
+)
+from ..errors import QdrantFault, classify
 from ..sansio import Steps, call
-from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-from ..serving.writes import STAMP_KEY
+from ..migration.spec import MigrationSpec
 from .content import ContentSource, Item
-
-BY_BACKFILL = "backfill"
 
 
 @dataclass
@@ -42,19 +50,6 @@ def _ids(ids: Sequence[Any]) -> models.HasIdCondition:
     return models.HasIdCondition(has_id=list(ids))
 
 
-def _is_not_found(exc: Exception) -> bool:
-    status = getattr(exc, "status_code", None)
-    if status == 404 or isinstance(exc, KeyError):
-        return True
-    code = getattr(exc, "code", None)
-    return callable(code) and getattr(code(), "name", "") == "NOT_FOUND"
-
-
-def _stamp(spec: MigrationSpec) -> dict[str, Any]:
-    return {"new_vector_model": spec.new_model, "old_vector_model": spec.old_model,
-            "new_vector_by": BY_BACKFILL}
-
-
 def _same_version(source: ContentSource, item: Item) -> list[models.Condition]:
     key = source.version_key
     if key is None or item.version is None:
@@ -64,11 +59,13 @@ def _same_version(source: ContentSource, item: Item) -> list[models.Condition]:
 
 
 class Target:
-    def __init__(self, spec: MigrationSpec, source: ContentSource) -> None:
-        self.spec, self.source = spec, source
+    """How the backfill writes one layout (the layout says what "migrated" means)."""
+
+    def __init__(self, layout: Layout, source: ContentSource) -> None:
+        self.layout, self.spec, self.source = layout, layout.spec, source
 
     def unmigrated(self) -> models.Filter:
-        raise NotImplementedError
+        return self.layout.unmigrated_filter()
 
     def payload_selector(self) -> Any:
         raise NotImplementedError
@@ -90,45 +87,37 @@ class Target:
         return self.payload_selector()
 
     def fetch_vectors(self) -> Any:
-        return False
+        return self.layout.record_vectors()
 
     def is_migrated(self, record: models.Record) -> bool:
-        raise NotImplementedError
+        return self.layout.is_migrated(record)
 
 
 class NamedTarget(Target):
-    def unmigrated(self) -> models.Filter:
-        return models.Filter(must_not=[models.HasVectorCondition(has_vector=self.spec.new_vector)])
-
     def payload_selector(self) -> Any:
         return self.source.payload_keys() or False
-
-    def fetch_vectors(self) -> Any:
-        return [self.spec.new_vector]
-
-    def is_migrated(self, record: models.Record) -> bool:
-        return isinstance(record.vector, dict) and self.spec.new_vector in record.vector
 
     def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
         spec = self.spec
         ids = [item.id for item in items]
         compare_and_set = models.Filter(
-            must_not=[models.HasVectorCondition(has_vector=spec.new_vector)],
+            must_not=[self.layout.migrated_condition()],
             should=[models.Filter(must=_same_version(self.source, item)) for item in items],
         )
-        points = [models.PointVectors(id=item.id, vector={spec.new_vector: row.tolist()})
+        points = [models.PointVectors(id=item.id, vector=self.layout.new_vectors(row.tolist()))
                   for item, row in zip(items, vectors)]
         try:
             yield call("update_vectors", spec.collection, points, update_filter=compare_and_set)
         except Exception as exc:  # a point deleted meanwhile: the others were written
-            if not _is_not_found(exc):
+            if classify(exc) is not QdrantFault.NOT_FOUND:
                 raise
         now = yield call("retrieve", spec.collection, ids, with_payload=False,
-                         with_vectors=[spec.new_vector])
+                         with_vectors=self.layout.record_vectors())
         present = {r.id for r in now}
         migrated = {r.id for r in now if self.is_migrated(r)}
         if migrated:
-            yield call("set_payload", spec.collection, payload={STAMP_KEY: _stamp(spec)},
+            yield call("set_payload", spec.collection,
+                       payload={STAMP_KEY: stamp(spec, spec.old_model, BY_BACKFILL)},
                        points=models.FilterSelector(filter=models.Filter(must=[
                            _ids(list(migrated)),
                            models.IsEmptyCondition(is_empty=models.PayloadField(key=STAMP_KEY)),
@@ -139,19 +128,8 @@ class NamedTarget(Target):
 
 
 class CollectionTarget(Target):
-    def unmigrated(self) -> models.Filter:
-        return models.Filter(must_not=[models.FieldCondition(
-            key=MIGRATED_MARKER, match=models.MatchValue(value=True))])
-
     def payload_selector(self) -> Any:
         return True  # the whole payload is copied to the new collection
-
-    def is_migrated(self, record: models.Record) -> bool:
-        return bool((record.payload or {}).get(MIGRATED_MARKER))
-
-    def _vector(self, row: np.ndarray) -> Any:
-        name = self.spec.new_vector
-        return row.tolist() if name == DEFAULT_VECTOR else {name: row.tolist()}
 
     @staticmethod
     def _content(payload: Any) -> dict[str, Any]:
@@ -160,21 +138,22 @@ class CollectionTarget(Target):
     def write_steps(self, items: Sequence[Item], vectors: np.ndarray) -> Steps[Outcome]:
         spec = self.spec
         ids = [item.id for item in items]
-        copies = [models.PointStruct(id=item.id, vector=self._vector(row),
+        copies = [models.PointStruct(id=item.id, vector=self.layout.new_vectors(row.tolist()),
                                      payload={**self._content(item.payload),
-                                              STAMP_KEY: _stamp(spec)})
+                                              STAMP_KEY: stamp(spec, spec.old_model,
+                                                               BY_BACKFILL)})
                   for item, row in zip(items, vectors)]
         yield call("upsert", spec.native_collection, copies,
                    update_mode=models.UpdateMode.INSERT_ONLY)
         legacy = yield call("retrieve", spec.collection, ids, with_payload=True,
                             with_vectors=False)
-        now = {r.id: r.payload or {} for r in legacy}
+        now = {r.id: r for r in legacy}
         outcome = Outcome()
         for item in items:
             if item.id not in now:
                 outcome.gone.append(item.id)
-            elif now[item.id].get(MIGRATED_MARKER) or (
-                    self._content(now[item.id]) == self._content(item.payload)):
+            elif self.is_migrated(now[item.id]) or (
+                    self._content(now[item.id].payload) == self._content(item.payload)):
                 outcome.migrated.append(item.id)
             else:
                 outcome.redo.append(item.id)
@@ -188,11 +167,16 @@ class CollectionTarget(Target):
                                                  match=models.MatchValue(value=BY_BACKFILL)),
                        ])))
         if outcome.migrated:
-            yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+            yield call("set_payload", spec.collection, payload=marker(),
                        points=models.FilterSelector(filter=models.Filter(
                            must=[_ids(outcome.migrated)])))
         return outcome
 
 
+_TARGETS: dict[type[Layout], type[Target]] = {NamedLayout: NamedTarget,
+                                              BlueGreenLayout: CollectionTarget}
+
+
 def target_for(spec: MigrationSpec, source: ContentSource) -> Target:
-    return NamedTarget(spec, source) if spec.layout == "named" else CollectionTarget(spec, source)
+    layout = layout_of(spec)
+    return _TARGETS[type(layout)](layout, source)

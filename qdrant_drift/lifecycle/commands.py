@@ -24,6 +24,7 @@ from qdrant_client.http import models
 from ..adapters import Adapter
 from ..errors import DriftError, StateError
 from ..migration.phases import ACTIVE, Phase, check_transition
+from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
 from ..store.adapters import adapter_change, load_stored_adapter, write_adapter_chunks
@@ -59,22 +60,6 @@ def _vector_params(client_info: Any, name: str) -> models.VectorParams:
                      "set old_vector in [migration] to one of them")
 
 
-def _refuse_other_vectors(info: Any, spec: MigrationSpec) -> None:
-    """Blue-green copies payloads and the migrating vector only: a collection with other
-    vectors (dense or sparse) would lose them at the alias switch, so it is refused."""
-    vectors = info.config.params.vectors
-    others = sorted(name for name in (vectors if isinstance(vectors, dict) else {})
-                    if name != spec.old_vector)
-    others += sorted(info.config.params.sparse_vectors or {})
-    if others:
-        raise DriftError(
-            f"collection {spec.collection!r} has other vectors besides {spec.old_vector!r}: "
-            f"{others}. The collection (blue-green) layout copies payloads and the migrating "
-            "vector only, so they would be missing after cut-over; use layout='named' "
-            "(Qdrant >= 1.18)"
-        )
-
-
 def _active_on(collection: str, except_name: str,
                state_collection: str) -> Steps[MigrationRecord | None]:
     """Another migration of ``collection`` that is still active, if any."""
@@ -108,8 +93,7 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
             "merges and calibrates similarity scores (higher is better), so only Cosine and "
             "Dot collections can be migrated"
         )
-    if spec.layout == "collection":
-        _refuse_other_vectors(info, spec)
+    layout_of(spec).check_source(info)
     previous = yield from load_record(spec.name, state_collection)
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
@@ -137,25 +121,7 @@ def create_steps(
     if new_dim is None:
         raise DriftError("create needs the adapter (it fixes the new model's dimension)")
     new_params = models.VectorParams(size=new_dim, distance=old_params.distance)
-    if spec.layout == "named":
-        vectors = info.config.params.vectors
-        if not (isinstance(vectors, dict) and spec.new_vector in vectors):
-            try:
-                yield call("create_vector_name", spec.collection, spec.new_vector,
-                           models.DenseVectorNameConfig(dense=models.DenseVectorConfig(
-                               size=new_dim, distance=old_params.distance)))
-            except Exception as exc:
-                raise DriftError(
-                    f"could not add vector {spec.new_vector!r} to {spec.collection!r} ({exc}). "
-                    "The named layout needs Qdrant >= 1.18 (create_vector_name); on an older "
-                    "server use layout='collection'"
-                ) from exc
-    else:
-        target_exists = yield call("collection_exists", spec.native_collection)
-        if not target_exists:
-            vectors_config: Any = (new_params if spec.new_vector == DEFAULT_VECTOR
-                                   else {spec.new_vector: new_params})
-            yield call("create_collection", spec.native_collection, vectors_config=vectors_config)
+    yield from layout_of(spec).create_target_steps(info, new_params)
     yield from ensure_state_collection(state_collection)
     record = MigrationRecord(spec=spec, phase=phase,
                              history=list(previous.history) if previous else [])
@@ -199,16 +165,8 @@ def record_fit_steps(spec: MigrationSpec, adapter: Adapter,
 
 
 def alias_steps(spec: MigrationSpec, serve_new: bool) -> Steps[None]:
-    """Blue-green: point ``spec.alias`` at the new (or back at the old) collection, in one
-    atomic ``update_collection_aliases`` call (delete + create in the same request)."""
-    if spec.layout != "collection" or not spec.alias:
-        return
-    target = spec.native_collection if serve_new else spec.collection
-    yield call("update_collection_aliases", change_aliases_operations=[
-        models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=spec.alias)),
-        models.CreateAliasOperation(create_alias=models.CreateAlias(
-            collection_name=target, alias_name=spec.alias)),
-    ])
+    """Blue-green: point ``spec.alias`` at the new (or back at the old) collection."""
+    yield from layout_of(spec).alias_steps(serve_new)
 
 
 def _no_report_warning(record: MigrationRecord, state_collection: str) -> Steps[None]:
@@ -294,12 +252,7 @@ def rollback_steps(name: str, state_collection: str = STATE_COLLECTION
 
 def finish_note(spec: MigrationSpec) -> str:
     """What ``finish`` does to the legacy data, in words (the CLI asks with it)."""
-    if spec.layout == "collection":
-        return f"drop the legacy collection {spec.collection!r}"
-    if spec.old_vector == DEFAULT_VECTOR:
-        return (f"keep the legacy unnamed vector of {spec.collection!r}, unused (Qdrant cannot "
-                "drop a collection's unnamed vector)")
-    return f"drop the legacy vector {spec.old_vector!r} of {spec.collection!r}"
+    return layout_of(spec).finish_note()
 
 
 def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION
@@ -316,11 +269,7 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[M
     legacy vector cannot be dropped in Qdrant: it stays, unused."""
     yield from check_finish_steps(name, state_collection)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
-    spec = record.spec
-    if spec.layout == "collection":
-        yield call("delete_collection", spec.collection)
-    elif spec.old_vector != DEFAULT_VECTOR:
-        yield call("delete_vector_name", spec.collection, spec.old_vector)
+    yield from layout_of(record.spec).drop_legacy_steps()
     return record
 
 

@@ -41,6 +41,7 @@ from . import commands
 from .commands import preflight_steps, record_fit_steps
 from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
+from ..migration.layouts import Layout, coverage, layout_of
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, drive
@@ -198,7 +199,7 @@ class Migration:
         spec = self.spec
         _, _, record = self._drive(preflight_steps(spec, self.state_collection))
         total = self.client.count(spec.collection, exact=True).count
-        server, supports, note = _capabilities(self.client, spec.layout)
+        server, supports, note = _capabilities(self.client, layout_of(spec))
         migrated = 0
         if record is not None:
             migrated, _ = self._drive(count_migrated(spec))
@@ -413,9 +414,8 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
         else:
             report = adapter.quality or {}
     rate = throughput(samples)
-    coverage = min(1.0, migrated / total) if total else 1.0
     router = router or (settings or RouterSettings()).router()
-    plan = router.plan(RoutingState(phase=record.phase, coverage=coverage))
+    plan = router.plan(RoutingState(phase=record.phase, coverage=coverage(migrated, total)))
     served: dict[str, int] = {}
     for replica in replicas:
         served[replica.plan] = served.get(replica.plan, 0) + 1
@@ -439,7 +439,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     )
 
 
-def _capabilities(client: Any, layout: str) -> tuple[str, bool, str]:
+def _capabilities(client: Any, layout: Layout) -> tuple[str, bool, str]:
     """(server description, can it run this layout, a sentence saying so)."""
     if is_local(client):
         return "local mode", True, "embedded local mode: both layouts supported"
@@ -448,9 +448,10 @@ def _capabilities(client: Any, layout: str) -> tuple[str, bool, str]:
     except Exception as exc:  # noqa: BLE001 - still useful without it
         return "unknown", True, f"could not read the server version ({exc})"
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
-    if layout == "named" and parts < (1, 18):
+    if layout.min_server is not None and parts < layout.min_server:
+        needed = ".".join(map(str, layout.min_server))
         return (f"Qdrant {version}", False,
-                "the named layout needs Qdrant >= 1.18 (create_vector_name); use "
+                f"the {layout.name} layout needs Qdrant >= {needed}; use "
                 "layout = \"collection\" or upgrade the server")
-    return f"Qdrant {version}", True, f"Qdrant {version}: {layout} layout supported"
+    return f"Qdrant {version}", True, f"Qdrant {version}: {layout.name} layout supported"
 

@@ -32,7 +32,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..errors import DriftError
+from ..errors import MigrationFileError
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, Router, RouterSettings
 from ..migration.spec import DEFAULT_VECTOR, LAYOUTS, MigrationSpec
 
@@ -64,52 +64,6 @@ DICT_PATH = "<dict>"
 
 # --------------------------------------------------------------------------------------
 # errors
-
-
-class MigrationFileError(DriftError, ValueError):
-    """A migration file is unreadable, not TOML, or breaks a rule.
-
-    ``str(error)`` reads ``migrations/docs.toml: [backfill] batch_size must be a positive
-    integer, got -3``; the parts are also attributes: ``path``, ``section``, ``key``,
-    ``problem`` and, for TOML syntax errors, ``line`` and ``column``.
-    """
-
-    def __init__(
-        self,
-        problem: str,
-        *,
-        path: str | None = None,
-        section: str | None = None,
-        key: str | None = None,
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        self.problem = problem
-        self.path = path
-        self.section = section
-        self.key = key
-        self.line = line
-        self.column = column
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        where = ""
-        if self.path is not None:
-            where = f"{self.path}: "
-        if self.line is not None:
-            where += f"line {self.line}" + (
-                f", column {self.column}: " if self.column is not None else ": "
-            )
-        if self.section is not None:
-            where += f"[{self.section}] "
-        return where + self.problem
-
-    def in_file(self, path: str) -> "MigrationFileError":
-        """The same error, naming ``path`` as the file."""
-        return MigrationFileError(
-            self.problem, path=path, section=self.section, key=self.key,
-            line=self.line, column=self.column,
-        )
 
 
 class _Problem(Exception):

@@ -54,7 +54,8 @@ class MigrationSpec:
 
     @property
     def native_collection(self) -> str:
-        return self.new_collection if self.layout == "collection" else self.collection  # type: ignore[return-value]
+        """Where the new vectors live (only the blue-green layout has a new_collection)."""
+        return self.new_collection or self.collection
 
     def is_migrating_vector(self, using: str | None) -> bool:
         """Does a query's ``using`` address the vector this migration replaces?"""

@@ -150,9 +150,10 @@ class _Core:
         plan = self.router.plan(state)
         if adapter is None:
             return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate,
-                           adapter_problem=self.adapter_problem)
+                           adapter_problem=self.adapter_problem, coverage=state.coverage)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
-                       old_calibration=adapter.old_calibration, calibrate=self.calibrate)
+                       old_calibration=adapter.old_calibration, calibrate=self.calibrate,
+                       coverage=state.coverage)
 
     def shadow_call(self, serving: Serving, kw: dict[str, Any],
                     old_query: Any) -> Serving | None:

@@ -2,9 +2,9 @@
 
 Given the plan the router chose, a ``query_points`` call becomes one Qdrant round trip:
 - adapted: the adapted query (or the app's old-model query) on the legacy vector;
-- hybrid: legacy vector restricted to points NOT yet migrated + native vector, in one
-  ``query_batch_points`` (named layout) or two concurrent calls (collection layout), merged
-  on the native score scale;
+- hybrid: legacy vector for points NOT yet migrated (one unfiltered, marked request, see
+  :mod:`.overfetch`) + native vector, in one ``query_batch_points`` (named layout) or two
+  concurrent calls (collection layout), merged on the native score scale;
 - native: the new vector.
 Each side asks for ``offset + limit`` hits without a threshold; offset, limit and
 ``score_threshold`` are applied to the merged, calibrated ranking, so they mean what they
@@ -13,7 +13,7 @@ mean to qdrant-client (on the new model's score scale).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -23,12 +23,11 @@ from ..adapters import Adapter
 from ..adapters.calibration import Calibration
 from ..errors import DriftError
 from .merge import anchored, calibrated, merge_groups, merge_partitioned
+from .overfetch import OverFetch
 from .router import Plan
 from ..sansio import Gather, Steps, call
+from ..migration.layouts import Layout, layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-
-# Payload key set on legacy points whose new vector exists (collection layout only).
-MIGRATED_MARKER = "_drift_migrated"
 
 QUERY_DEFAULTS: dict[str, Any] = {
     "query": None, "using": None, "prefetch": None, "query_filter": None,
@@ -49,6 +48,13 @@ class Serving:
     old_calibration: Calibration = Calibration()
     calibrate: bool = True  # False: raw scores, naive merge (for comparison only)
     adapter_problem: str | None = None  # why the stored adapter cannot be used, if it cannot
+    coverage: float = 0.0  # share of points migrated, as last read
+    over_fetch: OverFetch = OverFetch()
+
+    layout: Layout = field(init=False, repr=False, compare=False)  # the spec's, built once
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layout", layout_of(self.spec))
 
     def targets(self, collection_name: str) -> bool:
         return collection_name in (self.spec.collection, self.spec.alias)
@@ -123,33 +129,15 @@ def _vector_name(name: str) -> str | None:
     return None if name == DEFAULT_VECTOR else name
 
 
-def _migrated_condition(spec: MigrationSpec) -> models.Condition:
-    """True of points whose new vector exists (a marker on the legacy side, blue-green)."""
-    if spec.layout == "named":
-        return models.HasVectorCondition(has_vector=spec.new_vector)
-    return models.FieldCondition(key=MIGRATED_MARKER, match=models.MatchValue(value=True))
-
-
-def legacy_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
-    """The user's filter AND "not migrated yet": the legacy half of a hybrid search."""
-    return models.Filter(must=[user_filter] if user_filter is not None else None,
-                         must_not=[_migrated_condition(spec)])
-
-
-def migrated_filter(spec: MigrationSpec, user_filter: models.Filter | None) -> models.Filter:
-    """The user's filter AND "migrated": where both scales can be read for one query."""
-    migrated = _migrated_condition(spec)
-    return models.Filter(must=[migrated] if user_filter is None else [user_filter, migrated])
-
-
-def _request(kw: dict[str, Any], *, query: Any, using: str | None,
-             query_filter: models.Filter | None, limit: int,
-             ids_only: bool = False) -> models.QueryRequest:
+def _request(kw: dict[str, Any], *, query: Any, using: str | None, limit: int,
+             selectors: tuple[Any, Any] | None = None) -> models.QueryRequest:
+    """A batch request with the call's filter and options (``selectors``: what each hit
+    returns, (with_payload, with_vectors), when not what the app asked for)."""
+    with_payload, with_vector = selectors or (kw["with_payload"], kw["with_vectors"])
     return models.QueryRequest(
-        query=query, using=using, filter=query_filter, params=kw["search_params"],
-        limit=limit, with_payload=False if ids_only else kw["with_payload"],
-        with_vector=False if ids_only else kw["with_vectors"],
-        lookup_from=None if ids_only else kw["lookup_from"], shard_key=kw["shard_key_selector"],
+        query=query, using=using, filter=kw["query_filter"], params=kw["search_params"],
+        limit=limit, with_payload=with_payload, with_vector=with_vector,
+        lookup_from=kw["lookup_from"], shard_key=kw["shard_key_selector"],
     )
 
 
@@ -328,34 +316,26 @@ def query_steps(
         # rejected by qdrant-client exactly as without the wrapper)
         extra = {k: v for k, v in kw.items() if k not in QUERY_DEFAULTS}
         batch_kw = {"consistency": kw["consistency"], "timeout": kw["timeout"], **extra}
-        legacy_req = _request(kw, query=legacy_vector.tolist(),
-                              using=_vector_name(spec.old_vector),
-                              query_filter=legacy_filter(spec, kw["query_filter"]), limit=wanted)
+        layout = serving.layout
+        # The legacy side: one unfiltered request, deep enough to hold the best points not
+        # migrated yet AND the anchors (the best migrated ones on the adapted scale), each
+        # hit marked (see serving.overfetch).
+        legacy_req = _request(
+            kw, query=legacy_vector.tolist(), using=_vector_name(spec.old_vector),
+            limit=serving.over_fetch.limit(wanted, serving.coverage),
+            selectors=layout.marked_selectors(kw["with_payload"], kw["with_vectors"]))
         native_req = _request(kw, query=_as_list(kw["query"], vector),
-                              using=_vector_name(spec.new_vector),
-                              query_filter=kw["query_filter"], limit=wanted)
-        # Anchors: the adapted query over the legacy vectors of MIGRATED items, ids and
-        # scores only: the same items the native side ranks, on the adapted scale. Matching
-        # the two rankings rank by rank corrects the calibration for this query (see
-        # merge.anchored).
-        legacy_reqs = [legacy_req]
-        if serving.calibrate:  # (an uncalibrated merge has nothing to anchor)
-            legacy_reqs.append(_request(
-                kw, query=legacy_req.query, using=legacy_req.using,
-                query_filter=migrated_filter(spec, kw["query_filter"]), limit=wanted,
-                ids_only=True))
-        if spec.layout == "named":
-            responses = yield call("query_batch_points", spec.collection,
-                                   [native_req, *legacy_reqs], **batch_kw)
-        else:
-            legacy_side, native_side = yield Gather((
-                call("query_batch_points", spec.collection, legacy_reqs, **batch_kw),
-                call("query_batch_points", spec.native_collection, [native_req], **batch_kw),
-            ))
-            responses = [*native_side, *legacy_side]
-        native_points, legacy_points = responses[0].points, responses[1].points
+                              using=_vector_name(spec.new_vector), limit=wanted)
+        native_side, legacy_side = yield from layout.hybrid_search_steps(
+            [legacy_req], native_req, batch_kw)
+        native_points = native_side.points
+        legacy_points, anchors = layout.split_legacy_hits(
+            legacy_side.points, kw["with_payload"], kw["with_vectors"])
+        del legacy_points[wanted:], anchors[wanted:]
         if serving.calibrate:
-            calibration = anchored(calibration, responses[2].points, native_points)
+            # matching the two rankings of migrated items rank by rank corrects the
+            # calibration for this query (see merge.anchored)
+            calibration = anchored(calibration, anchors, native_points)
     response = _ranked(legacy_points, native_points, calibration, kw)
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
@@ -392,7 +372,7 @@ def groups_steps(
         legacy = yield call("query_points_groups", spec.collection, group_by, **legacy_kw)
         native_groups: list[models.PointGroup] = []
     else:
-        legacy_kw["query_filter"] = legacy_filter(spec, kw["query_filter"])
+        legacy_kw["query_filter"] = serving.layout.unmigrated_filter(kw["query_filter"])
         native_query = vector.tolist()
         # anchors: both queries' best migrated points, ungrouped, ids and scores only (see
         # merge.anchored); all four calls are independent
@@ -408,7 +388,7 @@ def groups_steps(
         anchors = (
             call("query_points", spec.collection, query=legacy_kw["query"],
                  using=legacy_kw["using"],
-                 query_filter=migrated_filter(spec, kw["query_filter"]), **anchor_kw),
+                 query_filter=serving.layout.migrated_filter(kw["query_filter"]), **anchor_kw),
             call("query_points", spec.native_collection, query=native_query,
                  using=_vector_name(spec.new_vector), query_filter=kw["query_filter"],
                  **anchor_kw),
@@ -437,7 +417,8 @@ def deep_hits_steps(serving: Serving, collection_name: str, kw: dict[str, Any],
     legacy_vector, _ = _legacy_query(serving, vector, old_query)
     response = yield call("query_points", spec.collection, query=legacy_vector,
                           using=_vector_name(spec.old_vector),
-                          query_filter=legacy_filter(spec, kw["query_filter"]), limit=depth,
+                          query_filter=serving.layout.unmigrated_filter(kw["query_filter"]),
+                          limit=depth,
                           with_payload=False, with_vectors=False)
     return [p.id for p in response.points]
 

@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any, Callable
 
 from ..errors import DriftError
+from ..migration.layouts import layout_of
 from ..migration.spec import MigrationSpec
 
 
@@ -50,7 +51,7 @@ def names_migration(spec: MigrationSpec, kw: dict[str, Any]) -> bool:
 
 
 def _blue_green(spec: MigrationSpec, kw: dict[str, Any]) -> bool:
-    return spec.layout == "collection" and names_migration(spec, kw)
+    return layout_of(spec).mirror_collection() is not None and names_migration(spec, kw)
 
 
 def _drops_a_migrating_vector(spec: MigrationSpec, kw: dict[str, Any]) -> bool:

@@ -21,9 +21,9 @@ from ..adapters import Adapter
 from ..errors import DriftError, InvalidVectorsError
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Gather, Steps, call
-from .queries import MIGRATED_MARKER, dense_vector
+from ..migration.layouts import MIGRATED_MARKER, STAMP_KEY, layout_of, marker, stamp
+from .queries import dense_vector
 
-STAMP_KEY = "_drift"
 
 OldVectors = Mapping[Any, Any] | Sequence[Any] | np.ndarray | None
 # the app's old-model vector of the i-th point (id given), or None: derive it
@@ -68,10 +68,11 @@ def _split_vectors(spec: MigrationSpec, adapter: Adapter | None,
 
 
 def _stamp(spec: MigrationSpec, adapter: Adapter | None, app_old: bool) -> dict[str, Any]:
+    """What made a written point's legacy vector: the app's old model, or the adapter."""
     old_source = spec.old_model if app_old else (
         f"adapter:{adapter.kind}:{adapter.fingerprint.digest}" if adapter else None
     )
-    return {"new_vector_model": spec.new_model, "old_vector_model": old_source}
+    return stamp(spec, old_source)
 
 
 def _legacy(spec: MigrationSpec, adapter: Adapter | None, new: np.ndarray,
@@ -117,6 +118,7 @@ def split_points(
     Named layout: one list (both vectors on one point), the second is empty. Points that do
     not carry the migrating vector pass through untouched.
     """
+    layout = layout_of(spec)
     legacy: list[models.PointStruct] = []
     native: list[models.PointStruct] = []
     for index, point in enumerate(points, start):
@@ -134,18 +136,11 @@ def split_points(
         old = _legacy(spec, adapter, new, app_old)
         payload = {**(point.payload or {}),
                    STAMP_KEY: _stamp(spec, adapter, app_old is not None)}
-        if spec.layout == "named":
-            legacy.append(models.PointStruct(
-                id=point.id, payload=payload,
-                vector={**others, spec.old_vector: old, spec.new_vector: new.tolist()},
-            ))
-        else:
-            legacy.append(models.PointStruct(
-                id=point.id, payload={**payload, MIGRATED_MARKER: True},
-                vector=_vector_struct({**others, spec.old_vector: old})))
-            native.append(models.PointStruct(
-                id=point.id, payload=payload,
-                vector=_vector_struct({spec.new_vector: new.tolist()})))
+        legacy_point, native_point = layout.routed_point(point.id, payload, others, old,
+                                                         new.tolist())
+        legacy.append(legacy_point)
+        if native_point is not None:
+            native.append(native_point)
     return legacy, native
 
 
@@ -171,7 +166,7 @@ def _upsert_split(spec: MigrationSpec, legacy: list[models.PointStruct],
             call("upsert", spec.native_collection, native, **kwargs),
             call("upsert", spec.collection, legacy, **kwargs),
         )))[1]
-    if spec.layout == "collection":
+    if layout_of(spec).mirror_collection() is not None:
         # points rewritten without a new vector are not migrated any more: a copy the new
         # collection holds is stale now (the backfill makes a fresh one)
         native_ids = {p.id for p in native}
@@ -277,7 +272,7 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any]) -> 
     """Deletes, payload edits and payload indexes reach both collections in the blue-green
     layout (on the new collection only for points it already holds; the backfill copies
     the rest)."""
-    if spec.layout != "collection":
+    if layout_of(spec).mirror_collection() is None:
         return (yield call(method, spec.collection, **kwargs))
     selector_key = _SELECTOR_KEY.get(method)
     native_kwargs = dict(kwargs)
@@ -292,8 +287,7 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any]) -> 
         # points out of the legacy half of hybrid searches
         migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
         if migrated:
-            yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
-                       points=migrated)
+            yield call("set_payload", spec.collection, payload=marker(), points=migrated)
     return legacy_result
 
 
@@ -324,6 +318,7 @@ def update_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[
                          olds: OldSource) -> Steps[models.UpdateResult]:
     """New-model vectors for existing points: the legacy vector follows. In blue-green the
     point is copied to the new collection with its current payload (as the backfill does)."""
+    layout = layout_of(spec)
     kw = dict(kw)
     points = list(kw.pop("points"))
     legacy_items: list[models.PointVectors] = []
@@ -337,9 +332,9 @@ def update_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[
             continue
         old = _legacy(spec, adapter, new, app_old)
         stamps[item.id] = _stamp(spec, adapter, app_old is not None)
-        if spec.layout == "named":
+        if layout.mirror_collection() is None:  # both vectors live on the point
             legacy_items.append(models.PointVectors(id=item.id, vector={
-                **others, spec.old_vector: old, spec.new_vector: new.tolist()}))
+                **others, spec.old_vector: old, **layout.new_vectors(new.tolist())}))
         else:
             legacy_items.append(models.PointVectors(
                 id=item.id, vector={**others, spec.old_vector: old}))
@@ -350,10 +345,10 @@ def update_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[
                            with_vectors=False)
         write_kw = {k: kw[k] for k in ("wait", "ordering", "shard_key_selector") if k in kw}
         yield call("upsert", spec.native_collection, [models.PointStruct(
-            id=p.id, vector=_vector_struct({spec.new_vector: new_vectors[p.id]}),
+            id=p.id, vector=layout.new_vectors(new_vectors[p.id]),
             payload={**{k: v for k, v in (p.payload or {}).items() if k != MIGRATED_MARKER},
                      STAMP_KEY: stamps[p.id]}) for p in found], **write_kw)
-        yield call("set_payload", spec.collection, payload={MIGRATED_MARKER: True},
+        yield call("set_payload", spec.collection, payload=marker(),
                    points=[p.id for p in found], **write_kw)
     return result
 
@@ -366,9 +361,10 @@ def delete_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[
     if not any(spec.is_migrating_vector(n) for n in names):
         return (yield call("delete_vectors", spec.collection, **kw))
     others = [n for n in names if not spec.is_migrating_vector(n)]
-    if spec.layout == "named":
-        return (yield call("delete_vectors", spec.collection,
-                           **{**kw, "vectors": [*others, spec.old_vector, spec.new_vector]}))
+    layout = layout_of(spec)
+    if layout.mirror_collection() is None:  # the new vector (and its marker) on the point
+        return (yield call("delete_vectors", spec.collection, **{
+            **kw, "vectors": [*others, spec.old_vector, *layout.new_vectors([0.0])]}))
     result = yield call("delete_vectors", spec.collection,
                         **{**kw, "vectors": [*others, spec.old_vector]})
     yield call("delete_vectors", spec.native_collection, **{

@@ -34,8 +34,9 @@ from qdrant_client.http import models
 from ..errors import StateError
 from ..migration.phases import Phase, check_transition
 from ..serving.router import RoutingState
-from ..sansio import Gather, Steps, call
+from ..sansio import Steps, call
 from .collection import STATE_COLLECTION, point_id
+from ..migration.layouts import coverage, layout_of
 from ..migration.spec import MigrationSpec
 
 ATTEMPTS = 50  # lost races before a change is refused
@@ -190,30 +191,14 @@ def transition(
     return (yield from update_record(name, phase_change(target), state_collection))
 
 
-def migrated_filter(spec: MigrationSpec) -> models.Filter:
-    """Points that already have the new vector (named layout)."""
-    return models.Filter(must=[models.HasVectorCondition(has_vector=spec.new_vector)])
-
-
 def count_migrated(spec: MigrationSpec) -> Steps[tuple[int, int]]:
-    """Exact (points with a new-model vector, all points)."""
-    if spec.layout == "named":
-        migrated, total = yield Gather((
-            call("count", spec.collection, count_filter=migrated_filter(spec), exact=True),
-            call("count", spec.collection, exact=True),
-        ))
-    else:
-        migrated, total = yield Gather((
-            call("count", spec.native_collection, exact=True),
-            call("count", spec.collection, exact=True),
-        ))
-    return migrated.count, total.count
+    """Exact (points with a new-model vector, all points), counted as the layout says."""
+    return (yield from layout_of(spec).count_steps())
 
 
 def read_coverage(spec: MigrationSpec) -> Steps[float]:
     """Exact share of points that have a new-model vector."""
-    migrated, total = yield from count_migrated(spec)
-    return min(1.0, migrated / total) if total else 1.0
+    return coverage(*(yield from count_migrated(spec)))
 
 
 def read_routing_state(
@@ -224,5 +209,5 @@ def read_routing_state(
         return RoutingState(healthy=False), None
     if record.phase is Phase.FINISHED:  # the legacy side may be gone: nothing to count
         return RoutingState(phase=record.phase, coverage=1.0), record
-    coverage = yield from read_coverage(record.spec)
-    return RoutingState(phase=record.phase, coverage=coverage), record
+    share = yield from read_coverage(record.spec)
+    return RoutingState(phase=record.phase, coverage=share), record

@@ -1,0 +1,378 @@
+"""Where a migration keeps the new model's vectors, and so what "migrated" means: one strategy
+object per layout, obtained once with :func:`layout_of`.
+
+- :class:`NamedLayout`: the new vector is a second named vector on each point of the
+  collection; a point is migrated when it has that vector.
+- :class:`BlueGreenLayout` (``layout = "collection"``): the new vectors live in a new
+  collection (same ids, payload copied); a point is migrated when the new collection holds it,
+  which the legacy point shows by a payload marker (so the legacy side can tell without
+  asking the other collection).
+
+Everything that differs between the two lives here: the migrated condition and its filters,
+the marker, the stamp, the coverage count, target creation, how a routed write and a hybrid
+search are shaped, and what ``finish`` drops. The serving, backfill and lifecycle modules
+ask the layout object instead of testing ``spec.layout``. Pure where possible; what talks to
+Qdrant is written as sans-I/O steps (see :mod:`qdrant_drift.sansio`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from qdrant_client.http import models
+
+from ..errors import DriftError
+from ..sansio import Gather, Steps, call
+from .spec import DEFAULT_VECTOR, MigrationSpec
+
+MIGRATED_MARKER = "_drift_migrated"
+"""Payload key on a legacy point whose new vector exists (blue-green layout)."""
+
+STAMP_KEY = "_drift"
+"""Payload key that records which models made a point's vectors (and who wrote them)."""
+
+BY_BACKFILL = "backfill"
+
+
+def stamp(spec: MigrationSpec, old_vector_model: str | None,
+          by: str | None = None) -> dict[str, Any]:
+    """The ``STAMP_KEY`` payload value: the models behind a point's two vectors, and the
+    writer when it matters (the backfill removes only copies it made itself)."""
+    value: dict[str, Any] = {"new_vector_model": spec.new_model,
+                             "old_vector_model": old_vector_model}
+    if by is not None:
+        value["new_vector_by"] = by
+    return value
+
+
+def marker() -> dict[str, Any]:
+    """The payload that marks a legacy point migrated."""
+    return {MIGRATED_MARKER: True}
+
+
+def coverage(migrated: int, total: int) -> float:
+    """Share of points that have the new vector (an empty collection is fully covered)."""
+    return min(1.0, migrated / total) if total else 1.0
+
+
+def _with(user_filter: models.Filter | None, *, must: Sequence[Any] = (),
+          must_not: Sequence[Any] = ()) -> models.Filter:
+    """``user_filter`` AND the given conditions."""
+    wanted = ([user_filter] if user_filter is not None else []) + list(must)
+    return models.Filter(must=wanted or None, must_not=list(must_not) or None)
+
+
+def _as_vector(name: str, values: list[float]) -> Any:
+    """A point's vector with one entry: a bare list for the unnamed vector, else a dict."""
+    return values if name == DEFAULT_VECTOR else {name: values}
+
+
+def _selecting(selector: Any, key: str) -> Any:
+    """A ``with_payload`` selector that also returns ``key``."""
+    if selector is True:
+        return True
+    if not selector:
+        return [key]
+    if isinstance(selector, models.PayloadSelectorInclude):
+        return models.PayloadSelectorInclude(include=[*selector.include, key])
+    if isinstance(selector, models.PayloadSelectorExclude):
+        return models.PayloadSelectorExclude(exclude=[k for k in selector.exclude if k != key])
+    return [*selector, key]
+
+
+class Layout:
+    """What a layout decides; one subclass per layout, built from a spec."""
+
+    name: ClassVar[str]
+    min_server: ClassVar[tuple[int, int] | None] = None  # (major, minor) it needs
+
+    def __init__(self, spec: MigrationSpec) -> None:
+        self.spec = spec
+
+    # -- what "migrated" means -----------------------------------------------------------
+    def migrated_condition(self) -> models.Condition:
+        """True of points of the legacy collection whose new vector exists."""
+        raise NotImplementedError
+
+    def migrated_filter(self, user_filter: models.Filter | None = None) -> models.Filter:
+        """The user's filter AND "migrated" (on the legacy collection)."""
+        return _with(user_filter, must=[self.migrated_condition()])
+
+    def unmigrated_filter(self, user_filter: models.Filter | None = None) -> models.Filter:
+        """The user's filter AND "not migrated yet" (on the legacy collection)."""
+        return _with(user_filter, must_not=[self.migrated_condition()])
+
+    def record_vectors(self) -> Any:
+        """``with_vectors`` for a legacy read that :meth:`is_migrated` can judge."""
+        return False
+
+    def is_migrated(self, record: models.Record) -> bool:
+        """Judge one legacy point read with :meth:`record_vectors` and its payload."""
+        raise NotImplementedError
+
+    def count_steps(self) -> Steps[tuple[int, int]]:
+        """Exact (points with a new-model vector, all points)."""
+        raise NotImplementedError
+
+    # -- the target ----------------------------------------------------------------------
+    def check_source(self, info: Any) -> None:
+        """Refuse a legacy collection this layout cannot migrate (``info``: its description)."""
+
+    def create_target_steps(self, info: Any, params: models.VectorParams) -> Steps[None]:
+        """Make room for the new vectors (idempotent: an existing target is kept)."""
+        raise NotImplementedError
+
+    def alias_steps(self, serve_new: bool) -> Steps[None]:
+        """Point the app's alias at the collection that serves (blue-green only)."""
+        return
+        yield  # pragma: no cover - a generator that makes no call
+
+    def finish_note(self) -> str:
+        """What ``finish`` does to the legacy data, in words (the CLI asks with it)."""
+        raise NotImplementedError
+
+    def drop_legacy_steps(self) -> Steps[None]:
+        """``finish``: drop the legacy vector or collection."""
+        raise NotImplementedError
+
+    # -- writes and searches ----------------------------------------------------------------
+    def new_vectors(self, values: list[float]) -> Any:
+        """The vectors a point gets when it is migrated (where the new vectors live)."""
+        raise NotImplementedError
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        """``with_payload``/``with_vectors`` for a legacy search whose every hit shows whether
+        it is migrated (see :meth:`split_legacy_hits`)."""
+        raise NotImplementedError
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        """Judge one legacy hit asked for with :meth:`marked_selectors`."""
+        raise NotImplementedError
+
+    def split_legacy_hits(self, hits: Sequence[models.ScoredPoint], with_payload: Any,
+                          with_vectors: Any
+                          ) -> tuple[list[models.ScoredPoint], list[models.ScoredPoint]]:
+        """(not migrated, migrated) legacy hits, each list in rank order; the not-migrated
+        hits are returned with what the app asked for (the marker was never on them)."""
+        unmigrated: list[models.ScoredPoint] = []
+        migrated: list[models.ScoredPoint] = []
+        for hit in hits:
+            (migrated if self.hit_is_migrated(hit) else unmigrated).append(hit)
+        for hit in unmigrated:
+            if not with_payload:
+                hit.payload = None
+            if not with_vectors:
+                hit.vector = None
+        return unmigrated, migrated
+
+    def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
+                     old: list[float], new: list[float]
+                     ) -> tuple[models.PointStruct, models.PointStruct | None]:
+        """One app point written with both vectors: (legacy point, new-collection point)."""
+        raise NotImplementedError
+
+    def mirror_collection(self) -> str | None:
+        """The collection that must see the app's deletes and payload edits too, if any."""
+        return None
+
+    def check_update_vectors(self) -> None:
+        """Refuse a routed ``update_vectors`` this layout cannot apply."""
+
+    def hybrid_search_steps(self, legacy: list[models.QueryRequest],
+                            native: models.QueryRequest, batch_kw: dict[str, Any]
+                            ) -> Steps[list[models.QueryResponse]]:
+        """One round trip for both sides of a hybrid search: [native, *legacy] responses."""
+        raise NotImplementedError
+
+
+class NamedLayout(Layout):
+    """The new vector next to the old one on each point (Qdrant >= 1.18 for an existing
+    collection: ``create_vector_name``)."""
+
+    name = "named"
+    min_server = (1, 18)
+
+    @property
+    def marker_vector(self) -> str:
+        """A one-dimensional vector written together with the new vector (see
+        :meth:`new_vectors`): it lives and dies with the point's vectors, so an app's plain
+        upsert that drops the new vector drops the marker with it, and a legacy hit can say
+        "migrated" by carrying one float instead of the new vector."""
+        return f"{MIGRATED_MARKER}_{self.spec.new_vector}"
+
+    def migrated_condition(self) -> models.Condition:
+        return models.HasVectorCondition(has_vector=self.spec.new_vector)
+
+    def record_vectors(self) -> Any:
+        return [self.spec.new_vector]
+
+    def is_migrated(self, record: models.Record) -> bool:
+        return isinstance(record.vector, dict) and self.spec.new_vector in record.vector
+
+    def count_steps(self) -> Steps[tuple[int, int]]:
+        spec = self.spec
+        migrated, total = yield Gather((
+            call("count", spec.collection, count_filter=self.migrated_filter(), exact=True),
+            call("count", spec.collection, exact=True),
+        ))
+        return migrated.count, total.count
+
+    def create_target_steps(self, info: Any, params: models.VectorParams) -> Steps[None]:
+        spec = self.spec
+        vectors = info.config.params.vectors
+        wanted = {spec.new_vector: models.DenseVectorConfig(size=params.size,
+                                                            distance=params.distance),
+                  self.marker_vector: models.DenseVectorConfig(size=1,
+                                                               distance=models.Distance.DOT)}
+        try:
+            for name, config in wanted.items():
+                if not (isinstance(vectors, dict) and name in vectors):
+                    yield call("create_vector_name", spec.collection, name,
+                               models.DenseVectorNameConfig(dense=config))
+        except Exception as exc:
+            raise DriftError(
+                f"could not add vector {spec.new_vector!r} to {spec.collection!r} ({exc}). "
+                "The named layout needs Qdrant >= 1.18 (create_vector_name); on an older "
+                "server use layout='collection'"
+            ) from exc
+
+    def finish_note(self) -> str:
+        spec = self.spec
+        if spec.old_vector == DEFAULT_VECTOR:
+            return (f"keep the legacy unnamed vector of {spec.collection!r}, unused (Qdrant "
+                    "cannot drop a collection's unnamed vector)")
+        return f"drop the legacy vector {spec.old_vector!r} of {spec.collection!r}"
+
+    def drop_legacy_steps(self) -> Steps[None]:
+        """The unnamed legacy vector cannot be dropped in Qdrant: it stays, unused."""
+        if self.spec.old_vector != DEFAULT_VECTOR:
+            yield call("delete_vector_name", self.spec.collection, self.spec.old_vector)
+        yield call("delete_vector_name", self.spec.collection, self.marker_vector)
+
+    def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
+                     old: list[float], new: list[float]
+                     ) -> tuple[models.PointStruct, models.PointStruct | None]:
+        return models.PointStruct(id=point_id, payload=payload, vector={
+            **others, self.spec.old_vector: old, **self.new_vectors(new)}), None
+
+    def new_vectors(self, values: list[float]) -> dict[str, list[float]]:
+        return {self.spec.new_vector: values, self.marker_vector: [1.0]}
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        if with_vectors is True:
+            return with_payload, True
+        return with_payload, [*(with_vectors or ()), self.marker_vector]
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        return isinstance(hit.vector, dict) and self.marker_vector in hit.vector
+
+    def hybrid_search_steps(self, legacy: list[models.QueryRequest],
+                            native: models.QueryRequest, batch_kw: dict[str, Any]
+                            ) -> Steps[list[models.QueryResponse]]:
+        return (yield call("query_batch_points", self.spec.collection, [native, *legacy],
+                           **batch_kw))
+
+
+class BlueGreenLayout(Layout):
+    """A new collection for the new vectors; an alias switch at cut-over. Runs on any
+    Qdrant version; carries payloads and the migrating vector only."""
+
+    name = "collection"
+
+    def migrated_condition(self) -> models.Condition:
+        return models.FieldCondition(key=MIGRATED_MARKER, match=models.MatchValue(value=True))
+
+    def is_migrated(self, record: models.Record) -> bool:
+        return bool((record.payload or {}).get(MIGRATED_MARKER))
+
+    def count_steps(self) -> Steps[tuple[int, int]]:
+        spec = self.spec
+        migrated, total = yield Gather((
+            call("count", spec.native_collection, exact=True),
+            call("count", spec.collection, exact=True),
+        ))
+        return migrated.count, total.count
+
+    def check_source(self, info: Any) -> None:
+        """A collection with other vectors (dense or sparse) would lose them at the alias
+        switch, so it is refused."""
+        spec = self.spec
+        vectors = info.config.params.vectors
+        others = sorted(name for name in (vectors if isinstance(vectors, dict) else {})
+                        if name != spec.old_vector)
+        others += sorted(info.config.params.sparse_vectors or {})
+        if others:
+            raise DriftError(
+                f"collection {spec.collection!r} has other vectors besides {spec.old_vector!r}: "
+                f"{others}. The collection (blue-green) layout copies payloads and the migrating "
+                "vector only, so they would be missing after cut-over; use layout='named' "
+                "(Qdrant >= 1.18)"
+            )
+
+    def create_target_steps(self, info: Any, params: models.VectorParams) -> Steps[None]:
+        spec = self.spec
+        exists = yield call("collection_exists", spec.native_collection)
+        if not exists:
+            config: Any = params if spec.new_vector == DEFAULT_VECTOR else {spec.new_vector: params}
+            yield call("create_collection", spec.native_collection, vectors_config=config)
+
+    def alias_steps(self, serve_new: bool) -> Steps[None]:
+        """One atomic ``update_collection_aliases`` call (delete + create in one request)."""
+        spec = self.spec
+        if not spec.alias:
+            return
+        target = spec.native_collection if serve_new else spec.collection
+        yield call("update_collection_aliases", change_aliases_operations=[
+            models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=spec.alias)),
+            models.CreateAliasOperation(create_alias=models.CreateAlias(
+                collection_name=target, alias_name=spec.alias)),
+        ])
+
+    def finish_note(self) -> str:
+        return f"drop the legacy collection {self.spec.collection!r}"
+
+    def drop_legacy_steps(self) -> Steps[None]:
+        yield call("delete_collection", self.spec.collection)
+
+    def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
+                     old: list[float], new: list[float]
+                     ) -> tuple[models.PointStruct, models.PointStruct | None]:
+        spec = self.spec
+        legacy_vector = ({**others, spec.old_vector: old} if others
+                         else _as_vector(spec.old_vector, old))
+        return (models.PointStruct(id=point_id, payload={**payload, **marker()},
+                                   vector=legacy_vector),
+                models.PointStruct(id=point_id, payload=payload, vector=self.new_vectors(new)))
+
+    def new_vectors(self, values: list[float]) -> Any:
+        return _as_vector(self.spec.new_vector, values)
+
+    def marked_selectors(self, with_payload: Any, with_vectors: Any) -> tuple[Any, Any]:
+        return _selecting(with_payload, MIGRATED_MARKER), with_vectors
+
+    def hit_is_migrated(self, hit: models.ScoredPoint) -> bool:
+        return (hit.payload or {}).get(MIGRATED_MARKER) is True
+
+    def mirror_collection(self) -> str | None:
+        return self.spec.native_collection
+
+    def check_update_vectors(self) -> None:
+        raise DriftError("update_vectors is not routed in the collection layout: upsert the "
+                         "whole point so the new collection gets its payload too")
+
+    def hybrid_search_steps(self, legacy: list[models.QueryRequest],
+                            native: models.QueryRequest, batch_kw: dict[str, Any]
+                            ) -> Steps[list[models.QueryResponse]]:
+        legacy_side, native_side = yield Gather((
+            call("query_batch_points", self.spec.collection, legacy, **batch_kw),
+            call("query_batch_points", self.spec.native_collection, [native], **batch_kw),
+        ))
+        return [*native_side, *legacy_side]
+
+
+_BY_NAME: dict[str, type[Layout]] = {cls.name: cls for cls in (NamedLayout, BlueGreenLayout)}
+
+
+def layout_of(spec: MigrationSpec) -> Layout:
+    """The strategy object for ``spec.layout``."""
+    return _BY_NAME[spec.layout](spec)
