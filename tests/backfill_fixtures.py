@@ -54,15 +54,16 @@ class TextWorld:
 
 
 def slow_embed_texts(texts: Sequence[str]) -> np.ndarray:
-    """The same model, slow enough that a kill lands mid-backfill; touches the file named by
-    ``DRIFT_TEST_STARTED`` on its first call, so a test knows the worker is under way."""
+    """The same model, slow enough that a kill lands mid-backfill (``DRIFT_TEST_EMBED_DELAY``
+    seconds a batch, 0.05 by default); touches the file named by ``DRIFT_TEST_STARTED`` on
+    its first call, so a test knows the worker is under way."""
     import os
     import time
 
     marker = os.environ.get("DRIFT_TEST_STARTED")
     if marker and not os.path.exists(marker):
         open(marker, "w").close()
-    time.sleep(0.05)
+    time.sleep(float(os.environ.get("DRIFT_TEST_EMBED_DELAY", "0.05")))
     return embed_texts(texts)
 
 

@@ -50,12 +50,13 @@ def test_ctrl_c_on_a_worker_piped_into_tee_stops_it_gracefully(tmp_path):
     command = (f"({' '.join(cli('backfill', str(path), '--path', str(db)))}; "
                f"echo $? > {status}) | tee {tmp_path / 'log'}")
     shell = subprocess.Popen(["bash", "-c", command], cwd=ROOT, start_new_session=True,
-                             env=env(DRIFT_TEST_STARTED=str(started)),
+                             env=env(DRIFT_TEST_STARTED=str(started),
+                                     DRIFT_TEST_EMBED_DELAY="0.3"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while not started.exists() and time.time() < deadline:
         time.sleep(0.02)
-    time.sleep(1.0)
+    time.sleep(0.5)  # a few batches in; at 0.3 s a batch, far from the end on any machine
     os.killpg(shell.pid, signal.SIGINT)  # what Ctrl-C does: the worker and tee both get it
     shell.wait(60)
     assert status.read_text().strip() == "0"  # not 139 (a crash) nor 1 (a broken pipe)
