@@ -7,10 +7,16 @@ of what landed, the stamp), so ``worker / bare`` is the worker's own overhead: f
 work with filtered scrolls, fetching the texts, checkpoints, heartbeats, progress samples and
 the thread plumbing. All run on the same items in one process, in rotating order, each on its
 own copy of the collection; the worker's Qdrant calls are timed per method (the breakdown).
+The *ray* side is the Ray Data engine on a local Ray instance (the ``ray`` extra): the same
+conditional writes from the driver, embedding in an actor that builds its own embedder; its
+items/s include starting the actor pool; ``ray_first_write_s`` is how long its first write took
+(the pool's start and the first block's embedding), ``ray_after_first_items_per_s`` the rate
+after it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from typing import Any, Callable, Sequence
@@ -29,6 +35,7 @@ from qdrant_drift.sansio import drive
 
 Log = Callable[[str], None]
 SIDES = ("raw", "bare", "worker")
+ENGINES = (*SIDES, "ray")
 FAST_DIM = 64
 
 
@@ -139,6 +146,32 @@ def _worker_run(client: QdrantClient, name: str, texts: Sequence[str], old: np.n
             "calls_s": dict(timed.seconds), "calls": dict(timed.calls)}
 
 
+def _ray_run(client: QdrantClient, name: str, texts: Sequence[str], old: np.ndarray,
+             embedder: Embedder, embedder_factory: Callable[[], Embedder],
+             batch_size: int) -> dict[str, Any]:
+    from qdrant_drift.backfill.ray_engine import RayBackfill
+
+    _migration(client, name, old, _dim(embedder))
+    first: list[float] = []
+    engine = RayBackfill(client, name, embedder_factory, PayloadField("text"),
+                         options=BackfillOptions(batch_size=batch_size, order=Sweep()),
+                         on_batch=lambda e, outcome: first or first.append(
+                             (time.perf_counter(), e.stats.written)))
+    start = time.perf_counter()
+    stats = engine.run()
+    seconds = time.perf_counter() - start
+    if stats.written != len(texts):
+        raise RuntimeError(f"ray engine wrote {stats.written} of {len(texts)} items")
+    at, done = first[0]
+    return {"items_per_s": len(texts) / seconds, "seconds": seconds,
+            "first_write_s": at - start, "after_first_items_per_s": (len(texts) - done) / max(
+                1e-9, seconds - (at - start))}
+
+
+def _given(embedder: Embedder) -> Embedder:
+    return embedder
+
+
 def _breakdown(run: dict[str, Any]) -> dict[str, float]:
     """Where the worker's wall time went: inside Qdrant per method, and the rest (the
     worker's own Python: embedding, sweep, ledger, locks, threads)."""
@@ -148,38 +181,60 @@ def _breakdown(run: dict[str, Any]) -> dict[str, float]:
 
 
 def run_backfill_bench(texts: Sequence[str], old: np.ndarray, embedder: Embedder, *,
-                       batch_size: int = 64, rounds: int = 2, log: Log = print) -> dict[str, Any]:
-    """Items/s of the raw loop, the bare loop and the worker, ``rounds`` times each in
-    rotating order (medians, and the per-round ratios)."""
+                       batch_size: int = 64, rounds: int = 2, log: Log = print,
+                       engines: Sequence[str] = SIDES,
+                       embedder_factory: Callable[[], Embedder] | None = None
+                       ) -> dict[str, Any]:
+    """Items/s of each of ``engines`` (raw loop, bare loop, worker, ray), ``rounds`` times
+    each in rotating order (medians, and the per-round ratios). Ray actors build their
+    embedder with ``embedder_factory`` (default: a copy of ``embedder``)."""
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown or not engines:
+        raise ValueError(f"engines must be some of {', '.join(ENGINES)}, got {unknown or 'none'}")
+    engines = tuple(engines)
     client = QdrantClient(":memory:")
     embedder(list(texts[:batch_size]))  # warm the model up outside every timing
-    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+    if "ray" in engines:
+        import ray
+
+        if not ray.is_initialized():  # the instance, not the actor pool, starts untimed
+            ray.init(include_dashboard=False, log_to_driver=False)
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in engines}
     for r in range(rounds):
-        for which in SIDES[r % 3:] + SIDES[: r % 3]:
+        turn = r % len(engines)
+        for which in engines[turn:] + engines[:turn]:
             name = f"bench_{which}_{r}"
             _legacy(client, name, texts, old)
             if which == "raw":
                 run = _raw_loop(client, name, texts, embedder, batch_size)
             elif which == "bare":
                 run = _bare_loop(client, name, texts, old, embedder, batch_size)
-            else:
+            elif which == "worker":
                 run = _worker_run(client, name, texts, old, embedder, batch_size)
+            else:
+                run = _ray_run(client, name, texts, old, embedder,
+                               embedder_factory or functools.partial(_given, embedder),
+                               batch_size)
             runs[which].append(run)
             log(f"round {r + 1}/{rounds} {which}: {run['items_per_s']:.1f} items/s")
             client.delete_collection(name)
             if client.collection_exists("qdrant_drift_state"):
                 client.delete_collection("qdrant_drift_state")
-    rate = {side: [run["items_per_s"] for run in runs[side]] for side in SIDES}
-    ratios = [w / b for w, b in zip(rate["worker"], rate["raw"])]
-    bare_ratios = [w / b for w, b in zip(rate["worker"], rate["bare"])]
-    median_run = sorted(runs["worker"], key=lambda run: run["items_per_s"])[rounds // 2]
-    return {
-        "items": len(texts), "batch_size": batch_size, "rounds": rounds,
-        "raw_items_per_s": float(np.median(rate["raw"])),
-        "bare_items_per_s": float(np.median(rate["bare"])),
-        "worker_items_per_s": float(np.median(rate["worker"])),
-        "ratio": float(np.median(ratios)), "ratios": ratios,
-        "worker_vs_bare": float(np.median(bare_ratios)), "worker_vs_bare_ratios": bare_ratios,
-        "raw_runs": rate["raw"], "bare_runs": rate["bare"], "worker_runs": rate["worker"],
-        "worker_breakdown": _breakdown(median_run),
-    }
+    rate = {side: [run["items_per_s"] for run in runs[side]] for side in engines}
+    result: dict[str, Any] = {"items": len(texts), "batch_size": batch_size, "rounds": rounds}
+    for side in engines:
+        result[f"{side}_items_per_s"] = float(np.median(rate[side]))
+        result[f"{side}_runs"] = rate[side]
+    for a, b in (("worker", "raw"), ("worker", "bare"), ("ray", "worker"), ("ray", "bare")):
+        if a in rate and b in rate:
+            ratios = [x / y for x, y in zip(rate[a], rate[b])]
+            result[f"{a}_vs_{b}"], result[f"{a}_vs_{b}_ratios"] = float(np.median(ratios)), ratios
+    if "worker_vs_raw" in result:  # the names earlier results used
+        result["ratio"], result["ratios"] = result["worker_vs_raw"], result["worker_vs_raw_ratios"]
+    if "worker" in runs:
+        median_run = sorted(runs["worker"], key=lambda run: run["items_per_s"])[rounds // 2]
+        result["worker_breakdown"] = _breakdown(median_run)
+    if "ray" in runs:
+        for key in ("first_write_s", "after_first_items_per_s"):
+            result[f"ray_{key}"] = float(np.median([run[key] for run in runs["ray"]]))
+    return result

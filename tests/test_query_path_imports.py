@@ -32,3 +32,24 @@ def test_import_load_and_transform_do_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     assert "TORCH: []" in out.stdout, out.stdout + out.stderr
+
+
+def test_the_package_and_a_worker_backfill_never_import_ray():
+    script = textwrap.dedent(
+        """
+        import sys
+        import qdrant_drift
+        from qdrant_drift.backfill import BackfillOptions, PayloadField, run_backfill
+        from qdrant_drift.embedders import CallableEmbedder
+        from qdrant_drift.lifecycle.facade import Migration
+        from qdrant_drift.cli.app import app
+        from tests.backfill_fixtures import build_text_world, embed_texts
+        world = build_text_world(20)
+        run_backfill(world.client, "upgrade", CallableEmbedder(embed_texts, normalize=False),
+                     PayloadField("text"), options=BackfillOptions(sample_interval_s=0.2))
+        print("RAY:", sorted(m for m in sys.modules if m == "ray" or m.startswith("ray.")))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert "RAY: []" in out.stdout, out.stdout + out.stderr

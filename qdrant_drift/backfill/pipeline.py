@@ -27,13 +27,12 @@ import numpy as np
 from ..embedders import Embedder
 from ..lifecycle.progress import Sample, WorkerStatus
 from ..local import SerializedClient, is_local
-from ..migration.phases import Phase
-from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
-from ..sansio import Steps, call, drive
+from ..migration.spec import MigrationSpec
+from ..sansio import Steps, drive
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
-from ..store.records import count_migrated, load_record
+from ..store.records import count_migrated
 from .commit import commit_steps, release
 from .content import ContentSource
 from .isolation import embed_isolating
@@ -43,13 +42,13 @@ from ..errors import BackfillError
 from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
 from .retry import RetryingClient
+from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .selection import Batch, select_steps
 from .sweep import Sweeps
 from .targets import Outcome, Target, target_for
 
 log = logging.getLogger(__name__)
 
-RUNNABLE = (Phase.BACKFILLING, Phase.CUT_OVER)
 
 
 class BackfillWorker:
@@ -119,30 +118,14 @@ class BackfillWorker:
 
     # -- setup and heartbeat ------------------------------------------------------------
     def _load_migration(self) -> Any:
-        record = self._drive(load_record(self.migration, self.state_collection))
-        if record is None:
-            raise BackfillError(f"no migration named {self.migration!r} in "
-                                f"{self.state_collection!r}: fit and start it first "
-                                "(`qdrant-drift fit`, `qdrant-drift start`)")
-        return record
+        return self._drive(migration_steps(self.migration, self.state_collection))
 
     def _setup(self) -> None:
-        record = self._load_migration()
-        if record.phase not in RUNNABLE:
-            raise BackfillError(
-                f"migration {self.migration!r} is {record.phase.value!r}: the backfill runs "
-                "while it is 'backfilling' (start it) or 'cut-over'")
+        record = self._drive(runnable_steps(self.migration, self.state_collection))
         self.spec = record.spec
         self._paused_by_state = record.backfill_paused
         self.target = target_for(self.spec, self.source)
-        info = self._drive(_collection_info(self.spec.native_collection))
-        vectors = info.config.params.vectors
-        params = vectors.get(self.spec.new_vector) if isinstance(vectors, dict) else (
-            vectors if self.spec.new_vector == DEFAULT_VECTOR else None)
-        if params is None:
-            raise BackfillError(f"{self.spec.native_collection!r} has no vector "
-                                f"{self.spec.new_vector!r}: was the migration created?")
-        self.dim = params.size
+        self.dim = self._drive(new_vector_size_steps(self.spec))
         self.ledger.bury(d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection)))
 
@@ -432,6 +415,3 @@ def _drain(*queues: Any) -> None:
             except queue.Full:
                 pass
 
-
-def _collection_info(name: str) -> Steps[Any]:
-    return (yield call("get_collection", name))

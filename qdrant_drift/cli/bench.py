@@ -3,6 +3,7 @@ which is imported only when one of these commands runs (it needs the ``bench`` e
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ..errors import DriftError
+from ..extras import require
 from .output import console, fail as _fail, fmt as _fmt, write_json as _write_json
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on real drift data.")
@@ -183,19 +185,26 @@ def bench_backfill(
                                  "near-free embedder: what a GPU looks like from the worker)."),
     batch_size: int = typer.Option(64, help="Items per batch, both sides."),
     rounds: int = typer.Option(2, help="Runs of each side, in alternating order."),
+    engines: str = typer.Option("raw,bare,worker", help="Sides to run, comma-separated: raw, "
+                                "bare, worker, ray (the Ray Data engine, the 'ray' extra)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
-    """Backfill worker vs bare loops (plain update_vectors, and the worker's own conditional
-    writes): items/s, ratios, and where the worker's time goes."""
+    """Backfill worker (and the Ray engine) vs bare loops (plain update_vectors, and the
+    worker's own conditional writes): items/s, ratios, and where the worker's time goes."""
     from qdrant_drift_bench.backfill import fast_embedder, run_backfill_bench
     from qdrant_drift_bench.data import load_texts
     from ..embedders import CallableEmbedder, load_callable
     from ..lifecycle.facade import sentence_transformer
 
     try:
+        factory: Any = (functools.partial(sentence_transformer, embedder, batch_size=batch_size)
+                        if embedder != "fast" and ":" not in embedder else None)
         model = (fast_embedder if embedder == "fast"
                  else CallableEmbedder(load_callable(embedder)) if ":" in embedder
-                 else sentence_transformer(embedder, batch_size=batch_size))
+                 else factory())
+        sides = [side.strip() for side in engines.split(",") if side.strip()]
+        if "ray" in sides:
+            require("ray")
         if data is not None:
             texts = load_texts(data, items)
             old = np.load(data / "vectors" / "minilm_l3.docs.npy")[: len(texts)].astype(np.float32)
@@ -204,19 +213,26 @@ def bench_backfill(
                      for i in range(items)]
             old = np.random.default_rng(0).normal(size=(items, 64)).astype(np.float32)
         result = run_backfill_bench(texts, old, model, batch_size=batch_size, rounds=rounds,
-                                    log=console.log)
-    except DriftError as exc:
+                                    log=console.log, engines=sides, embedder_factory=factory)
+    except (DriftError, ValueError) as exc:
         _fail(exc)
     result["embedder"] = embedder
     table = Table(title=f"backfill throughput, {result['items']} items, batch "
                         f"{batch_size}, embedder {embedder}, {rounds} rounds (medians)")
-    for column in ("raw loop items/s", "bare loop items/s", "worker items/s",
-                   "worker / raw", "worker / bare"):
+    cells = [(f"{side} items/s", result[f"{side}_items_per_s"], 1) for side in sides]
+    cells += [(f"{a} / {b}", result[f"{a}_vs_{b}"], 3) for a, b in (
+        ("worker", "raw"), ("worker", "bare"), ("ray", "worker"), ("ray", "bare"))
+        if f"{a}_vs_{b}" in result]
+    if "ray_first_write_s" in result:
+        cells += [("ray first write s", result["ray_first_write_s"], 1),
+                  ("ray items/s after it", result["ray_after_first_items_per_s"], 1)]
+    for column, _, _ in cells:
         table.add_column(column, justify="right")
-    table.add_row(_fmt(result["raw_items_per_s"], 1), _fmt(result["bare_items_per_s"], 1),
-                  _fmt(result["worker_items_per_s"], 1), _fmt(result["ratio"], 3),
-                  _fmt(result["worker_vs_bare"], 3))
+    table.add_row(*(_fmt(value, digits) for _, value, digits in cells))
     console.print(table)
+    if "worker_breakdown" not in result:
+        _write_json(json_path, result)
+        return
     breakdown = Table(title="where the worker's time went (median run, seconds)")
     breakdown.add_column("part")
     breakdown.add_column("seconds", justify="right")

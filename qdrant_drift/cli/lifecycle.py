@@ -318,16 +318,23 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
              metrics_port: Optional[int] = typer.Option(
                  None, help="serve Prometheus metrics on this port"),
              keep_running: bool = typer.Option(
-                 False, help="keep polling for new work after the backfill is done")) -> None:
+                 False, help="keep polling for new work after the backfill is done"),
+             engine: str = typer.Option(
+                 "worker", help="worker (this process) or ray (Ray Data actors embed)"),
+             address: Optional[str] = typer.Option(
+                 None, help="the Ray cluster (auto, ray://head:10001); none: a local one")
+             ) -> None:
     """Run a backfill worker in the foreground until done (SIGTERM/SIGINT: finish the batch
     in flight, checkpoint, exit). Start several, anywhere, to share the work."""
     with _migration(file, path, url, api_key, grpc) as migration:
-        _run_worker(migration, worker_id, batch_size, rate_limit, metrics_port, keep_running)
+        _run_worker(migration, worker_id, batch_size, rate_limit, metrics_port, keep_running,
+                    engine, address)
 
 
 def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Optional[int],
                 rate_limit: Optional[float], metrics_port: Optional[int],
-                keep_running: bool) -> None:
+                keep_running: bool, engine: str = "worker",
+                address: Optional[str] = None) -> None:
     from ..observability.metrics import DriftMetrics
 
     metrics = DriftMetrics()
@@ -338,7 +345,8 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
     if keep_running:
         overrides["exit_when_done"] = False
     try:
-        worker = migration.worker(worker_id=worker_id, metrics=metrics, **overrides)
+        worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
+                                           metrics=metrics, **overrides)
     except DriftError as exc:
         fail(exc)
     signals: list[int] = []

@@ -12,6 +12,7 @@ state in Qdrant, so any process (an app replica, a worker, a CLI on a laptop) se
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -81,6 +82,11 @@ def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbed
         except ImportError:
             pass
     return SentenceTransformerEmbedder(model, **options)
+
+
+def _given(embedder: Embedder) -> Embedder:
+    """The embedder a Migration was given (a Ray actor gets its own copy)."""
+    return embedder
 
 
 def source_for(file: MigrationFile) -> ContentSource:
@@ -355,11 +361,39 @@ class Migration:
                               options=backfill_options_for(self.file, **overrides),
                               state_collection=self.state_collection, **kw)
 
-    def start_backfill(self, *, background: bool = True, **overrides: Any
+    def ray_backfill(self, *, address: str | None = None, **overrides: Any) -> Any:
+        """The Ray Data engine (:mod:`qdrant_drift.backfill.ray_engine`, the ``ray`` extra):
+        actors build the embedder from this file (or get a copy of the one given)."""
+        from ..backfill.ray_engine import RayBackfill, RaySettings
+
+        kw = {k: overrides.pop(k) for k in ("worker_id", "metrics", "on_batch")
+              if k in overrides}
+        factory = (functools.partial(_given, self._embedder) if self._embedder is not None
+                   else functools.partial(embedder_for, self.file))
+        return RayBackfill(self.client, self.name, factory, self.source,
+                           options=backfill_options_for(self.file, **overrides),
+                           ray=RaySettings(address=address),
+                           state_collection=self.state_collection, **kw)
+
+    def start_backfill(self, *, background: bool = True, engine: str = "worker",
+                       address: str | None = None, **overrides: Any
                        ) -> BackfillHandle | BackfillStats:
-        """One backfill worker: a background thread (returns a handle) or the foreground."""
-        worker = self.worker(**overrides)
-        return BackfillHandle(worker) if background else worker.run()
+        """The backfill on one worker (``engine="worker"``) or on Ray (``engine="ray"``,
+        ``address`` of an existing cluster or a local one): a background thread (returns a
+        handle) or the foreground."""
+        runner = self.backfill_engine(engine, address=address, **overrides)
+        return BackfillHandle(runner) if background else runner.run()
+
+    def backfill_engine(self, engine: str, *, address: str | None = None,
+                        **overrides: Any) -> Any:
+        """A backfill worker or a Ray driver: both ``run``, ``stop``, ``pause``, ``resume``."""
+        if engine == "worker":
+            if address is not None:
+                raise DriftError("--address is for the ray engine (the worker needs none)")
+            return self.worker(**overrides)
+        if engine == "ray":
+            return self.ray_backfill(address=address, **overrides)
+        raise DriftError(f"backfill engine must be 'worker' or 'ray', got {engine!r}")
 
     def dead_letters(self) -> list[dict[str, Any]]:
         self.record()

@@ -1,0 +1,431 @@
+"""The backfill on Ray Data: Ray places, scales and retries the embedding; the writes stay ours.
+
+Design. The *driver* (this process) owns the one Qdrant client; Ray actors never talk to
+Qdrant. Each *pass* the driver lists the points that still lack the new vector (hot ids
+first, then the sweep in cursor order, dead letters left out) with the payload the content
+source needs, and hands them to Ray Data as a dataset whose blocks keep that order. An actor
+pool (``num_gpus=1`` per actor when the cluster has GPUs) loads the text (a
+:class:`~qdrant_drift.backfill.content.Loader` runs in the actors) and embeds it with the
+same bad-item isolation and row checks as the worker. The driver streams the embedded
+batches back and writes each through the same conditional target code as the worker
+(``target_for(...).write_steps``), then dead letters, checkpoints and progress samples into
+the state collection, so ``status``, metrics and ``report`` see it like any worker.
+
+Why the driver writes: embedded Qdrant (local mode) is one process per storage folder and a
+``:memory:`` client cannot be shared at all, so writes from actors would work on a server
+only; a conditional write is one request per batch, cheap next to embedding, so one writer
+keeps up with many GPUs (measure with ``qdrant-drift bench backfill --engines ...``), and one
+writer is one place for pause, stop and checkpoints. Past one writer's pace, run one driver
+per partition set on a server (``partitions``; each driver lists only its own).
+
+Failure. A killed actor or Ray worker: Ray Data restarts the actor and retries its task
+(its defaults for actor pools: ``max_restarts=-1``, ``max_task_retries=-1``); nothing was written by it, and what it re-embeds is
+written conditionally, so nothing is lost and nothing stale lands. A killed driver: its Ray
+job goes with it; a new driver lists what still lacks the new vector and goes on (points
+already written drop out of the listing, which is the checkpoint). Content that changed while
+it was embedded fails the compare-and-set and is re-embedded in the next pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+from qdrant_client.http import models
+
+from ..embedders import Embedder
+from ..extras import require
+from ..lifecycle.progress import Sample, WorkerStatus
+from ..local import SerializedClient, is_local
+from ..sansio import Steps, call, drive
+from ..serving.hits import read_hot_steps
+from ..store import backfill as store
+from ..store.collection import STATE_COLLECTION
+from ..store.records import count_migrated
+from .content import ContentSource, Item, no_content_reason
+from .isolation import embed_isolating
+from .ledger import Ledger
+from .options import BackfillOptions, BackfillStats
+from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
+from .partitions import partition_of
+from .retry import RetryingClient
+from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
+from .targets import Outcome, Target, target_for
+
+log = logging.getLogger(__name__)
+
+SWEEP_PAGE = 1024
+BATCHES_PER_BLOCK = 4
+EmbedderFactory = Callable[[], Embedder]
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how wide the Ray side runs (the rest comes from :class:`BackfillOptions`)."""
+
+    address: str | None = None  # None: a local Ray instance; "auto" or ray://host:10001
+    actors: int | None = None  # embedding actors; None: one per GPU, else CPUs - 1
+    num_gpus: float | None = None  # per actor; None: 1 when the cluster has GPUs, else 0
+    pass_items: int = 200_000  # points listed per pass (bounded driver memory); passes repeat
+
+    def __post_init__(self) -> None:
+        if self.pass_items < 1 or (self.actors is not None and self.actors < 1):
+            raise ValueError("pass_items and actors must be positive")
+
+
+def _row(record: models.Record) -> dict[str, str]:
+    """One dataset row: JSON, since ids (int or UUID) and payloads have no fixed Arrow type."""
+    return {"record": json.dumps({"id": record.id, "payload": record.payload or {}})}
+
+
+class EmbedStage:
+    """A Ray Data actor: loads the text of a batch of rows and embeds it, isolating bad items.
+
+    Output per input row: ``item`` (id, version, payload as JSON), ``vector`` (zeros when it
+    cannot be embedded) and ``problem`` (the dead-letter reason, or "")."""
+
+    def __init__(self, embedder_factory: EmbedderFactory, source: ContentSource,
+                 dim: int) -> None:
+        self.embedder, self.source, self.dim = embedder_factory(), source, dim
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [json.loads(r) for r in batch["record"]]
+        records = [models.Record(id=r["id"], payload=r["payload"]) for r in rows]
+        items = self.source.items(records)
+        reason = no_content_reason(self.source)
+        with_text = [item for item in items if item.text is not None]
+        embedded = embed_isolating(self.embedder, with_text, self.dim)
+        problems = {pid: why for pid, why in embedded.poison}
+        problems.update({item.id: reason for item in items if item.text is None})
+        rows_of = {item.id: row for item, row in zip(embedded.items, embedded.vectors)}
+        vectors = np.zeros((len(items), self.dim), dtype=np.float32)
+        for i, item in enumerate(items):
+            if item.id in rows_of:
+                vectors[i] = rows_of[item.id]
+        return {
+            "item": np.array([json.dumps({"id": it.id, "version": it.version,
+                                          "payload": it.payload}) for it in items], dtype=object),
+            "vector": vectors,
+            "problem": np.array([problems.get(it.id, "") for it in items], dtype=object),
+        }
+
+
+def _items_of(batch: dict[str, np.ndarray]) -> tuple[list[Item], np.ndarray,
+                                                      list[tuple[Any, str]]]:
+    """An embedded batch back on the driver: writable items, their rows, the poison."""
+    good, rows, poison = [], [], []
+    for raw, vector, problem in zip(batch["item"], batch["vector"], batch["problem"]):
+        item = json.loads(raw)
+        if problem:
+            poison.append((item["id"], str(problem)))
+        else:
+            good.append(Item(item["id"], None, item["version"], item["payload"]))
+            rows.append(vector)
+    matrix = np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 0), np.float32)
+    return good, matrix, poison
+
+
+class RayBackfill:
+    """One driver of a Ray backfill: ``run()`` until every point has the new vector."""
+
+    def __init__(self, client: Any, migration: str, embedder_factory: EmbedderFactory,
+                 source: ContentSource, *, options: BackfillOptions | None = None,
+                 ray: RaySettings | None = None, state_collection: str = STATE_COLLECTION,
+                 worker_id: str | None = None, metrics: Any = None,
+                 on_batch: Callable[["RayBackfill", Outcome], None] | None = None) -> None:
+        require("ray")  # a missing extra is one clear line before anything starts
+        self.options, self.settings = options or BackfillOptions(), ray or RaySettings()
+        self.migration, self.embedder_factory, self.source = migration, embedder_factory, source
+        self.state_collection = state_collection
+        self.worker_id = worker_id or f"ray-{socket.gethostname()}-{os.getpid()}"
+        self.metrics, self.on_batch = metrics, on_batch
+        self.stats = BackfillStats()
+        base = SerializedClient(client) if is_local(client) else client
+        self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
+                                     max_wait=self.options.max_retry_wait,
+                                     on_retry=self._count_retry)
+        self.ledger = Ledger()
+        self._stop = threading.Event()
+        self._paused_locally = threading.Event()
+        self._paused_by_state = False
+        self.leases = LeaseBook(self.worker_id, self.options.partitions)
+        self._all_done = False
+        self._next_heartbeat = self._next_sample = 0.0
+        self.target: Target | None = None
+        self.dim = 0
+
+    # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
+    def stop(self, *, abandon: bool = False) -> None:
+        """Stop after the batch being written (nothing unwritten is ever checkpointed)."""
+        self._stop.set()
+
+    def pause(self) -> None:
+        self._paused_locally.set()
+
+    def resume(self) -> None:
+        self._paused_locally.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_locally.is_set() or self._paused_by_state
+
+    def _count_retry(self, exc: BaseException) -> None:
+        self.stats.retries += 1
+        if self.metrics is not None:
+            self.metrics.record_retry(self.migration)
+
+    def _drive(self, steps: Steps[Any]) -> Any:
+        return drive(steps, self.client)
+
+    # -- state ---------------------------------------------------------------------------
+    def _record(self) -> Any:
+        return self._drive(migration_steps(self.migration, self.state_collection))
+
+    def _setup(self) -> None:
+        record = self._drive(runnable_steps(self.migration, self.state_collection))
+        self.target = target_for(record.spec, self.source)
+        self.dim = self._drive(new_vector_size_steps(record.spec))
+        self.ledger.bury(d["point_id"] for d in self._drive(
+            store.read_dead_letters(self.migration, self.state_collection)))
+        self._reopen_if_points_left()
+
+    def _reopen_if_points_left(self) -> None:
+        """Every partition is done, yet points lack the new vector (written behind a finished
+        backfill by a plain client, or dead letters requeued): open them for a new pass."""
+        assert self.target is not None
+        view = self._lease_view()
+        if all(lease.done for lease in view.stored.values()) and self._drive(
+                count_left_steps(self.target, self.ledger.dead)):
+            self._drive(store.write_leases(self.migration, self.options.partitions,
+                                           reopened(view), self.state_collection))
+
+    def _lease_view(self) -> LeaseView:
+        return self._drive(read_lease_view(
+            self.migration, self.worker_id, self.options.partitions,
+            timeout=self.options.heartbeat_timeout, state_collection=self.state_collection))
+
+    def _renew(self) -> None:
+        """Claim a fair share of the open partitions (other drivers or workers take the rest),
+        renew the owned ones, hand back the excess."""
+        view, p = self._lease_view(), self.options.partitions
+        renewal = self.leases.renew(view, now=time.time(), timeout=self.options.heartbeat_timeout)
+        self._all_done = renewal.all_done
+        self._drive(store.write_leases(self.migration, p, [
+            lease for lease in renewal.to_write if lease.partition not in renewal.claimed],
+            self.state_collection))
+        if renewal.claimed:  # a compare-and-set per claim, as the worker claims: one wins each
+            stored = self._drive(store.claim_leases(
+                self.migration, p, [(view.stored[k], lease) for k, lease in
+                                    renewal.claimed.items()], self.state_collection))
+            self.leases.confirm(stored, renewal.claimed)
+
+    def _heartbeat(self, *, force: bool = False) -> None:
+        """Follow the state (phase, pause), renew the leases, report, sample, at intervals."""
+        now = time.monotonic()
+        if force or now >= self._next_heartbeat:
+            self._next_heartbeat = now + min(1.0, self.options.heartbeat_timeout / 4)
+            record = self._record()
+            if record.phase not in RUNNABLE:
+                log.info("migration is %s: stopping the Ray backfill", record.phase.value)
+                self._stop.set()
+            self._paused_by_state = record.backfill_paused
+            if self.stats.state == "starting":  # seen alive before claiming: a fair share
+                self._report("starting")
+            self._renew()
+            self._report("paused" if self.paused else "running")
+        if force or now >= self._next_sample:
+            self._next_sample = now + self.options.sample_interval_s
+            self._sample()
+
+    def _report(self, state: str) -> None:
+        self.stats.state = state
+        self._drive(store.write_worker(self.migration, WorkerStatus(
+            worker=self.worker_id, partitions=tuple(sorted(self.leases.owned)), alive=True,
+            heartbeat_age_s=0.0, processed=self.stats.processed, state=state,
+        ), self.state_collection))
+
+    def _sample(self) -> None:
+        assert self.target is not None
+        migrated, total = self._drive(count_migrated(self.target.spec))
+        self._drive(store.write_sample(self.migration, self.worker_id,
+                                       Sample(at=time.time(), migrated=migrated, total=total),
+                                       self.state_collection))
+
+    def _wait_while_paused(self) -> None:
+        while self.paused and not self._stop.is_set():
+            self._stop.wait(0.2)
+            self._heartbeat()
+
+    # -- listing a pass --------------------------------------------------------------------
+    def _listing(self) -> list[dict[str, str]]:
+        """This pass's rows: hot ids first (most legacy hits first), then the sweep."""
+        assert self.target is not None
+        opts, limit = self.options, self.settings.pass_items
+        keep = self.ledger.selectable
+        rows: list[dict[str, str]] = []
+        listed: set[Any] = set()
+        if opts.order(opts.batch_size, 1) > 0:
+            hits = self._drive(read_hot_steps(self.migration, self.state_collection))
+            hot = [pid for pid, _ in hits.most_common() if keep(pid) and self._mine(pid)][:limit]
+            for start in range(0, len(hot), SWEEP_PAGE):
+                for record in self._drive(self.target.fetch_steps(hot[start:start + SWEEP_PAGE])):
+                    rows.append(_row(record))
+                    listed.add(record.id)
+        offset = None
+        while len(rows) < limit:
+            records, offset = self._drive(_scroll(self.target, offset=offset))
+            for record in records:
+                if record.id not in listed and keep(record.id) and self._mine(record.id):
+                    rows.append(_row(record))
+            if offset is None:
+                break
+        return rows[:limit]
+
+    def _mine(self, pid: Any) -> bool:
+        return partition_of(pid, self.options.partitions) in self.leases.owned
+
+    # -- one pass on Ray -------------------------------------------------------------------
+    def _embedded_batches(self, rows: list[dict[str, str]]) -> Iterator[dict[str, np.ndarray]]:
+        ray = require("ray")
+        opts, settings = self.options, self.settings
+        gpus = ray.cluster_resources().get("GPU", 0)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
+        actors = settings.actors or (max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
+        # blocks of a few batches: hot-first order and a kill's cost stay a few batches wide
+        blocks = max(1, -(-len(rows) // (opts.batch_size * BATCHES_PER_BLOCK)))
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+            EmbedStage, fn_constructor_kwargs=dict(
+                embedder_factory=self.embedder_factory, source=self.source, dim=self.dim),
+            batch_size=opts.batch_size, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_gpus=num_gpus, num_cpus=0 if num_gpus else 1)  # Ray Data restarts dead actors
+        yield from dataset.iter_batches(batch_size=opts.batch_size, batch_format="numpy",
+                                        prefetch_batches=1)
+
+    def _pass(self) -> int:
+        """List, embed on Ray, write; returns how many points it wrote or owes a re-embed."""
+        self.ledger.redo.clear()  # what still lacks the new vector is listed again anyway
+        rows = self._listing()
+        if not rows:
+            return 0
+        log.info("Ray backfill pass: %d points", len(rows))
+        before = self.stats.written + self.stats.redone
+        started, emitted = time.monotonic(), 0
+        for batch in self._embedded_batches(rows):
+            self._wait_while_paused()
+            if self._stop.is_set():
+                break
+            self._write(batch)
+            emitted += len(batch["item"])
+            self._pace(started, emitted)
+            self._heartbeat()
+        return self.stats.written + self.stats.redone - before
+
+    def _pace(self, started: float, items: int) -> None:
+        rate = self.options.rate_limit
+        if rate:
+            wait = items / rate - (time.monotonic() - started)
+            if wait > 0:
+                self._stop.wait(wait)
+
+    def _write(self, batch: dict[str, np.ndarray]) -> None:
+        assert self.target is not None
+        t0 = time.perf_counter()
+        items, vectors, poison = _items_of(batch)
+        outcome = self._drive(self.target.write_steps(items, vectors)) if items else Outcome()
+        dead = poison + self.ledger.settle(migrated=outcome.migrated, redo=outcome.redo)
+        if dead:
+            self._drive(store.add_dead_letters(self.migration, dead, self.state_collection))
+            self.ledger.bury(pid for pid, _ in dead)
+        self._checkpoint(outcome.migrated)
+        self.stats.written += len(outcome.migrated)
+        self.stats.skipped += len(outcome.gone)
+        self.stats.dead_lettered += len(dead)
+        self.stats.redone += len(outcome.redo)
+        self.stats.batches += 1
+        if self.metrics is not None:
+            self.metrics.record_batch(self.migration, written=len(outcome.migrated),
+                                      skipped=len(outcome.gone), dead_lettered=len(dead),
+                                      seconds=time.perf_counter() - t0, embed_seconds=0.0)
+        if self.on_batch is not None:
+            self.on_batch(self, outcome)
+
+    def _checkpoint(self, migrated: Sequence[Any]) -> None:
+        """Count the written points in their partitions' leases (no cursor: what is written
+        drops out of the next listing, which is the checkpoint)."""
+        checkpoint = self.leases.checkpoint(migrated=migrated, partition=None, cursor=None,
+                                            ends_pass=False, redo_pending=lambda k: False,
+                                            now=time.time())
+        if checkpoint.to_write:
+            self._drive(store.write_leases(self.migration, self.options.partitions,
+                                           checkpoint.to_write, self.state_collection))
+
+    def _close_owned(self) -> None:
+        """A pass over the owned partitions wrote nothing and owes nothing: they are done."""
+        done = [replace(lease, done=True) for lease in self.leases.owned.values()]
+        self.leases.owned.update({lease.partition: lease for lease in done})
+        self._drive(store.write_leases(self.migration, self.options.partitions, done,
+                                       self.state_collection))
+
+    # -- run ---------------------------------------------------------------------------
+    def run(self) -> BackfillStats:
+        """Passes until one finds nothing left to write (or until stopped)."""
+        self._setup()
+        self._connect()
+        self._heartbeat(force=True)
+        failed = done = False
+        try:
+            while not self._stop.is_set():
+                self._wait_while_paused()
+                if self._stop.is_set():
+                    break
+                if self._pass() or self._stop.is_set():
+                    continue
+                # a pass that neither wrote nor owes a re-embed: these partitions are done;
+                # the backfill is done once every partition is (other drivers' included)
+                self._close_owned()
+                self._heartbeat(force=True)
+                if self._all_done:
+                    if self.options.exit_when_done:
+                        done = True
+                        break
+                    self._reopen_if_points_left()  # keep running: points that arrive later
+                self._stop.wait(self.options.heartbeat_timeout / 4)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._finish("failed" if failed else ("finished" if done else "stopped"))
+        return self.stats
+
+    def _connect(self) -> None:
+        ray = require("ray")
+        if not ray.is_initialized():
+            ray.init(address=self.settings.address, include_dashboard=False,
+                     log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+
+    def _finish(self, state: str) -> None:
+        """Hand the partitions back at once (no waiting for the lease to expire)."""
+        self._drive(store.write_leases(self.migration, self.options.partitions,
+                                       self.leases.release_all(), self.state_collection))
+        self._report(state)
+        if state == "finished":
+            self._sample()
+
+
+def _scroll(target: Target, *, offset: Any) -> Steps[Any]:
+    return (yield call("scroll", target.spec.collection, scroll_filter=target.unmigrated(),
+                       limit=SWEEP_PAGE, offset=offset, with_payload=target.payload_selector(),
+                       with_vectors=False))
+
+
+__all__: Sequence[str] = ("EmbedStage", "RayBackfill", "RaySettings")

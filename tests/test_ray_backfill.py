@@ -1,0 +1,254 @@
+"""The Ray Data backfill engine: the same guarantees as the worker (right vector, nothing
+clobbered, resurrected, lost or stale) while Ray actors embed and may be killed."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift.backfill import BackfillOptions, PayloadField, read_dead_letters
+from qdrant_drift.embedders import CallableEmbedder
+from qdrant_drift.lifecycle.facade import Migration
+from qdrant_drift.sansio import drive
+from qdrant_drift.store.backfill import read_samples, read_workers
+from qdrant_drift.store.records import load_record, read_coverage, save_record
+
+from .backfill_fixtures import (
+    DIM, build_legacy_collection, build_text_world, doc_text, embed_texts, text_vector,
+    wrong_vectors,
+)
+
+ray = pytest.importorskip(
+    "ray", reason="the Ray backfill engine needs the 'ray' extra: pip install 'qdrant-drift[ray]'")
+
+from qdrant_drift.backfill.ray_engine import RayBackfill  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYOUTS = ("named", "collection")
+FAST = dict(sample_interval_s=0.2, heartbeat_timeout=2.0, max_retry_wait=0.05)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield
+    ray.shutdown()
+
+
+def plain_embedder() -> CallableEmbedder:
+    return CallableEmbedder(embed_texts, normalize=False)
+
+
+def fragile_embedder() -> CallableEmbedder:
+    def fragile(texts):
+        if "EXPLODE" in texts:
+            raise RuntimeError("tokenizer crashed")
+        out = embed_texts(texts)
+        out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
+        return out
+    return CallableEmbedder(fragile, normalize=False)
+
+
+class DiesOnce:
+    """An embedder whose actor process dies (kill -9 style) in the middle of its first batch,
+    once per marker file: Ray must restart the actor and retry the batch."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __call__(self) -> CallableEmbedder:
+        def embed(texts):
+            if not os.path.exists(self.marker):
+                open(self.marker, "w").close()
+                os._exit(9)
+            return embed_texts(texts)
+        return CallableEmbedder(embed, normalize=False)
+
+
+def backfill(world, factory=plain_embedder, **kw) -> RayBackfill:
+    options = BackfillOptions(**{"batch_size": 16, **FAST, **kw.pop("options", {})})
+    return RayBackfill(world.client, "upgrade", factory, PayloadField("text"),
+                       options=options, **kw)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_point_ends_with_the_embedding_of_its_text_on_ray(layout):
+    world = build_text_world(200, layout=layout)
+    stats = backfill(world).run()
+    assert stats.written == 200 and stats.state == "finished"
+    assert wrong_vectors(world) == []
+    assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
+def test_status_sees_a_ray_backfill_like_any_worker():
+    world = build_text_world(60)
+    engine = backfill(world, worker_id="ray-test")
+    engine.run()
+    workers = drive(read_workers("upgrade", timeout=60), world.client)
+    assert [(w.worker, w.state, w.processed) for w in workers] == [("ray-test", "finished", 60)]
+    samples = drive(read_samples("upgrade"), world.client)
+    assert samples[-1].migrated == 60 == samples[-1].total
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_app_writes_and_deletes_racing_a_ray_backfill_are_never_clobbered_or_resurrected(
+        layout):
+    world = build_text_world(64, layout=layout)
+    client = world.client
+    fresh = np.full(DIM, 0.25, dtype=np.float32)
+    raced = []
+
+    def race(engine, outcome):
+        if raced:
+            return
+        raced.append(True)  # after the first batch is written, the rest are embedded or queued
+        from qdrant_drift.serving.client import DriftClient
+
+        app = DriftClient(client, "upgrade", refresh_interval=0)
+        app.upsert("docs", [models.PointStruct(id=60, vector={"new": fresh.tolist()},
+                                               payload={"text": doc_text(60), "n": 60})])
+        app.delete("docs", points_selector=models.PointIdsList(points=[61]))
+        app.set_payload("docs", payload={"text": doc_text(62, version=1)}, points=[62])
+
+    stats = backfill(world, on_batch=race).run()
+    assert stats.state == "finished"
+    assert np.allclose(world.new_vector(60), fresh, atol=1e-6)  # the app's vector stands
+    assert client.retrieve("docs", [61]) == [] and world.new_vector(61) is None
+    assert np.allclose(world.new_vector(62), text_vector(doc_text(62, 1)), atol=1e-5)
+    assert wrong_vectors(world) == [60]  # 60 holds the app's own vector, by design
+
+
+def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
+    world = build_text_world(40)
+    world.client.set_payload("docs", {"text": ""}, points=[4])
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5])
+    world.client.set_payload("docs", {"text": "NAN"}, points=[6])
+    stats = backfill(world, fragile_embedder).run()
+    assert stats.written == 37 and stats.dead_lettered == 3 and stats.state == "finished"
+    dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
+    assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
+
+
+def test_an_actor_killed_mid_batch_loses_nothing_and_writes_nothing_stale(tmp_path):
+    world = build_text_world(120)
+    world.client.delete("docs", points_selector=models.PointIdsList(points=[7, 8]))
+    stats = backfill(world, DiesOnce(str(tmp_path / "died"))).run()
+    assert (tmp_path / "died").exists()  # the actor did die mid-batch
+    assert stats.state == "finished" and stats.written == 118
+    assert wrong_vectors(world) == []  # 0 lost, 0 stale
+    assert world.client.retrieve("docs", [7, 8]) == []  # 0 resurrected
+
+
+def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
+    world = build_text_world(96)
+    client = world.client
+    paused_at: list[float] = []
+
+    def set_paused(value: bool) -> None:
+        record = drive(load_record("upgrade"), client)
+        record.backfill_paused = value
+        drive(save_record(record), client)
+
+    def pause_once(engine, outcome):
+        if not paused_at:
+            set_paused(True)
+            paused_at.append(drive(read_coverage(world.spec), client))
+
+    engine = backfill(world, on_batch=pause_once)
+    runner = threading.Thread(target=engine.run)
+    runner.start()
+    deadline = time.time() + 60
+    while engine.stats.state != "paused" and time.time() < deadline:
+        time.sleep(0.05)
+    assert engine.stats.state == "paused"
+    held = drive(read_coverage(world.spec), client)
+    time.sleep(1.0)
+    assert drive(read_coverage(world.spec), client) == held < 1.0  # nothing written while paused
+    set_paused(False)
+    runner.join(60)
+    assert engine.stats.state == "finished" and wrong_vectors(world) == []
+
+
+def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
+    db = tmp_path / "qdrant"
+    n = 600
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, n)
+    path = tmp_path / "m.toml"
+    path.write_text(MIGRATION_FILE)
+    Migration(client, path).fit()
+    Migration(client, path).start()
+    client.close()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
+         "--engine", "ray", "--address", "auto"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    for line in driver.stdout:  # a progress line every 5 s: kill once some are written
+        written = re.search(rb"this worker (\d+) written", line)
+        if written and int(written.group(1)) > 0:
+            break
+    assert driver.poll() is None, "the first driver finished before it could be killed"
+    driver.kill()  # SIGKILL: no checkpoint, no goodbye
+    driver.wait(30)
+    client = QdrantClient(path=str(db))
+    try:
+        migration = Migration(client, path)
+        left = n - migration.progress().migrated
+        assert 0 < left < n  # killed mid-backfill
+        stats = migration.start_backfill(background=False, engine="ray")
+        assert stats.state == "finished" and stats.written == left
+        points, _ = client.scroll("docs", limit=n, with_vectors=True, with_payload=True)
+        wrong = [p.id for p in points if "new" not in p.vector or not np.allclose(
+            p.vector["new"], text_vector(p.payload["text"]), atol=1e-5)]
+        assert len(points) == n and wrong == []
+    finally:
+        client.close()
+
+
+def test_an_unknown_engine_is_one_clear_error(tmp_path):
+    from qdrant_drift.errors import DriftError
+
+    path = tmp_path / "m.toml"
+    path.write_text(MIGRATION_FILE)
+    with pytest.raises(DriftError, match="'worker' or 'ray'"):
+        Migration(build_text_world(4).client, path).backfill_engine("spark")
+
+
+MIGRATION_FILE = """
+[migration]
+name = "upgrade"
+collection = "docs"
+old_vector = "old"
+new_vector = "new"
+old_model = "old-m"
+new_model = "new-m"
+
+[embedder]
+kind = "callable"
+callable = "tests.backfill_fixtures:slow_embed_texts"
+normalize = false
+batch_size = 16
+
+[source]
+payload_field = "text"
+
+[adapter]
+kind = "procrustes"
+sample_size = 150
+
+[backfill]
+batch_size = 16
+heartbeat_timeout = 2.0
+"""
