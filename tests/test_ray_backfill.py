@@ -21,7 +21,8 @@ from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.backfill import read_samples, read_workers
-from qdrant_drift.store.records import load_record, read_coverage, save_record
+from qdrant_drift.lifecycle.commands import pause, resume
+from qdrant_drift.store.records import read_coverage
 
 from .backfill_fixtures import (
     DIM, build_legacy_collection, build_text_world, doc_text, embed_texts, text_vector,
@@ -156,9 +157,7 @@ def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
     paused_at: list[float] = []
 
     def set_paused(value: bool) -> None:
-        record = drive(load_record("upgrade"), client)
-        record.backfill_paused = value
-        drive(save_record(record), client)
+        (pause if value else resume)(client, "upgrade")  # a checked write, as operators do
 
     def pause_once(engine, outcome):
         if not paused_at:

@@ -24,7 +24,9 @@ from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
 from .calibration import fit_calibration, fit_old_query_calibration
-from .quality import preflight_report
+from .quality import K, preflight_report
+
+MIN_PREFLIGHT_PAIRS = 4 * (K + 1)  # a quarter held out: K + 1 documents at least
 
 
 def _torch_available() -> bool:
@@ -182,7 +184,9 @@ def fit(
     ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device, queries=logged)
     started = time.perf_counter()
     quality = calibration = None
-    if holdout > 0 and len(new) >= 2 * needed:
+    # the report ranks each held-out document's top 10 among the others: it needs more
+    # than 10 of them, i.e. a sample of at least MIN_PREFLIGHT_PAIRS
+    if holdout > 0 and len(new) >= max(2 * needed, MIN_PREFLIGHT_PAIRS):
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")
