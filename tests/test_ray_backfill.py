@@ -189,7 +189,8 @@ def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
     Migration(client, path).fit()
     Migration(client, path).start()
     client.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # 0.5 s a batch: the first driver is still at work at its first progress line (5 s)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIFT_TEST_EMBED_DELAY": "0.5"}
     driver = subprocess.Popen(
         [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
          "--engine", "ray", "--address", "auto"],
