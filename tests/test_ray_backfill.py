@@ -181,7 +181,7 @@ def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
 
 def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
     db = tmp_path / "qdrant"
-    n = 600
+    n = 3000  # enough that the first driver is still at work at its first progress line (5 s)
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, n)
     path = tmp_path / "m.toml"
@@ -189,8 +189,7 @@ def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
     Migration(client, path).fit()
     Migration(client, path).start()
     client.close()
-    # 0.5 s a batch: the first driver is still at work at its first progress line (5 s)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIFT_TEST_EMBED_DELAY": "0.5"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     driver = subprocess.Popen(
         [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
          "--engine", "ray", "--address", "auto"],
