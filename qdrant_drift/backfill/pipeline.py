@@ -22,7 +22,6 @@ import threading
 import time
 from typing import Any, Callable
 
-import numpy as np
 
 from ..embedders import Embedder
 from ..lifecycle.progress import Sample, WorkerStatus
@@ -34,11 +33,11 @@ from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
 from ..store.records import count_migrated
 from .commit import commit_steps, release
+from .control import Controls
 from .content import ContentSource
 from .isolation import embed_isolating
 from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
 from .ledger import Ledger
-from ..errors import BackfillError
 from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
 from .retry import RetryingClient
@@ -51,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 
-class BackfillWorker:
+class BackfillWorker(Controls):
     """One worker process's (or thread's) share of the backfill. Several share the work
     through leases in the state collection: threads of one process on embedded Qdrant
     (one process per storage folder), processes anywhere on a Qdrant server."""
@@ -73,17 +72,15 @@ class BackfillWorker:
         self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
                                      max_wait=self.options.max_retry_wait,
                                      on_retry=self._count_retry)
-        self._stop = threading.Event()
+        self._init_controls()  # _stop, pause state
         self._unwritten = threading.Semaphore(self.options.unwritten_batches)
         self._written = threading.Event()  # set by the writer: the select stage may go on
         self._abandon = False
-        self._paused_locally = threading.Event()
         self._lock = threading.Lock()  # guards the three books below, never across a call
         self.ledger = Ledger()
         self.leases = LeaseBook(self.worker_id, self.options.partitions)
         self.sweeps = Sweeps(self.options.partitions)
         self._all_done = False
-        self._paused_by_state = False
         self._next_recount = 0.0
         self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
         self._stuck_at: tuple[int, int] | None = None
@@ -97,21 +94,6 @@ class BackfillWorker:
         self._abandon = abandon
         self._stop.set()
 
-    def pause(self) -> None:
-        self._paused_locally.set()
-
-    def resume(self) -> None:
-        self._paused_locally.clear()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused_locally.is_set() or self._paused_by_state
-
-    def _count_retry(self, exc: BaseException) -> None:
-        self.stats.retries += 1
-        log.warning("transient fault, retrying: %r", exc)
-        if self.metrics is not None:
-            self.metrics.record_retry(self.migration)
 
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)

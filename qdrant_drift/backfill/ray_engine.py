@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
@@ -49,6 +48,7 @@ from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
 from ..store.records import count_migrated
+from .control import Controls
 from .content import ContentSource, Item, no_content_reason
 from .isolation import embed_isolating
 from .ledger import Ledger
@@ -132,7 +132,7 @@ def _items_of(batch: dict[str, np.ndarray]) -> tuple[list[Item], np.ndarray,
     return good, matrix, poison
 
 
-class RayBackfill:
+class RayBackfill(Controls):
     """One driver of a Ray backfill: ``run()`` until every point has the new vector."""
 
     def __init__(self, client: Any, migration: str, embedder_factory: EmbedderFactory,
@@ -152,9 +152,7 @@ class RayBackfill:
                                      max_wait=self.options.max_retry_wait,
                                      on_retry=self._count_retry)
         self.ledger = Ledger()
-        self._stop = threading.Event()
-        self._paused_locally = threading.Event()
-        self._paused_by_state = False
+        self._init_controls()  # _stop, pause state
         self.leases = LeaseBook(self.worker_id, self.options.partitions)
         self._all_done = False
         self._next_heartbeat = self._next_sample = 0.0
@@ -166,20 +164,6 @@ class RayBackfill:
         """Stop after the batch being written (nothing unwritten is ever checkpointed)."""
         self._stop.set()
 
-    def pause(self) -> None:
-        self._paused_locally.set()
-
-    def resume(self) -> None:
-        self._paused_locally.clear()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused_locally.is_set() or self._paused_by_state
-
-    def _count_retry(self, exc: BaseException) -> None:
-        self.stats.retries += 1
-        if self.metrics is not None:
-            self.metrics.record_retry(self.migration)
 
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)
