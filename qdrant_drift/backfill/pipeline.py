@@ -94,7 +94,6 @@ class BackfillWorker(Controls):
         self._abandon = abandon
         self._stop.set()
 
-
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)
 

@@ -164,7 +164,6 @@ class RayBackfill(Controls):
         """Stop after the batch being written (nothing unwritten is ever checkpointed)."""
         self._stop.set()
 
-
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)
 
