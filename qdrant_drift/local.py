@@ -45,4 +45,5 @@ def is_local(client: Any) -> bool:
         elif not hasattr(client, "_client") and hasattr(client, "client"):
             client = client.client  # through wrappers such as the fault injector
         else:
-            return type(getattr(client, "_client", None)).__name__ == "QdrantLocal"
+            return type(getattr(client, "_client", None)).__name__ in ("QdrantLocal",
+                                                                    "AsyncQdrantLocal")

@@ -133,6 +133,27 @@ def test_messages_keep_their_bracketed_text(tmp_path):
     assert "[routr]" in refused.output or "'routr'" in refused.output
 
 
+def test_init_takes_the_vectors_and_models_and_says_why_it_chose_blue_green(tmp_path):
+    target = tmp_path / "m.toml"
+    result = runner.invoke(app, ["init", str(target), "--name", "m", "--collection", "docs",
+                                 "--new-vector", "", "--old-model", "org/old",
+                                 "--new-model", "org/new"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "blue-green" in said and "not wrapped" in said
+    text = target.read_text()
+    assert 'layout = "collection"' in text and 'old_model = "org/old"' in text
+    assert 'model = "org/new"' in text
+    named = runner.invoke(app, ["init", str(tmp_path / "n.toml"), "--name", "n", "--collection",
+                                "docs", "--new-vector", "v2", "--old-vector", "v1"])
+    assert named.exit_code == 0 and "blue-green" not in named.output
+    assert 'layout = "named"' in (tmp_path / "n.toml").read_text()
+    bad = runner.invoke(app, ["init", str(tmp_path / "b.toml"), "--name", "b", "--collection",
+                              "docs", "--new-vector", "v2", "--layout", "blue"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert not (tmp_path / "b.toml").exists()
+
+
 def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shadows():
     from rich.console import Console
 

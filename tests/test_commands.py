@@ -13,13 +13,14 @@ import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
-from qdrant_drift import MigrationSpec, StateError, fit
+from qdrant_drift import DriftError, MigrationSpec, StateError, fit
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.records import load_record, write_record
 
+from .conftest import make_client
 from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, old_vectors
 
 
@@ -102,34 +103,80 @@ def test_start_from_fitted_is_one_write_that_records_both_phase_changes():
     assert commands.start(world.client, "upgrade").revision == record.revision  # no-op
 
 
-def unnamed_legacy_world(client: QdrantClient) -> MigrationSpec:
+def unnamed_legacy_collection(client: QdrantClient, n: int = 30) -> None:
     """What `init` assumes by default: the legacy vector is the collection's unnamed one."""
-    old = old_vectors(30)
+    old = old_vectors(n)
     client.create_collection("docs", vectors_config=models.VectorParams(
         size=DIM, distance=models.Distance.COSINE))
     client.upsert("docs", [models.PointStruct(id=i, vector=old[i].tolist(),
-                                              payload={"text": doc_text(i)}) for i in range(30)])
+                                              payload={"text": doc_text(i)}) for i in range(n)])
+
+
+def plain_bare_upsert(client: QdrantClient, point_id: int) -> None:
+    """How a legacy app that is not wrapped writes: a bare list, the unnamed vector."""
+    client.upsert("docs", [models.PointStruct(id=point_id, vector=old_vectors(1)[0].tolist(),
+                                              payload={"text": doc_text(point_id)})])
+
+
+def test_embedded_qdrant_refuses_bare_vectors_once_a_named_vector_is_added():
+    """The fact behind the refusal below (if a qdrant-client release lifts it, this fails)."""
+    client = QdrantClient(":memory:")
+    unnamed_legacy_collection(client)
+    client.create_vector_name("docs", "new", models.DenseVectorNameConfig(
+        dense=models.DenseVectorConfig(size=DIM, distance=models.Distance.COSINE)))
+    with pytest.raises(Exception, match="Unnamed vectors are not allowed"):
+        plain_bare_upsert(client, 99)
+
+
+@pytest.mark.parametrize("backend", ["rest", "grpc"])
+def test_a_server_keeps_taking_bare_vectors_next_to_the_new_named_vector(backend, request):
+    """Why the named layout on an unnamed legacy vector is refused on embedded Qdrant only."""
+    client = make_client(backend, request)
+    if client.collection_exists("docs"):
+        client.delete_collection("docs")
+    unnamed_legacy_collection(client)
+    new = embed_texts([doc_text(i) for i in range(30)])
+    spec = MigrationSpec(name=f"bare-{backend}", collection="docs", new_vector="new")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)),
+                    state_collection=f"_drift_bare_{backend}")
+    plain_bare_upsert(client, 99)  # the legacy app, not wrapped, writes as it always did
+    vector = client.retrieve("docs", [99], with_vectors=True)[0].vector
+    legacy = vector.get("") if isinstance(vector, dict) else vector
+    assert legacy is not None and len(legacy) == DIM
+
+
+def test_a_named_layout_on_an_unnamed_legacy_vector_is_refused_on_embedded_qdrant():
+    client = QdrantClient(":memory:")
+    unnamed_legacy_collection(client)
     new = embed_texts([doc_text(i) for i in range(30)])
     spec = MigrationSpec(name="first", collection="docs", new_vector="new")
-    commands.create(client, spec, fit("procrustes", new, old))
-    client.update_vectors("docs", [models.PointVectors(id=i, vector={"new": new[i].tolist()})
-                                   for i in range(30)])
-    return spec
+    with pytest.raises(DriftError, match='unnamed vector.*use layout = "collection"'):
+        commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    assert not isinstance(client.get_collection("docs").config.params.vectors, dict)
+    plain_bare_upsert(client, 99)  # the legacy app still writes as it always did
 
 
-def test_finish_with_an_unnamed_legacy_vector_completes_and_keeps_it_unused():
+def test_blue_green_on_an_unnamed_legacy_vector_keeps_plain_writers_and_finishes():
     client = QdrantClient(":memory:")
-    spec = unnamed_legacy_world(client)
-    commands.start(client, "first")
-    commands.cutover(client, "first")
-    assert "keep the legacy unnamed vector" in commands.finish_note(spec)
-    assert commands.finish(client, "first").phase is Phase.FINISHED
-    assert "" in client.get_collection("docs").config.params.vectors  # still there
-    # nothing is stuck: the collection is free for the next migration
-    again = MigrationSpec(name="second", collection="docs", new_vector="newer")
+    unnamed_legacy_collection(client)
     new = embed_texts([doc_text(i) for i in range(30)])
-    record = commands.create(client, again, fit("procrustes", new, new))
-    assert record.phase is Phase.SERVING_ADAPTED
+    spec = MigrationSpec(name="first", collection="docs", new_vector="", layout="collection",
+                         new_collection="docs_new")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    plain_bare_upsert(client, 30)  # a legacy writer, mid-migration
+    commands.start(client, "first")
+    commands.cutover(client, "first", force=True)  # the backfill is not this test's subject
+    assert commands.finish(client, "first").phase is Phase.FINISHED
+    assert not client.collection_exists("docs")
+    # nothing is stuck: the new collection is free for the next migration
+    again = MigrationSpec(name="second", collection="docs_new", new_vector="newer",
+                          old_vector="")
+    with pytest.raises(DriftError, match="unnamed vector"):
+        commands.create(client, again, fit("procrustes", new, new))
+    again = MigrationSpec(name="second", collection="docs_new", new_vector="", layout="collection",
+                          new_collection="docs_newer")
+    assert commands.create(client, again, fit("procrustes", new, new)).phase \
+        is Phase.SERVING_ADAPTED
 
 
 def test_finish_is_checked_before_anything_is_dropped():

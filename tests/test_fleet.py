@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from qdrant_client.http import models
 
-from qdrant_drift import DriftClient, DriftError, Phase, Plan, fit
-from qdrant_drift.lifecycle.commands import cutover, set_phase
+from qdrant_drift import DriftClient, DriftError, Phase, Plan, StateError, fit
+from qdrant_drift.lifecycle.commands import cutover, rollback, set_phase
 from qdrant_drift.lifecycle.facade import progress_steps
 from qdrant_drift.sansio import drive
 from qdrant_drift.serving.router import ByCoverage, ByPhase, Router, RouterSettings
@@ -104,6 +104,18 @@ def test_status_reports_a_corrupt_adapter_instead_of_refusing(world):
     assert progress.migrated == N // 2
     assert "qdrant-drift fit" in progress.adapter_problem
     assert progress.predicted_recovery is None
+
+
+def test_rollback_to_a_corrupt_adapter_is_refused_until_a_new_one_is_stored(world):
+    world.migrate(range(N))
+    cutover(world.client, "upgrade")
+    corrupt_the_stored_adapter(world)
+    with pytest.raises(StateError, match="rollback refused.*run `qdrant-drift fit`"):
+        rollback(world.client, "upgrade")
+    assert drive(load_record("upgrade"), world.client).phase is Phase.CUT_OVER  # unchanged
+    drive(store_adapter("upgrade", fit("procrustes", world.new[40:240], world.old[40:240],
+                                       new_model="new-m", old_model="old-m")), world.client)
+    assert rollback(world.client, "upgrade").phase is Phase.ROLLED_BACK
 
 
 def test_settings_round_trip_and_ignore_unknown_keys():

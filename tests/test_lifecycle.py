@@ -30,14 +30,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def migration_file(tmp_path: Path, *, name: str = "docs-v2", embed: str = "embed_texts",
                    extra: str = "", old_vector: str = "old", payload_field: str = "text",
-                   kind: str = "procrustes", sample_size: int = 150) -> Path:
+                   kind: str = "procrustes", sample_size: int = 150,
+                   layout: str = "named", collection: str = "docs") -> Path:
     path = tmp_path / f"{name}.toml"
+    blue_green = (f'new_collection = "{collection}_new"\n' if layout == "collection" else "")
     path.write_text(f"""
 [migration]
 name = "{name}"
-collection = "docs"
-old_vector = "{old_vector}"
-new_vector = "new"
+collection = "{collection}"
+layout = "{layout}"
+{blue_green}old_vector = "{old_vector}"
+new_vector = "{'' if layout == 'collection' else 'new'}"
 old_model = "old-m"
 new_model = "new-m"
 
@@ -256,28 +259,36 @@ def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, emb
     assert "UserWarning" not in fitted + started and "warnings.warn" not in fitted + started
 
 
-def test_finish_with_the_unnamed_legacy_vector_completes_and_a_new_migration_can_start(
-        tmp_path):
+def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroken(tmp_path):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     client.create_collection("docs", vectors_config=models.VectorParams(
         size=DIM, distance=models.Distance.COSINE))
-    old = old_vectors(120)
+    old = old_vectors(121)
     client.upsert("docs", [models.PointStruct(id=i, vector=old[i].tolist(),
                                               payload={"text": doc_text(i)}) for i in range(120)])
     client.close()
     where = ["--path", str(db)]
-    path = str(migration_file(tmp_path, old_vector="", sample_size=120))
-    _cli("fit", path, *where)  # the sample is the whole collection: nothing left to backfill
+    named = str(migration_file(tmp_path, name="named", old_vector="", sample_size=120))
+    assert 'use layout = "collection"' in _refused("plan", named, *where)
+    path = str(migration_file(tmp_path, old_vector="", sample_size=120, layout="collection"))
+    _cli("fit", path, *where)  # the sample is the whole collection
     _cli("start", path, *where)
+    client = QdrantClient(path=str(db))  # a legacy app, not wrapped, writes as it always did
+    client.upsert("docs", [models.PointStruct(id=120, vector=old[120].tolist(),
+                                              payload={"text": doc_text(120)})])
+    client.close()
+    assert "1 written" in " ".join(_cli("backfill", path, *where).split())
     assert "cut-over" in _cli("cutover", path, *where)
     finished = " ".join(_cli("finish", path, *where, "--yes").split())
-    assert ("migration 'docs-v2' is finished; kept the legacy unnamed vector of 'docs', unused "
-            "(Qdrant cannot drop a collection's unnamed vector)") in finished
+    assert "migration 'docs-v2' is finished; dropped the legacy collection 'docs'" in finished
     status = json.loads(_cli("status", path, *where, "--json"))
     assert status["phase"] == "finished"
-    nxt = migration_file(tmp_path, name="docs-v3", old_vector="new")
-    nxt.write_text(nxt.read_text().replace('new_vector = "new"', 'new_vector = "newer"'))
+    client = QdrantClient(path=str(db))
+    assert client.count("docs_new").count == 121
+    client.close()
+    nxt = migration_file(tmp_path, name="docs-v3", old_vector="", layout="collection",
+                         collection="docs_new")
     assert "fitted" in _cli("fit", str(nxt), *where)
 
 

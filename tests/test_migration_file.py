@@ -167,11 +167,20 @@ def test_scaffold_loads_and_shows_every_section(tmp_path: Path, layout: str) -> 
     assert mf.backfill == BackfillSection() and mf.router == RouterSection()
 
 
+@pytest.mark.parametrize("old_vector, layout", [("", "collection"), ("mpnet", "named")])
+def test_scaffold_picks_blue_green_for_an_unnamed_legacy_vector(
+        tmp_path: Path, old_vector: str, layout: str) -> None:
+    text = scaffold("m", "docs", "minilm", old_vector=old_vector, old_model="org/old")
+    mf = load_migration_file(write(tmp_path, text, "m.toml"))
+    assert mf.migration.layout == layout and mf.migration.old_vector == old_vector
+    assert mf.migration.old_model == "org/old"
+
+
 def test_scaffold_with_bad_arguments_raises() -> None:
     with pytest.raises(MigrationFileError, match=r"\[migration\] layout"):
         scaffold("x", "docs", "minilm", layout="blue-green")
     with pytest.raises(MigrationFileError, match=r"\[migration\].*new_vector"):
-        scaffold("x", "docs", "")  # named layout: "" is already the old (unnamed) vector
+        scaffold("x", "docs", "", layout="named")  # "" is already the old (unnamed) vector
 
 
 def test_round_trip_through_dict_and_toml(tmp_path: Path) -> None:

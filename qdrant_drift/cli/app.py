@@ -7,6 +7,9 @@ this one only assembles them.
 
 from __future__ import annotations
 
+import sys
+
+import click
 import typer
 
 from . import lifecycle
@@ -34,9 +37,38 @@ app.command("demo")(demo)
 lifecycle.register(app)
 
 
+def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(Click's usage and other errors, its aborts), for Click and for the copy of Click that
+    recent Typer releases vendor (a different class tree with the same protocol; its abort
+    is ``typer.Abort``)."""
+    errors: list[type[Exception]] = [click.ClickException]
+    aborts: list[type[Exception]] = [click.Abort, typer.Abort]
+    try:
+        from typer._click import exceptions as vendored  # Typer >= 0.2x
+    except ImportError:
+        pass
+    else:
+        errors.append(vendored.ClickException)
+    return tuple(errors), tuple(aborts)
+
+
+CLICK_ERRORS, CLICK_ABORTS = _click_errors()
+
+
 def main() -> None:
-    """The ``qdrant-drift`` entry point (warnings are shown as one line by the callback)."""
-    app()
+    """The ``qdrant-drift`` entry point. Warnings are one line each (the callback); so are
+    usage errors (a missing option, a file that is not there), instead of Click's panel."""
+    try:
+        code = app(standalone_mode=False)
+    except CLICK_ERRORS as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except CLICK_ABORTS:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from rich.table import Table
 from .output import console, fail, fmt
 from ..errors import DriftError
 from ..lifecycle.facade import Migration
-from ..lifecycle.file import load_migration_file, scaffold
+from ..lifecycle.file import default_layout, load_migration_file, scaffold
 from ..lifecycle.progress import Progress
 
 FileArg = typer.Argument(..., exists=True, dir_okay=False, help="the migration file (TOML)")
@@ -152,14 +152,32 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
          name: str = typer.Option(..., help="migration name"),
          collection: str = typer.Option(..., help="the collection being upgraded"),
          new_vector: str = typer.Option(..., help="name of the new model's vector"),
+         old_vector: str = typer.Option(
+             "", help='name of the legacy vector ("" = the collection\'s unnamed vector)'),
+         old_model: Optional[str] = typer.Option(None, help="the model that made the "
+                                                             "existing vectors"),
+         new_model: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2",
+                                       help="the new embedding model (Hub name or path)"),
          payload_field: str = typer.Option("text", help="payload field holding the text"),
-         layout: str = typer.Option("named", help="named | collection")) -> None:
+         layout: Optional[str] = typer.Option(
+             None, help='named | collection (default: collection when the legacy vector is '
+                        'the unnamed one, else named)')) -> None:
     """Scaffold a migration file (every key commented; edit, then commit it)."""
     if file.exists():
         fail(DriftError(f"{file} exists; not overwriting it"))
+    try:
+        text = scaffold(name, collection, new_vector, payload_field=payload_field,
+                        layout=layout, old_vector=old_vector, old_model=old_model,
+                        new_model=new_model)
+    except DriftError as exc:
+        fail(exc)
     file.parent.mkdir(parents=True, exist_ok=True)
-    file.write_text(scaffold(name, collection, new_vector, payload_field=payload_field,
-                             layout=layout))
+    file.write_text(text)
+    chosen = layout or default_layout(old_vector)
+    if layout is None and chosen == "collection":
+        console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
+                      "one: the legacy collection stays as it is, so apps that are not wrapped "
+                      "keep writing")
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
 
 

@@ -22,7 +22,8 @@ from typing import Any
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from ..errors import DriftError, StateError
+from ..errors import AdapterFileError, DriftError, StateError
+from ..local import is_local
 from ..migration.phases import ACTIVE, Phase, check_transition
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
@@ -77,10 +78,12 @@ def _active_on(collection: str, except_name: str,
     return None
 
 
-def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTION
+def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTION, *,
+                    embedded: bool = False
                     ) -> Steps[tuple[Any, models.VectorParams, MigrationRecord | None]]:
     """The cheap checks, before any embedding: the collection and its legacy vector exist,
     the distance can be served, the layout fits, no other migration holds the collection.
+    ``embedded``: the client is local mode (see :meth:`Layout.check_source`).
     Returns (collection info, legacy vector params, this migration's record if any)."""
     exists = yield call("collection_exists", spec.collection)
     if not exists:
@@ -93,7 +96,7 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
             "merges and calibrates similarity scores (higher is better), so only Cosine and "
             "Dot collections can be migrated"
         )
-    layout_of(spec).check_source(info)
+    layout_of(spec).check_source(info, embedded=embedded)
     previous = yield from load_record(spec.name, state_collection)
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
@@ -107,9 +110,10 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
 
 def create_steps(
     spec: MigrationSpec, adapter: Adapter | None, *, phase: Phase,
-    state_collection: str = STATE_COLLECTION,
+    state_collection: str = STATE_COLLECTION, embedded: bool = False,
 ) -> Steps[MigrationRecord]:
-    info, old_params, previous = yield from preflight_steps(spec, state_collection)
+    info, old_params, previous = yield from preflight_steps(spec, state_collection,
+                                                            embedded=embedded)
     if previous is not None and previous.phase in ACTIVE:
         raise StateError(
             f"migration {spec.name!r} is already active (phase {previous.phase.value!r}); "
@@ -140,8 +144,8 @@ def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
            phase: Phase = Phase.SERVING_ADAPTED,
            state_collection: str = STATE_COLLECTION) -> MigrationRecord:
     """Prepare the new vector / collection and record the migration in Qdrant."""
-    return drive(create_steps(spec, adapter, phase=phase, state_collection=state_collection),
-                 client)
+    return drive(create_steps(spec, adapter, phase=phase, state_collection=state_collection,
+                              embedded=is_local(client)), client)
 
 
 def record_fit_steps(spec: MigrationSpec, adapter: Adapter,
@@ -244,7 +248,19 @@ def cutover_steps(name: str, *, force: bool = False,
 
 def rollback_steps(name: str, state_collection: str = STATE_COLLECTION
                    ) -> Steps[MigrationRecord]:
-    """Instantly return serving to the legacy path (adapted queries on legacy vectors)."""
+    """Instantly return serving to the legacy path (adapted queries on legacy vectors).
+    Refused while the stored adapter is unreadable: the legacy path would have nothing to
+    adapt new-model queries with, so every wrapped query would fail."""
+    record = yield from require_record(name, state_collection)
+    check_transition(record.phase, Phase.ROLLED_BACK)
+    if record.adapter_digest:
+        try:
+            yield from load_stored_adapter(record, state_collection)
+        except (StateError, AdapterFileError) as exc:
+            raise StateError(
+                f"rollback refused: {exc}, and the legacy path needs it to serve new-model "
+                "queries; run `qdrant-drift fit` to store a new adapter, then roll back"
+            ) from exc
     record = yield from update_record(name, phase_change(Phase.ROLLED_BACK), state_collection)
     yield from alias_for_phase(record)
     return record
@@ -337,7 +353,8 @@ async def acreate(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
                   state_collection: str = STATE_COLLECTION) -> MigrationRecord:
     """:func:`create` for an ``AsyncQdrantClient``."""
     return await adrive(create_steps(spec, adapter, phase=phase,
-                                     state_collection=state_collection), client)
+                                     state_collection=state_collection,
+                                     embedded=is_local(client)), client)
 
 
 async def aset_phase(client: Any, name: str, phase: Phase | str, *, force: bool = False,

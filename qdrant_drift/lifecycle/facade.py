@@ -43,9 +43,10 @@ from .commands import preflight_steps, record_fit_steps
 from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.layouts import Layout, coverage, layout_of
+from ..migration.phases import Phase
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
-from ..sansio import Steps, drive
+from ..sansio import Steps, call, drive
 from ..errors import AdapterFileError, StateError
 from ..backfill.targets import Target, target_for
 from ..store.adapters import load_stored_adapter
@@ -203,7 +204,8 @@ class Migration:
         The cheap checks (collection, legacy vector, other active migrations, texts in the
         sample) come first and fail with the reason."""
         spec = self.spec
-        _, _, record = self._drive(preflight_steps(spec, self.state_collection))
+        _, _, record = self._drive(preflight_steps(spec, self.state_collection,
+                                                   embedded=is_local(self.client)))
         total = self.client.count(spec.collection, exact=True).count
         server, supports, note = _capabilities(self.client, layout_of(spec))
         migrated = 0
@@ -242,7 +244,8 @@ class Migration:
         ``queries`` (else ``[adapter] queries``): logged queries that choose the adapter and
         ground its pre-flight report (see :mod:`.queries`).
         """
-        self._drive(preflight_steps(self.spec, self.state_collection))
+        self._drive(preflight_steps(self.spec, self.state_collection,
+                                    embedded=is_local(self.client)))
         if self.file.adapter_path is not None:
             from ..adapters import load_adapter
 
@@ -428,7 +431,11 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     from ..serving.shadow import read_agreement_steps
 
     record = yield from require_record(name, state_collection)
-    migrated, total = yield from count_migrated(record.spec)
+    if record.phase is Phase.FINISHED:  # the legacy side may be gone (blue-green drops it)
+        counted = yield call("count", record.spec.native_collection, exact=True)
+        migrated = total = counted.count
+    else:
+        migrated, total = yield from count_migrated(record.spec)
     samples = yield from store.read_samples(name, state_collection)
     dead = yield from store.read_dead_letters(name, state_collection)
     workers = yield from store.read_workers(name, timeout=heartbeat_timeout,

@@ -757,6 +757,13 @@ def _comment(text: str, width: int = 88) -> list[str]:
     return textwrap.wrap(text, width=width, initial_indent="# ", subsequent_indent="# ")
 
 
+def default_layout(old_vector: str) -> str:
+    """Blue-green when the legacy vector is the unnamed one: adding a named vector next to it
+    breaks plain bare-vector upserts on embedded Qdrant (apps not wrapped yet), while a new
+    collection leaves the legacy one as it is on every Qdrant. Named otherwise."""
+    return "collection" if old_vector == DEFAULT_VECTOR else "named"
+
+
 def scaffold(
     name: str,
     collection: str,
@@ -764,15 +771,21 @@ def scaffold(
     *,
     new_model: str = "sentence-transformers/all-MiniLM-L6-v2",
     payload_field: str = "text",
-    layout: str = "named",
+    layout: str | None = None,
+    old_vector: str = DEFAULT_VECTOR,
+    old_model: str | None = None,
 ) -> str:
     """A commented migration file: every section, every key with its meaning; the defaults
     are written out, the optional keys are shown commented out. The text loads cleanly (it
-    is checked before it is returned; bad arguments raise :class:`MigrationFileError`)."""
+    is checked before it is returned; bad arguments raise :class:`MigrationFileError`).
+    ``layout`` None picks :func:`default_layout`."""
+    layout = layout or default_layout(old_vector)
     migration: dict[str, Any] = {
         "name": name, "collection": collection, "new_vector": new_vector, "layout": layout,
-        "new_model": new_model,
+        "old_vector": old_vector, "new_model": new_model,
     }
+    if old_model:
+        migration["old_model"] = old_model
     if layout == "collection":
         migration["new_collection"] = f"{collection}_{new_vector or 'new'}"
     current = MigrationFile.from_dict(

@@ -115,8 +115,9 @@ class Layout:
         raise NotImplementedError
 
     # -- the target ----------------------------------------------------------------------
-    def check_source(self, info: Any) -> None:
-        """Refuse a legacy collection this layout cannot migrate (``info``: its description)."""
+    def check_source(self, info: Any, *, embedded: bool = False) -> None:
+        """Refuse a legacy collection this layout cannot migrate (``info``: its description;
+        ``embedded``: the Qdrant is local mode, whose write checks are stricter)."""
 
     def create_target_steps(self, info: Any, params: models.VectorParams) -> Steps[None]:
         """Make room for the new vectors (idempotent: an existing target is kept)."""
@@ -202,6 +203,20 @@ class NamedLayout(Layout):
 
     def migrated_condition(self) -> models.Condition:
         return models.HasVectorCondition(has_vector=self.spec.new_vector)
+
+    def check_source(self, info: Any, *, embedded: bool = False) -> None:
+        """Embedded Qdrant refuses a bare-list upsert once a collection has named vectors
+        ("Unnamed vectors are not allowed when a collection has named vectors"), so adding
+        the new vector next to an unnamed legacy one would break every app that is not
+        wrapped yet. A server stores a bare list as the unnamed vector and is not refused."""
+        spec = self.spec
+        if embedded and spec.old_vector == DEFAULT_VECTOR:
+            raise DriftError(
+                f"the legacy vector of {spec.collection!r} is its unnamed vector: on embedded "
+                "Qdrant, adding a named vector next to it makes every plain upsert of a bare "
+                "vector fail, breaking apps that are not wrapped yet; use layout = "
+                '"collection" in [migration] (blue-green: the legacy collection stays as it is)'
+            )
 
     def record_vectors(self) -> Any:
         return [self.spec.new_vector]
@@ -293,7 +308,7 @@ class BlueGreenLayout(Layout):
         ))
         return migrated.count, total.count
 
-    def check_source(self, info: Any) -> None:
+    def check_source(self, info: Any, *, embedded: bool = False) -> None:
         """A collection with other vectors (dense or sparse) would lose them at the alias
         switch, so it is refused."""
         spec = self.spec
