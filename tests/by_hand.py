@@ -5,9 +5,31 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pytest
 
+from qdrant_drift.adapters import Adapter, ModelFingerprint
+from qdrant_drift.adapters.maps import LinearMap
+from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call, Gather, Request, Steps
+
+# A migration in each layout, and an adapter whose every output can be worked out by hand: it
+# swaps the two coordinates of a 2-d vector; its calibration maps an adapted score s to
+# 0.1 + 0.8 s on the native scale (an old-model query's score to 0.5 s).
+NAMED = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new",
+                      old_model="old-m", new_model="new-m")
+BLUE_GREEN = MigrationSpec(name="upgrade", collection="docs", old_vector="old",
+                           new_vector="new", layout="collection", new_collection="docs_v2",
+                           old_model="old-m", new_model="new-m")
+ADAPTER = Adapter(
+    kind="procrustes",
+    map=LinearMap(weight=np.array([[0.0, 1.0], [1.0, 0.0]]), bias=np.zeros(2)),
+    fingerprint=ModelFingerprint(new_model="new-m", old_model="old-m", new_dim=2, old_dim=2),
+    info={"calibration": {"adapted": [0.0, 1.0], "native": [0.1, 0.9]},
+          "old_calibration": {"adapted": [0.0, 1.0], "native": [0.0, 0.5]}},
+)
+QUERY = [0.6, 0.8]  # a new-model vector ...
+ADAPTED = [0.8, 0.6]  # ... and the adapter's output for it, in the legacy space
 
 
 def called(request: Request) -> str | tuple[str, ...]:

@@ -2,8 +2,9 @@
 hand (each request they yield asserted, each answer written here), so what reaches Qdrant
 and what comes back to the app are specified exactly.
 
-The adapter swaps the two coordinates of a 2-d vector, and its calibration maps an adapted
-score ``s`` to ``0.1 + 0.8 s`` on the native scale: every number below can be checked by hand.
+The adapter (``by_hand.ADAPTER``) swaps the two coordinates of a 2-d vector, and its
+calibration maps an adapted score ``s`` to ``0.1 + 0.8 s`` on the native scale: every number
+below can be checked by hand.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import httpx
-import numpy as np
 import pytest
 from qdrant_client.http import models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from qdrant_drift.adapters import Adapter, ModelFingerprint
-from qdrant_drift.adapters.maps import LinearMap
+from qdrant_drift.adapters import Adapter
 from qdrant_drift.errors import DriftError, QdrantFault, classify
 from qdrant_drift.migration.layouts import MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
@@ -31,24 +30,9 @@ from qdrant_drift.serving.queries import (
 )
 from qdrant_drift.serving.router import Plan
 
-from .by_hand import by_hand
+from .by_hand import ADAPTED, ADAPTER, BLUE_GREEN, NAMED, QUERY, by_hand
 
-NAMED = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new",
-                      old_model="old-m", new_model="new-m")
-BLUE_GREEN = MigrationSpec(name="upgrade", collection="docs", old_vector="old",
-                           new_vector="new", layout="collection", new_collection="docs_v2",
-                           old_model="old-m", new_model="new-m")
 SPECS = pytest.mark.parametrize("spec", [NAMED, BLUE_GREEN], ids=["named", "collection"])
-
-ADAPTER = Adapter(
-    kind="procrustes",
-    map=LinearMap(weight=np.array([[0.0, 1.0], [1.0, 0.0]]), bias=np.zeros(2)),
-    fingerprint=ModelFingerprint(new_model="new-m", old_model="old-m", new_dim=2, old_dim=2),
-    info={"calibration": {"adapted": [0.0, 1.0], "native": [0.1, 0.9]},
-          "old_calibration": {"adapted": [0.0, 1.0], "native": [0.0, 0.5]}},
-)
-QUERY = [0.6, 0.8]  # a new-model query ...
-ADAPTED = [0.8, 0.6]  # ... and its adapted form, on the legacy vector
 GROUP_1 = models.Filter(must=[models.FieldCondition(key="group",
                                                     match=models.MatchValue(value=1))])
 
@@ -200,7 +184,8 @@ def test_a_blue_green_hybrid_search_is_two_concurrent_batches_one_per_collection
     assert response.points[1].payload == {"title": "twenty"}
 
 
-@pytest.mark.parametrize("coverage, depth", [(0.5, 6), (0.25, 12), (0.75, 12), (0.0, 40), (0.97, 40)])
+@pytest.mark.parametrize("coverage, depth", [(0.5, 6), (0.25, 12), (0.75, 12), (0.0, 40),
+                                             (0.97, 40)])
 def test_the_legacy_side_reads_deeper_the_rarer_one_kind_of_point_is(coverage, depth):
     steps = query_steps(serving(NAMED, Plan.HYBRID, coverage=coverage), "docs", kw(limit=2))
     [batch], _ = by_hand(steps, [("query_batch_points", [answer(), answer()])])
