@@ -10,6 +10,7 @@ the generator, so the core decides how to degrade.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Generator, TypeVar, Union
 
@@ -62,6 +63,13 @@ def drive(steps: Steps[T], client: Any) -> T:
         return stop.value
 
 
+async def _arun(client: Any, request: Call) -> Any:
+    """A call on an async client; the few plain methods it has (qdrant-client's
+    ``upload_points``, ``upload_collection``) return their result as it is."""
+    result = _run(client, request)
+    return (await result) if inspect.isawaitable(result) else result
+
+
 async def adrive(steps: Steps[T], client: Any) -> T:
     """Run a core generator against an asynchronous client; Gather runs concurrently."""
     try:
@@ -70,10 +78,10 @@ async def adrive(steps: Steps[T], client: Any) -> T:
             try:
                 if isinstance(request, Gather):
                     result: Any = list(
-                        await asyncio.gather(*(_run(client, c) for c in request.calls))
+                        await asyncio.gather(*(_arun(client, c) for c in request.calls))
                     )
                 else:
-                    result = await _run(client, request)
+                    result = await _arun(client, request)
             except Exception as exc:
                 request = steps.throw(exc)
             else:

@@ -5,12 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .shells import FLAVOURS, Shell
 from .synthetic import drifted_pairs
 
 
 @pytest.fixture
 def pairs_64() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return drifted_pairs(1200, 64, 64, noise=0.02)
+
+
+@pytest.fixture(params=FLAVOURS)
+def shell(request):
+    """The sync or the async wrapper shell (see tests/shells.py): a test that takes it runs
+    once for each."""
+    shell = Shell(request.param)
+    yield shell
+    shell.close()
 
 
 # Qdrant server image for the server suite (named vectors need >= 1.18).

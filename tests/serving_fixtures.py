@@ -3,7 +3,7 @@ ones, so the adapter is near-perfect and routed results can be checked against g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from qdrant_client import AsyncQdrantClient, QdrantClient
@@ -14,18 +14,29 @@ from qdrant_drift.adapters import Adapter
 from qdrant_drift.lifecycle.commands import acreate, create
 from qdrant_drift.migration.layouts import NamedLayout, layout_of
 
+from .shells import Shell
 from .synthetic import drifted_pairs
 
 N, DIM = 240, 16
 
 
+SYNC = Shell("sync")
+
+
 @dataclass
 class World:
-    client: QdrantClient
+    client: QdrantClient  # in the async shell, an AsyncQdrantClient seen sync
     spec: MigrationSpec
     adapter: Adapter
     new: np.ndarray
     old: np.ndarray
+    shell: Shell = field(default=SYNC)
+
+    def wrapped(self, client=None, migration: str = "upgrade", **options):
+        """The shell's wrapper around ``client`` (default: the world's own), refreshed only
+        when asked unless ``refresh_interval`` says otherwise."""
+        options.setdefault("refresh_interval", 0)
+        return self.shell.wrap(self.client if client is None else client, migration, **options)
 
     def migrate(self, ids) -> None:
         """What the backfill does: give points their new vector (and the blue-green marker)."""
@@ -68,11 +79,12 @@ def _spec_and_adapter(layout: str, new: np.ndarray, old: np.ndarray):
 COLLECTIONS = ("docs", "docs_v2", "other", "qdrant_drift_state")
 
 
-def build_world(layout: str = "named", client: QdrantClient | None = None) -> World:
-    """On ``client`` (a server: its test collections are dropped first) or local mode."""
+def build_world(layout: str = "named", client: QdrantClient | None = None,
+                shell: Shell = SYNC) -> World:
+    """On ``client`` (a server: its test collections are dropped first) or local mode, of the
+    ``shell``'s flavour (an async client is seen sync, see tests/shells.py)."""
     new, old, _ = drifted_pairs(N, DIM, DIM, noise=0.01, seed=11)
-    if client is None:
-        client = QdrantClient(":memory:")
+    client = shell.local_client() if client is None else shell.blocking(client)
     for name in COLLECTIONS:
         if client.collection_exists(name):
             client.delete_collection(name)
@@ -80,7 +92,7 @@ def build_world(layout: str = "named", client: QdrantClient | None = None) -> Wo
     client.upsert("docs", _legacy_points(old))
     spec, adapter = _spec_and_adapter(layout, new, old)
     create(client, spec, adapter)
-    return World(client=client, spec=spec, adapter=adapter, new=new, old=old)
+    return World(client=client, spec=spec, adapter=adapter, new=new, old=old, shell=shell)
 
 
 async def build_async_world(

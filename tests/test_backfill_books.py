@@ -27,19 +27,14 @@ from qdrant_drift.backfill.content import Item
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call
 
+from .by_hand import finish, finish_without_calls
+
 SPEC = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new")
 TARGET = target_for(SPEC, PayloadField("text"))
 
 
 def record(pid, text="some text", **payload):
     return models.Record(id=pid, payload={"text": text, **payload}, vector=None)
-
-
-def finish(steps, result):
-    """Send the last result; the generator must return (its value is returned)."""
-    with pytest.raises(StopIteration) as stop:
-        steps.send(result)
-    return stop.value.value
 
 
 # -- the ledger ------------------------------------------------------------------------------
@@ -231,12 +226,6 @@ def test_the_sweep_reads_ahead_a_page_and_serves_batches_from_its_buffer():
     assert not swept.ends_pass
     again = sweeps.take_steps(0, TARGET, 2, lambda pid: True)
     assert [r.id for r in finish_without_calls(again).records] == [3, 4]
-
-
-def finish_without_calls(steps):
-    with pytest.raises(StopIteration) as stop:
-        next(steps)
-    return stop.value.value
 
 
 def test_the_sweep_ends_its_pass_on_the_last_page_and_then_awaits_the_write():

@@ -1,9 +1,12 @@
-"""DriftClient: the same calls as qdrant-client, routed by the migration state."""
+"""DriftClient and AsyncDriftClient: the same calls as qdrant-client, routed by the migration
+state. Each behaviour is specified once and run against both shells (the ``shell`` fixture:
+the async client is driven through a sync-looking face, see tests/shells.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 
 import numpy as np
 import pytest
@@ -22,18 +25,21 @@ from qdrant_drift.lifecycle.commands import aset_phase, cutover, rollback, set_p
 
 from .conftest import BACKENDS, make_async_client, make_client
 from .serving_fixtures import N, build_async_world, build_world
+from .shells import unblocked
 
 
 @pytest.fixture(params=[(layout, backend) for backend in BACKENDS
                         for layout in ("named", "collection")],
                 ids=lambda p: f"{p[0]}-{p[1]}")
-def world(request):
+def world(request, shell):
     layout, backend = request.param
-    return build_world(layout, make_client(backend, request))
+    make = make_async_client if shell.is_async else make_client
+    return build_world(layout, make(backend, request), shell)
 
 
 def drift(world, **kw) -> DriftClient:
-    return DriftClient(world.client, "upgrade", refresh_interval=0, **kw)
+    """The wrapper of the world's shell, refreshed only when asked."""
+    return world.wrapped(**kw)
 
 
 def ids(response) -> list[int]:
@@ -138,8 +144,8 @@ def test_a_batch_is_one_round_trip_per_collection_and_answers_like_single_querie
     world.migrate(range(0, N, 2))
     for phase in phase_path:  # cut over at half coverage on purpose
         set_phase(world.client, "upgrade", phase, force=True)
-    counting = CountingCalls(world.client)
-    client = DriftClient(counting, "upgrade", refresh_interval=0)
+    counting = CountingCalls(unblocked(world.client))
+    client = world.wrapped(counting)
     flt = models.Filter(must=[models.FieldCondition(key="group",
                                                     match=models.MatchValue(value=1))])
     requests = [models.QueryRequest(query=world.new[i].tolist(), using="new", limit=4,
@@ -242,7 +248,7 @@ def test_deletes_reach_both_sides(world):
 
 def test_missing_migration_is_a_clear_error(world):
     with pytest.raises(DriftError, match="no migration named 'nope'"):
-        DriftClient(world.client, "nope", refresh_interval=0)
+        world.wrapped(migration="nope")  # the async client: at its first call
 
 
 def test_unreadable_state_degrades_to_the_adapted_plan(world):
@@ -315,22 +321,24 @@ def test_async_wrap_and_background_refresh():
     asyncio.run(scenario())
 
 
-def test_sync_background_refresh_follows_a_cutover(world):
+def test_background_refresh_follows_a_cutover(world):
     import time
 
-    client = DriftClient(world.client, "upgrade", refresh_interval=0.05)
+    client = world.wrapped(refresh_interval=0.05)
+    client.query_points("docs", query=world.new[1], using="new", limit=1)
     world.migrate(range(N))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
     cutover(world.client, "upgrade")
     deadline = time.time() + 5
     while client.plan is not Plan.NATIVE and time.time() < deadline:
-        time.sleep(0.02)
+        world.shell.sleep(0.02)
     assert client.plan is Plan.NATIVE
-    client._stop.set()
+    client.close()
 
 
 def test_wrap_picks_the_client_flavour(world):
-    assert isinstance(wrap(world.client, "upgrade", refresh_interval=0), DriftClient)
+    wrapped = wrap(unblocked(world.client), "upgrade", refresh_interval=0)
+    assert type(wrapped) is (AsyncDriftClient if world.shell.is_async else DriftClient)
 
 
 def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):
@@ -354,10 +362,10 @@ def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):
 def test_shadow_sampling_records_agreement_between_plans(world):
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
-    client = DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.0)
+    client = drift(world, shadow_rate=1.0)
     for row in range(5):
         client.query_points("docs", query=world.new[row], using="new", limit=6)
-    client._shadow_pool.shutdown(wait=True)
+    client.drain()
     agreement = client.shadow_stats.agreement()
     assert set(agreement) == {"hybrid->native"}
     assert client.shadow_stats.samples["hybrid->native"] == 5
@@ -367,19 +375,15 @@ def test_shadow_sampling_records_agreement_between_plans(world):
 
 def test_shadow_rate_is_validated(world):
     with pytest.raises(ValueError, match="shadow rate"):
-        DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.5)
+        drift(world, shadow_rate=1.5)
 
 
-def test_async_shadow_sampling():
-    async def scenario():
-        raw, world = await build_async_world("named")
-        client = AsyncDriftClient(raw, "upgrade", refresh_interval=0, shadow_rate=1.0)
-        for row in range(3):
-            await client.query_points("docs", query=world.new[row], using="new", limit=5)
-        await client.close()
-        return client.shadow_stats
-
-    stats = asyncio.run(scenario())
+def test_shadow_sampling_in_the_adapted_plan_compares_with_hybrid(world):
+    client = drift(world, shadow_rate=1.0)
+    for row in range(3):
+        client.query_points("docs", query=world.new[row], using="new", limit=5)
+    client.drain()
+    stats = client.shadow_stats
     assert stats.samples == {"adapted->hybrid": 3}
     # no item is migrated: hybrid equals adapted
     assert stats.agreement()["adapted->hybrid"] == 1.0
@@ -482,9 +486,7 @@ def test_queries_the_legacy_side_cannot_take_are_refused_clearly(world):
         client.query_points("docs", query=[world.new[3].tolist()] * 2, using="new", limit=3)
 
 
-def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vector():
-    from qdrant_client import QdrantClient
-
+def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vector(shell):
     from qdrant_drift import MigrationSpec, fit
     from qdrant_drift.lifecycle.commands import create
 
@@ -492,7 +494,7 @@ def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vect
 
     new, old, _ = drifted_pairs(120, 8, 8, noise=0.01, seed=2)
     titles = np.random.default_rng(3).normal(size=(120, 4)).astype(np.float32)
-    client = QdrantClient(":memory:")
+    client = shell.local_client()
     client.create_collection("docs", vectors_config={
         "old": models.VectorParams(size=8, distance=models.Distance.COSINE),
         "title": models.VectorParams(size=4, distance=models.Distance.COSINE)})
@@ -500,7 +502,7 @@ def test_prefetch_on_the_migrating_vector_with_a_top_level_query_on_another_vect
         id=i, vector={"old": old[i].tolist(), "title": titles[i].tolist()}) for i in range(120)])
     create(client, MigrationSpec(name="m", collection="docs", old_vector="old",
                                  new_vector="new"), fit("procrustes", new, old))
-    wrapped = DriftClient(client, "m", refresh_interval=0)
+    wrapped = shell.wrap(client, "m", refresh_interval=0)
     got = wrapped.query_points(
         "docs", prefetch=models.Prefetch(query=new[5].tolist(), using="new", limit=20),
         query=titles[5].tolist(), using="title", limit=3)
@@ -517,8 +519,8 @@ def test_a_failed_flush_keeps_the_hits_for_the_next_one(world):
     assert client.flush_hits() == 4
 
 
-def test_blue_green_payload_overwrite_keeps_migrated_points_out_of_the_legacy_half():
-    world = build_world("collection")
+def test_blue_green_payload_overwrite_keeps_migrated_points_out_of_the_legacy_half(shell):
+    world = build_world("collection", shell=shell)
     world.migrate([3, 4])
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
     client = drift(world)
@@ -540,7 +542,7 @@ def test_serving_metrics_count_queries_per_plan_and_degraded_queries(world):
     from qdrant_drift.observability.metrics import DriftMetrics
 
     metrics = DriftMetrics()
-    client = DriftClient(world.client, "upgrade", refresh_interval=0, metrics=metrics)
+    client = drift(world, metrics=metrics)
     client.query_points("docs", query=world.new[1], using="new", limit=3)
     world.client.delete_collection("qdrant_drift_state")
     with pytest.raises(DriftError):
@@ -562,10 +564,10 @@ def test_shadow_agreement_reaches_the_state_for_status(world):
 
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
-    client = DriftClient(world.client, "upgrade", refresh_interval=0, shadow_rate=1.0)
+    client = drift(world, shadow_rate=1.0)
     for row in range(4):
         client.query_points("docs", query=world.new[row], using="new", limit=6)
-    client._shadow_pool.shutdown(wait=True)
+    client.drain()
     run(client._core.background_steps(), world.client)
     stored = run(read_agreement_steps("upgrade"), world.client)
     assert stored == pytest.approx(client.shadow_stats.agreement())
@@ -574,8 +576,7 @@ def test_shadow_agreement_reaches_the_state_for_status(world):
 def test_deep_hit_sampling_counts_the_best_unmigrated_items_off_the_query_path(world):
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
-    client = DriftClient(world.client, "upgrade", refresh_interval=0, hit_depth=30,
-                         hit_sample_rate=1.0)
+    client = drift(world, hit_depth=30, hit_sample_rate=1.0)
     response = client.query_points("docs", query=world.new[1], using="new", limit=3)
     assert len(response.points) == 3
     client.drain()
@@ -584,23 +585,10 @@ def test_deep_hit_sampling_counts_the_best_unmigrated_items_off_the_query_path(w
     assert all(int(pid) % 2 == 1 for pid in hits)  # only items lacking the new vector
 
 
-def test_async_deep_hit_sampling():
-    async def scenario():
-        client, world = await build_async_world("named")
-        drift = AsyncDriftClient(client, "upgrade", refresh_interval=0, hit_depth=20,
-                                 hit_sample_rate=1.0)
-        await drift.query_points("docs", query=world.new[2], using="new", limit=2)
-        await drift.drain()
-        return drift.legacy_hits.snapshot()
-
-    assert len(asyncio.run(scenario())) >= 20
-
-
 @pytest.mark.parametrize("client_class", [DriftClient, AsyncDriftClient])
 def test_routed_query_methods_name_every_argument_the_core_reads(client_class):
     """The core reads a query's arguments by name (QUERY_DEFAULTS): each one must be a
     parameter of query_points, as it is of qdrant-client's own."""
-    import inspect
 
     from qdrant_client import QdrantClient
 
@@ -613,6 +601,20 @@ def test_routed_query_methods_name_every_argument_the_core_reads(client_class):
     assert {name: theirs[name].default for name in QUERY_DEFAULTS} == QUERY_DEFAULTS
 
 
+def kept(result, keep):
+    """``result`` after ``keep(result)``; an awaitable's result, once awaited."""
+    if not inspect.isawaitable(result):
+        keep(result)
+        return result
+
+    async def awaited():
+        answer = await result
+        keep(answer)
+        return answer
+
+    return awaited()
+
+
 @dataclasses.dataclass
 class Answer:
     using: str
@@ -620,7 +622,7 @@ class Answer:
 
 
 class Recording:
-    """Pass-through that keeps what each query_points call returned."""
+    """Pass-through that keeps what each query_points call returned (of either client)."""
 
     def __init__(self, client):
         self._client = client
@@ -628,14 +630,13 @@ class Recording:
         self.batched = []
 
     def query_points(self, *args, **kwargs):
-        answer = self._client.query_points(*args, **kwargs)
-        self.answers.append((kwargs.get("using"), answer))
-        return answer
+        return kept(self._client.query_points(*args, **kwargs),
+                    lambda answer: self.answers.append((kwargs.get("using"), answer)))
 
     def query_batch_points(self, collection, requests, **kwargs):
-        answers = self._client.query_batch_points(collection, requests, **kwargs)
-        self.batched.extend(Answer(r.using, a.points) for r, a in zip(requests, answers))
-        return answers
+        return kept(self._client.query_batch_points(collection, requests, **kwargs),
+                    lambda answers: self.batched.extend(
+                        Answer(r.using, a.points) for r, a in zip(requests, answers)))
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -644,13 +645,13 @@ class Recording:
 def test_hybrid_groups_anchor_their_calibration_on_migrated_points_of_both_sides(world):
     world.migrate(range(0, N, 2))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)
-    recording = Recording(world.client)
-    client = DriftClient(recording, "upgrade", refresh_interval=0)
+    recording = Recording(unblocked(world.client))
+    client = world.wrapped(recording)
     client.query_points_groups("docs", "group", query=world.new[9], using="new", limit=3,
                                group_size=2)
     assert recording.answers == []  # the anchors travel together, in one batch
-    counting = CountingCalls(world.client)
-    DriftClient(counting, "upgrade", refresh_interval=0).query_points_groups(
+    counting = CountingCalls(unblocked(world.client))
+    world.wrapped(counting).query_points_groups(
         "docs", "group", query=world.new[9], using="new", limit=3, group_size=2)
     batches = 1 if world.spec.layout == "named" else 2  # one per collection
     assert sorted(counting.calls) == sorted(["query_points_groups"] * 2
@@ -680,8 +681,8 @@ def test_a_collection_ranked_by_distance_is_refused_clearly():
                       distance=models.Distance.EUCLID)
 
 
-def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy():
-    world = build_world("collection")
+def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy(shell):
+    world = build_world("collection", shell=shell)
     world.migrate([4, 5])
     client = drift(world)
     client.upsert("docs", [models.PointStruct(id=4, vector={}, payload={"edited": True})])

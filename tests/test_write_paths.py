@@ -1,20 +1,19 @@
-"""Every write method of qdrant-client, through the wrapper, in both layouts, sync and async:
-no point written during a migration is one a legacy reader (a plain client searching the
-legacy vector) or a wrapped reader cannot find, before and after a rollback."""
+"""Every write method of qdrant-client, through the wrapper, in both layouts, through both
+shells (the ``shell`` fixture: sync, and async behind a sync-looking face): no point written
+during a migration is one a legacy reader (a plain client searching the legacy vector) or a
+wrapped reader cannot find, before and after a rollback."""
 
 from __future__ import annotations
-
-import asyncio
 
 import numpy as np
 import pytest
 from qdrant_client.http import models
 
-from qdrant_drift import AsyncDriftClient, DriftClient, Phase
+from qdrant_drift import DriftClient, Phase
 from qdrant_drift.errors import InvalidVectorsError
-from qdrant_drift.sansio import adrive, call, drive
+from qdrant_drift.sansio import call, drive
 
-from .serving_fixtures import DIM, N, build_async_world, build_world
+from .serving_fixtures import DIM, N, build_world
 from .synthetic import drifted_pairs
 
 FRESH = list(range(1000, 1006))
@@ -126,7 +125,7 @@ class _Reads:
                                                                                  name)
 
 
-def _check_sync(world, client: DriftClient, vectors: np.ndarray) -> None:
+def _check(world, client: DriftClient, vectors: np.ndarray) -> None:
     reads = _Reads(world.client, client)
     for phase in (Phase.BACKFILLING, Phase.ROLLED_BACK):
         from qdrant_drift.lifecycle.commands import set_phase
@@ -141,41 +140,15 @@ def _check_sync(world, client: DriftClient, vectors: np.ndarray) -> None:
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", list(WRITE_CASES) + list(UPDATE_CASES))
 def test_every_write_method_leaves_no_point_a_legacy_or_wrapped_reader_cannot_find(
-        layout, case):
-    world = build_world(layout)
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+        layout, case, shell):
+    world = build_world(layout, shell=shell)
+    client = world.wrapped()
     vectors = fresh_vectors(world)
     if case in UPDATE_CASES:
         world.client.upsert("docs", _legacy_only(FRESH))
     method, args, kwargs = {**WRITE_CASES, **UPDATE_CASES}[case](vectors)
     getattr(client, method)(*args, **kwargs)
-    _check_sync(world, client, vectors)
-
-
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("case", ["upsert", "upload_points from a generator, parallel",
-                                  "upload_collection without ids",
-                                  "batch_update_points upserts", "update_vectors"])
-def test_async_writes_leave_no_point_a_legacy_or_wrapped_reader_cannot_find(layout, case):
-    async def scenario():
-        raw, world = await build_async_world(layout)
-        client = AsyncDriftClient(raw, "upgrade", refresh_interval=0)
-        vectors = fresh_vectors(world)
-        if case in UPDATE_CASES:
-            await raw.upsert("docs", _legacy_only(FRESH))
-        method, args, kwargs = {**WRITE_CASES, **UPDATE_CASES}[case](vectors)
-        await getattr(client, method)(*args, **kwargs)
-        from qdrant_drift.lifecycle.commands import aset_phase
-
-        for phase in (Phase.BACKFILLING, Phase.ROLLED_BACK):
-            await aset_phase(raw, "upgrade", phase)
-            await client.refresh()
-            result = await adrive(found_steps(world.spec, "wrapped_query", vectors),
-                                  _Reads(raw, client))
-            assert result == (len(FRESH), [], []), phase
-        await client.close()
-
-    asyncio.run(scenario())
+    _check(world, client, vectors)
 
 
 def _native_ids(world) -> set[int]:
@@ -185,10 +158,10 @@ def _native_ids(world) -> set[int]:
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_batch_update_points_mirrors_deletes_payload_edits_and_vector_deletes(layout):
-    world = build_world(layout)
+def test_batch_update_points_mirrors_deletes_payload_edits_and_vector_deletes(layout, shell):
+    world = build_world(layout, shell=shell)
     world.migrate(range(10))
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    client = world.wrapped()
     sel = models.PointIdsList(points=[1])
     client.batch_update_points("docs", [
         models.DeleteOperation(delete=sel),
@@ -218,9 +191,9 @@ def test_batch_update_points_mirrors_deletes_payload_edits_and_vector_deletes(la
             assert world.client.retrieve("docs", [i])[0].payload["_drift_migrated"] is True
 
 
-def test_a_vector_of_the_wrong_dimension_names_the_vector_and_writes_nothing():
-    world = build_world("collection")
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+def test_a_vector_of_the_wrong_dimension_names_the_vector_and_writes_nothing(shell):
+    world = build_world("collection", shell=shell)
+    client = world.wrapped()
     good = fresh_vectors(world)
     points = _points(good)
     points[3] = models.PointStruct(id=FRESH[3], vector={"old": [0.1] * (DIM + 2)})
@@ -238,9 +211,10 @@ def test_a_vector_of_the_wrong_dimension_names_the_vector_and_writes_nothing():
     assert world.client.retrieve("docs_v2", FRESH) == []
 
 
-def test_the_same_vector_under_both_names_is_one_vector_and_two_different_ones_are_refused():
-    world = build_world("named")
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+def test_the_same_vector_under_both_names_is_one_vector_and_two_different_ones_are_refused(
+        shell):
+    world = build_world("named", shell=shell)
+    client = world.wrapped()
     v = fresh_vectors(world)
     client.upsert("docs", [models.PointStruct(id=FRESH[0], vector={
         "old": v[0].tolist(), "new": v[0].tolist()})])
@@ -255,10 +229,10 @@ def test_the_same_vector_under_both_names_is_one_vector_and_two_different_ones_a
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", ["upsert under the old name", "upload_collection without ids",
                                   "batch_update_points upserts"])
-def test_after_finish_writes_land_on_the_new_side_under_the_app_s_names(layout, case):
+def test_after_finish_writes_land_on_the_new_side_under_the_app_s_names(layout, case, shell):
     from qdrant_drift.lifecycle.commands import set_phase
 
-    world = build_world(layout)
+    world = build_world(layout, shell=shell)
     world.migrate(range(N))
     for phase in (Phase.BACKFILLING, Phase.CUT_OVER, Phase.FINISHED):
         set_phase(world.client, "upgrade", phase)
@@ -266,7 +240,7 @@ def test_after_finish_writes_land_on_the_new_side_under_the_app_s_names(layout, 
         world.client.delete_vector_name("docs", "old")
     else:
         world.client.delete_collection("docs")
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    client = world.wrapped()
     vectors = fresh_vectors(world)
     method, args, kwargs = WRITE_CASES[case](vectors)
     getattr(client, method)(*args, **kwargs)

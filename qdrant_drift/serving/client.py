@@ -461,6 +461,7 @@ class AsyncDriftClient(_Wrapper):
     def __init__(self, client: AsyncQdrantClient, migration: str, **options: Any) -> None:
         super().__init__(client, migration, **options)
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self._shadows: set[asyncio.Task[None]] = set()
 
     async def refresh(self) -> Plan:
@@ -474,8 +475,10 @@ class AsyncDriftClient(_Wrapper):
     async def _serving(self) -> Serving:
         if self._core.serving is None:
             await self.refresh()  # the first read, once; later reads run in the background
-            if self._interval > 0 and self._task is None:
-                self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
+        if self._interval > 0 and self._task is None and not self._closed:
+            # started by the first call, also when the app's own refresh() read the state
+            # first (a client that never started it would serve a stale plan for good)
+            self._task = asyncio.get_running_loop().create_task(self._refresh_loop())
         return self._core.current()
 
     async def _refresh_loop(self) -> None:
@@ -487,6 +490,7 @@ class AsyncDriftClient(_Wrapper):
                 log.warning("qdrant-drift: state refresh failed: %s", exc)
 
     async def close(self, **kwargs: Any) -> None:
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             self._task = None
