@@ -33,11 +33,12 @@ class Blocking:
         if not callable(value):
             return value
 
+        async def in_the_loop(*args: Any, **kwargs: Any) -> Any:
+            result = value(*args, **kwargs)  # called inside the loop, as an app calls it
+            return (await result) if inspect.isawaitable(result) else result
+
         def blocking(*args: Any, **kwargs: Any) -> Any:
-            result = value(*args, **kwargs)
-            if inspect.isawaitable(result):
-                return self._loop.run_until_complete(result)
-            return result
+            return self._loop.run_until_complete(in_the_loop(*args, **kwargs))
 
         return blocking
 

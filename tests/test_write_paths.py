@@ -247,3 +247,27 @@ def test_after_finish_writes_land_on_the_new_side_under_the_app_s_names(layout, 
     for row in vectors:
         hit = client.query_points("docs", query=row, using="old", limit=1).points[0]
         assert hit.payload["tag"] == "fresh" and hit.score > 0.999
+
+
+@pytest.mark.parametrize("case", ["upload_points in batches", "upload_collection of named arrays"])
+def test_an_async_upload_called_without_await_as_qdrant_client_allows_still_writes_both_sides(
+        case):
+    """``AsyncQdrantClient.upload_points`` / ``upload_collection`` are plain methods: apps
+    call them without ``await``. The wrapped ones start the mirrored write at once."""
+    from .shells import Shell, unblocked
+
+    shell = Shell("async")
+    world = build_world("named", shell=shell)
+    client = world.wrapped()
+    vectors = fresh_vectors(world)
+    method, args, kwargs = WRITE_CASES[case](vectors)
+
+    async def app() -> None:
+        getattr(unblocked(client), method)(*args, **kwargs)  # no await
+        await unblocked(client).drain()
+
+    try:
+        shell.loop.run_until_complete(app())
+        _check(world, client, vectors)
+    finally:
+        shell.close()

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
@@ -462,7 +462,7 @@ class AsyncDriftClient(_Wrapper):
         super().__init__(client, migration, **options)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._shadows: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def refresh(self) -> Plan:
         await adrive(self._core.refresh_steps(), self._client)
@@ -494,8 +494,8 @@ class AsyncDriftClient(_Wrapper):
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        if self._shadows:
-            await asyncio.gather(*self._shadows, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.close(**kwargs)
 
     async def query_points(self, collection_name: str, query: Any = None,
@@ -525,10 +525,11 @@ class AsyncDriftClient(_Wrapper):
         if self._hit_sampler.pick():
             self._background(self._run_deep_hits(serving, collection_name, kw, old_query))
 
-    def _background(self, work: Any) -> None:
+    def _background(self, work: Any) -> "asyncio.Task[Any]":
         task = asyncio.get_running_loop().create_task(work)
-        self._shadows.add(task)  # keep a reference until done
-        task.add_done_callback(self._shadows.discard)
+        self._tasks.add(task)  # keep a reference until done; close() and drain() wait for it
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run_deep_hits(self, serving: Serving, collection_name: str,
                              kw: dict[str, Any], old_query: Any) -> None:
@@ -538,10 +539,22 @@ class AsyncDriftClient(_Wrapper):
         except Exception as exc:  # a lost sample costs nothing but signal
             log.debug("qdrant-drift: deep hit sample failed: %s", exc)
 
+    def _started(self, write: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        """``AsyncQdrantClient.upload_points`` / ``upload_collection`` are plain methods that
+        apps call without ``await``; the mirrored write is a coroutine. So it starts at once
+        as a task: awaited, it returns when written (and raises its error); not awaited, it
+        is written all the same, and ``close()`` / ``drain()`` wait for it."""
+        def start(*args: Any, **kwargs: Any) -> "asyncio.Task[Any]":
+            task = self._background(write(*args, **kwargs))
+            task.add_done_callback(_log_failed_write)
+            return task
+        return start
+
     async def drain(self) -> None:
-        """Wait for the sampled background work started so far (tests, benchmarks)."""
-        if self._shadows:
-            await asyncio.gather(*self._shadows, return_exceptions=True)
+        """Wait for the background work started so far: sampled shadows and deep hits,
+        writes started without ``await`` (see :meth:`_started`)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run_shadow(self, served: Plan, shadow: Serving, collection_name: str,
                           kw: dict[str, Any], old_query: Any,
@@ -589,7 +602,9 @@ class AsyncDriftClient(_Wrapper):
                 serving = await self._serving()
                 return await adrive(write_steps(serving.spec, serving.adapter, name, kw,
                                                 finished=self._core.finished), self._client)
-            return mirrored
+            if inspect.iscoroutinefunction(getattr(AsyncQdrantClient, name, None)):
+                return mirrored
+            return self._started(mirrored)
         if treatment is Treatment.ROUTED:
             async def routed(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
@@ -607,6 +622,12 @@ class AsyncDriftClient(_Wrapper):
 
 
 _WARNED: set[str] = set()
+
+
+def _log_failed_write(task: "asyncio.Task[Any]") -> None:
+    """A write started without ``await`` has nobody to raise to: say it failed."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("qdrant-drift: a write started without await failed: %s", task.exception())
 
 
 def _arguments(client: Any, method: str, args: tuple[Any, ...],
