@@ -95,7 +95,7 @@ def orientation(distance: object | None) -> Orientation:
     return SIMILARITY if distance is None else Orientation(distance_name(distance))
 
 
-ROWS_PER_CHUNK = 64  # Manhattan: (chunk, docs, dim) differences held at once
+CHUNK_ELEMENTS = 1 << 23  # Manhattan: at most this many differences (64 MiB) held at once
 
 
 def similarity(queries: np.ndarray, docs: np.ndarray, distance: str = "cosine") -> np.ndarray:
@@ -111,7 +111,8 @@ def similarity(queries: np.ndarray, docs: np.ndarray, distance: str = "cosine") 
         squared = (q * q).sum(1)[:, None] + (d * d).sum(1)[None, :] - 2.0 * (q @ d.T)
         return -np.sqrt(np.maximum(squared, 0.0))
     out = np.empty((len(q), len(d)))
-    for start in range(0, len(q), ROWS_PER_CHUNK):
-        block = q[start : start + ROWS_PER_CHUNK]
+    rows = max(1, CHUNK_ELEMENTS // max(1, d.size))
+    for start in range(0, len(q), rows):
+        block = q[start : start + rows]
         out[start : start + len(block)] = -np.abs(block[:, None, :] - d[None, :, :]).sum(2)
     return out
