@@ -14,7 +14,8 @@ from qdrant_drift import AsyncDriftClient, DriftClient, MigrationSpec, Phase, Pl
 from qdrant_drift.adapters import Auto, load_adapter
 from qdrant_drift.adapters.quality import answer_ranks, preflight_report
 from qdrant_drift.errors import AdapterMismatchError, DriftError
-from qdrant_drift.lifecycle.commands import acreate, aset_phase, create, cutover, rollback, set_phase
+from qdrant_drift.lifecycle.commands import (
+    acreate, aset_phase, create, cutover, rollback, set_phase)
 from qdrant_drift.scores import SIMILARITY, Orientation, distance_name, orientation, similarity
 from qdrant_drift.migration.layouts import layout_of
 from qdrant_drift.store.records import load_record

@@ -131,8 +131,9 @@ def merge_groups(
     scores: Orientation = SIMILARITY,
 ) -> list[models.PointGroup]:
     """Groups from both sides, united by group id: hits merged by calibrated score, groups
-    ordered by their best hit (best as the collection's distance ranks, ``scores``). A group that misses one side's top groups may lack that
-    side's hits (each side only returns its own top ``limit`` groups)."""
+    ordered by their best hit (best as the collection's distance ranks, ``scores``). A group
+    that misses one side's top groups may lack that side's hits (each side only returns its
+    own top ``limit`` groups)."""
     merged: dict[Any, models.PointGroup] = {}
     native_ids = {p.id for g in native for p in g.hits}  # a point on both sides: native wins
     for group, hits in [
