@@ -674,13 +674,6 @@ def test_blue_green_refuses_a_collection_with_other_vectors_it_would_not_carry_o
     assert not client.collection_exists("qdrant_drift_state")  # refused before any write
 
 
-def test_a_collection_ranked_by_distance_is_refused_clearly():
-    from qdrant_client import QdrantClient
-
-    refused_at_create(QdrantClient(":memory:"), "Euclid distance.*only Cosine and Dot",
-                      distance=models.Distance.EUCLID)
-
-
 def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy(shell):
     world = build_world("collection", shell=shell)
     world.migrate([4, 5])

@@ -11,17 +11,17 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .calibration import Calibration
 from ..errors import AdapterMismatchError, InvalidVectorsError
+from ..scores import DISTANCES, Distance
 from ..vectors import as_matrix, l2_normalize
 from .maps import Map
 
-Distance = Literal["cosine", "dot"]
-DISTANCES: tuple[str, ...] = ("cosine", "dot")
+__all__ = ["Adapter", "DISTANCES", "Distance", "ModelFingerprint"]
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,10 @@ class Adapter:
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Map one vector (d_new,) or a batch (n, d_new) into the old space, as float32.
 
-        For cosine collections the output is unit-normalised. An all-zero input carries no
-        information and maps to an all-zero output, whatever the map's offset: what the plain
-        client does with it (every score 0.0), not a confident guess.
+        For cosine collections the output is unit-normalised; for the others it is the
+        predicted legacy vector as it is (Dot, Euclid and Manhattan scores see its norm). An
+        all-zero input carries no information and maps to an all-zero output, whatever the
+        map's offset: what the plain client does with it, not a confident guess.
         """
         if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float32:
             return self._transform_one(x)

@@ -6,6 +6,10 @@ piecewise-linear map fitted, with the adapter, by matching quantiles of the two 
 distributions *near the top of each ranking*, where merging decisions are made: a legacy
 item at the adapted search's rank r gets the score a native item at rank r would have.
 Pure numpy, so it runs on the query path.
+
+Scores here are similarities (higher is better) whatever the collection's distance: for
+Euclid and Manhattan the negated distance (see :mod:`qdrant_drift.scores`, where the query
+path turns Qdrant's scores into similarities and back).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+
+from ..scores import similarity
 
 TOP = 20  # ranks per pseudo-query whose scores are matched
 KNOTS = 33
@@ -69,8 +75,8 @@ def _slope(x0: float, x1: float, y0: float, y1: float) -> float:
     return (y1 - y0) / (x1 - x0) if x1 > x0 else 1.0
 
 
-def _top_scores(queries: np.ndarray, docs: np.ndarray, top: int) -> np.ndarray:
-    scores = queries @ docs.T
+def _top_scores(queries: np.ndarray, docs: np.ndarray, top: int, distance: str) -> np.ndarray:
+    scores = similarity(queries, docs, distance)
     np.fill_diagonal(scores, -np.inf)  # a pseudo-query's own document is not a result
     top = min(top, scores.shape[1] - 1)
     return -np.sort(-scores, axis=1)[:, :top]
@@ -83,22 +89,26 @@ def fit_calibration(
     *,
     top: int = TOP,
     knots: int = KNOTS,
+    distance: str = "cosine",
 ) -> Calibration:
     """Fit on held-out pairs: held-out docs' new vectors are the pseudo-queries, the
     adapted search runs over their old vectors and the native search over their new ones."""
     if len(new) < 3:
         return Calibration()
-    return _quantile_map(_top_scores(transform(new), old, top), _top_scores(new, new, top), knots)
+    return _quantile_map(_top_scores(transform(new), old, top, distance),
+                         _top_scores(new, new, top, distance), knots)
 
 
 def fit_old_query_calibration(
-    new: np.ndarray, old: np.ndarray, *, top: int = TOP, knots: int = KNOTS
+    new: np.ndarray, old: np.ndarray, *, top: int = TOP, knots: int = KNOTS,
+    distance: str = "cosine",
 ) -> Calibration:
     """For apps that pass their OLD-model query next to the new one: old-model scores on the
     legacy vectors, mapped onto the new model's scale (same held-out pairs, same method)."""
     if len(new) < 3:
         return Calibration()
-    return _quantile_map(_top_scores(old, old, top), _top_scores(new, new, top), knots)
+    return _quantile_map(_top_scores(old, old, top, distance),
+                         _top_scores(new, new, top, distance), knots)
 
 
 def _quantile_map(source: np.ndarray, target: np.ndarray, knots: int) -> Calibration:

@@ -20,6 +20,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import InvalidVectorsError
 from ..vectors import as_pairs, l2_normalize
+from ..scores import METRIC_DISTANCES
 from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
@@ -68,10 +69,12 @@ class Auto:
         "whitened",
     )
 
-    def kinds(self) -> list[str]:
+    def kinds(self, distance: str = "cosine") -> list[str]:
         chosen = list(self.candidates or self.DEFAULT)
         if "auto" in chosen:
             raise ValueError("auto cannot be one of its own candidates")
+        if distance in METRIC_DISTANCES and self.candidates is None:
+            chosen = [k for k in chosen if not _inner_product_only(k)]
         if not _torch_available():
             skipped = [k for k in chosen if KINDS[k].needs_torch]
             if skipped and self.candidates is None:
@@ -85,7 +88,7 @@ class Auto:
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
         train, val = split_indices(len(new), 0.2, ctx.rng)
         scores: dict[str, float] = {}
-        for kind in self.kinds():
+        for kind in self.kinds(ctx.distance):
             started = time.perf_counter()
             candidate = make_fitter(kind)(new[train], old[train], ctx)
             scores[kind] = ctx.selection_score(candidate, new[val], old[val])
@@ -101,6 +104,22 @@ class Auto:
 
     def frozen(self) -> Any:
         return self._winner.frozen()
+
+
+def _inner_product_only(kind: str) -> bool:
+    return bool(getattr(KINDS[kind], "inner_product_only", False))
+
+
+def _check_kind_serves(fitter: Any, kind: str, distance: str) -> None:
+    """A Euclid or Manhattan collection scores the distance to the predicted vector itself:
+    a kind whose output is only an inner-product query cannot serve it."""
+    if distance not in METRIC_DISTANCES:
+        return
+    kinds = fitter.kinds(distance) if isinstance(fitter, Auto) else [kind]
+    bad = [k for k in kinds if _inner_product_only(k)]
+    if bad:
+        raise ValueError(f"adapter kind(s) {bad} rank by inner product and cannot serve a "
+                         f"{distance} collection: choose affine, procrustes or another kind")
 
 
 def _logged_queries(
@@ -159,6 +178,9 @@ def fit(
     hyperparameters and ``auto``'s kind are chosen by how candidates search for them, and the
     pre-flight predicts from them. ``old_queries``: the same queries by the old model, when
     it is still available (the old model's own baseline in the drastic-drift verdict).
+    ``distance``: the collection's (``cosine`` fits and serves unit vectors; ``dot``,
+    ``euclid`` and ``manhattan`` predict the legacy vector, norm included, and every held-out
+    ranking uses the collection's own metric).
     Options are passed to the kind (e.g. ``center=False`` for procrustes).
     """
     if distance not in DISTANCES:
@@ -166,6 +188,7 @@ def fit(
     if not 0.0 <= holdout < 1.0:
         raise ValueError(f"holdout must be in [0, 1), got {holdout}")
     fitter = make_fitter(kind, **options)
+    _check_kind_serves(fitter, kind, distance)
     new, old = as_pairs(new_vectors, old_vectors)
     if distance == "cosine":
         new, old = l2_normalize(new), l2_normalize(old)
@@ -181,7 +204,8 @@ def fit(
             stacklevel=2,
         )
     logged, old_logged = _logged_queries(queries, old_queries, new, old, distance)
-    ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device, queries=logged)
+    ctx = FitContext(seed=seed, log=log or (lambda _: None), device=device, queries=logged,
+                     distance=distance)
     started = time.perf_counter()
     quality = calibration = None
     # the report ranks each held-out document's top 10 among the others: it needs more
@@ -190,12 +214,14 @@ def fit(
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")
-        quality = preflight_report(fitted, new[held], old[held], queries=logged,
-                                   old_queries=old_logged, seed=seed)
+        quality = preflight_report(_as_served(fitted, distance), new[held], old[held],
+                                   queries=logged, old_queries=old_logged, seed=seed,
+                                   distance=distance)
         calibration = {
-            "calibration": fit_calibration(
-                _as_served(fitted, distance), new[held], old[held]).to_dict(),
-            "old_calibration": fit_old_query_calibration(new[held], old[held]).to_dict(),
+            "calibration": fit_calibration(_as_served(fitted, distance), new[held], old[held],
+                                           distance=distance).to_dict(),
+            "old_calibration": fit_old_query_calibration(new[held], old[held],
+                                                         distance=distance).to_dict(),
         }
         if refit:
             ctx.log(f"refitting {kind} on all {len(new)} pairs")

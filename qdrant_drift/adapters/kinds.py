@@ -35,6 +35,8 @@ class FitContext:
     score: Callable[[Map, np.ndarray, np.ndarray], float] | None = None
     # logged new-model query vectors: candidates are chosen by how they search for these
     queries: np.ndarray | None = None
+    # the collection's distance: the scorer ranks as Qdrant will (L2 for euclid, ...)
+    distance: str = "cosine"
 
     rng: np.random.Generator = field(init=False)
 
@@ -45,13 +47,16 @@ class FitContext:
         if self.score is None:
             from .quality import selection_score
 
-            return selection_score(candidate, new, old, self.queries)
+            return selection_score(candidate, new, old, self.queries, self.distance)
         return self.score(candidate, new, old)
 
 
 class Fitter(Protocol):
     name: ClassVar[str]
     needs_torch: ClassVar[bool]
+    # True: the map's output is a query for inner-product search, not a predicted vector, so
+    # it cannot serve Euclid or Manhattan collections (scored by distance to the vector)
+    inner_product_only: ClassVar[bool]
 
     def min_pairs(self, new_dim: int, old_dim: int) -> int: ...
 

@@ -18,6 +18,10 @@ The estimator (assumptions in ``README.md``, "Pre-flight"):
   interval extends by that shift on both sides, since the real corpus is larger and its top
   documents more distinct, two effects that move the figure in opposite directions); and,
   for the document-only basis, :data:`DOCUMENTS_ARE_NOT_QUERIES`.
+
+Every ranking here is the collection's own (``distance``: inner product for Cosine and Dot,
+L2 for Euclid, L1 for Manhattan, see :func:`qdrant_drift.scores.similarity`), so the figures
+predict what Qdrant will return.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..scores import similarity
 from .maps import Map
 
 K = 10
@@ -47,13 +52,14 @@ def _apply(candidate: Map | Transform) -> Transform:
 
 
 def answer_ranks(
-    searched: np.ndarray, docs: np.ndarray, answers: np.ndarray, *, self_excluded: bool = False
+    searched: np.ndarray, docs: np.ndarray, answers: np.ndarray, *, self_excluded: bool = False,
+    distance: str = "cosine",
 ) -> np.ndarray:
-    """1-based rank of each row's answer document among ``docs`` by inner product.
+    """1-based rank of each row's answer document among ``docs`` as ``distance`` ranks.
 
     ``self_excluded``: row i of the queries is document i itself, which never competes.
     """
-    scores = searched @ docs.T
+    scores = similarity(searched, docs, distance)
     if self_excluded:
         np.fill_diagonal(scores, -np.inf)
     target = scores[np.arange(len(answers)), answers]
@@ -61,10 +67,11 @@ def answer_ranks(
 
 
 def stand_in_answers(
-    new_queries: np.ndarray, new_docs: np.ndarray, *, self_excluded: bool = False
+    new_queries: np.ndarray, new_docs: np.ndarray, *, self_excluded: bool = False,
+    distance: str = "cosine",
 ) -> np.ndarray:
     """Each query's stand-in relevant document: the new model's first among ``new_docs``."""
-    scores = new_queries @ new_docs.T
+    scores = similarity(new_queries, new_docs, distance)
     if self_excluded:
         np.fill_diagonal(scores, -np.inf)
     return scores.argmax(axis=1)
@@ -72,25 +79,26 @@ def stand_in_answers(
 
 def adapted_ranks(
     candidate: Map | Transform, new: np.ndarray, old: np.ndarray,
-    queries: np.ndarray | None = None,
+    queries: np.ndarray | None = None, distance: str = "cosine",
 ) -> np.ndarray:
     """Ranks, in adapted search over the old vectors, of each query's stand-in answer.
 
     Without ``queries`` the documents' own new vectors are the queries (self excluded)."""
     own = queries is None
     q = new if own else queries
-    answers = stand_in_answers(q, new, self_excluded=own)
-    return answer_ranks(_apply(candidate)(q), old, answers, self_excluded=own)
+    answers = stand_in_answers(q, new, self_excluded=own, distance=distance)
+    return answer_ranks(_apply(candidate)(q), old, answers, self_excluded=own,
+                        distance=distance)
 
 
 def selection_score(
     candidate: Map | Transform, new: np.ndarray, old: np.ndarray,
-    queries: np.ndarray | None = None,
+    queries: np.ndarray | None = None, distance: str = "cosine",
 ) -> float:
     """Held-out retrieval score used to choose hyperparameters and kinds (higher is better):
     how often adapted search over documents the candidate was not fitted on ranks each
     query's stand-in answer in its top 10 (logged queries when given, else the documents)."""
-    return float((adapted_ranks(candidate, new, old, queries) <= K).mean())
+    return float((adapted_ranks(candidate, new, old, queries, distance) <= K).mean())
 
 
 def _recall(ranks: np.ndarray) -> float:
@@ -99,12 +107,14 @@ def _recall(ranks: np.ndarray) -> float:
 
 def top_k_overlap(
     transform: Transform, new: np.ndarray, old: np.ndarray, queries: np.ndarray | None,
+    distance: str = "cosine",
 ) -> np.ndarray:
     """Per query, the share of the native top 10 that adapted search also returns: what
     shadow sampling measures live (overlap@k of the two plans)."""
     own = queries is None
     q = new if own else queries
-    native, adapted = q @ new.T, transform(q) @ old.T
+    native = similarity(q, new, distance)
+    adapted = similarity(transform(q), old, distance)
     if own:
         np.fill_diagonal(native, -np.inf)
         np.fill_diagonal(adapted, -np.inf)
@@ -115,12 +125,12 @@ def top_k_overlap(
 
 
 def _per_query(transform: Transform, new: np.ndarray, old: np.ndarray,
-               queries: np.ndarray | None) -> dict[str, np.ndarray]:
-    ranks = adapted_ranks(transform, new, old, queries)
+               queries: np.ndarray | None, distance: str) -> dict[str, np.ndarray]:
+    ranks = adapted_ranks(transform, new, old, queries, distance)
     return {
         "recall": (ranks <= K).astype(float),
         "mrr": np.where(ranks <= K, 1.0 / ranks, 0.0),
-        "agreement": top_k_overlap(transform, new, old, queries),
+        "agreement": top_k_overlap(transform, new, old, queries, distance),
     }
 
 
@@ -134,13 +144,12 @@ def _bootstrap(values: np.ndarray, rng: np.random.Generator) -> tuple[float, flo
 
 def _estimate(
     transform: Transform, new: np.ndarray, old: np.ndarray, queries: np.ndarray | None,
-    rng: np.random.Generator,
+    rng: np.random.Generator, distance: str,
 ) -> dict[str, float]:
     """Point and interval of Recall@10 and MRR@10 recovery and of top-10 agreement."""
-    full = _per_query(transform, new, old, queries)
+    full = _per_query(transform, new, old, queries, distance)
     half = np.sort(rng.permutation(len(new))[: max(len(new) // 2, K + 2)])
-    halved = _per_query(transform, new[half], old[half], queries if queries is not None
-                        else None)
+    halved = _per_query(transform, new[half], old[half], queries, distance)
     if queries is None:  # the documents of the discarded half are no longer queries
         full_on_half = {name: values[half] for name, values in full.items()}
     else:
@@ -160,21 +169,23 @@ def _estimate(
 
 def _old_model_recovery(
     new: np.ndarray, old: np.ndarray, queries: np.ndarray | None,
-    old_queries: np.ndarray | None,
+    old_queries: np.ndarray | None, distance: str,
 ) -> float:
     """The same figure for the old model's own queries on the old vectors."""
     if queries is None:
-        answers = stand_in_answers(new, new, self_excluded=True)
-        return _recall(answer_ranks(old, old, answers, self_excluded=True))
+        answers = stand_in_answers(new, new, self_excluded=True, distance=distance)
+        return _recall(answer_ranks(old, old, answers, self_excluded=True, distance=distance))
     if old_queries is None:
         return float("nan")
-    return _recall(answer_ranks(old_queries, old, stand_in_answers(queries, new)))
+    return _recall(answer_ranks(old_queries, old,
+                                stand_in_answers(queries, new, distance=distance),
+                                distance=distance))
 
 
 def preflight_report(
     candidate: Map | Transform, new: np.ndarray, old: np.ndarray, *,
     queries: np.ndarray | None = None, old_queries: np.ndarray | None = None,
-    seed: int = 0,
+    seed: int = 0, distance: str = "cosine",
 ) -> dict[str, Any]:
     """Predicted Recall@10 / MRR@10 recovery with a 95% interval, and a drastic-drift verdict.
 
@@ -184,14 +195,16 @@ def preflight_report(
     model's own) is declared when either signal says so: the adapter's predicted recovery is
     below the old model's own (``old_model_recovery``), or the adapter fails to keep item
     identity (``identity_preservation`` below :data:`MIN_IDENTITY_PRESERVATION`).
+    ``distance``: the collection's, which ranks every search here.
     """
     if queries is not None and len(queries) == 0:
         queries = old_queries = None
     transform = _apply(candidate)
     rng = np.random.default_rng(seed)
-    estimate = _estimate(transform, new, old, queries, rng)
-    old_recall = _old_model_recovery(new, old, queries, old_queries)
-    identity = float(((transform(new) @ old.T).argmax(axis=1) == np.arange(len(new))).mean())
+    estimate = _estimate(transform, new, old, queries, rng, distance)
+    old_recall = _old_model_recovery(new, old, queries, old_queries, distance)
+    own_first = similarity(transform(new), old, distance).argmax(axis=1)
+    identity = float((own_first == np.arange(len(new))).mean())
     below_old = not np.isnan(old_recall) and estimate["predicted_recall_recovery"] < old_recall
     drastic = below_old or identity < MIN_IDENTITY_PRESERVATION
     report: dict[str, Any] = {

@@ -135,6 +135,8 @@ class Whitened:
 
     name: ClassVar[str] = "whitened"
     needs_torch: ClassVar[bool] = False
+    # its output is a corrected inner-product query (norm-bias term), not the legacy vector
+    inner_product_only: ClassVar[bool] = True
 
     def min_pairs(self, new_dim: int, old_dim: int) -> int:
         return max(100, 2 * self.neighbours)

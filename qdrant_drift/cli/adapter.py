@@ -22,7 +22,8 @@ def adapter_fit(
     kind: str = typer.Option("auto", help="Adapter kind, or auto to pick by held-out retrieval."),
     new_model: Optional[str] = typer.Option(None, help="Identifier of the new model."),
     old_model: Optional[str] = typer.Option(None, help="Identifier of the old model."),
-    distance: str = typer.Option("cosine", help="cosine or dot, as the collection uses."),
+    distance: str = typer.Option(
+        "cosine", help="cosine, dot, euclid or manhattan, as the collection uses."),
     seed: int = typer.Option(0),
     queries: Optional[Path] = typer.Option(
         None, help=".npy of logged queries by the new model (no labels): they choose the "

@@ -22,12 +22,13 @@ from typing import Any
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from ..errors import AdapterFileError, DriftError, StateError
+from ..errors import AdapterFileError, AdapterMismatchError, DriftError, StateError
 from ..local import is_local
 from ..migration.phases import ACTIVE, Phase, check_transition
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
+from ..scores import METRIC_DISTANCES, distance_name
 from ..store.adapters import adapter_change, load_stored_adapter, write_adapter_chunks
 from ..store.backfill import read_dead_letters
 from ..store.collection import STATE_COLLECTION, ensure_state_collection
@@ -82,20 +83,17 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
                     embedded: bool = False
                     ) -> Steps[tuple[Any, models.VectorParams, MigrationRecord | None]]:
     """The cheap checks, before any embedding: the collection and its legacy vector exist,
-    the distance can be served, the layout fits, no other migration holds the collection.
-    ``embedded``: the client is local mode (see :meth:`Layout.check_source`).
+    the distance is one serving knows (Cosine and Dot score similarities, Euclid and
+    Manhattan distances: :mod:`qdrant_drift.scores` orients both), the layout fits, no other
+    migration holds the collection. ``embedded``: the client is local mode (see
+    :meth:`Layout.check_source`).
     Returns (collection info, legacy vector params, this migration's record if any)."""
     exists = yield call("collection_exists", spec.collection)
     if not exists:
         raise DriftError(f"collection {spec.collection!r} does not exist")
     info = yield call("get_collection", spec.collection)
     old_params = _vector_params(info, spec.old_vector)
-    if old_params.distance not in (models.Distance.COSINE, models.Distance.DOT):
-        raise DriftError(
-            f"vector {spec.old_vector!r} uses {old_params.distance.value} distance: serving "
-            "merges and calibrates similarity scores (higher is better), so only Cosine and "
-            "Dot collections can be migrated"
-        )
+    distance_name(old_params.distance)
     layout_of(spec).check_source(info, embedded=embedded)
     previous = yield from load_record(spec.name, state_collection)
     other = yield from _active_on(spec.collection, spec.name, state_collection)
@@ -121,6 +119,7 @@ def create_steps(
         )
     if adapter is not None:
         adapter.check(old_dim=old_params.size)
+        check_adapter_distance(adapter, old_params.distance)
     new_dim = adapter.new_dim if adapter is not None else None
     if new_dim is None:
         raise DriftError("create needs the adapter (it fixes the new model's dimension)")
@@ -128,7 +127,8 @@ def create_steps(
     yield from layout_of(spec).create_target_steps(info, new_params)
     yield from ensure_state_collection(state_collection)
     record = MigrationRecord(spec=spec, phase=phase,
-                             history=list(previous.history) if previous else [])
+                             history=list(previous.history) if previous else [],
+                             distance=distance_name(old_params.distance))
     digest, chunks = yield from write_adapter_chunks(spec.name, adapter, state_collection)
     entries = [{"created": phase.value}] + adapter_change(digest, chunks)(record)
     won = yield from write_record(record, entries,
@@ -138,6 +138,18 @@ def create_steps(
         raise StateError(f"migration {spec.name!r} was created or changed by another command "
                          "at the same time: check `qdrant-drift status`, then run it again")
     return record
+
+
+def check_adapter_distance(adapter: Adapter, collection_distance: Any) -> None:
+    """An adapter for Euclid or Manhattan predicts the legacy vector and was chosen by that
+    metric's ranks; one for Cosine or Dot is a query for inner products: neither serves the
+    other. (Cosine and Dot adapters serve either inner-product collection, as before.)"""
+    wanted = distance_name(collection_distance)
+    if (wanted in METRIC_DISTANCES or adapter.distance in METRIC_DISTANCES) and (
+            adapter.distance != wanted):
+        raise AdapterMismatchError(
+            f"the adapter was fitted for {adapter.distance} distance but the legacy vector "
+            f"uses {wanted}: fit it again with distance={wanted!r}")
 
 
 def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
@@ -157,6 +169,8 @@ def record_fit_steps(spec: MigrationSpec, adapter: Adapter,
     if previous is None or previous.phase is Phase.FINISHED:
         return (yield from create_steps(spec, adapter, phase=Phase.FITTED,
                                         state_collection=state_collection))
+    if previous.distance is not None:
+        check_adapter_distance(adapter, previous.distance)
     digest, chunks = yield from write_adapter_chunks(spec.name, adapter, state_collection)
 
     def refit(record: MigrationRecord) -> list[dict[str, Any]]:

@@ -52,6 +52,7 @@ from ..backfill.targets import Target, target_for
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.records import MigrationRecord, count_migrated, require_record
+from ..scores import METRIC_DISTANCES, distance_name
 
 Log = Callable[[str], None]
 MIN_SAMPLE = 100  # sampled pairs below which no adapter is worth fitting
@@ -129,6 +130,14 @@ class PlanReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _adapter_distance(collection_distance: Any) -> str:
+    """The distance ``fit`` fits for: Euclid and Manhattan need their own (the adapter
+    predicts the legacy vector, norm included, chosen by that metric's ranks); Cosine and
+    Dot collections keep the cosine fit they always had."""
+    name = distance_name(collection_distance)
+    return name if name in METRIC_DISTANCES else "cosine"
 
 
 class Migration:
@@ -244,8 +253,8 @@ class Migration:
         ``queries`` (else ``[adapter] queries``): logged queries that choose the adapter and
         ground its pre-flight report (see :mod:`.queries`).
         """
-        self._drive(preflight_steps(self.spec, self.state_collection,
-                                    embedded=is_local(self.client)))
+        _, old_params, _ = self._drive(preflight_steps(self.spec, self.state_collection,
+                                                       embedded=is_local(self.client)))
         if self.file.adapter_path is not None:
             from ..adapters import load_adapter
 
@@ -256,7 +265,8 @@ class Migration:
             return adapter
         items, old, new = self._embed_sample(progress)
         adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log,
-                                    self._logged_query_vectors(queries))
+                                    self._logged_query_vectors(queries),
+                                    _adapter_distance(old_params.distance))
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
@@ -289,8 +299,9 @@ class Migration:
         return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
 
     def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None,
-                     queries: np.ndarray | None = None) -> Adapter:
-        """Fit; a sample too small for the pre-flight report is said once, with the fix."""
+                     queries: np.ndarray | None = None, distance: str = "cosine") -> Adapter:
+        """Fit for the legacy vector's distance (a Euclid adapter predicts the vector, norm
+        included); a sample too small for the pre-flight report is said once, with the fix."""
         from ..adapters import fit as fit_adapter, make_fitter
 
         section = self.file.adapter
@@ -298,7 +309,7 @@ class Migration:
             warnings.filterwarnings("ignore", message="too few pairs to hold any out")
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
                                   old_model=self.spec.old_model, seed=section.seed, log=log,
-                                  queries=queries)
+                                  queries=queries, distance=distance)  # type: ignore[arg-type]
         if adapter.quality is None:
             needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
             warnings.warn(

@@ -39,6 +39,7 @@ from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
 from .router import DEFAULT_REFRESH_INTERVAL, Plan, Router, RouterSettings, RoutingState
 from ..sansio import Steps, adrive, drive
+from ..scores import Orientation, orientation
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
@@ -112,11 +113,12 @@ class _Core:
                 raise
             # Keep serving on the last spec, on the plan that is always safe.
             self.routing_state = RoutingState(healthy=False)
-            self.serving = self._snapshot(self.serving.spec, self.routing_state)
+            self.serving = self._snapshot(self.serving.spec, self.routing_state,
+                                          self.serving.orientation)
             raise
         self.routing_state = state
         self.refreshed_at = time.time()
-        self.serving = self._snapshot(record.spec, state)
+        self.serving = self._snapshot(record.spec, state, orientation(record.distance))
         return self.serving
 
     def _load_adapter_steps(self, record: Any) -> Steps[None]:
@@ -145,15 +147,16 @@ class _Core:
         if self.pinned_shadow_rate is None and settings.shadow_rate != self.shadow.rate:
             self.shadow = ShadowSampler(settings.shadow_rate)
 
-    def _snapshot(self, spec: Any, state: RoutingState) -> Serving:
+    def _snapshot(self, spec: Any, state: RoutingState, scores: Orientation) -> Serving:
         adapter = self._adapter
         plan = self.router.plan(state)
         if adapter is None:
             return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate,
-                           adapter_problem=self.adapter_problem, coverage=state.coverage)
+                           adapter_problem=self.adapter_problem, coverage=state.coverage,
+                           orientation=scores)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
                        old_calibration=adapter.old_calibration, calibrate=self.calibrate,
-                       coverage=state.coverage)
+                       coverage=state.coverage, orientation=scores)
 
     def shadow_call(self, serving: Serving, kw: dict[str, Any],
                     old_query: Any) -> Serving | None:

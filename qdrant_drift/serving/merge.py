@@ -4,6 +4,11 @@ migrated) and native hits (new query on new vectors) into one ranking.
 The two lists partition the collection, so there is nothing to fuse: legacy scores are put on
 the native scale by the adapter's calibration and the lists are interleaved by score. Pure
 functions over qdrant-client's own ``ScoredPoint``; no I/O.
+
+Hits come in and go out in Qdrant's convention for the collection's distance (``scores``,
+an :class:`~qdrant_drift.scores.Orientation`: similarities descending, or Euclid / Manhattan
+distances ascending); calibrations and anchoring work on similarities, and the orientation
+converts at this boundary only.
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from qdrant_client.http import models
 
+from ..scores import SIMILARITY, Orientation
+
 # Maps an array of adapted scores onto the native scale (vectorised: it is on the query path).
 Calibrate = Callable[[np.ndarray], np.ndarray]
 
 
 def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
-               in_place: bool = False) -> list[models.ScoredPoint]:
+               in_place: bool = False, scores: Orientation = SIMILARITY
+               ) -> list[models.ScoredPoint]:
     """``points`` with scores mapped onto the native scale (one vectorised call).
 
     ``in_place`` rewrites the given objects instead of copying them: for the query path,
@@ -26,20 +34,21 @@ def calibrated(points: Sequence[models.ScoredPoint], calibrate: Calibrate, *,
     """
     if not points:
         return []
-    scores = calibrate(np.array([p.score for p in points], dtype=np.float64))
+    mapped = scores.on_scores(calibrate)(np.array([p.score for p in points], dtype=np.float64))
     if in_place:
-        for point, score in zip(points, scores.tolist()):
+        for point, score in zip(points, mapped.tolist()):
             # straight into the model's field storage: pydantic's validating __setattr__
             # costs more than the rest of the merge, and a float needs no validation
             point.__dict__["score"] = score  # a Python float already (tolist)
         return list(points)
-    return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, scores)]
+    return [p.model_copy(update={"score": float(score)}) for p, score in zip(points, mapped)]
 
 
 def anchored(
     calibrate: Calibrate,
     anchors: Sequence[models.ScoredPoint],
     native: Sequence[models.ScoredPoint],
+    scores: Orientation = SIMILARITY,
 ) -> Calibrate:
     """Per-query correction of a global calibration, by matching ranks on migrated items.
 
@@ -51,13 +60,18 @@ def anchored(
     global map, fitted on documents, drifts for queries whose scores sit elsewhere on the
     scale (short queries score lower than documents); matching ranks needs no item to come
     back from both sides, so it holds at low coverage too, and it stays unbiased when the
-    migrated items are not a random sample (hot-first backfill).
+    migrated items are not a random sample (hot-first backfill). Both rankings are read as
+    similarities (``scores``), and the shifted map is one on similarities, like ``calibrate``.
     """
     n = min(len(anchors), len(native))
     if n == 0:
         return calibrate
-    adapted = np.sort(np.fromiter((p.score for p in anchors), np.float64, len(anchors)))[::-1]
-    matched = np.sort(np.fromiter((p.score for p in native), np.float64, len(native)))[::-1]
+
+    def best_first(points: Sequence[models.ScoredPoint]) -> np.ndarray:
+        raw = np.fromiter((p.score for p in points), np.float64, len(points))
+        return np.sort(scores.to_similarity(raw))[::-1]
+
+    adapted, matched = best_first(anchors), best_first(native)
     gap = float(np.median(matched[:n] - calibrate(adapted[:n])))
 
     def shifted(scores: np.ndarray) -> np.ndarray:
@@ -75,22 +89,24 @@ def merge_partitioned(
     offset: int = 0,
     score_threshold: float | None = None,
     in_place: bool = False,
+    scores: Orientation = SIMILARITY,
 ) -> list[models.ScoredPoint]:
-    """One ranking from both sides; ``offset``/``limit``/``score_threshold`` apply to it.
+    """One ranking from both sides; ``offset``/``limit``/``score_threshold`` apply to it,
+    as Qdrant applies them for the collection's distance (``scores``).
 
     Each side must have been asked for ``offset + limit`` hits. Should a point appear on both
     sides (it was migrated between the two sub-queries), the native hit wins. ``in_place``:
     see :func:`calibrated`.
     """
-    legacy = calibrated(legacy, calibrate, in_place=in_place)
+    legacy = calibrated(legacy, calibrate, in_place=in_place, scores=scores)
     if native:
         native_ids = {p.id for p in native}
-        merged = list(native) + [p for p in legacy if p.id not in native_ids]
-        merged.sort(key=lambda p: p.score, reverse=True)
+        merged = scores.best_first(
+            list(native) + [p for p in legacy if p.id not in native_ids], _score)
     else:  # one side only: already ranked, and calibration is monotone
         merged = legacy
     if score_threshold is not None:
-        merged = [p for p in merged if p.score >= score_threshold]
+        merged = [p for p in merged if scores.keeps(p.score, score_threshold)]
     return merged[offset : offset + limit]
 
 
@@ -112,26 +128,32 @@ def merge_groups(
     limit: int,
     group_size: int,
     score_threshold: float | None = None,
+    scores: Orientation = SIMILARITY,
 ) -> list[models.PointGroup]:
     """Groups from both sides, united by group id: hits merged by calibrated score, groups
-    ordered by their best hit. A group that misses one side's top groups may lack that
-    side's hits (each side only returns its own top ``limit`` groups)."""
+    ordered by their best hit (best as the collection's distance ranks, ``scores``). A group
+    that misses one side's top groups may lack that side's hits (each side only returns its
+    own top ``limit`` groups)."""
     merged: dict[Any, models.PointGroup] = {}
     native_ids = {p.id for g in native for p in g.hits}  # a point on both sides: native wins
     for group, hits in [
-        (g, [p for p in calibrated(g.hits, calibrate) if p.id not in native_ids])
+        (g, [p for p in calibrated(g.hits, calibrate, scores=scores)
+             if p.id not in native_ids])
         for g in legacy
     ] + [(g, list(g.hits)) for g in native]:
         key = repr(group.id)
         if key in merged:
             hits = list(merged[key].hits) + hits
-        kept = sorted(hits, key=lambda p: p.score, reverse=True)
-        if score_threshold is not None:
-            kept = [p for p in kept if p.score >= score_threshold]
+        kept = [p for p in scores.best_first(hits, _score)
+                if scores.keeps(p.score, score_threshold)]
         merged[key] = group.model_copy(update={"hits": _dedupe(kept)[:group_size]})
-    groups = [g for g in merged.values() if g.hits]
-    groups.sort(key=lambda g: g.hits[0].score, reverse=True)
+    groups = scores.best_first([g for g in merged.values() if g.hits],
+                               lambda g: g.hits[0].score)
     return groups[:limit]
+
+
+def _score(point: models.ScoredPoint) -> float:
+    return point.score
 
 
 def _dedupe(points: list[models.ScoredPoint]) -> list[models.ScoredPoint]:

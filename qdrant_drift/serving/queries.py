@@ -8,7 +8,9 @@ Given the plan the router chose, a ``query_points`` call becomes one Qdrant roun
 - native: the new vector.
 Each side asks for ``offset + limit`` hits without a threshold; offset, limit and
 ``score_threshold`` are applied to the merged, calibrated ranking, so they mean what they
-mean to qdrant-client (on the new model's score scale).
+mean to qdrant-client (on the new model's score scale). For Euclid and Manhattan collections
+scores are distances (ascending; ``score_threshold`` a maximum): the snapshot's
+``orientation`` says so, and :mod:`.merge` converts at its boundary.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .router import Plan
 from ..sansio import Gather, Steps, call
 from ..migration.layouts import Layout, layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
+from ..scores import SIMILARITY, Orientation
 
 QUERY_DEFAULTS: dict[str, Any] = {
     "query": None, "using": None, "prefetch": None, "query_filter": None,
@@ -50,6 +53,7 @@ class Serving:
     adapter_problem: str | None = None  # why the stored adapter cannot be used, if it cannot
     coverage: float = 0.0  # share of points migrated, as last read
     over_fetch: OverFetch = OverFetch()
+    orientation: Orientation = SIMILARITY  # the legacy vector's distance (the record's)
 
     layout: Layout = field(init=False, repr=False, compare=False)  # the spec's, built once
 
@@ -147,12 +151,13 @@ def _native_kw(spec: MigrationSpec, kw: dict[str, Any]) -> dict[str, Any]:
             "prefetch": rewrite_prefetch(kw["prefetch"], spec, None, spec.new_vector)}
 
 
-def _ranked(legacy: list[models.ScoredPoint], native: list[models.ScoredPoint],
-            calibration: Any, kw: dict[str, Any]) -> models.QueryResponse:
+def _ranked(serving: Serving, legacy: list[models.ScoredPoint],
+            native: list[models.ScoredPoint], calibration: Any,
+            kw: dict[str, Any]) -> models.QueryResponse:
     """One response from both sides, offset/limit/threshold applied on the native scale."""
     merged = merge_partitioned(legacy, native, calibrate=calibration, limit=kw["limit"],
                                offset=kw["offset"] or 0, score_threshold=kw["score_threshold"],
-                               in_place=True)
+                               in_place=True, scores=serving.orientation)
     return models.QueryResponse.model_construct(points=merged)  # points are validated already
 
 
@@ -240,7 +245,7 @@ def _legacy_prefetch_steps(serving: Serving, kw: dict[str, Any],
         **kw, "prefetch": prefetch, "query": legacy_vector.tolist(),
         "using": _vector_name(spec.old_vector),
         "limit": (kw["offset"] or 0) + kw["limit"], "offset": None, "score_threshold": None})
-    return _ranked(response.points, [], calibration, kw)
+    return _ranked(serving, response.points, [], calibration, kw)
 
 
 def _is_mmr(query: Any) -> bool:
@@ -272,9 +277,9 @@ def _on_legacy_steps(serving: Serving, kw: dict[str, Any],
     response = yield call("query_points", spec.collection,
                           **{**legacy_kw, "score_threshold": None})
     _, calibration = _legacy_query(serving, vector, old_query)
-    points = calibrated(response.points, calibration, in_place=True)
-    if kw["score_threshold"] is not None:
-        points = [p for p in points if p.score >= kw["score_threshold"]]
+    scores = serving.orientation
+    points = [p for p in calibrated(response.points, calibration, in_place=True, scores=scores)
+              if scores.keeps(p.score, kw["score_threshold"])]
     return models.QueryResponse.model_construct(points=points)
 
 
@@ -335,8 +340,8 @@ def query_steps(
         if serving.calibrate:
             # matching the two rankings of migrated items rank by rank corrects the
             # calibration for this query (see merge.anchored)
-            calibration = anchored(calibration, anchors, native_points)
-    response = _ranked(legacy_points, native_points, calibration, kw)
+            calibration = anchored(calibration, anchors, native_points, serving.orientation)
+    response = _ranked(serving, legacy_points, native_points, calibration, kw)
     if on_legacy is not None:
         native_ids = {p.id for p in native_points}
         on_legacy([p.id for p in response.points if p.id not in native_ids])
@@ -396,10 +401,11 @@ def groups_steps(
         legacy, native, *anchored_by = yield Gather(sides + anchors)
         native_groups = native.groups
         if anchored_by:
-            calibration = anchored(calibration, anchored_by[0].points, anchored_by[1].points)
+            calibration = anchored(calibration, anchored_by[0].points, anchored_by[1].points,
+                                   serving.orientation)
     groups = merge_groups(legacy.groups, native_groups, calibrate=calibration,
                           limit=kw["limit"], group_size=kw["group_size"],
-                          score_threshold=kw["score_threshold"])
+                          score_threshold=kw["score_threshold"], scores=serving.orientation)
     return models.GroupsResult(groups=groups)
 
 

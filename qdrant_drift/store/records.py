@@ -44,7 +44,10 @@ ATTEMPTS = 50  # lost races before a change is refused
 
 @dataclass
 class MigrationRecord:
-    """The migration as stored: spec, phase, adapter reference, history, revision."""
+    """The migration as stored: spec, phase, adapter reference, history, revision, and the
+    legacy vector's distance as read from the collection at create (the new vector gets the
+    same; serving orients scores by it). None: a record from before it was kept, when only
+    Cosine and Dot could be migrated (both similarities)."""
 
     spec: MigrationSpec
     phase: Phase
@@ -53,6 +56,7 @@ class MigrationRecord:
     history: list[dict[str, Any]] = field(default_factory=list)
     backfill_paused: bool = False
     revision: int = 0
+    distance: str | None = None
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class MigrationRecord:
             "history": self.history,
             "backfill_paused": self.backfill_paused,
             "revision": self.revision,
+            "distance": self.distance,
         }
 
     @classmethod
@@ -79,6 +84,7 @@ class MigrationRecord:
                 history=list(payload.get("history") or []),
                 backfill_paused=bool(payload.get("backfill_paused", False)),
                 revision=int(payload.get("revision") or 0),
+                distance=payload.get("distance"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"migration record is malformed: {exc!r}") from exc
