@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,8 +52,11 @@ def test_save_load_round_trip_is_exact(which, request, tmp_path):
 def test_file_is_not_a_pickle(adapter, tmp_path):
     path = tmp_path / "a.safetensors"
     adapter.save(path)
-    assert not path.read_bytes().startswith(b"\x80")  # pickle protocol marker
-    assert b"qdrant-drift-adapter" in path.read_bytes()[:4096]
+    data = path.read_bytes()
+    assert not data.startswith(b"\x80")  # pickle protocol marker
+    header_size = int.from_bytes(data[:8], "little")  # safetensors: u64 size, JSON header
+    header = json.loads(data[8:8 + header_size])
+    assert header["__metadata__"]["format"] == "qdrant-drift-adapter"
 
 
 @pytest.mark.parametrize(
