@@ -65,7 +65,7 @@ def test_unknown_kind_and_bad_options(data):
     with pytest.raises(ValueError, match="bad options"):
         fit("procrustes", new, old, rank=3)
     with pytest.raises(ValueError, match="distance"):
-        fit("procrustes", new, old, distance="euclid")
+        fit("procrustes", new, old, distance="hamming")
 
 
 def test_transform_rejects_wrong_dimension_and_non_finite_queries(data):
