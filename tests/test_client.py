@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import (
@@ -331,6 +332,17 @@ def test_sync_background_refresh_follows_a_cutover(world):
 
 def test_wrap_picks_the_client_flavour(world):
     assert isinstance(wrap(world.client, "upgrade", refresh_interval=0), DriftClient)
+
+
+def test_a_wrapped_client_passes_the_isinstance_checks_frameworks_make(world):
+    wrapped = wrap(world.client, "upgrade", refresh_interval=0)
+    assert isinstance(wrapped, QdrantClient) and isinstance(wrapped, DriftClient)
+    assert not isinstance(wrapped, AsyncQdrantClient)
+    assert type(wrapped) is DriftClient
+    async_wrapped = wrap(AsyncQdrantClient(":memory:"), "upgrade")
+    assert isinstance(async_wrapped, AsyncQdrantClient)
+    assert isinstance(async_wrapped, AsyncDriftClient)
+    assert not isinstance(async_wrapped, QdrantClient)
 
 
 def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):

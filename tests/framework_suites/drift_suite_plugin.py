@@ -45,8 +45,9 @@ from qdrant_drift.lifecycle.commands import acreate, create
 from qdrant_drift.migration.layouts import MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.phases import Phase
 from qdrant_drift.migration.spec import DEFAULT_VECTOR, MigrationSpec
-from qdrant_drift.serving.client import _Wrapper
+from qdrant_drift.serving.client import AsyncDriftClient, DriftClient
 from qdrant_drift.serving.router import Plan, Router
+from qdrant_drift.serving.surface import SURFACE, Treatment
 from qdrant_drift.store.collection import STATE_COLLECTION
 
 MODE = os.environ.get("DRIFT_SUITE_MODE", "plain")
@@ -81,16 +82,21 @@ def plan_spec(collection: str, info: Any) -> tuple[MigrationSpec, Adapter]:
     vectors = info.config.params.vectors
     if isinstance(vectors, dict):
         if len(vectors) != 1:
-            raise DriftError(f"{len(vectors)} dense vectors: the suite migrates one")
+            raise DriftError(f"{len(vectors)} dense vectors: the suite migrates exactly one")
         (old_vector, params), = vectors.items()
     else:
         old_vector, params = DEFAULT_VECTOR, vectors
     if params.distance not in (models.Distance.COSINE, models.Distance.DOT):
         raise DriftError(f"{EUCLID_BLOCKED}: {params.distance.value} distance")
-    spec = MigrationSpec(name=migration_name(collection), collection=collection,
-                         layout="collection", new_collection=collection + NEW_SUFFIX,
-                         old_vector=old_vector, new_vector=old_vector,
-                         old_model="suite-old", new_model="suite-new")
+    if info.config.params.sparse_vectors:  # blue-green would lose them: the named layout
+        spec = MigrationSpec(name=migration_name(collection), collection=collection,
+                             old_vector=old_vector, new_vector=(old_vector or "dense") +
+                             NEW_SUFFIX, old_model="suite-old", new_model="suite-new")
+    else:
+        spec = MigrationSpec(name=migration_name(collection), collection=collection,
+                             layout="collection", new_collection=collection + NEW_SUFFIX,
+                             old_vector=old_vector, new_vector=old_vector,
+                             old_model="suite-old", new_model="suite-new")
     distance = "dot" if params.distance == models.Distance.DOT else "cosine"
     return spec, identity_adapter(params.size, distance)
 
@@ -127,19 +133,41 @@ def collection_of(raw: Any, method: str, args: tuple, kwargs: dict) -> str | Non
         return None
 
 
+def _count(what: str) -> None:
+    _routed.setdefault(_current[0], Counter())[what] += 1
+
+
 def _odd(point_id: Any) -> bool:
     return zlib.crc32(str(point_id).encode()) % 2 == 1
+
+
+def unmigrate_calls(spec: MigrationSpec, ids: list[Any]) -> list[tuple[str, dict]]:
+    """The calls that put migrated points back to "not migrated yet" (backfill pending)."""
+    if not ids:
+        return []
+    layout = layout_of(spec)
+    if layout.mirror_collection() is None:  # named: the new vector and its marker go
+        return [("delete_vectors", {"collection_name": spec.collection, "points": ids,
+                                    "vectors": [spec.new_vector, layout.marker_vector]})]
+    return [("delete", {"collection_name": spec.native_collection, "points_selector": ids}),
+            ("delete_payload", {"collection_name": spec.collection, "points": ids,
+                                "keys": [MIGRATED_MARKER]})]
 
 
 def _note_unmigrated(collection: str, why: str) -> None:
     _unmigrated.setdefault(_current[0], []).append(f"{collection}: {why}")
     if why.startswith(EUCLID_BLOCKED):
-        pytest.skip(f"{EUCLID_BLOCKED} ({collection}: {why})")
+        pytest.skip(why)
+
+
+def _claims(wrapper: type, client: type) -> type | None:
+    """The client class a wrapper passes for in ``isinstance`` checks, if it does."""
+    return client if isinstance(object.__new__(wrapper), client) else None
 
 
 def _claimed_class(proxy: Any) -> type:
-    """What the proxy says its class is: what a wrapped client says (see _Wrapper)."""
-    return type(proxy._raw) if "__class__" in vars(_Wrapper) else type(proxy)
+    """The proxy passes ``isinstance`` checks exactly when a wrapped client does."""
+    return proxy._claims if proxy._claims is not None else type(proxy)
 
 
 class SuiteClient:
@@ -150,6 +178,7 @@ class SuiteClient:
         self._raw = raw
         self._drifts: dict[str, Any] = {}
 
+    _claims = _claims(DriftClient, QdrantClient)
     __class__ = property(_claimed_class)  # type: ignore[assignment]
 
     def _drift(self, collection: str | None) -> Any:
@@ -179,9 +208,8 @@ class SuiteClient:
         found, _ = self._raw.scroll(spec.collection, scroll_filter=layout.migrated_filter(),
                                     limit=100_000, with_payload=False, with_vectors=False)
         odd = [p.id for p in found if _odd(p.id)]
-        if odd:
-            self._raw.delete(spec.native_collection, points_selector=odd)
-            self._raw.delete_payload(spec.collection, keys=[MIGRATED_MARKER], points=odd)
+        for method, kwargs in unmigrate_calls(spec, odd):
+            getattr(self._raw, method)(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._raw, name)
@@ -201,7 +229,9 @@ class SuiteClient:
                 if MODE == "hybrid":
                     self._unmigrate_odd(drift)
                 drift.refresh()
-                _routed.setdefault(_current[0], Counter())[f"{drift.plan.value}:{name}"] += 1
+                _count(f"{drift.plan.value}:{name}")
+            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
+                _count(f"mirrored:{name}")
             return getattr(drift, name)(*args, **kwargs)
 
         return call
@@ -214,6 +244,7 @@ class AsyncSuiteClient:
         self._raw = raw
         self._drifts: dict[str, Any] = {}
 
+    _claims = _claims(AsyncDriftClient, AsyncQdrantClient)
     __class__ = property(_claimed_class)  # type: ignore[assignment]
 
     async def _drift(self, collection: str | None) -> Any:
@@ -246,10 +277,8 @@ class AsyncSuiteClient:
                                           limit=100_000, with_payload=False,
                                           with_vectors=False)
         odd = [p.id for p in found if _odd(p.id)]
-        if odd:
-            await self._raw.delete(spec.native_collection, points_selector=odd)
-            await self._raw.delete_payload(spec.collection, keys=[MIGRATED_MARKER],
-                                           points=odd)
+        for method, kwargs in unmigrate_calls(spec, odd):
+            await getattr(self._raw, method)(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._raw, name)
@@ -269,7 +298,9 @@ class AsyncSuiteClient:
                 if MODE == "hybrid":
                     await self._unmigrate_odd(drift)
                 await drift.refresh()
-                _routed.setdefault(_current[0], Counter())[f"{drift.plan.value}:{name}"] += 1
+                _count(f"{drift.plan.value}:{name}")
+            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
+                _count(f"mirrored:{name}")
             return await getattr(drift, name)(*args, **kwargs)
 
         return call
