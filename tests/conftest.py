@@ -7,6 +7,9 @@ import pytest
 
 from .synthetic import drifted_pairs
 
+# the frameworks' own suites, run by test_framework_suites.py in a subprocess each
+collect_ignore = ["third_party"]
+
 
 @pytest.fixture
 def pairs_64() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
