@@ -5,7 +5,8 @@ collection they create: adapted, then hybrid (see tests/framework_suites/drift_s
 Each suite runs three times in a subprocess (plain, adapted, hybrid) and the outcome of every
 test must be the same; the one allowed difference is a test whose collection uses a distance
 qdrant-drift cannot migrate yet (Euclid, Manhattan: skipped as "blocked on Euclid support").
-About four minutes for LangChain's suite, so it runs only with ``DRIFT_FRAMEWORK_SUITES=1``.
+About 2.5 minutes for LangChain's suite (three runs), so it runs only with
+``DRIFT_FRAMEWORK_SUITES=1``.
 LlamaIndex's tests are not in its sdist: ``DRIFT_SUITE_LLAMAINDEX_TESTS`` names a folder
 holding them (its ``tests/``, from the run-llama/llama_index repository at the release that
 is installed); they need pytest-asyncio.
@@ -34,7 +35,7 @@ BLOCKED = "blocked on Euclid support"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.environ.get("DRIFT_FRAMEWORK_SUITES") != "1",
-                       reason="about four minutes: set DRIFT_FRAMEWORK_SUITES=1 to run"),
+                       reason="about 2.5 minutes: set DRIFT_FRAMEWORK_SUITES=1 to run"),
 ]
 
 

@@ -320,11 +320,11 @@ class _StandIn(type):
         return cls.proxy(cls.real(*args, **kwargs))
 
 
-class StandInClient(metaclass=_StandIn):
+class StandInClient(QdrantClient, metaclass=_StandIn):  # (a subclass: mocks spec it)
     real, proxy = QdrantClient, SuiteClient
 
 
-class StandInAsyncClient(metaclass=_StandIn):
+class StandInAsyncClient(AsyncQdrantClient, metaclass=_StandIn):
     real, proxy = AsyncQdrantClient, AsyncSuiteClient
 
 
