@@ -8,6 +8,9 @@ import pytest
 from .shells import FLAVOURS, Shell
 from .synthetic import drifted_pairs
 
+# the frameworks' own suites, run by test_framework_suites.py in a subprocess each
+collect_ignore = ["third_party"]
+
 
 @pytest.fixture
 def pairs_64() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

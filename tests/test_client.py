@@ -10,6 +10,7 @@ import inspect
 
 import numpy as np
 import pytest
+from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import (
@@ -339,6 +340,17 @@ def test_background_refresh_follows_a_cutover(world):
 def test_wrap_picks_the_client_flavour(world):
     wrapped = wrap(unblocked(world.client), "upgrade", refresh_interval=0)
     assert type(wrapped) is (AsyncDriftClient if world.shell.is_async else DriftClient)
+
+
+def test_a_wrapped_client_passes_the_isinstance_checks_frameworks_make(world):
+    wrapped = wrap(world.client, "upgrade", refresh_interval=0)
+    assert isinstance(wrapped, QdrantClient) and isinstance(wrapped, DriftClient)
+    assert not isinstance(wrapped, AsyncQdrantClient)
+    assert type(wrapped) is DriftClient
+    async_wrapped = wrap(AsyncQdrantClient(":memory:"), "upgrade")
+    assert isinstance(async_wrapped, AsyncQdrantClient)
+    assert isinstance(async_wrapped, AsyncDriftClient)
+    assert not isinstance(async_wrapped, QdrantClient)
 
 
 def test_legacy_hits_are_counted_and_flushed_for_hot_first_backfill(world):

@@ -323,6 +323,12 @@ class DriftClient(_Wrapper):
     are counted as legacy hits, off the query path: a deeper hot-first signal; 0 = off).
     """
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        """A drop-in replacement passes the ``isinstance(client, QdrantClient)`` checks that
+        frameworks make (LangChain's ``Qdrant`` refuses anything else)."""
+        return QdrantClient
+
     def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
         super().__init__(client, migration, **options)
         self._shadow_pool: ThreadPoolExecutor | None = None
@@ -460,6 +466,11 @@ class DriftClient(_Wrapper):
 class AsyncDriftClient(_Wrapper):
     """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited.
     The state is first read on the first call; later reads run in a background task."""
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # type: ignore[override]
+        """As :attr:`DriftClient.__class__`: ``isinstance(client, AsyncQdrantClient)`` holds."""
+        return AsyncQdrantClient
 
     def __init__(self, client: AsyncQdrantClient, migration: str, **options: Any) -> None:
         super().__init__(client, migration, **options)
