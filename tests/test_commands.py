@@ -18,7 +18,7 @@ from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
-from qdrant_drift.store.records import load_record, write_record
+from qdrant_drift.store.records import load_record, phase_change, update_record, write_record
 
 from .conftest import make_client
 from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, old_vectors
@@ -52,6 +52,7 @@ def test_every_move_is_allowed_exactly_when_the_table_says_so(current, target):
     (Phase.PLANNED, Phase.BACKFILLING, "run `qdrant-drift fit`"),
     (Phase.FINISHED, Phase.ROLLED_BACK, "start a new one with `qdrant-drift fit`"),
     (Phase.CUT_OVER, Phase.CUT_OVER, "already 'cut-over'"),
+    (Phase.ABANDONED, Phase.BACKFILLING, "start a new one with `qdrant-drift fit`"),
 ])
 def test_a_refused_move_names_the_command_to_run(current, target, advice):
     assert advice in next_command(current, target)
@@ -185,6 +186,55 @@ def test_finish_is_checked_before_anything_is_dropped():
                                          "`qdrant-drift cutover` first"):
         commands.finish(world.client, "upgrade")
     assert "old" in world.client.get_collection("docs").config.params.vectors
+
+
+def test_any_phase_before_finish_can_be_abandoned_and_only_those():
+    for phase in Phase:
+        allowed = Phase.ABANDONED in ALLOWED[phase]
+        assert allowed == (phase not in (Phase.FINISHED, Phase.ABANDONED)), phase
+
+
+@pytest.mark.parametrize("layout", ["named", "collection"])
+@pytest.mark.parametrize("phase", ["backfilling", "cut-over", "rolled-back"])
+def test_abandon_drops_the_new_side_keeps_the_legacy_one_and_frees_the_collection(
+        layout, phase):
+    world = build_text_world(20, layout=layout)
+    if layout == "named":
+        migrate_everything(world)
+    if phase != "backfilling":
+        commands.set_phase(world.client, "upgrade", phase, force=True)
+    if world.spec.layout == "collection":  # a point the backfill had marked migrated
+        world.client.set_payload("docs", {"_drift_migrated": True}, points=[3])
+    record = commands.abandon(world.client, "upgrade")
+    assert record.phase is Phase.ABANDONED
+    vectors = world.client.get_collection("docs").config.params.vectors
+    assert set(vectors) == {"old"}  # the new vector and the marker are gone
+    assert world.client.count("docs").count == 20
+    assert not world.client.collection_exists("docs_v2")
+    assert world.client.count("docs", count_filter=models.Filter(must=[models.FieldCondition(
+        key="_drift_migrated", match=models.MatchValue(value=True))])).count == 0
+    with pytest.raises(StateError, match="it is abandoned; start a new one"):
+        commands.start(world.client, "upgrade")
+    again = MigrationSpec(name="next", collection="docs", old_vector="old", new_vector="new")
+    new = embed_texts([doc_text(i) for i in range(20)])
+    assert commands.create(world.client, again, fit("procrustes", new, old_vectors(20))).phase \
+        is Phase.SERVING_ADAPTED
+    assert drive(commands.count_migrated(again), world.client) == (0, 20)
+
+
+def test_abandon_after_finish_is_refused_and_a_second_abandon_completes_a_first():
+    world = build_text_world(20)
+    migrate_everything(world)
+    commands.cutover(world.client, "upgrade")
+    commands.finish(world.client, "upgrade")
+    with pytest.raises(StateError, match="cannot go from 'finished' to 'abandoned'"):
+        commands.abandon(world.client, "upgrade")
+    other = build_text_world(20)
+    drive(update_record("upgrade", phase_change(Phase.ABANDONED)),
+          other.client)  # recorded abandoned, but the drop never ran (a crash in between)
+    assert "new" in other.client.get_collection("docs").config.params.vectors
+    commands.abandon(other.client, "upgrade")
+    assert "new" not in other.client.get_collection("docs").config.params.vectors
 
 
 def test_a_second_active_migration_of_a_collection_is_refused_naming_the_first():

@@ -292,6 +292,24 @@ def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroke
     assert "fitted" in _cli("fit", str(nxt), *where)
 
 
+def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection(tmp_path):
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 150)
+    client.close()
+    where = ["--path", str(db)]
+    path = str(migration_file(tmp_path, sample_size=120))
+    _cli("fit", path, *where)
+    _cli("start", path, *where)
+    declined = CliRunner().invoke(app, ["abandon", path, *where], input="n\n")
+    assert declined.exit_code == 1 and "drop the new vector 'new' of 'docs'" in declined.output
+    said = " ".join(_cli("abandon", path, *where, "--yes").split())
+    assert "migration 'docs-v2' is abandoned; dropped the new vector 'new' of 'docs'" in said
+    assert json.loads(_cli("status", path, *where, "--json"))["phase"] == "abandoned"
+    assert "abandoned; start a new one" in _refused("cutover", path, *where)
+    assert "fitted" in _cli("fit", path, *where)  # the same file starts over
+
+
 def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))

@@ -11,7 +11,11 @@ from qdrant_client.http import models
 
 from qdrant_drift import AsyncDriftClient, DriftClient, DriftError
 from qdrant_drift.lifecycle.commands import rollback
-from qdrant_drift.serving.surface import SURFACE, Treatment, markdown, public_names
+from qdrant_drift.migration.phases import Phase
+from qdrant_drift.sansio import adrive, drive
+from qdrant_drift.store.records import load_record
+from qdrant_drift.serving.surface import (
+    ENDS_MIGRATION, SURFACE, Treatment, markdown, public_names)
 from qdrant_drift.serving.writes import WRITES
 
 from .serving_fixtures import N, build_async_world, build_world
@@ -30,7 +34,7 @@ def test_every_public_name_of_the_installed_client_is_classified(client_class):
 def test_every_routed_and_mirrored_name_has_its_implementation(wrapper):
     for name, entry in SURFACE.items():
         if entry.treatment is Treatment.MIRRORED:
-            assert name in WRITES, name
+            assert name in WRITES or name in ENDS_MIGRATION, name
         if entry.treatment is Treatment.ROUTED:
             assert name in vars(wrapper) or name.startswith("search_matrix_"), name
         if entry.treatment is Treatment.REFUSED:
@@ -43,26 +47,45 @@ def test_the_committed_table_is_current():
 
 
 @pytest.mark.parametrize("layout", ["named", "collection"])
-def test_collection_level_calls_on_the_migrating_collection_are_refused_saying_what_to_do(
-        layout):
+def test_dropping_a_migrating_vector_is_refused_saying_what_to_do(layout):
     world = build_world(layout)
     client = DriftClient(world.client, "upgrade", refresh_interval=0)
-    for name in ("docs", world.spec.native_collection):
-        with pytest.raises(DriftError, match="delete_collection is refused while migration "
-                                             "'upgrade' is serving-adapted: .*rollback"):
-            client.delete_collection(name)
-    with pytest.raises(DriftError, match="recreate_collection is refused"):
-        client.recreate_collection("docs", vectors_config={})
     with pytest.raises(DriftError, match="delete_vector_name is refused.*finish"):
         client.delete_vector_name("docs", "old")
-    assert world.client.collection_exists("docs")
-    # other collections pass through
+    assert "old" in world.client.get_collection("docs").config.params.vectors
+
+
+@pytest.mark.parametrize("layout", ["named", "collection"])
+def test_an_app_that_deletes_the_migrating_collection_ends_the_migration_first(layout):
+    """What LlamaIndex's clear() does: the collection goes, the migration is abandoned (not
+    left holding a collection that is gone), and what the app does next passes through."""
+    world = build_world(layout)
+    client = DriftClient(world.client, "upgrade", refresh_interval=0)
     world.client.create_collection("other", vectors_config={})
-    assert client.delete_collection("other") is True
-    # once rolled back, the app may mean it
-    rollback(world.client, "upgrade")
-    client.refresh()
-    assert client.delete_collection(world.spec.native_collection) is True
+    assert client.delete_collection("other") is True  # other collections: as they are
+    assert drive(load_record("upgrade"), world.client).phase is Phase.SERVING_ADAPTED
+    assert client.delete_collection("docs") is True
+    record = drive(load_record("upgrade"), world.client)
+    assert record.phase is Phase.ABANDONED
+    assert record.history[-1]["why"] == "delete_collection 'docs' by an app"
+    assert not world.client.collection_exists("docs")
+    assert not world.client.collection_exists(world.spec.native_collection)
+    # the app starts over on a fresh collection of its own: nothing is routed or mirrored
+    client.create_collection("docs", vectors_config=models.VectorParams(
+        size=4, distance=models.Distance.COSINE))
+    client.upsert("docs", [models.PointStruct(id=1, vector=[1.0, 0.0, 0.0, 0.0])])
+    hits = client.query_points("docs", query=[1.0, 0.0, 0.0, 0.0], limit=3).points
+    assert [hit.id for hit in hits] == [1]
+    assert world.client.retrieve("docs", [1], with_vectors=True)[0].vector == [1.0, 0, 0, 0]
+
+
+def test_recreating_the_migrating_collection_ends_the_migration_first():
+    world = build_world("named")
+    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    client.recreate_collection("docs", vectors_config=models.VectorParams(
+        size=4, distance=models.Distance.COSINE))
+    assert drive(load_record("upgrade"), world.client).phase is Phase.ABANDONED
+    assert world.client.count("docs").count == 0
 
 
 def test_update_collection_is_refused_in_blue_green_only():
@@ -80,10 +103,13 @@ def test_async_refusals_and_matrix_routing():
     async def scenario():
         raw, world = await build_async_world("collection")
         client = AsyncDriftClient(raw, "upgrade", refresh_interval=0)
-        with pytest.raises(DriftError, match="delete_collection is refused"):
-            await client.delete_collection("docs")
+        with pytest.raises(DriftError, match="delete_vector_name is refused"):
+            await client.delete_vector_name("docs", "old")
         pairs = await client.search_matrix_pairs("docs", using="new", sample=20, limit=2)
         assert len(pairs.pairs) > 0
+        assert await client.delete_collection("docs") is True
+        record = await adrive(load_record("upgrade"), raw)
+        assert record.phase is Phase.ABANDONED and not await raw.collection_exists("docs_v2")
         await client.close()
 
     asyncio.run(scenario())

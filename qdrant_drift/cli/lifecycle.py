@@ -279,6 +279,20 @@ def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
     console.print(f"migration {record.spec.name!r} is finished; {_past(what)}")
 
 
+def abandon(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
+            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
+            yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
+    """Give the migration up at any point before finish: drop the new vector or collection;
+    the legacy side serves as before it (irreversible). A new migration may then start."""
+    with _migration(file, path, url, api_key, grpc) as migration:
+        what = migration.check_abandon()
+        if not yes and not typer.confirm(f"Abandon {migration.name!r} and {what}? "
+                                         "This cannot be undone."):
+            raise typer.Exit(code=1)
+        record = migration.abandon()
+    console.print(f"migration {record.spec.name!r} is abandoned; {_past(what)}")
+
+
 def _past(what: str) -> str:
     """'drop the legacy ...' -> 'dropped the legacy ...' (finish's note, after the fact)."""
     for verb, done in (("drop ", "dropped "), ("keep ", "kept ")):
@@ -480,6 +494,7 @@ def register(app: typer.Typer) -> None:
         app.command(action)(_phase_command(action))
     app.command("cutover")(cutover)
     app.command("finish")(finish)
+    app.command("abandon")(abandon)
     app.command("status")(status)
     app.command("report")(report)
     app.command("backfill")(backfill)

@@ -24,7 +24,7 @@ from qdrant_client.http import models
 from ..adapters import Adapter
 from ..errors import AdapterFileError, AdapterMismatchError, DriftError, StateError
 from ..local import is_local
-from ..migration.phases import ACTIVE, Phase, check_transition
+from ..migration.phases import ACTIVE, TERMINAL, Phase, check_transition
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
@@ -34,6 +34,7 @@ from ..store.backfill import read_dead_letters
 from ..store.collection import STATE_COLLECTION, ensure_state_collection
 from ..store.records import (
     MigrationRecord,
+    abandon_steps,
     count_migrated,
     load_record,
     pause_change,
@@ -162,11 +163,12 @@ def create(client: Any, spec: MigrationSpec, adapter: Adapter | None, *,
 
 def record_fit_steps(spec: MigrationSpec, adapter: Adapter,
                      state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
-    """Record a fitted adapter: a first fit (or one after ``finished``) creates the migration
-    in phase ``fitted``; a re-fit swaps the adapter of the existing one (replicas pick it up),
-    moving a ``planned`` migration to ``fitted`` through the checked transition."""
+    """Record a fitted adapter: a first fit (or one after ``finished`` or ``abandoned``)
+    creates the migration in phase ``fitted``; a re-fit swaps the adapter of the existing one
+    (replicas pick it up), moving a ``planned`` migration to ``fitted`` through the checked
+    transition."""
     previous = yield from load_record(spec.name, state_collection)
-    if previous is None or previous.phase is Phase.FINISHED:
+    if previous is None or previous.phase in TERMINAL:
         return (yield from create_steps(spec, adapter, phase=Phase.FITTED,
                                         state_collection=state_collection))
     if previous.distance is not None:
@@ -211,6 +213,7 @@ START_REFUSALS: dict[Phase, str] = {
     Phase.CUT_OVER: ("it serves the new vectors already: `qdrant-drift finish` completes it, "
                      "`qdrant-drift rollback` returns to the legacy path"),
     Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
+    Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
 }
 
 
@@ -303,6 +306,21 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[M
     return record
 
 
+def abandon_note(spec: MigrationSpec) -> str:
+    """What ``abandon`` does to the new data, in words (the CLI asks with it)."""
+    return layout_of(spec).abandon_note()
+
+
+def check_abandon_steps(name: str, state_collection: str = STATE_COLLECTION
+                        ) -> Steps[MigrationRecord]:
+    """Is ``abandon`` allowed now? (Asked before anything is dropped, or confirmed: a
+    finished migration has no new side left to drop, its legacy side is gone.)"""
+    record = yield from require_record(name, state_collection)
+    if record.phase is not Phase.ABANDONED:
+        check_transition(record.phase, Phase.ABANDONED)
+    return record
+
+
 def phase_steps(name: str, phase: Phase, state_collection: str = STATE_COLLECTION, *,
                 force: bool = False) -> Steps[MigrationRecord]:
     """Move a migration to ``phase`` through the command that owns that move (and its rule)."""
@@ -312,6 +330,8 @@ def phase_steps(name: str, phase: Phase, state_collection: str = STATE_COLLECTIO
         return (yield from rollback_steps(name, state_collection))
     if phase is Phase.FINISHED:
         return (yield from finish_steps(name, state_collection))
+    if phase is Phase.ABANDONED:
+        return (yield from abandon_steps(name, state_collection))
     return (yield from update_record(name, phase_change(phase), state_collection))
 
 
@@ -359,6 +379,13 @@ def finish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
            ) -> MigrationRecord:
     """After cut-over: mark the migration finished and drop the legacy data (irreversible)."""
     return drive(finish_steps(name, state_collection), client)
+
+
+def abandon(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+            ) -> MigrationRecord:
+    """Give the migration up at any point before ``finish``: drop the new vector or
+    collection, serve the legacy side as before it (irreversible)."""
+    return drive(abandon_steps(name, state_collection), client)
 
 
 # -- async entry points ------------------------------------------------------------------
@@ -412,3 +439,9 @@ async def afinish(client: Any, name: str, *, state_collection: str = STATE_COLLE
                   ) -> MigrationRecord:
     """:func:`finish` for an ``AsyncQdrantClient``."""
     return await adrive(finish_steps(name, state_collection), client)
+
+
+async def aabandon(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
+                   ) -> MigrationRecord:
+    """:func:`abandon` for an ``AsyncQdrantClient``."""
+    return await adrive(abandon_steps(name, state_collection), client)

@@ -367,6 +367,16 @@ class Migration:
         cut-over; irreversible, so the CLI asks first."""
         return self._drive(commands.finish_steps(self.name, self.state_collection))
 
+    def check_abandon(self) -> str:
+        """Raise unless ``abandon`` is allowed now; what it will do, in words."""
+        self._drive(commands.check_abandon_steps(self.name, self.state_collection))
+        return commands.abandon_note(self.spec)
+
+    def abandon(self) -> MigrationRecord:
+        """Give the migration up before ``finish``: drop the new vector (named layout) or
+        collection (blue-green); the legacy side serves as before. Irreversible."""
+        return self._drive(commands.abandon_steps(self.name, self.state_collection))
+
     # -- backfill ------------------------------------------------------------------------
     def worker(self, **overrides: Any) -> BackfillWorker:
         kw = {k: overrides.pop(k) for k in ("worker_id", "metrics", "on_batch")
@@ -445,6 +455,10 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     if record.phase is Phase.FINISHED:  # the legacy side may be gone (blue-green drops it)
         counted = yield call("count", record.spec.native_collection, exact=True)
         migrated = total = counted.count
+    elif record.phase is Phase.ABANDONED:  # the new side is gone; the collection may be too
+        exists = yield call("collection_exists", record.spec.collection)
+        counted = (yield call("count", record.spec.collection, exact=True)) if exists else None
+        migrated, total = 0, counted.count if counted is not None else 0
     else:
         migrated, total = yield from count_migrated(record.spec)
     samples = yield from store.read_samples(name, state_collection)
@@ -474,7 +488,8 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     return Progress(
         name=name, collection=record.spec.collection, layout=record.spec.layout,
         phase=record.phase.value if not record.backfill_paused else f"{record.phase.value} (paused)",
-        plan=plan.value, migrated=migrated, total=total, items_per_s=rate,
+        plan="passthrough" if record.phase is Phase.ABANDONED else plan.value,
+        migrated=migrated, total=total, items_per_s=rate,
         eta_s=eta_seconds(migrated, total, rate),
         predicted_recovery=report.get("predicted_recall_recovery"),
         predicted_recovery_low=report.get("predicted_recall_low"),

@@ -136,6 +136,15 @@ class Layout:
         """``finish``: drop the legacy vector or collection."""
         raise NotImplementedError
 
+    def abandon_note(self) -> str:
+        """What ``abandon`` does to the new data, in words (the CLI asks with it)."""
+        raise NotImplementedError
+
+    def drop_new_steps(self) -> Steps[None]:
+        """``abandon``: drop what the migration added, leaving the legacy side as it was
+        before it (idempotent: a second run after a failed one completes it)."""
+        raise NotImplementedError
+
     # -- writes and searches ----------------------------------------------------------------
     def new_vectors(self, values: list[float]) -> Any:
         """The vectors a point gets when it is migrated (where the new vectors live)."""
@@ -264,6 +273,21 @@ class NamedLayout(Layout):
             yield call("delete_vector_name", self.spec.collection, self.spec.old_vector)
         yield call("delete_vector_name", self.spec.collection, self.marker_vector)
 
+    def abandon_note(self) -> str:
+        return (f"drop the new vector {self.spec.new_vector!r} of {self.spec.collection!r}; "
+                f"the legacy vector {self.spec.old_vector!r} stays as it is")
+
+    def drop_new_steps(self) -> Steps[None]:
+        spec = self.spec
+        exists = yield call("collection_exists", spec.collection)
+        if not exists:
+            return
+        info = yield call("get_collection", spec.collection)
+        vectors = info.config.params.vectors
+        for name in (spec.new_vector, self.marker_vector):
+            if isinstance(vectors, dict) and name in vectors:
+                yield call("delete_vector_name", spec.collection, name)
+
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]
                      ) -> tuple[models.PointStruct, models.PointStruct | None]:
@@ -348,6 +372,22 @@ class BlueGreenLayout(Layout):
 
     def drop_legacy_steps(self) -> Steps[None]:
         yield call("delete_collection", self.spec.collection)
+
+    def abandon_note(self) -> str:
+        return (f"drop the new collection {self.spec.native_collection!r}; "
+                f"{self.spec.collection!r} stays as it is")
+
+    def drop_new_steps(self) -> Steps[None]:
+        """The new collection goes; the legacy points lose their "migrated" marker, so that
+        a later migration of the collection starts from none migrated."""
+        spec = self.spec
+        exists = yield call("collection_exists", spec.native_collection)
+        if exists:
+            yield call("delete_collection", spec.native_collection)
+        exists = yield call("collection_exists", spec.collection)
+        if exists:
+            yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
+                       points=self.migrated_filter())
 
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]

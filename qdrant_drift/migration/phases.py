@@ -19,6 +19,7 @@ class Phase(str, Enum):
     CUT_OVER = "cut-over"
     FINISHED = "finished"
     ROLLED_BACK = "rolled-back"
+    ABANDONED = "abandoned"
 
 
 ALLOWED: dict[Phase, frozenset[Phase]] = {
@@ -29,9 +30,15 @@ ALLOWED: dict[Phase, frozenset[Phase]] = {
     Phase.CUT_OVER: frozenset({Phase.FINISHED, Phase.BACKFILLING, Phase.ROLLED_BACK}),
     Phase.ROLLED_BACK: frozenset({Phase.SERVING_ADAPTED, Phase.BACKFILLING}),
     Phase.FINISHED: frozenset(),
+    Phase.ABANDONED: frozenset(),
 }
+# The two ends: finished (the new side serves, the legacy side is dropped) and abandoned (the
+# new side is dropped, the legacy side stays as it was). Any other phase can be abandoned.
+TERMINAL = frozenset({Phase.FINISHED, Phase.ABANDONED})
+for _phase in frozenset(Phase) - TERMINAL:
+    ALLOWED[_phase] = ALLOWED[_phase] | {Phase.ABANDONED}
 # A migration in one of these phases holds its collection: no second one may start.
-ACTIVE = frozenset(Phase) - {Phase.FINISHED, Phase.ROLLED_BACK}
+ACTIVE = frozenset(Phase) - TERMINAL - {Phase.ROLLED_BACK}
 
 # The command that moves a migration into each phase (what an error tells the user to run).
 COMMAND_TO: dict[Phase, str] = {
@@ -41,6 +48,7 @@ COMMAND_TO: dict[Phase, str] = {
     Phase.CUT_OVER: "cutover",
     Phase.FINISHED: "finish",
     Phase.ROLLED_BACK: "rollback",
+    Phase.ABANDONED: "abandon",
 }
 
 
@@ -68,8 +76,8 @@ def next_command(current: Phase, target: Phase) -> str:
     """What to tell a user who asked for ``target`` while the migration is ``current``."""
     if current is target:
         return f"the migration is already {current.value!r}"
-    if current is Phase.FINISHED:
-        return "the migration is finished; start a new one with `qdrant-drift fit`"
+    if current in TERMINAL:
+        return f"the migration is {current.value}; start a new one with `qdrant-drift fit`"
     route = path_to(current, target)
     if not route:
         return f"no sequence of commands leads from {current.value!r} to {target.value!r}"

@@ -38,14 +38,14 @@ from .hits import HitCounter
 from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
 from .router import DEFAULT_REFRESH_INTERVAL, Plan, Router, RouterSettings, RoutingState
-from ..sansio import Steps, adrive, drive
+from ..sansio import Steps, adrive, call, drive
 from ..scores import Orientation, orientation
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
-from ..store.records import read_routing_state
-from ..migration.phases import ACTIVE, Phase
-from .surface import SURFACE, Treatment, refusal
+from ..store.records import abandon_steps, read_routing_state
+from ..migration.phases import ACTIVE, TERMINAL, Phase
+from .surface import ENDS_MIGRATION, SURFACE, Treatment, names_migration, refusal
 from .writes import write_steps
 
 log = logging.getLogger("qdrant_drift")
@@ -150,13 +150,14 @@ class _Core:
     def _snapshot(self, spec: Any, state: RoutingState, scores: Orientation) -> Serving:
         adapter = self._adapter
         plan = self.router.plan(state)
+        abandoned = state.healthy and state.phase is Phase.ABANDONED
         if adapter is None:
             return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate,
                            adapter_problem=self.adapter_problem, coverage=state.coverage,
-                           orientation=scores)
+                           orientation=scores, abandoned=abandoned)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
                        old_calibration=adapter.old_calibration, calibrate=self.calibrate,
-                       coverage=state.coverage, orientation=scores)
+                       coverage=state.coverage, orientation=scores, abandoned=abandoned)
 
     def shadow_call(self, serving: Serving, kw: dict[str, Any],
                     old_query: Any) -> Serving | None:
@@ -193,6 +194,27 @@ class _Core:
         """Is the migration over (only the new side left to write)?"""
         state = self.routing_state
         return state is not None and state.healthy and state.phase is Phase.FINISHED
+
+    def write_steps(self, method: str, kw: dict[str, Any]) -> Steps[Any]:
+        """One mirrored call. Deleting (or recreating) a collection the migration holds ends
+        the migration first: it is abandoned (the new side dropped, the app's call kept in
+        the history), then the call runs as the app made it and the wrapper passes
+        everything through from then on. An unreadable state refuses it (the migration
+        cannot be ended safely blind)."""
+        serving = self.current()
+        if method in ENDS_MIGRATION and names_migration(serving.spec, kw):
+            state = self.routing_state
+            if state is None or not state.healthy:
+                raise StateError(f"{method} of {kw['collection_name']!r} refused: the "
+                                 "migration state cannot be read, so the migration cannot "
+                                 "be ended safely; try again, or call it on client.unwrapped")
+            if state.phase not in TERMINAL:
+                yield from abandon_steps(self.migration, self.state_collection,
+                                         why=f"{method} {kw['collection_name']!r} by an app")
+                yield from self.refresh_steps()
+            return (yield call(method, **kw))
+        return (yield from write_steps(serving.spec, serving.adapter, method, kw,
+                                       finished=self.finished, abandoned=serving.abandoned))
 
 
 _NOT_QUERY_ARGS = frozenset(
@@ -446,9 +468,7 @@ class DriftClient(_Wrapper):
         if treatment is Treatment.MIRRORED:
             def mirrored(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
-                serving = self._core.current()
-                return drive(write_steps(serving.spec, serving.adapter, name, kw,
-                                         finished=self._core.finished), self._client)
+                return drive(self._core.write_steps(name, kw), self._client)
             return mirrored
         if treatment is Treatment.ROUTED:  # (the query methods above are found first)
             def routed(*args: Any, **kwargs: Any) -> Any:
@@ -613,9 +633,8 @@ class AsyncDriftClient(_Wrapper):
         if treatment is Treatment.MIRRORED:
             async def mirrored(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
-                serving = await self._serving()
-                return await adrive(write_steps(serving.spec, serving.adapter, name, kw,
-                                                finished=self._core.finished), self._client)
+                await self._serving()
+                return await adrive(self._core.write_steps(name, kw), self._client)
             if inspect.iscoroutinefunction(getattr(AsyncQdrantClient, name, None)):
                 return mirrored
             return self._started(mirrored)

@@ -54,6 +54,7 @@ class Serving:
     coverage: float = 0.0  # share of points migrated, as last read
     over_fetch: OverFetch = OverFetch()
     orientation: Orientation = SIMILARITY  # the legacy vector's distance (the record's)
+    abandoned: bool = False  # the migration was given up: every call passes through as is
 
     layout: Layout = field(init=False, repr=False, compare=False)  # the spec's, built once
 
@@ -61,7 +62,8 @@ class Serving:
         object.__setattr__(self, "layout", layout_of(self.spec))
 
     def targets(self, collection_name: str) -> bool:
-        return collection_name in (self.spec.collection, self.spec.alias)
+        """Is a call on ``collection_name`` one the migration routes?"""
+        return not self.abandoned and collection_name in (self.spec.collection, self.spec.alias)
 
 
 def dense_vector(query: Any) -> np.ndarray | None:

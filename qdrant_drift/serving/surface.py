@@ -11,6 +11,9 @@ table the README links (``docs/client-surface.md``; a test keeps it current).
 - passthrough: provably safe as it is (other collections, payload and ids only, admin);
 - refused while migrating: on the migrating collection, until the migration is finished or
   rolled back, with an error that says why and what to do.
+
+Deleting the migrating collection is what an app means when it clears its store (LlamaIndex's
+``clear()``): it is mirrored as the end of the migration (abandoned), then done.
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ def _refused(why: str, refuses: Refuses, instead: str) -> Entry:
     return Entry(Treatment.REFUSED, why, refuses, instead)
 
 
+_ENDS = ("on a collection the migration holds, the migration is abandoned first (the new "
+         "vector or collection dropped, the call kept in its history), then the call runs "
+         "as made and the wrapper passes everything through")
+# Mirrored calls that end the migration of the collection they name.
+ENDS_MIGRATION = frozenset({"delete_collection", "recreate_collection"})
 _ADMIN = "cluster or server administration: no collection data changes"
 _OTHER = "no point or vector of the migrating collection changes"
 _READ_IDS = ("payload and ids only: the collection the app names holds every point in every "
@@ -133,12 +141,9 @@ SURFACE: dict[str, Entry] = {
                                       "indexed after cut-over)"),
     "delete_payload_index": _mirrored("both collections in blue-green"),
     # refused on the migrating collection while the migration runs
-    "delete_collection": _refused(
-        "it would delete the legacy side that readers and rollback depend on",
-        names_migration, _FINISH),
-    "recreate_collection": _refused(
-        "it would delete the legacy side that readers and rollback depend on",
-        names_migration, _FINISH),
+    # on the migrating collection (or its new collection): the migration ends first
+    "delete_collection": _mirrored(_ENDS),
+    "recreate_collection": _mirrored(_ENDS),
     "recover_snapshot": _refused(
         "it would replace the collection under the migration (coverage and stamps with it)",
         names_migration, _FINISH),

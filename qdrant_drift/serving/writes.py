@@ -493,9 +493,11 @@ def after_finish_steps(spec: MigrationSpec, method: str, kw: dict[str, Any]) -> 
 
 
 def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
-                kw: dict[str, Any], *, finished: bool = False) -> Steps[Any]:
+                kw: dict[str, Any], *, finished: bool = False,
+                abandoned: bool = False) -> Steps[Any]:
     """Steps of one write call (``kw``: its arguments by name, ``collection_name`` included;
-    ``finished``: the migration is over, only the new side is written)."""
+    ``finished``: the migration is over, only the new side is written; ``abandoned``: it was
+    given up, the call goes through as the app made it)."""
     kw = dict(kw)
     collection_name = kw.pop("collection_name")
     old_vectors = kw.pop("old_vectors", None)
@@ -503,7 +505,7 @@ def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
         raise DriftError(f"{method} takes no old_vectors=")
     if method == "batch_update_points" and not isinstance(old_vectors, (Mapping, type(None))):
         raise DriftError("batch_update_points takes old_vectors= as a dict by point id")
-    if collection_name not in (spec.collection, spec.alias):
+    if abandoned or collection_name not in (spec.collection, spec.alias):
         if old_vectors is not None:
             raise DriftError(f"old_vectors= is for writes to the migrating collection "
                              f"{spec.collection!r}, not {collection_name!r}")

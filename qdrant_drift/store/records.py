@@ -32,7 +32,7 @@ from typing import Any, Callable
 from qdrant_client.http import models
 
 from ..errors import StateError
-from ..migration.phases import Phase, check_transition
+from ..migration.phases import TERMINAL, Phase, check_transition
 from ..serving.router import RoutingState
 from ..sansio import Steps, call
 from .collection import STATE_COLLECTION, point_id
@@ -182,6 +182,24 @@ def phase_change(*targets: Phase) -> Change:
     return change
 
 
+def abandon_steps(name: str, state_collection: str = STATE_COLLECTION, *,
+                  why: str | None = None) -> Steps[MigrationRecord]:
+    """End the migration without cut-over: the record says ``abandoned`` first (replicas
+    stop routing, workers stop, a new migration of the collection may start), then the
+    alias goes back to the legacy collection and the new side is dropped. A second run
+    completes a first one that failed half-way; ``why`` is kept in the history."""
+    record = yield from require_record(name, state_collection)
+    if record.phase is not Phase.ABANDONED:
+        def change(record: MigrationRecord) -> list[dict[str, Any]]:
+            entries = phase_change(Phase.ABANDONED)(record)
+            return [{**entries[0], "why": why}] if why else entries
+        record = yield from update_record(name, change, state_collection)
+    layout = layout_of(record.spec)
+    yield from layout.alias_steps(serve_new=False)
+    yield from layout.drop_new_steps()
+    return record
+
+
 def pause_change(paused: bool) -> Change:
     def change(record: MigrationRecord) -> list[dict[str, Any]]:
         record.backfill_paused = paused
@@ -213,7 +231,8 @@ def read_routing_state(
     record = yield from load_record(name, state_collection)
     if record is None:
         return RoutingState(healthy=False), None
-    if record.phase is Phase.FINISHED:  # the legacy side may be gone: nothing to count
-        return RoutingState(phase=record.phase, coverage=1.0), record
+    if record.phase in TERMINAL:  # one side is gone (or going): nothing to count
+        return RoutingState(phase=record.phase,
+                            coverage=1.0 if record.phase is Phase.FINISHED else 0.0), record
     share = yield from read_coverage(record.spec)
     return RoutingState(phase=record.phase, coverage=share), record
