@@ -17,6 +17,7 @@ after it.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections import defaultdict
 from typing import Any, Callable, Sequence
@@ -28,24 +29,16 @@ from qdrant_client.http import models
 from qdrant_drift.adapters import fit
 from qdrant_drift.backfill import BackfillOptions, BackfillWorker, PayloadField, Sweep
 from qdrant_drift.backfill.targets import target_for
-from qdrant_drift.embedders import Embedder
+from qdrant_drift.embedders import Embedder, given
 from qdrant_drift.lifecycle.commands import create, set_phase
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import drive
 
+from .fast import FAST_DIM, fast_embedder  # noqa: F401 - the bench's near-free embedder
+
 Log = Callable[[str], None]
 SIDES = ("raw", "bare", "worker")
 ENGINES = (*SIDES, "ray")
-FAST_DIM = 64
-
-
-def fast_embedder(texts: Sequence[str]) -> np.ndarray:
-    """Near-free: what a GPU or a batch embedding API looks like from the worker. Rows are
-    fixed by the text's length and first characters, so they are cheap but not all equal."""
-    codes = np.array([[len(t), *(ord(c) for c in t[:3].ljust(3))] for t in texts],
-                     dtype=np.float32).reshape(len(texts), 4)
-    rows = np.tile(codes, (1, FAST_DIM // 4)) + 1.0
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
 class TimedClient:
@@ -168,10 +161,6 @@ def _ray_run(client: QdrantClient, name: str, texts: Sequence[str], old: np.ndar
                 1e-9, seconds - (at - start))}
 
 
-def _given(embedder: Embedder) -> Embedder:
-    return embedder
-
-
 def _breakdown(run: dict[str, Any]) -> dict[str, float]:
     """Where the worker's wall time went: inside Qdrant per method, and the rest (the
     worker's own Python: embedding, sweep, ledger, locks, threads)."""
@@ -197,8 +186,16 @@ def run_backfill_bench(texts: Sequence[str], old: np.ndarray, embedder: Embedder
     if "ray" in engines:
         import ray
 
+        started = time.perf_counter()
         if not ray.is_initialized():  # the instance, not the actor pool, starts untimed
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False,
+                     log_to_driver=False)
+        ray_start = {"ray_started_before_timing": True,
+                     "ray_init_s": round(time.perf_counter() - started, 3),
+                     "ray_cpus": ray.cluster_resources().get("CPU", 0)}
+        log(f"Ray started before any timing, as a running cluster would be: "
+            f"{ray_start['ray_init_s']:.1f} s, {ray_start['ray_cpus']:.0f} CPUs; each ray run's "
+            f"time includes its own actor pool start")
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in engines}
     for r in range(rounds):
         turn = r % len(engines)
@@ -213,7 +210,7 @@ def run_backfill_bench(texts: Sequence[str], old: np.ndarray, embedder: Embedder
                 run = _worker_run(client, name, texts, old, embedder, batch_size)
             else:
                 run = _ray_run(client, name, texts, old, embedder,
-                               embedder_factory or functools.partial(_given, embedder),
+                               embedder_factory or functools.partial(given, embedder),
                                batch_size)
             runs[which].append(run)
             log(f"round {r + 1}/{rounds} {which}: {run['items_per_s']:.1f} items/s")
@@ -222,6 +219,8 @@ def run_backfill_bench(texts: Sequence[str], old: np.ndarray, embedder: Embedder
                 client.delete_collection("qdrant_drift_state")
     rate = {side: [run["items_per_s"] for run in runs[side]] for side in engines}
     result: dict[str, Any] = {"items": len(texts), "batch_size": batch_size, "rounds": rounds}
+    if "ray" in engines:
+        result.update(ray_start)
     for side in engines:
         result[f"{side}_items_per_s"] = float(np.median(rate[side]))
         result[f"{side}_runs"] = rate[side]
