@@ -237,21 +237,21 @@ class RayBackfill(Controls):
     def _embedded_batches(self, listing: list[models.Record]
                           ) -> Iterator[dict[str, np.ndarray]]:
         ray = require("ray")
-        import pyarrow  # comes with ray[data]
         opts, settings = self.options, self.settings
         gpus = ray.cluster_resources().get("GPU", 0)
         cpus = ray.cluster_resources().get("CPU", 1)
         num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
         actors = settings.actors or (max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
-        # a block per batch, exactly: Ray retries a killed actor's whole block, so a kill
-        # re-embeds at most one batch, and blocks start in hot-first order (measured: no
-        # slower than blocks of 4 or 16 batches, `qdrant-drift bench backfill --engines ray`)
-        rows, size = to_rows(listing, self.source.payload_keys()), opts.batch_size
-        blocks = [pyarrow.Table.from_pylist(rows[i:i + size]) for i in range(0, len(rows), size)]
-        dataset = ray.data.from_arrow(blocks).map_batches(
+        # a block is one actor call of at most batch_size rows: Ray retries a killed actor's
+        # whole block, so a kill re-embeds at most one batch, and blocks start in hot-first
+        # order (measured: no slower than blocks of 4 or 16 batches; from_items plans 10,000
+        # rows in 157 blocks in 0.6 s, from_arrow of 157 tables takes 3 s)
+        blocks = max(1, -(-len(listing) // opts.batch_size))
+        rows = to_rows(listing, self.source.payload_keys())
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
             EmbedStage, fn_constructor_kwargs=dict(
                 embedder_factory=self.embedder_factory, source=self.source, dim=self.dim),
-            batch_size=opts.batch_size, batch_format="numpy",
+            batch_size=None, batch_format="numpy",  # the whole block: one batch
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_gpus=num_gpus, num_cpus=0 if num_gpus else 1)  # Ray Data restarts dead actors
         yield from dataset.iter_batches(batch_size=opts.batch_size, batch_format="numpy",
