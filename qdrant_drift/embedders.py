@@ -25,6 +25,13 @@ class Embedder(Protocol):
     def __call__(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def given(embedder: Embedder) -> Embedder:
+    """An embedder factory for one already built (``functools.partial(given, e)``): a Ray
+    actor gets its own copy. It lives here, in a light module, because the actor imports the
+    factory's module."""
+    return embedder
+
+
 def load_callable(reference: str) -> Callable[..., Any]:
     """``"package.module:attribute"`` -> the object (a clear error when it is not there)."""
     module_name, sep, attribute = reference.partition(":")

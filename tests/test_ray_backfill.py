@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -62,19 +64,27 @@ def fragile_embedder() -> CallableEmbedder:
 
 
 class DiesOnce:
-    """An embedder whose actor process dies (kill -9 style) in the middle of its first batch,
-    once per marker file: Ray must restart the actor and retry the batch."""
+    """An embedder whose actor process dies (kill -9 style) in the middle of its third batch,
+    once per marker file: Ray must restart the actor and retry. Every batch it starts is logged
+    under ``log``, so a test can count what was embedded twice."""
 
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
+    def __init__(self, marker: str, log: str) -> None:
+        self.marker, self.log = marker, log
 
     def __call__(self) -> CallableEmbedder:
         def embed(texts):
-            if not os.path.exists(self.marker):
+            Path(self.log, uuid.uuid4().hex).write_text("\n".join(texts))
+            if len(os.listdir(self.log)) >= 3 and not os.path.exists(self.marker):
                 open(self.marker, "w").close()
                 os._exit(9)
             return embed_texts(texts)
         return CallableEmbedder(embed, normalize=False)
+
+
+def embedded_twice(log: Path) -> list[str]:
+    """The texts whose embedding was started more than once (from a DiesOnce log)."""
+    started = Counter(t for f in log.iterdir() for t in f.read_text().split("\n"))
+    return sorted(t for t, n in started.items() if n > 1)
 
 
 def backfill(world, factory=plain_embedder, **kw) -> RayBackfill:
@@ -141,14 +151,19 @@ def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
 
 
-def test_an_actor_killed_mid_batch_loses_nothing_and_writes_nothing_stale(tmp_path):
+def test_an_actor_killed_mid_batch_loses_nothing_writes_nothing_stale_and_redoes_one_batch(
+        tmp_path):
     world = build_text_world(120)
     world.client.delete("docs", points_selector=models.PointIdsList(points=[7, 8]))
-    stats = backfill(world, DiesOnce(str(tmp_path / "died"))).run()
+    (tmp_path / "log").mkdir()
+    stats = backfill(world, DiesOnce(str(tmp_path / "died"), str(tmp_path / "log"))).run()
     assert (tmp_path / "died").exists()  # the actor did die mid-batch
     assert stats.state == "finished" and stats.written == 118
     assert wrong_vectors(world) == []  # 0 lost, 0 stale
     assert world.client.retrieve("docs", [7, 8]) == []  # 0 resurrected
+    # the batch it died in is embedded again, and nothing else: not the batches it had
+    # finished before (a block is one batch, and Ray retries whole blocks)
+    assert 0 < len(embedded_twice(tmp_path / "log")) <= 16
 
 
 def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():

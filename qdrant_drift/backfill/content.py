@@ -10,11 +10,12 @@ content Qdrant does not hold (for example rows of a SQL database): then only a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
-
-from qdrant_client.http import models
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import DriftError
+
+if TYPE_CHECKING:  # Ray actors import this module: no qdrant-client there (seconds to import)
+    from qdrant_client.http import models
 
 TextLoader = Callable[[Sequence[Any]], Any]  # ids -> texts (a list in id order, or a mapping)
 
@@ -35,7 +36,8 @@ class _Source:
         """The payload key whose value must still match when the vector is written."""
         return self.version_field
 
-    def _version(self, record: models.Record) -> Any:
+    def version_of(self, record: models.Record) -> Any:
+        """The version of a record as listed (what the conditional write compares)."""
         key = self.version_key
         return None if key is None else (record.payload or {}).get(key)
 
@@ -65,7 +67,7 @@ class PayloadField(_Source):
         for record in records:
             text = (record.payload or {}).get(self.field)
             out.append(Item(record.id, text if isinstance(text, str) and text.strip() else None,
-                            self._version(record), record.payload))
+                            self.version_of(record), record.payload))
         return out
 
 
@@ -89,7 +91,7 @@ class Loader(_Source):
             if len(texts) != len(ids):
                 raise DriftError(f"loader returned {len(texts)} texts for {len(ids)} ids")
         return [Item(r.id, t if isinstance(t, str) and t.strip() else None,
-                     self._version(r), r.payload) for r, t in zip(records, texts)]
+                     self.version_of(r), r.payload) for r, t in zip(records, texts)]
 
 
 ContentSource = _Source

@@ -75,6 +75,9 @@ class BackfillWorker(Controls):
         self._init_controls()  # _stop, pause state
         self._unwritten = threading.Semaphore(self.options.unwritten_batches)
         self._written = threading.Event()  # set by the writer: the select stage may go on
+        # batches selected and not yet written or released, empty end-of-pass batches
+        # included (they hold no ids, yet their write decides whether the work is done)
+        self._batches_out = 0
         self._abandon = False
         self._lock = threading.Lock()  # guards the three books below, never across a call
         self.ledger = Ledger()
@@ -239,7 +242,7 @@ class BackfillWorker(Controls):
                     next_hot = now + opts.hot_refresh_s
                 batch = self._select()
                 if batch is None:  # nothing to do now: are we done, or is work coming?
-                    if not self.ledger.in_flight:
+                    if not self._batches_out:
                         self._heartbeat()
                         if self._all_done and opts.exit_when_done:
                             break
@@ -250,6 +253,8 @@ class BackfillWorker(Controls):
                     continue
                 self._pace(started, emitted)
                 emitted += len(batch.items) + len(batch.poison)
+                with self._lock:
+                    self._batches_out += 1
                 while not self._stop.is_set():
                     try:
                         out.put(batch, timeout=0.2)
@@ -277,6 +282,7 @@ class BackfillWorker(Controls):
                     pass  # released once the writer is done with the previous batch
                 if self._abandon:
                     self._release(batch)
+                    self._settled()
                     continue
                 self._embed(batch)
                 out.put(batch)
@@ -287,6 +293,12 @@ class BackfillWorker(Controls):
     def _release(self, batch: Batch) -> None:
         with self._lock:
             release(batch, ledger=self.ledger, leases=self.leases, sweeps=self.sweeps)
+
+    def _settled(self) -> None:
+        """A batch left the pipeline (written or released): the select stage may go on."""
+        with self._lock:
+            self._batches_out -= 1
+        self._written.set()
 
     def _write(self, batch: Batch) -> None:
         assert self.target is not None
@@ -319,8 +331,8 @@ class BackfillWorker(Controls):
                     continue
                 self._write(batch)
             finally:
+                self._settled()
                 self._unwritten.release()
-                self._written.set()
 
     # -- run ----------------------------------------------------------------------------
     def run(self) -> BackfillStats:

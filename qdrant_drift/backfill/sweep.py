@@ -18,7 +18,7 @@ from ..sansio import Steps, call
 from .partitions import partition_of
 from .targets import Target
 
-SWEEP_PAGE = 512
+SWEEP_PAGE = 2048
 
 
 @dataclass

@@ -36,7 +36,9 @@ from ..backfill import (
     order_policy,
 )
 from ..store import backfill as store
-from ..embedders import CallableEmbedder, Embedder, SentenceTransformerEmbedder, load_callable
+from ..embedders import (
+    CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
+)
 from ..errors import DriftError
 from . import commands
 from .commands import preflight_steps, record_fit_steps
@@ -84,11 +86,6 @@ def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbed
         except ImportError:
             pass
     return SentenceTransformerEmbedder(model, **options)
-
-
-def _given(embedder: Embedder) -> Embedder:
-    """The embedder a Migration was given (a Ray actor gets its own copy)."""
-    return embedder
 
 
 def source_for(file: MigrationFile) -> ContentSource:
@@ -392,7 +389,7 @@ class Migration:
 
         kw = {k: overrides.pop(k) for k in ("worker_id", "metrics", "on_batch")
               if k in overrides}
-        factory = (functools.partial(_given, self._embedder) if self._embedder is not None
+        factory = (functools.partial(given, self._embedder) if self._embedder is not None
                    else functools.partial(embedder_for, self.file))
         return RayBackfill(self.client, self.name, factory, self.source,
                            options=backfill_options_for(self.file, **overrides),
