@@ -5,10 +5,8 @@ below load on first use (PEP 562), so a process that needs one small module (a R
 embedding a backfill batch) does not pay for qdrant-client's import.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from ._version import __version__
 
@@ -27,10 +25,10 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "_typing.Any":
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    value = getattr(_importlib.import_module(_EXPORTS[name], __name__), name)
     globals()[name] = value
     return value
 
@@ -39,7 +37,7 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .adapters import Adapter, ModelFingerprint, fit, load_adapter, save_adapter
     from .errors import (
         AdapterFileError,
