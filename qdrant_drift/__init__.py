@@ -5,9 +5,9 @@ below load on first use (PEP 562), so a process that needs one small module (a R
 embedding a backfill batch) does not pay for qdrant-client's import.
 """
 
-import importlib as _importlib
 import typing as _typing
 
+from ._lazy import lazy_exports as _lazy_exports
 from ._version import __version__
 
 _EXPORTS = {
@@ -23,18 +23,7 @@ _EXPORTS = {
     "Plan": ".serving.router", "Router": ".serving.router",
     "RoutingState": ".serving.router", "MigrationSpec": ".migration.spec",
 }
-
-
-def __getattr__(name: str) -> "_typing.Any":
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
 
 
 if _typing.TYPE_CHECKING:

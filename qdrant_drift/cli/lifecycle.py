@@ -270,13 +270,7 @@ def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
            yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
     """Mark the migration finished and drop the legacy vector or collection (only after
     cut-over; irreversible). Whether it is allowed is checked before asking."""
-    with _migration(file, path, url, api_key, grpc) as migration:
-        what = migration.check_finish()
-        if not yes and not typer.confirm(f"Finish {migration.name!r} and {what}? "
-                                         "This cannot be undone."):
-            raise typer.Exit(code=1)
-        record = migration.finish()
-    console.print(f"migration {record.spec.name!r} is finished; {_past(what)}")
+    _end("finish", file, path, url, api_key, grpc, yes)
 
 
 def abandon(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
@@ -284,13 +278,20 @@ def abandon(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
             yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
     """Give the migration up at any point before finish: drop the new vector or collection;
     the legacy side serves as before it (irreversible). A new migration may then start."""
+    _end("abandon", file, path, url, api_key, grpc, yes)
+
+
+def _end(verb: str, file: Path, path: Optional[Path], url: Optional[str],
+         api_key: Optional[str], grpc: bool, yes: bool) -> None:
+    """``finish`` or ``abandon``: checked first, then asked (what it drops, in words), then
+    done; irreversible either way."""
     with _migration(file, path, url, api_key, grpc) as migration:
-        what = migration.check_abandon()
-        if not yes and not typer.confirm(f"Abandon {migration.name!r} and {what}? "
+        what = getattr(migration, f"check_{verb}")()
+        if not yes and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
                                          "This cannot be undone."):
             raise typer.Exit(code=1)
-        record = migration.abandon()
-    console.print(f"migration {record.spec.name!r} is abandoned; {_past(what)}")
+        record = getattr(migration, verb)()
+    console.print(f"migration {record.spec.name!r} is {record.phase.value}; {_past(what)}")
 
 
 def _past(what: str) -> str:

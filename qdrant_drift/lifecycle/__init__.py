@@ -7,16 +7,11 @@ the facade, which imports the backfill.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 
-def __getattr__(name: str) -> Any:
-    if name != "Migration":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from .facade import Migration
-
-    globals()["Migration"] = Migration
-    return Migration
+__getattr__, __dir__ = lazy_exports(__name__, {"Migration": ".facade"})
 
 
 if TYPE_CHECKING:
