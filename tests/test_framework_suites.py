@@ -3,8 +3,7 @@ the wrapper exactly as they pass with the plain client, a migration running on e
 collection they create: adapted, then hybrid (see tests/framework_suites/drift_suite_plugin.py).
 
 Each suite runs three times in a subprocess (plain, adapted, hybrid) and the outcome of every
-test must be the same; the one allowed difference is a test whose collection uses a distance
-qdrant-drift cannot migrate yet (Euclid, Manhattan: skipped as "blocked on Euclid support").
+test must be the same, Euclid and Manhattan collections included.
 About 2.5 minutes for LangChain's suite (three runs), so it runs only with
 ``DRIFT_FRAMEWORK_SUITES=1``.
 LlamaIndex's tests are not in its sdist: ``DRIFT_SUITE_LLAMAINDEX_TESTS`` names a folder
@@ -30,7 +29,6 @@ SUITES = {
     "llamaindex": ("llama_index.vector_stores.qdrant",
                    Path(os.environ.get("DRIFT_SUITE_LLAMAINDEX_TESTS", "/nonexistent"))),
 }
-BLOCKED = "blocked on Euclid support"
 
 pytestmark = [
     pytest.mark.slow,
@@ -69,13 +67,12 @@ def plain(tmp_path_factory) -> dict[str, dict[str, dict]]:
 
 
 def differences(plain: dict[str, dict], wrapped: dict[str, dict]) -> list[str]:
-    """Every test whose outcome changed, except those blocked on Euclid support."""
+    """Every test whose outcome changed."""
     out = []
     for test in sorted(set(plain) | set(wrapped)):
         before = plain.get(test, {}).get("outcome")
         after = wrapped.get(test, {})
-        if before != after.get("outcome") and not (
-                after.get("outcome") == "skipped" and BLOCKED in after.get("why", "")):
+        if before != after.get("outcome"):
             out.append(f"{test}: {before} plain, {after.get('outcome')} wrapped "
                        f"({after.get('why', '')})")
     return out

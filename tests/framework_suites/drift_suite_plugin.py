@@ -55,7 +55,8 @@ NEW_SUFFIX = "__drift_new"
 READS = frozenset({"query_points", "query_batch_points", "query_points_groups",
                    "search_matrix_pairs", "search_matrix_offsets"})
 CREATES = frozenset({"create_collection", "recreate_collection"})
-EUCLID_BLOCKED = "blocked on Euclid support"
+DISTANCES = {models.Distance.COSINE: "cosine", models.Distance.DOT: "dot",
+             models.Distance.EUCLID: "euclid", models.Distance.MANHATTAN: "manhattan"}
 
 _current: list[str] = [""]  # the running test's node id
 _routed: dict[str, Counter] = {}  # node id -> Counter of "plan:method" through the wrapper
@@ -86,8 +87,6 @@ def plan_spec(collection: str, info: Any) -> tuple[MigrationSpec, Adapter]:
         (old_vector, params), = vectors.items()
     else:
         old_vector, params = DEFAULT_VECTOR, vectors
-    if params.distance not in (models.Distance.COSINE, models.Distance.DOT):
-        raise DriftError(f"{EUCLID_BLOCKED}: {params.distance.value} distance")
     if info.config.params.sparse_vectors:  # blue-green would lose them: the named layout
         spec = MigrationSpec(name=migration_name(collection), collection=collection,
                              old_vector=old_vector, new_vector=(old_vector or "dense") +
@@ -97,8 +96,7 @@ def plan_spec(collection: str, info: Any) -> tuple[MigrationSpec, Adapter]:
                              layout="collection", new_collection=collection + NEW_SUFFIX,
                              old_vector=old_vector, new_vector=old_vector,
                              old_model="suite-old", new_model="suite-new")
-    distance = "dot" if params.distance == models.Distance.DOT else "cosine"
-    return spec, identity_adapter(params.size, distance)
+    return spec, identity_adapter(params.size, DISTANCES[params.distance])
 
 
 def _phase() -> Phase:
@@ -156,8 +154,6 @@ def unmigrate_calls(spec: MigrationSpec, ids: list[Any]) -> list[tuple[str, dict
 
 def _note_unmigrated(collection: str, why: str) -> None:
     _unmigrated.setdefault(_current[0], []).append(f"{collection}: {why}")
-    if why.startswith(EUCLID_BLOCKED):
-        pytest.skip(why)
 
 
 def _claims(wrapper: type, client: type) -> type | None:
