@@ -15,8 +15,11 @@ Loaded with ``-p drift_suite_plugin`` (this folder on ``PYTHONPATH``); ``DRIFT_S
 The adapter is the identity (old model = new model): a migration that must change no
 result, so any difference from the plain run is the wrapper's. Each test's outcome, and
 which of its calls went through the wrapper under which plan, is written as JSON to
-``DRIFT_SUITE_REPORT``. ``async def`` tests run on asyncio (the suites' own
-``asyncio_mode = "auto"``, without needing pytest-asyncio).
+``DRIFT_SUITE_REPORT``: a read through the plan counts as ``<plan>:<method>``, any other
+call on a migrated collection as ``mirrored``, ``passthrough`` or ``refused`` (the surface
+table's treatment). ``async def`` tests pytest-asyncio leaves alone run on asyncio (LangChain's
+own ``asyncio_mode = "auto"``); LlamaIndex's are marked and its fixtures need pytest-asyncio.
+``DRIFT_SUITE_FRAMEWORK`` names the framework to load (default: both).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ from qdrant_drift.serving.surface import SURFACE, Treatment
 from qdrant_drift.store.collection import STATE_COLLECTION
 
 MODE = os.environ.get("DRIFT_SUITE_MODE", "plain")
+# the framework whose suite runs (importing the other one costs seconds); default: both
+FRAMEWORKS = tuple(os.environ.get("DRIFT_SUITE_FRAMEWORK", "").split() or (
+    "langchain_qdrant", "llama_index.vector_stores.qdrant"))
 NEW_SUFFIX = "__drift_new"
 READS = frozenset({"query_points", "query_batch_points", "query_points_groups",
                    "search_matrix_pairs", "search_matrix_offsets"})
@@ -133,6 +139,15 @@ def collection_of(raw: Any, method: str, args: tuple, kwargs: dict) -> str | Non
 
 def _count(what: str) -> None:
     _routed.setdefault(_current[0], Counter())[what] += 1
+
+
+def _treatment(method: str) -> str:
+    """How the wrapper treats a call that is not a routed read: mirrored, passthrough or
+    refused (the last one raises, unless the call spares the migrating collection)."""
+    entry = SURFACE.get(method)
+    if entry is None:
+        return "unclassified"
+    return "refused" if entry.treatment is Treatment.REFUSED else entry.treatment.value
 
 
 def _odd(point_id: Any) -> bool:
@@ -226,8 +241,8 @@ class SuiteClient:
                     self._unmigrate_odd(drift)
                 drift.refresh()
                 _count(f"{drift.plan.value}:{name}")
-            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
-                _count(f"mirrored:{name}")
+            else:
+                _count(f"{_treatment(name)}:{name}")
             return getattr(drift, name)(*args, **kwargs)
 
         return call
@@ -295,8 +310,8 @@ class AsyncSuiteClient:
                     await self._unmigrate_odd(drift)
                 await drift.refresh()
                 _count(f"{drift.plan.value}:{name}")
-            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
-                _count(f"mirrored:{name}")
+            else:
+                _count(f"{_treatment(name)}:{name}")
             return await getattr(drift, name)(*args, **kwargs)
 
         return call
@@ -340,7 +355,7 @@ def _install() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if MODE not in ("plain", "adapted", "hybrid"):
         raise pytest.UsageError(f"DRIFT_SUITE_MODE must be plain, adapted or hybrid: {MODE}")
-    for framework in ("langchain_qdrant", "llama_index.vector_stores.qdrant"):
+    for framework in FRAMEWORKS:
         try:
             __import__(framework)
         except ImportError:
