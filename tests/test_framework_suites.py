@@ -3,10 +3,7 @@ the wrapper exactly as they pass with the plain client, a migration running on e
 collection they create (see tests/framework_suites/drift_suite_plugin.py).
 
 Each suite runs in a subprocess per mode (plain, hybrid, adapted) and the outcome of every
-test must be the same, Euclid and Manhattan collections included. The one allowed
-difference is a call the wrapper refuses by design while a collection migrates (the
-"refused" rows of ``qdrant_drift.serving.surface``, e.g. ``delete_collection`` behind
-LlamaIndex's ``clear()``): it fails with that refusal, and the test names it.
+test must be the same, Euclid and Manhattan collections included.
 
 By default LangChain's suite runs plain and hybrid (about 25 s each on an idle machine: the
 hybrid plan exercises the adapter, the merge and the mirrored writes at once); adapted, and
@@ -22,13 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-
-from qdrant_drift.serving.surface import SURFACE, Treatment
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "tests" / "framework_suites"
@@ -52,8 +46,6 @@ SUITES = {
                         Path(os.environ.get("DRIFT_SUITE_LLAMAINDEX_TESTS", "/nonexistent")),
                         0.05, False),
 }
-REFUSALS = tuple(f"{name} is refused while migration" for name, entry in SURFACE.items()
-                 if entry.treatment is Treatment.REFUSED)
 
 pytestmark = pytest.mark.slow
 
@@ -90,24 +82,16 @@ def plain(tmp_path_factory) -> dict[str, dict[str, dict]]:
     return outcomes
 
 
-def refused_by_design(plain: dict, wrapped: dict) -> bool:
-    """A test that passed plain and failed wrapped on one of the wrapper's documented
-    refusals (a call that would break the running migration)."""
-    why = wrapped.get("why", "")
-    return (plain.get("outcome") == "passed" and wrapped.get("outcome") == "failed"
-            and "DriftError" in why and any(refusal in why for refusal in REFUSALS))
-
-
-def differences(plain: dict[str, dict], wrapped: dict[str, dict]) -> tuple[list[str], list[str]]:
-    """(every test whose outcome changed, those among them refused by design)."""
-    changed, refused = [], []
+def differences(plain: dict[str, dict], wrapped: dict[str, dict]) -> list[str]:
+    """Every test whose outcome changed."""
+    out = []
     for test in sorted(set(plain) | set(wrapped)):
-        before, after = plain.get(test, {}), wrapped.get(test, {})
-        if before.get("outcome") != after.get("outcome"):
-            line = (f"{test}: {before.get('outcome')} plain, {after.get('outcome')} wrapped "
-                    f"({after.get('why', '')})")
-            (refused if refused_by_design(before, after) else changed).append(line)
-    return changed, refused
+        before = plain.get(test, {}).get("outcome")
+        after = wrapped.get(test, {})
+        if before != after.get("outcome"):
+            out.append(f"{test}: {before} plain, {after.get('outcome')} wrapped "
+                       f"({after.get('why', '')})")
+    return out
 
 
 def _modes() -> list:
@@ -129,10 +113,7 @@ def test_a_framework_suite_passes_through_the_wrapper_as_it_passes_plain(
         suite, mode, plain, tmp_path):
     baseline = plain(suite)
     wrapped = run_suite(suite, mode, tmp_path / f"{mode}.json")
-    changed, refused = differences(baseline, wrapped)
-    assert changed == []
-    for line in refused:
-        warnings.warn(f"refused by design while migrating: {line}", stacklevel=1)
+    assert differences(baseline, wrapped) == []
     # and the wrapper was really on the path: passing tests routed their reads by the plan
     routed = [t for t, row in wrapped.items() if row["outcome"] == "passed"
               and any(key.startswith(f"{mode}:") for key in row["routed"])]
