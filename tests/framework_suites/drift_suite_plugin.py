@@ -15,8 +15,11 @@ Loaded with ``-p drift_suite_plugin`` (this folder on ``PYTHONPATH``); ``DRIFT_S
 The adapter is the identity (old model = new model): a migration that must change no
 result, so any difference from the plain run is the wrapper's. Each test's outcome, and
 which of its calls went through the wrapper under which plan, is written as JSON to
-``DRIFT_SUITE_REPORT``. ``async def`` tests run on asyncio (the suites' own
-``asyncio_mode = "auto"``, without needing pytest-asyncio).
+``DRIFT_SUITE_REPORT``: a read through the plan counts as ``<plan>:<method>``, any other
+call on a migrated collection as ``mirrored``, ``passthrough`` or ``refused`` (the surface
+table's treatment). ``async def`` tests pytest-asyncio leaves alone run on asyncio (LangChain's
+own ``asyncio_mode = "auto"``); LlamaIndex's are marked and its fixtures need pytest-asyncio.
+``DRIFT_SUITE_FRAMEWORK`` names the framework to load (default: both).
 """
 
 from __future__ import annotations
@@ -51,11 +54,15 @@ from qdrant_drift.serving.surface import SURFACE, Treatment
 from qdrant_drift.store.collection import STATE_COLLECTION
 
 MODE = os.environ.get("DRIFT_SUITE_MODE", "plain")
+# the framework whose suite runs (importing the other one costs seconds); default: both
+FRAMEWORKS = tuple(os.environ.get("DRIFT_SUITE_FRAMEWORK", "").split() or (
+    "langchain_qdrant", "llama_index.vector_stores.qdrant"))
 NEW_SUFFIX = "__drift_new"
 READS = frozenset({"query_points", "query_batch_points", "query_points_groups",
                    "search_matrix_pairs", "search_matrix_offsets"})
 CREATES = frozenset({"create_collection", "recreate_collection"})
-EUCLID_BLOCKED = "blocked on Euclid support"
+DISTANCES = {models.Distance.COSINE: "cosine", models.Distance.DOT: "dot",
+             models.Distance.EUCLID: "euclid", models.Distance.MANHATTAN: "manhattan"}
 
 _current: list[str] = [""]  # the running test's node id
 _routed: dict[str, Counter] = {}  # node id -> Counter of "plan:method" through the wrapper
@@ -86,8 +93,6 @@ def plan_spec(collection: str, info: Any) -> tuple[MigrationSpec, Adapter]:
         (old_vector, params), = vectors.items()
     else:
         old_vector, params = DEFAULT_VECTOR, vectors
-    if params.distance not in (models.Distance.COSINE, models.Distance.DOT):
-        raise DriftError(f"{EUCLID_BLOCKED}: {params.distance.value} distance")
     if info.config.params.sparse_vectors:  # blue-green would lose them: the named layout
         spec = MigrationSpec(name=migration_name(collection), collection=collection,
                              old_vector=old_vector, new_vector=(old_vector or "dense") +
@@ -97,8 +102,7 @@ def plan_spec(collection: str, info: Any) -> tuple[MigrationSpec, Adapter]:
                              layout="collection", new_collection=collection + NEW_SUFFIX,
                              old_vector=old_vector, new_vector=old_vector,
                              old_model="suite-old", new_model="suite-new")
-    distance = "dot" if params.distance == models.Distance.DOT else "cosine"
-    return spec, identity_adapter(params.size, distance)
+    return spec, identity_adapter(params.size, DISTANCES[params.distance])
 
 
 def _phase() -> Phase:
@@ -137,6 +141,15 @@ def _count(what: str) -> None:
     _routed.setdefault(_current[0], Counter())[what] += 1
 
 
+def _treatment(method: str) -> str:
+    """How the wrapper treats a call that is not a routed read: mirrored, passthrough or
+    refused (the last one raises, unless the call spares the migrating collection)."""
+    entry = SURFACE.get(method)
+    if entry is None:
+        return "unclassified"
+    return "refused" if entry.treatment is Treatment.REFUSED else entry.treatment.value
+
+
 def _odd(point_id: Any) -> bool:
     return zlib.crc32(str(point_id).encode()) % 2 == 1
 
@@ -156,8 +169,6 @@ def unmigrate_calls(spec: MigrationSpec, ids: list[Any]) -> list[tuple[str, dict
 
 def _note_unmigrated(collection: str, why: str) -> None:
     _unmigrated.setdefault(_current[0], []).append(f"{collection}: {why}")
-    if why.startswith(EUCLID_BLOCKED):
-        pytest.skip(why)
 
 
 def _claims(wrapper: type, client: type) -> type | None:
@@ -230,8 +241,8 @@ class SuiteClient:
                     self._unmigrate_odd(drift)
                 drift.refresh()
                 _count(f"{drift.plan.value}:{name}")
-            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
-                _count(f"mirrored:{name}")
+            else:
+                _count(f"{_treatment(name)}:{name}")
             return getattr(drift, name)(*args, **kwargs)
 
         return call
@@ -299,8 +310,8 @@ class AsyncSuiteClient:
                     await self._unmigrate_odd(drift)
                 await drift.refresh()
                 _count(f"{drift.plan.value}:{name}")
-            elif SURFACE.get(name) is not None and SURFACE[name].treatment is Treatment.MIRRORED:
-                _count(f"mirrored:{name}")
+            else:
+                _count(f"{_treatment(name)}:{name}")
             return await getattr(drift, name)(*args, **kwargs)
 
         return call
@@ -344,7 +355,7 @@ def _install() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if MODE not in ("plain", "adapted", "hybrid"):
         raise pytest.UsageError(f"DRIFT_SUITE_MODE must be plain, adapted or hybrid: {MODE}")
-    for framework in ("langchain_qdrant", "llama_index.vector_stores.qdrant"):
+    for framework in FRAMEWORKS:
         try:
             __import__(framework)
         except ImportError:
