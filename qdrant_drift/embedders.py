@@ -90,7 +90,14 @@ class SentenceTransformerEmbedder(CallableEmbedder):
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
-            self._model = require("sentence_transformers").SentenceTransformer(self.model_name, device=self.device)
+            library = require("sentence_transformers")
+            try:
+                self._model = library.SentenceTransformer(self.model_name, device=self.device)
+            except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
+                raise DriftError(
+                    f"cannot load the model {self.model_name!r} ([embedder] model): "
+                    f"{str(exc).splitlines()[0]}; use a Hub name that is in the local cache "
+                    "(nothing is downloaded with HF_HUB_OFFLINE=1) or a local path") from None
             if self.layers is not None:
                 _keep_layers(self._model, self.layers)
         return self._model.encode(list(texts), batch_size=self.batch_size,

@@ -128,6 +128,9 @@ def classify(exc: BaseException) -> QdrantFault:
     anything else is permanent."""
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return QdrantFault.TRANSIENT
+    source = getattr(exc, "source", None)  # qdrant-client wraps transport failures
+    if isinstance(source, BaseException) and source is not exc:
+        return classify(source)
     if isinstance(exc, KeyError):
         return QdrantFault.NOT_FOUND
     status = getattr(exc, "status_code", None)

@@ -31,10 +31,11 @@ from qdrant_drift_bench.faults import FaultInjectingClient
 from qdrant_drift.serving.hits import HitCounter
 from qdrant_drift.lifecycle.commands import set_phase
 from qdrant_drift.sansio import drive
-from qdrant_drift.store.records import read_coverage
+from qdrant_drift.store.records import count_migrated, read_coverage
 
 from .conftest import BACKENDS, make_client
-from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, text_vector, wrong_vectors
+from .backfill_fixtures import (
+    DIM, build_text_world, doc_text, embed_texts, old_vectors, text_vector, wrong_vectors)
 
 LAYOUTS = ("named", "collection")
 FAST = dict(sample_interval_s=0.2, hot_refresh_s=0.1, heartbeat_timeout=2.0, max_retry_wait=0.05)
@@ -64,6 +65,28 @@ def test_blue_green_copies_the_payload_and_marks_the_legacy_point():
     assert copy["_drift"]["new_vector_by"] == "backfill"
     legacy = world.client.retrieve("docs", [7], with_payload=True)[0].payload
     assert legacy["_drift_migrated"] is True
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_plain_client_s_edits_and_deletes_behind_the_sweep_are_caught_up(layout):
+    """An app that is not wrapped rewrites and deletes points in the legacy collection after
+    they were backfilled: the next run re-embeds the edits (replacing the stale copies) and
+    removes the copies of the deleted points; coverage counts what is really migrated."""
+    world = build_text_world(60, layout=layout)
+    run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                 options=BackfillOptions(batch_size=16, **FAST))
+    old = old_vectors(60)
+    world.client.upsert("docs", [models.PointStruct(  # a plain upsert replaces the point
+        id=i, vector={"old": old[i].tolist()}, payload={"text": doc_text(i, version=1)})
+        for i in range(5)])
+    world.client.delete("docs", points_selector=models.PointIdsList(points=[10, 11, 12]))
+    assert drive(count_migrated(world.spec), world.client) == (52, 57)
+    run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                 options=BackfillOptions(batch_size=16, **FAST))
+    assert wrong_vectors(world) == []  # the edited texts' embeddings, not the stale ones
+    for gone in (10, 11, 12):
+        assert world.new_vector(gone) is None  # not resurrected on the new side
+    assert drive(count_migrated(world.spec), world.client) == (57, 57)
 
 
 def test_the_named_layout_stamps_backfilled_vectors_with_their_model():

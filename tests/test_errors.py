@@ -101,3 +101,11 @@ def test_embedded_qdrant_updating_a_deleted_point_is_classified_not_found():
     with pytest.raises(Exception) as raised:
         client.update_vectors("docs", [models.PointVectors(id=1, vector={"v": [1.0, 0.0]})])
     assert classify(raised.value) is QdrantFault.NOT_FOUND
+
+
+def test_a_transport_failure_qdrant_client_wraps_is_transient():
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    refused = ResponseHandlingException(httpx.ConnectError("[Errno 111] Connection refused"))
+    assert classify(refused) is QdrantFault.TRANSIENT
+    assert classify(ResponseHandlingException(ValueError("bad json"))) is QdrantFault.PERMANENT

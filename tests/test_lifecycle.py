@@ -310,6 +310,22 @@ def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection
     assert "fitted" in _cli("fit", path, *where)  # the same file starts over
 
 
+def test_no_server_at_url_and_a_model_that_cannot_load_are_one_line_each(tmp_path):
+    path = str(migration_file(tmp_path))
+    said = _refused("status", path, "--url", "http://127.0.0.1:9")
+    assert "cannot reach Qdrant at http://127.0.0.1:9" in said and "server running" in said
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 20)
+    client.close()
+    typo = migration_file(tmp_path, name="typo")
+    typo.write_text(typo.read_text().replace(
+        'kind = "callable"\ncallable = "tests.backfill_fixtures:embed_texts"\nnormalize = false',
+        'kind = "sentence-transformers"\nmodel = "no-such-org/no-such-model"'))
+    said = _refused("plan", str(typo), "--path", str(db), env={"HF_HUB_OFFLINE": "1"})
+    assert "cannot load the model 'no-such-org/no-such-model' ([embedder] model)" in said
+
+
 def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))

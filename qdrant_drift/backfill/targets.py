@@ -6,10 +6,16 @@ fresher one) and its version must still be the one that was embedded (else the c
 changed: re-embed). ``update_vectors`` never creates points, so a delete racing the backfill
 stays deleted.
 
-Collection layout (blue-green): insert-only upsert into the new collection (never replaces a
-point the app wrote there), then a read of the legacy point: gone -> remove the copy (the app
-deleted it meanwhile; its delete reaches the legacy collection first), changed -> remove our
-copy and re-embed, unchanged -> mark the legacy point migrated.
+Collection layout (blue-green): an upsert into the new collection whose ``update_filter``
+inserts a missing point and replaces only a copy the backfill made itself (stamped
+``by backfill``), never one the app wrote through the wrapper; then a read of the legacy
+point: gone -> remove our copy (the app deleted it meanwhile; its delete reaches the legacy
+collection first), changed -> remove our copy and re-embed, unchanged -> mark the legacy
+point migrated. Replacing our own copies is what keeps an app that is not wrapped right: its
+plain upsert of a changed point drops the legacy point's marker, so the point is swept again
+and the stale copy is replaced (an insert-only write would keep the stale copy and mark the
+point migrated). Its plain deletes reach the legacy collection only: :meth:`tidy_steps`
+removes the copies whose legacy point is gone, each time the backfill runs out of work.
 """
 
 from __future__ import annotations
@@ -92,6 +98,11 @@ class Target:
     def is_migrated(self, record: models.Record) -> bool:
         return self.layout.is_migrated(record)
 
+    def tidy_steps(self) -> Steps[int]:
+        """Remove what the backfill wrote for points that no longer exist (how many)."""
+        return 0
+        yield  # pragma: no cover - a generator that makes no call
+
 
 class NamedTarget(Target):
     def payload_selector(self) -> Any:
@@ -143,8 +154,7 @@ class CollectionTarget(Target):
                                               STAMP_KEY: stamp(spec, spec.old_model,
                                                                BY_BACKFILL)})
                   for item, row in zip(items, vectors)]
-        yield call("upsert", spec.native_collection, copies,
-                   update_mode=models.UpdateMode.INSERT_ONLY)
+        yield call("upsert", spec.native_collection, copies, update_filter=_OURS)
         legacy = yield call("retrieve", spec.collection, ids, with_payload=True,
                             with_vectors=False)
         now = {r.id: r for r in legacy}
@@ -162,16 +172,43 @@ class CollectionTarget(Target):
         if outcome.gone or outcome.redo:
             yield call("delete", spec.native_collection,
                        points_selector=models.FilterSelector(filter=models.Filter(must=[
-                           _ids(outcome.gone + outcome.redo),
-                           models.FieldCondition(key=f"{STAMP_KEY}.new_vector_by",
-                                                 match=models.MatchValue(value=BY_BACKFILL)),
-                       ])))
+                           _ids(outcome.gone + outcome.redo), *_OURS.must])))
         if outcome.migrated:
             yield call("set_payload", spec.collection, payload=marker(),
                        points=models.FilterSelector(filter=models.Filter(
                            must=[_ids(outcome.migrated)])))
         return outcome
 
+
+    def tidy_steps(self) -> Steps[int]:
+        """Copies the backfill made whose legacy point a plain client deleted since: page
+        through our copies, look their ids up in the legacy collection, delete the missing
+        ones (still only ours: a point re-inserted meanwhile is unmarked, so it is swept
+        again and gets a fresh copy)."""
+        spec, removed, offset = self.spec, 0, None
+        while True:
+            page, offset = yield call("scroll", spec.native_collection, scroll_filter=_OURS,
+                                      limit=TIDY_PAGE, offset=offset, with_payload=False,
+                                      with_vectors=False)
+            ids = [p.id for p in page]
+            if ids:
+                legacy = yield call("retrieve", spec.collection, ids, with_payload=False,
+                                    with_vectors=False)
+                present = {p.id for p in legacy}
+                orphans = [i for i in ids if i not in present]
+                if orphans:
+                    yield call("delete", spec.native_collection,
+                               points_selector=models.FilterSelector(filter=models.Filter(
+                                   must=[_ids(orphans), *_OURS.must])))
+                    removed += len(orphans)
+            if offset is None:
+                return removed
+
+
+TIDY_PAGE = 1024
+# The copies in the new collection that the backfill wrote (the app's own are never touched).
+_OURS = models.Filter(must=[models.FieldCondition(key=f"{STAMP_KEY}.new_vector_by",
+                                                  match=models.MatchValue(value=BY_BACKFILL))])
 
 _TARGETS: dict[type[Layout], type[Target]] = {NamedLayout: NamedTarget,
                                               BlueGreenLayout: CollectionTarget}

@@ -20,7 +20,8 @@ from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingC
 from rich.table import Table
 
 from .output import console, fail, fmt
-from ..errors import DriftError
+from ..errors import DriftError, QdrantFault, classify
+from ..migration.phases import Phase
 from ..lifecycle.facade import Migration
 from ..lifecycle.file import default_layout, load_migration_file, scaffold
 from ..lifecycle.progress import Progress
@@ -73,6 +74,12 @@ def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Op
         yield Migration(client, migration_file)
     except DriftError as exc:
         fail(exc)
+    except Exception as exc:
+        if url is None or classify(exc) is not QdrantFault.TRANSIENT:
+            raise
+        fail(DriftError(f"cannot reach Qdrant at {url} ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}): is the "
+                        "server running, and is --url right?"))
     finally:
         client.close()
 
@@ -176,8 +183,9 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
     chosen = layout or default_layout(old_vector)
     if layout is None and chosen == "collection":
         console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
-                      "one: the legacy collection stays as it is, so apps that are not wrapped "
-                      "keep writing")
+                      "one: the legacy collection stays as it is until `finish` drops it, so "
+                      "apps that are not wrapped keep writing until then (wrap them, or point "
+                      "them at the [migration] alias, before finish)")
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
 
 
@@ -224,10 +232,15 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
             adapter = migration.fit(progress=lambda done, total: bar.update(
                 task, completed=done, total=total),
                 queries=None if queries is None else queries.resolve())
+            phase = migration.record().phase
     except DriftError as exc:
         fail(exc)
-    console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
-                  "is 'fitted': `qdrant-drift start` to serve and backfill")
+    if phase is Phase.FITTED:
+        console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
+                      "is 'fitted': `qdrant-drift start` to serve and backfill")
+    else:  # a re-fit of a running migration: its phase is unchanged
+        console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
+                      f"stays {phase.value!r} and serves it (replicas pick it up)")
     print_report(adapter.info)
 
 

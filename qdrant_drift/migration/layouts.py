@@ -325,9 +325,12 @@ class BlueGreenLayout(Layout):
         return bool((record.payload or {}).get(MIGRATED_MARKER))
 
     def count_steps(self) -> Steps[tuple[int, int]]:
+        """Legacy points marked migrated, not points in the new collection: a plain upsert
+        of a changed point drops its marker, and a plain delete leaves a copy behind, so
+        the new collection's size says nothing about coverage."""
         spec = self.spec
         migrated, total = yield Gather((
-            call("count", spec.native_collection, exact=True),
+            call("count", spec.collection, count_filter=self.migrated_filter(), exact=True),
             call("count", spec.collection, exact=True),
         ))
         return migrated.count, total.count
@@ -368,7 +371,8 @@ class BlueGreenLayout(Layout):
         ])
 
     def finish_note(self) -> str:
-        return f"drop the legacy collection {self.spec.collection!r}"
+        return (f"drop the legacy collection {self.spec.collection!r} (apps that still name "
+                "it directly, not wrapped and not through the alias, stop working)")
 
     def drop_legacy_steps(self) -> Steps[None]:
         yield call("delete_collection", self.spec.collection)
