@@ -188,3 +188,86 @@ def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor
     chosen = fit("auto", new, old, candidates=["test_lookup", "procrustes"], seed=0)
     assert chosen.info["auto"]["chosen"] == "procrustes"
     assert chosen.info["auto"]["scores"]["test_lookup"] < 0.2
+
+
+def _register_slow_and_poor_kinds(monkeypatch) -> None:
+    """Two test kinds: ``test_slow`` (the true map, 2 ms per query) and ``test_poor`` (a
+    random rotation, microseconds): on held-out retrieval slow wins by far."""
+    import time
+
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.closed_form import Procrustes
+    from qdrant_drift.adapters.maps import LinearMap
+
+    from .synthetic import random_orthogonal
+
+    class SlowMap(LinearMap):
+        def apply(self, x):
+            time.sleep(0.002)
+            return super().apply(x)
+
+    class Slow(Procrustes):
+        name = "test_slow"
+
+        def __call__(self, new, old, ctx):
+            exact = super().__call__(new, old, ctx)
+            return SlowMap(weight=exact.weight, bias=exact.bias)
+
+        def frozen(self):
+            return self
+
+    class Poor(Procrustes):
+        name = "test_poor"
+
+        def __call__(self, new, old, ctx):
+            rotation = random_orthogonal(np.random.default_rng(5), new.shape[1], old.shape[1])
+            return LinearMap(weight=rotation, bias=np.zeros(old.shape[1], np.float32))
+
+        def frozen(self):
+            return self
+
+    monkeypatch.setitem(kinds_module.KINDS, "test_slow", Slow)
+    monkeypatch.setitem(kinds_module.KINDS, "test_poor", Poor)
+
+
+def test_auto_passes_over_a_kind_whose_transform_is_over_the_budget(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    unbounded = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                    max_transform_us=None)
+    assert unbounded.info["auto"]["chosen"] == "test_slow"
+    assert unbounded.info["auto"]["passed_over"] == []
+
+    bounded = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                  max_transform_us=1000.0)
+    report = bounded.info["auto"]
+    assert report["chosen"] == "test_poor"
+    assert report["passed_over"] == ["test_slow"]
+    # the report says what each kind it considered costs, and scores it all the same
+    assert report["transform_us"]["test_slow"] > 2000.0 > report["transform_us"]["test_poor"]
+    assert report["scores"]["test_slow"] > report["scores"]["test_poor"]
+    assert bounded.info["max_transform_us"] == 1000.0
+    assert bounded.info["transform_us_p50"] < 1000.0
+
+
+def test_auto_keeps_the_cheapest_kind_when_none_is_within_the_budget(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    adapter = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                  max_transform_us=1e-3)
+    assert adapter.info["auto"]["chosen"] == "test_poor"
+    assert adapter.info["auto"]["passed_over"] == ["test_slow", "test_poor"]
+
+
+def test_a_named_kind_over_the_budget_is_fitted_with_a_warning(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    with pytest.warns(UserWarning, match="over the 1000 us budget"):
+        adapter = fit("test_slow", new, old, seed=0, max_transform_us=1000.0)
+    assert adapter.info["transform_us_p50"] > 2000.0
+
+
+def test_a_budget_must_be_positive(pairs_64):
+    new, old, _ = pairs_64
+    with pytest.raises(ValueError, match="max_transform_us must be > 0"):
+        fit("procrustes", new, old, max_transform_us=0.0)
