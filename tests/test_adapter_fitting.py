@@ -271,3 +271,59 @@ def test_a_budget_must_be_positive(pairs_64):
     new, old, _ = pairs_64
     with pytest.raises(ValueError, match="max_transform_us must be > 0"):
         fit("procrustes", new, old, max_transform_us=0.0)
+
+
+def test_whitened_lookups_stay_small_however_many_pairs_it_is_fitted_on():
+    new, old, _ = drifted_pairs(3000, 32, 32, noise=0.05, seed=2)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, references=256,
+                  lists=32, probes=4)
+    m = adapter.map
+    assert len(m.ref_old) == 256  # the level's sample, not every pair
+    assert len(m.lists) <= 32 and len(m.ref_new) == len(m.look_old) == 3000
+    assert m.list_ends[-1] == 3000
+    # a query scans its probed lists only: about probes / lists of the docs
+    sims, rows = m._nearest(new[0])
+    assert len(sims) == m._neighbours and set(rows) <= set(range(3000))
+
+
+def test_whitened_index_probing_every_list_finds_the_exact_neighbours():
+    new, old, _ = drifted_pairs(1500, 32, 32, noise=0.05, seed=3)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, lists=16, probes=16,
+                  max_transform_us=None)
+    m = adapter.map
+    for query in unit(new[:20] + 0.2 * np.random.default_rng(1).normal(size=(20, 32))):
+        _, rows = m._nearest(query)
+        exact = np.argsort(-(m.ref_new @ query))[: m._neighbours]
+        assert set(rows) == set(exact)
+
+
+def test_a_whitened_map_saved_before_the_index_still_loads_and_scans_exactly():
+    from qdrant_drift.adapters.whitened import WhitenedMap
+
+    new, old, _ = drifted_pairs(600, 16, 16, noise=0.05, seed=3)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, lists=1,
+                  references=10_000, max_transform_us=None)
+    m = adapter.map
+    saved = {k: m.arrays()[k] for k in ("x_mean", "rotation", "back", "norm_dir", "ref_old",
+                                        "ref_new")}
+    before = WhitenedMap(**saved, settings=m.settings[:4])
+    queries = unit(new[:10] + 0.2 * np.random.default_rng(2).normal(size=(10, 16)))
+    np.testing.assert_allclose(before.apply(queries), m.apply(queries), atol=1e-5)
+
+
+def test_whitened_index_keeps_the_lookup_close_to_an_exact_scan():
+    rng = np.random.default_rng(6)
+    centres = unit(rng.normal(size=(40, 32)))
+    new = unit(centres[rng.integers(0, 40, 4000)] + 0.15 * rng.normal(size=(4000, 32)))
+    old = unit(new @ drifted_pairs(2, 32, 32, seed=6)[2] + 0.05 * rng.normal(size=(4000, 32)))
+    queries = unit(new[:200] + 0.1 * rng.normal(size=(200, 32)))
+    indexed = fit("whitened", new, old, gammas=(0.3,), holdout=0.0)
+    scanned = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, probes=64,
+                  max_transform_us=None)
+    agreement = (indexed.transform(queries) * scanned.transform(queries)).sum(axis=1)
+    assert np.median(agreement) > 0.999 and agreement.min() > 0.99
+
+
+def test_whitened_refuses_an_empty_index():
+    with pytest.raises(ValueError, match="probes must be >= 1"):
+        fit("whitened", *drifted_pairs(300, 8, 8)[:2], probes=0)
