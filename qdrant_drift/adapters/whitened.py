@@ -21,17 +21,19 @@ Why each piece:
 
 Both lookups run on every query, so they are kept small (issue 17: a scan of thousands of
 rows cost 0.2-10 ms per query, the BLAS going multi-threaded on a busy machine). The level
-is read from a seeded sample of ``references`` rows, its rank scaled to the sample (on the
-debian pairs this changed Recall@10 by under 0.01, either way). The neighbour lookup needs
-the individual training docs (a sample or k-means centroids of them lost 0.06 Recall@10 on
-the drastic pair): it searches a small inverted index instead, ``lists`` k-means lists of
-the docs of which the ``probes`` nearest are scanned.
+is read from a seeded sample of ``references`` rows (256), its rank scaled to the sample
+(on the debian pairs this changed Recall@10 by under 0.01, either way). The neighbour lookup
+needs the individual training docs (a sample or k-means centroids of them lost 0.06
+Recall@10 on the drastic pair): it searches a small inverted index instead, ``lists``
+k-means lists of the docs (128) of which the ``probes`` nearest (4) are scanned: about 3% of
+the docs, in one product for the rotation and the lists and four small ones.
 
 The candidate settings are chosen on held-out pairs by retrieval quality.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import ClassVar, Sequence
 
@@ -80,24 +82,35 @@ class WhitenedMap(Map):
         self._neighbours = int(min(neighbours, max(len(self.ref_new) - 1, 1)))
         self._level = int(min(max(level_rank, 1), len(self.ref_old))) - 1
         self._probes = int(min(rest[0] if rest else len(self.lists), len(self.lists)))
+        self._pos = len(self.ref_old) - 1 - self._level
         ends = self.list_ends.astype(np.int64)
-        starts = np.concatenate([[0], ends[:-1]])
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         # per list: its rows of ref_new (a view, no copy) and their row numbers
         self._list_rows = [(self.ref_new[a:b], np.arange(a, b)) for a, b in zip(starts, ends)]
+        self._longest = int((ends - starts).max()) if len(ends) else 0
+        # one product gives both the rotated query and its similarity to every list
+        self._width = self.rotation.shape[1]
+        self._fused = np.ascontiguousarray(np.hstack([self.rotation, self.lists.T]))
+        self._shift = (self.x_mean @ self.rotation).astype(np.float32)
 
     def weight_matrices(self) -> list[np.ndarray]:
-        products = [self.rotation]
-        if self._gamma > 0:
-            products.append(self.lists.T)
-        return products + [self.ref_old.T, self.back]
+        return [self._fused, self.ref_old.T, self.back]
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         if x.ndim == 1:
             return self._apply_one(x)
-        if self._gamma > 0:  # the lookup's probes differ per row
-            return np.stack([self._apply_one(row) for row in x]) if len(x) else (
-                np.zeros((0, self.back.shape[1]), np.float32))
-        u = _rows_normalized((x - self.x_mean) @ self.rotation)
+        if not len(x):
+            return np.zeros((0, self.back.shape[1]), np.float32)
+        return np.concatenate([self._apply_rows(x[i : i + 512]) for i in range(0, len(x), 512)])
+
+    def _apply_rows(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self._fused
+        u = _rows_normalized(y[:, : self._width] - self._shift)
+        if self._gamma > 0:
+            top, idx = self._nearest_rows(x, y[:, self._width :])
+            weights = np.exp((top - top.max(axis=1, keepdims=True)) / self._temperature)
+            look = _rows_normalized(np.einsum("nk,nkd->nd", weights, self.look_old[idx]))
+            u = _rows_normalized(u + self._gamma * look)
         sims = u @ self.ref_old.T
         level = -np.partition(-sims, self._level, axis=1)[:, self._level]
         out = u @ self.back
@@ -105,34 +118,55 @@ class WhitenedMap(Map):
         return out
 
     def _apply_one(self, x: np.ndarray) -> np.ndarray:
-        u = (x - self.x_mean) @ self.rotation
-        u *= 1.0 / max(float(np.sqrt(u @ u)), 1e-30)
+        # The same computation as ``apply`` for one query, in as few numpy calls as it takes.
+        y = x @ self._fused
+        u = y[: self._width]
+        u -= self._shift
+        u *= 1.0 / max(math.sqrt(u @ u), 1e-30)
         if self._gamma > 0:
-            top, idx = self._nearest(x)
+            top, idx = self._nearest(x, y[self._width :])
             weights = np.exp((top - top.max()) / self._temperature)
             look = weights @ self.look_old[idx]
-            u += self._gamma * look / max(float(np.sqrt(look @ look)), 1e-30)
-            u *= 1.0 / max(float(np.sqrt(u @ u)), 1e-30)
-        sims = self.ref_old @ u
-        pos = len(sims) - 1 - self._level
-        level = np.partition(sims, pos)[pos]
+            u += (self._gamma / max(math.sqrt(look @ look), 1e-30)) * look
+            u *= 1.0 / max(math.sqrt(u @ u), 1e-30)
+        level = np.partition(self.ref_old @ u, self._pos)[self._pos]
         out = u @ self.back
         out -= level * self.norm_dir
         return out
 
-    def _nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Similarities and row numbers of the query's nearest docs among the probed lists."""
+    def _nearest(self, x: np.ndarray, near: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities and row numbers of the query's nearest docs among the probed lists
+        (``near``: the query's similarity to each list, when already at hand)."""
         if self._probes < len(self.lists):
-            near = self.lists @ x
-            probed = np.argpartition(near, len(near) - self._probes)[len(near) - self._probes:]
-            chosen = [self._list_rows[i] for i in probed]
+            near = self.lists @ x if near is None else near
+            cut = len(near) - self._probes
+            chosen = [self._list_rows[i] for i in np.argpartition(near, cut)[cut:].tolist()]
         else:
             chosen = self._list_rows
         sims = np.concatenate([rows @ x for rows, _ in chosen])
         numbers = np.concatenate([numbers for _, numbers in chosen])
         k = min(self._neighbours, len(sims))
-        best = np.argpartition(sims, len(sims) - k)[len(sims) - k:]
+        best = np.argpartition(sims, len(sims) - k)[len(sims) - k :]
         return sims[best], numbers[best]
+
+    def _nearest_rows(self, x: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_nearest` for a batch: each list scanned once for the rows that probe it
+        (slots no list fills hold -inf, which weighs nothing)."""
+        n, probes = len(x), self._probes
+        cut = near.shape[1] - probes
+        probed = np.argpartition(near, cut, axis=1)[:, cut:]
+        sims = np.full((n, probes, self._longest), -np.inf, np.float32)
+        numbers = np.zeros((n, probes, self._longest), np.int64)
+        for i in np.unique(probed).tolist():
+            rows, slots = np.nonzero(probed == i)
+            block, block_numbers = self._list_rows[i]
+            sims[rows, slots, : len(block_numbers)] = x[rows] @ block.T
+            numbers[rows, slots, : len(block_numbers)] = block_numbers
+        sims, numbers = sims.reshape(n, -1), numbers.reshape(n, -1)
+        k = min(self._neighbours, sims.shape[1])
+        best = np.argpartition(sims, sims.shape[1] - k, axis=1)[:, sims.shape[1] - k :]
+        return np.take_along_axis(sims, best, 1), np.take_along_axis(numbers, best, 1)
 
 
 def _spherical_kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -191,9 +225,9 @@ class Whitened:
     neighbours: int = 50
     level_rank: int = 3
     selection_rounds: int = 2
-    references: int = 512
-    lists: int = 64
-    probes: int = 8
+    references: int = 256
+    lists: int = 128
+    probes: int = 4
 
     name: ClassVar[str] = "whitened"
     needs_torch: ClassVar[bool] = False
