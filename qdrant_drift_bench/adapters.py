@@ -155,7 +155,11 @@ def run_on_pair(
             **{key: auto_row[key] for key in (
                 "recovery", "predicted_recovery", "predicted_low", "predicted_high",
                 "prediction_basis", "drastic_drift_predicted", "recall_at_10", "mrr_at_10",
-                "fit_seconds")},
+                "fit_seconds", "transform_us_p50", "gemv_us_p50")},
+            # what auto measured when it chose: each kind's cost, the ones over budget
+            "max_transform_us": auto_adapter.info.get("max_transform_us"),
+            "considered_us": auto_adapter.info["auto"].get("transform_us"),
+            "passed_over": auto_adapter.info["auto"].get("passed_over"),
         },
     }
 

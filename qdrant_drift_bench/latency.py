@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from qdrant_client import QdrantClient
@@ -194,3 +194,13 @@ def run_latency_bench(
         "wrapper_us_p50": per_plan["adapted"]["wrapper_us_p50"],
         "embedded_own_us_p50": per_plan["adapted"]["embedded_own_us_p50"],
     }
+
+
+def run_latency_series(points: Sequence[int], **options: Any) -> dict[str, Any]:
+    """:func:`run_latency_bench` at several collection sizes, one after the other (plain and
+    wrapped calls interleaved within each). The result is the first size's (today's schema)
+    plus ``by_points``: every size's result, keyed by its number of points."""
+    if not points or min(points) < 1:
+        raise ValueError(f"points must be positive sizes, got {list(points)}")
+    runs = {str(n): run_latency_bench(n_points=n, **options) for n in points}
+    return {**runs[str(points[0])], "by_points": runs}

@@ -161,10 +161,11 @@ def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor
             return [self.keys.T, self.values]
 
         def apply(self, x):
-            x = np.atleast_2d(x)
+            one, x = x.ndim == 1, np.atleast_2d(x)
             hit = (x @ self.keys.T).max(axis=1) > 0.9999
             noise = np.random.default_rng(0).normal(size=(len(x), self.values.shape[1]))
-            return np.where(hit[:, None], self.values[(x @ self.keys.T).argmax(axis=1)], noise)
+            out = np.where(hit[:, None], self.values[(x @ self.keys.T).argmax(axis=1)], noise)
+            return out[0].astype(np.float32) if one else out  # one vector in, one out
 
     class Lookup:
         name = "test_lookup"
@@ -188,3 +189,142 @@ def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor
     chosen = fit("auto", new, old, candidates=["test_lookup", "procrustes"], seed=0)
     assert chosen.info["auto"]["chosen"] == "procrustes"
     assert chosen.info["auto"]["scores"]["test_lookup"] < 0.2
+
+
+def _register_slow_and_poor_kinds(monkeypatch) -> None:
+    """Two test kinds: ``test_slow`` (the true map, 2 ms per query) and ``test_poor`` (a
+    random rotation, microseconds): on held-out retrieval slow wins by far."""
+    import time
+
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.closed_form import Procrustes
+    from qdrant_drift.adapters.maps import LinearMap
+
+    from .synthetic import random_orthogonal
+
+    class SlowMap(LinearMap):
+        def apply(self, x):
+            time.sleep(0.002)
+            return super().apply(x)
+
+    class Slow(Procrustes):
+        name = "test_slow"
+
+        def __call__(self, new, old, ctx):
+            exact = super().__call__(new, old, ctx)
+            return SlowMap(weight=exact.weight, bias=exact.bias)
+
+        def frozen(self):
+            return self
+
+    class Poor(Procrustes):
+        name = "test_poor"
+
+        def __call__(self, new, old, ctx):
+            rotation = random_orthogonal(np.random.default_rng(5), new.shape[1], old.shape[1])
+            return LinearMap(weight=rotation, bias=np.zeros(old.shape[1], np.float32))
+
+        def frozen(self):
+            return self
+
+    monkeypatch.setitem(kinds_module.KINDS, "test_slow", Slow)
+    monkeypatch.setitem(kinds_module.KINDS, "test_poor", Poor)
+
+
+def test_auto_passes_over_a_kind_whose_transform_is_over_the_budget(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    unbounded = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                    max_transform_us=None)
+    assert unbounded.info["auto"]["chosen"] == "test_slow"
+    assert unbounded.info["auto"]["passed_over"] == []
+
+    bounded = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                  max_transform_us=1000.0)
+    report = bounded.info["auto"]
+    assert report["chosen"] == "test_poor"
+    assert report["passed_over"] == ["test_slow"]
+    # the report says what each kind it considered costs, and scores it all the same
+    assert report["transform_us"]["test_slow"] > 2000.0 > report["transform_us"]["test_poor"]
+    assert report["scores"]["test_slow"] > report["scores"]["test_poor"]
+    assert bounded.info["max_transform_us"] == 1000.0
+    assert bounded.info["transform_us_p50"] < 1000.0
+
+
+def test_auto_keeps_the_cheapest_kind_when_none_is_within_the_budget(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    adapter = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+                  max_transform_us=1e-3)
+    assert adapter.info["auto"]["chosen"] == "test_poor"
+    assert adapter.info["auto"]["passed_over"] == ["test_slow", "test_poor"]
+
+
+def test_a_named_kind_over_the_budget_is_fitted_with_a_warning(pairs_64, monkeypatch):
+    _register_slow_and_poor_kinds(monkeypatch)
+    new, old, _ = pairs_64
+    with pytest.warns(UserWarning, match="over the 1000 us budget"):
+        adapter = fit("test_slow", new, old, seed=0, max_transform_us=1000.0)
+    assert adapter.info["transform_us_p50"] > 2000.0
+
+
+def test_a_budget_must_be_positive(pairs_64):
+    new, old, _ = pairs_64
+    with pytest.raises(ValueError, match="max_transform_us must be > 0"):
+        fit("procrustes", new, old, max_transform_us=0.0)
+
+
+def test_whitened_lookups_stay_small_however_many_pairs_it_is_fitted_on():
+    new, old, _ = drifted_pairs(3000, 32, 32, noise=0.05, seed=2)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, references=256,
+                  lists=32, probes=4)
+    m = adapter.map
+    assert len(m.ref_old) == 256  # the level's sample, not every pair
+    assert len(m.lists) <= 32 and len(m.ref_new) == len(m.look_old) == 3000
+    assert m.list_ends[-1] == 3000
+    # a query scans its probed lists only: about probes / lists of the docs
+    sims, rows = m._nearest(new[0])
+    assert len(sims) == m._neighbours and set(rows) <= set(range(3000))
+
+
+def test_whitened_index_probing_every_list_finds_the_exact_neighbours():
+    new, old, _ = drifted_pairs(1500, 32, 32, noise=0.05, seed=3)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, lists=16, probes=16,
+                  max_transform_us=None)
+    m = adapter.map
+    for query in unit(new[:20] + 0.2 * np.random.default_rng(1).normal(size=(20, 32))):
+        _, rows = m._nearest(query)
+        exact = np.argsort(-(m.ref_new @ query))[: m._neighbours]
+        assert set(rows) == set(exact)
+
+
+def test_a_whitened_map_saved_before_the_index_still_loads_and_scans_exactly():
+    from qdrant_drift.adapters.whitened import WhitenedMap
+
+    new, old, _ = drifted_pairs(600, 16, 16, noise=0.05, seed=3)
+    adapter = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, lists=1,
+                  references=10_000, max_transform_us=None)
+    m = adapter.map
+    saved = {k: m.arrays()[k] for k in ("x_mean", "rotation", "back", "norm_dir", "ref_old",
+                                        "ref_new")}
+    before = WhitenedMap(**saved, settings=m.settings[:4])
+    queries = unit(new[:10] + 0.2 * np.random.default_rng(2).normal(size=(10, 16)))
+    np.testing.assert_allclose(before.apply(queries), m.apply(queries), atol=1e-5)
+
+
+def test_whitened_index_keeps_the_lookup_close_to_an_exact_scan():
+    rng = np.random.default_rng(6)
+    centres = unit(rng.normal(size=(40, 32)))
+    new = unit(centres[rng.integers(0, 40, 4000)] + 0.15 * rng.normal(size=(4000, 32)))
+    old = unit(new @ drifted_pairs(2, 32, 32, seed=6)[2] + 0.05 * rng.normal(size=(4000, 32)))
+    queries = unit(new[:200] + 0.1 * rng.normal(size=(200, 32)))
+    indexed = fit("whitened", new, old, gammas=(0.3,), holdout=0.0)
+    scanned = fit("whitened", new, old, gammas=(0.3,), holdout=0.0, probes=10_000,
+                  max_transform_us=None)
+    agreement = (indexed.transform(queries) * scanned.transform(queries)).sum(axis=1)
+    assert np.median(agreement) > 0.999 and agreement.min() > 0.99
+
+
+def test_whitened_refuses_an_empty_index():
+    with pytest.raises(ValueError, match="probes must be >= 1"):
+        fit("whitened", *drifted_pairs(300, 8, 8)[:2], probes=0)

@@ -38,7 +38,10 @@ def test_bench_adapters_writes_the_documented_schema(tmp_path):
         assert 0.0 <= row["recall_at_10"] <= 1.0
     assert payload["auto"]["chosen"] in {"procrustes", "affine"}
     assert {"chosen", "recovery", "predicted_recovery", "predicted_low",
-            "predicted_high"} <= set(payload["auto"])
+            "predicted_high", "transform_us_p50", "considered_us",
+            "passed_over"} <= set(payload["auto"])
+    assert payload["auto"]["transform_us_p50"] > 0
+    assert set(payload["auto"]["considered_us"]) == {"procrustes", "affine"}
     assert payload["protocol"] == "disjoint"
     assert payload["logged_queries"] == 0 and payload["test_queries"] == 100
     # the synthetic drift is a rotation: an adapter must recover nearly all of it
@@ -94,6 +97,21 @@ def test_adapter_fit_then_inspect(tmp_path):
     assert shown.exit_code == 0, shown.output
     assert "procrustes" in shown.output and "predicted Recall@10 recovery" in shown.output
     assert "estimated from documents only" in shown.output
+
+
+def test_adapter_fit_with_auto_says_what_each_kind_costs_and_what_the_budget_passed_over(
+        tmp_path):
+    new, old, _ = drifted_pairs(600, 16, 16, noise=0.01)
+    np.save(tmp_path / "new.npy", new)
+    np.save(tmp_path / "old.npy", old)
+    fitted = runner.invoke(app, [
+        "adapter", "fit", "--new", str(tmp_path / "new.npy"), "--old", str(tmp_path / "old.npy"),
+        "--out", str(tmp_path / "a.safetensors"), "--kind", "auto",
+        "--max-transform-us", "0.001",  # nothing fits: every kind is passed over
+    ])
+    assert fitted.exit_code == 0, fitted.output
+    assert "passed over: more than 0.001 us" in fitted.output
+    assert "transform:" in fitted.output and "us p50 per query here" in fitted.output
 
 
 def test_adapter_fit_takes_logged_queries_and_says_the_report_rests_on_them(tmp_path):

@@ -104,6 +104,7 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     assert mf.embedder.normalize is True and mf.embedder.dimension is None
     assert mf.source.version_field is None
     assert mf.adapter == AdapterSection(kind="auto", sample_size=5000, seed=0, path=None)
+    assert mf.adapter.max_transform_us == 100.0
     assert mf.router == RouterSection(
         min_hybrid_coverage=0.0, native_at=None, refresh_interval=2.0, shadow_rate=0.0
     )
@@ -158,6 +159,7 @@ def test_scaffold_loads_and_shows_every_section(tmp_path: Path, layout: str) -> 
     for section in ("migration", "embedder", "source", "adapter", "router", "backfill"):
         assert f"\n[{section}]\n" in text
     assert "# native_at = " in text and "# rate_limit = " in text  # optional keys, commented
+    assert "\nmax_transform_us = 100.0\n" in text  # the adapter's budget, with its meaning
     assert text.count("#") > 40  # every key is explained
     mf = load_migration_file(write(tmp_path, text, "docs-minilm.toml"))
     assert mf.migration.name == "docs-minilm" and mf.migration.collection == "docs"
@@ -200,7 +202,8 @@ def test_round_trip_keeps_every_key_set(tmp_path: Path) -> None:
     data["embedder"].update(kind="sentence-transformers", device="cuda:1", batch_size=8, normalize=False, dimension=384)
     data["source"]["version_field"] = "rev"
     data["adapter"] = {"kind": "procrustes", "sample_size": 100, "seed": 7, "path": "a.safetensors",
-                       "queries": "qdrant://query_log/text", "queries_limit": 200}
+                       "queries": "qdrant://query_log/text", "queries_limit": 200,
+                       "max_transform_us": 250.0}
     data["router"] = {"min_hybrid_coverage": 0.2, "native_at": 0.9, "refresh_interval": 0.5, "shadow_rate": 0.1}
     data["backfill"] = {
         "batch_size": 16, "rate_limit": 50.0, "workers": 4, "order": "mixed", "hot_share": 0.3,
@@ -278,6 +281,8 @@ def test_wrong_type(tmp_path: Path, section: str, line: str, message: str) -> No
         ("router", "refresh_interval = 0", "refresh_interval must be a number > 0, got 0"),
         ("router", "shadow_rate = nan", "shadow_rate must be a number between 0 and 1, got nan"),
         ("adapter", "sample_size = 99", "sample_size must be an integer >= 100, got 99"),
+        ("adapter", "max_transform_us = 0", "max_transform_us must be a number > 0, got 0"),
+        ("adapter", 'max_transform_us = "fast"', 'max_transform_us must be a number > 0, got "fast" (a string)'),
         ("embedder", "batch_size = -1", "batch_size must be a positive integer, got -1"),
         ("embedder", "dimension = 0", "dimension must be a positive integer, got 0"),
         ("migration", 'layout = "blue-green"', 'layout must be one of "named", "collection", got "blue-green"'),
@@ -307,7 +312,7 @@ def test_native_at_must_be_above_min_hybrid_coverage(tmp_path: Path) -> None:
         ("router", "native = 0.9", "[router] unknown key native (did you mean native_at?)"),
         ("migration", 'new_vectr = "x"', "[migration] unknown key new_vectr (did you mean new_vector?)"),
         ("embedder", 'modle = "x"', "[embedder] unknown key modle (did you mean model?)"),
-        ("adapter", "zzz = 1", "[adapter] unknown key zzz (known keys: kind, sample_size, seed, path, queries, queries_limit)"),
+        ("adapter", "zzz = 1", "[adapter] unknown key zzz (known keys: kind, sample_size, seed, path, queries, queries_limit, max_transform_us)"),
     ],
 )
 def test_unknown_key(tmp_path: Path, section: str, line: str, fragment: str) -> None:

@@ -25,6 +25,7 @@ from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
 from .calibration import fit_calibration, fit_old_query_calibration
+from .cost import DEFAULT_MAX_TRANSFORM_US, transform_us_p50
 from .quality import K, preflight_report
 
 MIN_PREFLIGHT_PAIRS = 4 * (K + 1)  # a quarter held out: K + 1 documents at least
@@ -55,12 +56,24 @@ def make_fitter(kind: str, **options: Any) -> Any:
         raise ValueError(f"bad options for adapter kind {kind!r}: {exc}") from None
 
 
+def served_cost_us(fitted: Map, distance: str, queries: np.ndarray) -> float:
+    """p50 microseconds of the map as the query path runs it (``Adapter.transform`` on one
+    query: checks, map, normalisation), timed here and now."""
+    fingerprint = ModelFingerprint(None, None, fitted.in_dim, fitted.out_dim)
+    served = Adapter(kind=fitted.name, map=fitted, fingerprint=fingerprint,
+                     distance=distance)  # type: ignore[arg-type]
+    return transform_us_p50(served.transform, queries)
+
+
 @register
 @dataclass
 class Auto:
-    """Fits several kinds and keeps the one with the best held-out RETRIEVAL score."""
+    """Fits several kinds and keeps the one with the best held-out RETRIEVAL score among
+    those whose single-query transform fits ``max_transform_us`` (measured; None: no
+    budget). When none fits, the cheapest is kept, and the log says so."""
 
     candidates: Sequence[str] | None = None
+    max_transform_us: float | None = DEFAULT_MAX_TRANSFORM_US
 
     name: ClassVar[str] = "auto"
     needs_torch: ClassVar[bool] = False
@@ -88,16 +101,27 @@ class Auto:
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
         train, val = split_indices(len(new), 0.2, ctx.rng)
         scores: dict[str, float] = {}
+        costs: dict[str, float] = {}
         for kind in self.kinds(ctx.distance):
             started = time.perf_counter()
             candidate = make_fitter(kind)(new[train], old[train], ctx)
             scores[kind] = ctx.selection_score(candidate, new[val], old[val])
+            costs[kind] = served_cost_us(candidate, ctx.distance, new[val])
             ctx.log(
-                f"auto: {kind} held-out score {scores[kind]:.4f} "
-                f"({time.perf_counter() - started:.1f}s)"
+                f"auto: {kind} held-out score {scores[kind]:.4f}, transform "
+                f"{costs[kind]:.1f} us p50 ({time.perf_counter() - started:.1f}s)"
             )
-        self.chosen = max(scores, key=scores.get)
-        self.scores = scores
+        budget = self.max_transform_us
+        self.passed_over = [k for k in scores if budget is not None and costs[k] > budget]
+        within = [k for k in scores if k not in self.passed_over]
+        if within:
+            self.chosen = max(within, key=scores.__getitem__)
+        else:
+            self.chosen = min(costs, key=costs.__getitem__)
+            ctx.log(f"auto: no kind within {budget:g} us per query: keeping the cheapest")
+        self.scores, self.costs = scores, costs
+        if self.passed_over:
+            ctx.log(f"auto: passed over {self.passed_over} (over {budget:g} us per query)")
         ctx.log(f"auto: chose {self.chosen}")
         self._winner = make_fitter(self.chosen)
         return self._winner(new, old, ctx)
@@ -168,6 +192,7 @@ def fit(
     log: Log | None = None,
     queries: np.ndarray | None = None,
     old_queries: np.ndarray | None = None,
+    max_transform_us: float | None = DEFAULT_MAX_TRANSFORM_US,
     **options: Any,
 ) -> Adapter:
     """Fit an adapter mapping NEW-model vectors into the OLD model's space.
@@ -181,13 +206,21 @@ def fit(
     ``distance``: the collection's (``cosine`` fits and serves unit vectors; ``dot``,
     ``euclid`` and ``manhattan`` predict the legacy vector, norm included, and every held-out
     ranking uses the collection's own metric).
+    ``max_transform_us``: the per-query budget of the transform (single query, p50,
+    measured on this machine): ``auto`` passes over kinds that cost more; a named kind over
+    it is fitted all the same, with a warning. None: no budget. The measured cost of the
+    result is ``info["transform_us_p50"]``.
     Options are passed to the kind (e.g. ``center=False`` for procrustes).
     """
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}")
     if not 0.0 <= holdout < 1.0:
         raise ValueError(f"holdout must be in [0, 1), got {holdout}")
+    if max_transform_us is not None and not max_transform_us > 0:
+        raise ValueError(f"max_transform_us must be > 0 (or None), got {max_transform_us}")
     fitter = make_fitter(kind, **options)
+    if isinstance(fitter, Auto):
+        fitter.max_transform_us = max_transform_us
     _check_kind_serves(fitter, kind, distance)
     new, old = as_pairs(new_vectors, old_vectors)
     if distance == "cosine":
@@ -230,20 +263,30 @@ def fit(
         if holdout > 0:
             warnings.warn("too few pairs to hold any out: no pre-flight report", stacklevel=2)
         fitted = fitter(new, old, ctx)
+    fit_seconds = round(time.perf_counter() - started, 3)
+    cost = served_cost_us(fitted, distance, new)
     info: dict[str, Any] = {
         "pairs": int(len(new)),
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},
         "seed": seed,
         "logged_queries": 0 if logged is None else int(len(logged)),
-        "fit_seconds": round(time.perf_counter() - started, 3),
+        "fit_seconds": fit_seconds,
         "library_version": __version__,
+        "transform_us_p50": round(cost, 2),
+        "max_transform_us": max_transform_us,
     }
     if quality is not None:
         info["quality"] = quality
         info.update(calibration or {})
     if isinstance(fitter, Auto):
-        info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores}
+        info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores,
+                        "transform_us": {k: round(v, 2) for k, v in fitter.costs.items()},
+                        "passed_over": list(fitter.passed_over)}
         kind = fitter.chosen
+    elif max_transform_us is not None and cost > max_transform_us:
+        warnings.warn(f"a {kind} adapter costs {cost:.0f} us per query here, over the "
+                      f"{max_transform_us:g} us budget (auto would pass it over)",
+                      stacklevel=2)
     fingerprint = ModelFingerprint(
         new_model=new_model, old_model=old_model, new_dim=int(new.shape[1]),
         old_dim=int(old.shape[1]),

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import numpy as np
 import typer
 
+from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
 from ..errors import DriftError
 from .output import console, fail as _fail, styled
 
@@ -30,6 +31,10 @@ def adapter_fit(
                    "adapter and ground the pre-flight."),
     old_queries: Optional[Path] = typer.Option(
         None, help=".npy of the same queries by the old model (row for row), if available."),
+    max_transform_us: float = typer.Option(
+        DEFAULT_MAX_TRANSFORM_US, min=0.001,
+        help="Per-query budget of the adapter in microseconds (one query, p50, timed here): "
+             "auto passes over kinds that cost more."),
 ) -> None:
     """Fit an adapter from paired vectors and print its pre-flight quality report."""
     from ..adapters import fit
@@ -41,6 +46,7 @@ def adapter_fit(
                 distance=distance, seed=seed, log=status.update,  # type: ignore[arg-type]
                 queries=None if queries is None else np.load(queries),
                 old_queries=None if old_queries is None else np.load(old_queries),
+                max_transform_us=max_transform_us,
             )
         except (DriftError, ValueError, OSError) as exc:
             _fail(exc)
@@ -50,6 +56,7 @@ def adapter_fit(
 
 
 def print_report(info: dict[str, Any]) -> None:
+    print_costs(info)
     quality = info.get("quality")
     if not quality:
         console.print("no pre-flight report (too few pairs to hold any out)")
@@ -62,6 +69,20 @@ def print_report(info: dict[str, Any]) -> None:
     )
     if quality.get("drastic_drift"):
         console.print(styled("drastic drift:", "bold yellow", f" {quality['advice']}"))
+
+
+def print_costs(info: dict[str, Any]) -> None:
+    """What each kind auto considered costs per query, and which it passed over for it."""
+    auto = info.get("auto")
+    if auto and "transform_us" in auto:
+        budget = info.get("max_transform_us")
+        for kind, us in auto["transform_us"].items():
+            verdict = (f"passed over: more than {budget:g} us" if kind in auto["passed_over"]
+                       else "chosen" if kind == auto["chosen"] else "")
+            console.print(f"auto: {kind} held-out score {auto['scores'][kind]:.4f}, "
+                          f"transform {us:.1f} us p50" + (f" ({verdict})" if verdict else ""))
+    if "transform_us_p50" in info:
+        console.print(f"transform: {info['transform_us_p50']:.1f} us p50 per query here")
 
 
 def _interval(quality: dict[str, Any], name: str) -> str:

@@ -46,10 +46,12 @@ def adapter_bench_table(result: dict[str, Any]) -> Table:
                       _interval(row), _fmt(row["fit_seconds"], 1),
                       _fmt(row["transform_us_p50"], 1), _fmt(row["gemv_us_p50"], 1))
     auto = result["auto"]
-    table.add_row(f"auto (chose {auto['chosen']})", _fmt(auto["recall_at_10"]),
+    passed = f"; passed over {', '.join(auto['passed_over'])}" if auto.get("passed_over") else ""
+    table.add_row(f"auto (chose {auto['chosen']}{passed})", _fmt(auto["recall_at_10"]),
                   _fmt(auto["mrr_at_10"]), _fmt(auto["recovery"]),
                   _fmt(auto["predicted_recovery"]), _interval(auto),
-                  _fmt(auto["fit_seconds"], 1), "", "")
+                  _fmt(auto["fit_seconds"], 1), _fmt(auto.get("transform_us_p50"), 1),
+                  _fmt(auto.get("gemv_us_p50"), 1))
     return table
 
 
@@ -59,13 +61,13 @@ def _interval(row: dict[str, Any]) -> str:
     return f"{row['predicted_low']:.3f}-{row['predicted_high']:.3f}"
 
 
-def _logged_query_counts(text: str) -> list[int]:
+def _counts(text: str, option: str, *, minimum: int = 0) -> list[int]:
     try:
         counts = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise DriftError(f"--logged-queries takes comma-separated counts, got {text!r}") from None
-    if not counts or min(counts) < 0:
-        raise DriftError(f"--logged-queries takes counts >= 0, got {text!r}")
+        raise DriftError(f"{option} takes comma-separated counts, got {text!r}") from None
+    if not counts or min(counts) < minimum:
+        raise DriftError(f"{option} takes counts >= {minimum}, got {text!r}")
     return counts
 
 
@@ -96,7 +98,7 @@ def bench_adapters(
 
     try:
         result = run_adapter_bench_series(
-            str(data), pair, logged_queries=_logged_query_counts(logged_queries),
+            str(data), pair, logged_queries=_counts(logged_queries, "--logged-queries"),
             train_pairs=train_pairs, kinds=kind_list, seed=seed, log=log,
             progress=console.log,
         )
@@ -151,26 +153,32 @@ def bench_router(
 
 @bench_app.command("latency")
 def bench_latency(
-    points: int = typer.Option(5000, help="Points in the embedded collection."),
+    points: str = typer.Option("5000", help="Points in the embedded collection; comma-"
+                                            "separated sizes run one after the other, e.g. "
+                                            "5000,20000."),
     dim: int = typer.Option(384, help="Vector dimension."),
     queries: int = typer.Option(300, help="Queries per plan."),
     kind: str = typer.Option("procrustes", help="Adapter kind on the query path."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
     """Plain client vs DriftClient per plan, interleaved: latency ratio and wrapper's own time."""
-    from qdrant_drift_bench.latency import run_latency_bench
+    from qdrant_drift_bench.latency import run_latency_series
 
-    result = run_latency_bench(n_points=points, dim=dim, n_queries=queries, kind=kind,
-                               log=console.log)
-    table = Table(title=f"DriftClient overhead, {result['mode']}, {points} points, "
-                        f"{dim}-d, k={result['limit']}, adapter {result['adapter_kind']}")
-    for column in ("plan", "plain ms p50", "wrapped ms p50", "ratio", "wrapper's own us p50",
-                   "around embedded us p50"):
+    try:
+        result = run_latency_series(_counts(points, "--points", minimum=1), dim=dim,
+                                    n_queries=queries, kind=kind, log=console.log)
+    except (DriftError, ValueError) as exc:
+        _fail(exc)
+    table = Table(title=f"DriftClient overhead, {result['mode']}, {dim}-d, "
+                        f"k={result['limit']}, adapter {result['adapter_kind']}")
+    for column in ("points", "plan", "plain ms p50", "wrapped ms p50", "ratio",
+                   "wrapper's own us p50", "around embedded us p50"):
         table.add_column(column, justify="left" if column == "plan" else "right")
-    for plan, row in result["plans"].items():
-        table.add_row(plan, _fmt(row["plain_ms_p50"], 2), _fmt(row["wrapped_ms_p50"], 2),
-                      _fmt(row["ratio"], 3), _fmt(row["wrapper_us_p50"], 1),
-                      _fmt(row["embedded_own_us_p50"], 1))
+    for size, run in result["by_points"].items():
+        for plan, row in run["plans"].items():
+            table.add_row(size, plan, _fmt(row["plain_ms_p50"], 2),
+                          _fmt(row["wrapped_ms_p50"], 2), _fmt(row["ratio"], 3),
+                          _fmt(row["wrapper_us_p50"], 1), _fmt(row["embedded_own_us_p50"], 1))
     console.print(table)
     _write_json(json_path, result)
 

@@ -218,7 +218,11 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
         queries: Optional[Path] = typer.Option(
             None, "--queries", help="logged queries, one per line (overrides [adapter] "
                                     "queries): they choose the adapter and ground the "
-                                    "pre-flight")) -> None:
+                                    "pre-flight"),
+        max_transform_us: Optional[float] = typer.Option(
+            None, "--max-transform-us", min=0.001,
+            help="per-query budget of the adapter in microseconds (overrides [adapter] "
+                 "max_transform_us): auto passes over kinds that cost more")) -> None:
     """Embed a sample with the new model, fit the adapter, store it, print the pre-flight
     quality report."""
     from .adapter import print_report
@@ -231,7 +235,8 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
             task = bar.add_task("embed", total=None)
             adapter = migration.fit(progress=lambda done, total: bar.update(
                 task, completed=done, total=total),
-                queries=None if queries is None else queries.resolve())
+                queries=None if queries is None else queries.resolve(),
+                max_transform_us=max_transform_us)
             phase = migration.record().phase
     except DriftError as exc:
         fail(exc)

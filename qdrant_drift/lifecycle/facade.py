@@ -238,7 +238,8 @@ class Migration:
         )
 
     def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None,
-            keep_sample_vectors: bool = True, queries: str | Path | None = None) -> Adapter:
+            keep_sample_vectors: bool = True, queries: str | Path | None = None,
+            max_transform_us: float | None = None) -> Adapter:
         """Embed a random sample with the new model, fit the adapter, store it in the state.
 
         The cheap checks run before any embedding. A first fit records the migration (phase
@@ -248,7 +249,8 @@ class Migration:
         toward coverage and are not embedded twice (``keep_sample_vectors=False`` leaves
         them all to the backfill).
         ``queries`` (else ``[adapter] queries``): logged queries that choose the adapter and
-        ground its pre-flight report (see :mod:`.queries`).
+        ground its pre-flight report (see :mod:`.queries`). ``max_transform_us`` (else
+        ``[adapter] max_transform_us``): the per-query budget ``auto`` chooses within.
         """
         _, old_params, _ = self._drive(preflight_steps(self.spec, self.state_collection,
                                                        embedded=is_local(self.client)))
@@ -263,7 +265,7 @@ class Migration:
         items, old, new = self._embed_sample(progress)
         adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log,
                                     self._logged_query_vectors(queries),
-                                    _adapter_distance(old_params.distance))
+                                    _adapter_distance(old_params.distance), max_transform_us)
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
@@ -296,7 +298,8 @@ class Migration:
         return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
 
     def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None,
-                     queries: np.ndarray | None = None, distance: str = "cosine") -> Adapter:
+                     queries: np.ndarray | None = None, distance: str = "cosine",
+                     max_transform_us: float | None = None) -> Adapter:
         """Fit for the legacy vector's distance (a Euclid adapter predicts the vector, norm
         included); a sample too small for the pre-flight report is said once, with the fix."""
         from ..adapters import fit as fit_adapter, make_fitter
@@ -306,7 +309,8 @@ class Migration:
             warnings.filterwarnings("ignore", message="too few pairs to hold any out")
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
                                   old_model=self.spec.old_model, seed=section.seed, log=log,
-                                  queries=queries, distance=distance)  # type: ignore[arg-type]
+                                  queries=queries, distance=distance,  # type: ignore[arg-type]
+                                  max_transform_us=max_transform_us or section.max_transform_us)
         if adapter.quality is None:
             needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
             warnings.warn(

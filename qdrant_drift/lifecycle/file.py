@@ -32,6 +32,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
 from ..errors import MigrationFileError
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, Router, RouterSettings
 from ..migration.spec import DEFAULT_VECTOR, LAYOUTS, MigrationSpec
@@ -492,6 +493,11 @@ class AdapterSection(_Section):
     )
     queries_limit: int = _key(
         1000, rule=_int(1), doc="at most this many logged queries are used (a seeded sample)"
+    )
+    max_transform_us: float = _key(
+        DEFAULT_MAX_TRANSFORM_US, rule=_number(0.0, lo_open=True),
+        doc="per-query budget of the adapter in microseconds (one query, p50, timed when "
+            "fitting): auto passes over kinds that cost more",
     )
 
 

@@ -396,7 +396,12 @@ class DriftClient(_Wrapper):
                      lookup_from: Any = None, consistency: Any = None,
                      shard_key_selector: Any = None, timeout: int | None = None,
                      *, old_query: Any = None, **kwargs: Any) -> models.QueryResponse:
-        kw = _pack(locals())
+        kw = {"query": query, "using": using, "prefetch": prefetch, "query_filter": query_filter,
+              "search_params": search_params, "limit": limit, "offset": offset,
+              "with_payload": with_payload, "with_vectors": with_vectors,
+              "score_threshold": score_threshold, "lookup_from": lookup_from,
+              "consistency": consistency, "shard_key_selector": shard_key_selector,
+              "timeout": timeout, **kwargs}  # _pack's dict, written out: the hot path
         serving = self._core.routed()
         response = drive(query_steps(serving, collection_name, kw, old_query,
                                      self._core.hits.record), self._client)
@@ -541,7 +546,12 @@ class AsyncDriftClient(_Wrapper):
                            consistency: Any = None, shard_key_selector: Any = None,
                            timeout: int | None = None, *, old_query: Any = None,
                            **kwargs: Any) -> models.QueryResponse:
-        kw = _pack(locals())
+        kw = {"query": query, "using": using, "prefetch": prefetch, "query_filter": query_filter,
+              "search_params": search_params, "limit": limit, "offset": offset,
+              "with_payload": with_payload, "with_vectors": with_vectors,
+              "score_threshold": score_threshold, "lookup_from": lookup_from,
+              "consistency": consistency, "shard_key_selector": shard_key_selector,
+              "timeout": timeout, **kwargs}  # _pack's dict, written out: the hot path
         await self._serving()
         serving = self._core.routed()
         response = await adrive(query_steps(serving, collection_name, kw, old_query,

@@ -316,6 +316,17 @@ def query_steps(
         response = yield call("query_points", spec.collection, **{
             **kw, "query": legacy_vector, "using": _vector_name(spec.old_vector),
             "limit": wanted, "offset": None, "score_threshold": None})
+        if type(response) is models.QueryResponse:
+            # the response made for this call, its points rescored in place and cut to the
+            # page: rewritten, not rebuilt (a new response costs more than the merge)
+            points = merge_partitioned(
+                response.points, [], calibrate=calibration, limit=kw["limit"],
+                offset=kw["offset"] or 0, score_threshold=kw["score_threshold"],
+                in_place=True, scores=serving.orientation)
+            response.__dict__["points"] = points
+            if on_legacy is not None:
+                on_legacy([p.id for p in points])
+            return response
         legacy_points = response.points
         native_points: list[models.ScoredPoint] = []
     else:
