@@ -116,8 +116,11 @@ def test_illegal_moves_are_refused_with_the_reason(world, tmp_path):
     assert migration.start().phase.value == "backfilling"  # rollback is not the end
 
 
-def test_pause_through_the_state_pauses_running_workers(world):
-    client, path = world
+def test_pause_through_the_state_pauses_running_workers(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRIFT_TEST_EMBED_DELAY", "0.3")  # 7 batches left: ~2 s of work
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    path = migration_file(tmp_path, embed="slow_embed_texts", sample_size=100)
     migration = Migration(client, path)
     migration.fit()
     migration.start()
