@@ -38,12 +38,17 @@ class SerializedClient:
 
 
 def is_local(client: Any) -> bool:
-    """Whether ``client`` (or what it wraps) is embedded Qdrant."""
-    while True:
-        if isinstance(client, SerializedClient):
-            client = client._client
-        elif not hasattr(client, "_client") and hasattr(client, "client"):
-            client = client.client  # through wrappers such as the fault injector
-        else:
-            return type(getattr(client, "_client", None)).__name__ in ("QdrantLocal",
-                                                                    "AsyncQdrantLocal")
+    """Whether ``client`` (or what it wraps, through any proxies that keep the wrapped
+    client as ``_client`` or ``client``) is embedded Qdrant."""
+    for _ in range(8):  # proxies of proxies, never a cycle
+        if type(client).__name__ in _EMBEDDED:
+            return True
+        inner = client.__dict__.get("_client", client.__dict__.get("client")) if hasattr(
+            client, "__dict__") else None
+        if inner is None:
+            return False
+        client = inner
+    return False
+
+
+_EMBEDDED = ("QdrantLocal", "AsyncQdrantLocal")

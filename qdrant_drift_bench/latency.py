@@ -21,7 +21,7 @@ from qdrant_drift.serving.client import DriftClient
 from qdrant_drift.lifecycle.commands import create, set_phase
 from qdrant_drift.migration.phases import Phase
 from qdrant_drift.serving.router import Plan
-from qdrant_drift.migration.layouts import layout_of
+from qdrant_drift.migration.layouts import layout_of, marker
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.vectors import unit_rows
 
@@ -108,10 +108,12 @@ def replayed_own_us(drift: DriftClient, replay: "TimedClient", query: np.ndarray
 
 def run_latency_bench(
     *, n_points: int = 5000, dim: int = 384, n_queries: int = 200, limit: int = 10,
-    kind: str = "procrustes", seed: int = 0, log: Callable[[str], None] = lambda _: None,
+    kind: str = "procrustes", seed: int = 0, layout: str = "named",
+    log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Median latencies (ms) of plain vs wrapped queries per plan, and the wrapper's own
-    microseconds per query. Embedded Qdrant (local mode), synthetic vectors."""
+    microseconds per query. Embedded Qdrant (local mode), synthetic vectors; ``layout``:
+    where the backfill put the new vectors (``named``, or ``collection``: blue-green)."""
     new, old = _corpus(n_points, dim, seed)
     raw = QdrantClient(":memory:")
     raw.create_collection("bench", vectors_config={
@@ -121,7 +123,9 @@ def run_latency_bench(
                              for i in range(start, min(start + 1000, n_points))])
     log(f"fitting a {kind} adapter")
     adapter = fit(kind, new[:2000], old[:2000], seed=seed)
-    spec = MigrationSpec(name="latency", collection="bench", old_vector="old", new_vector="new")
+    spec = MigrationSpec(name="latency", collection="bench", old_vector="old", new_vector="new",
+                         layout=layout,
+                         new_collection="bench_new" if layout == "collection" else None)
     create(raw, spec, adapter)
     timed = TimedClient(raw)
     drift = DriftClient(timed, "latency", refresh_interval=0)  # type: ignore[arg-type]
@@ -172,12 +176,7 @@ def run_latency_bench(
     per_plan: dict[str, dict[str, float]] = {}
     assert drift.plan is Plan.ADAPTED
     per_plan["adapted"] = measure("adapted")
-    half = list(range(0, n_points, 2))
-    layout = layout_of(spec)  # the new vectors as the backfill writes them
-    for start in range(0, len(half), 1000):
-        raw.update_vectors("bench", [
-            models.PointVectors(id=i, vector=layout.new_vectors(new[i].tolist()))
-            for i in half[start : start + 1000]])
+    _migrate(raw, spec, new, list(range(0, n_points, 2)))
     set_phase(raw, "latency", Phase.BACKFILLING)
     drift.refresh()
     per_plan["hybrid"] = measure("hybrid")
@@ -186,7 +185,7 @@ def run_latency_bench(
     per_plan["native"] = measure("native")
     return {
         "points": n_points, "dim": dim, "queries": n_queries, "limit": limit,
-        "adapter_kind": adapter.kind, "mode": "embedded (local mode)",
+        "adapter_kind": adapter.kind, "mode": "embedded (local mode)", "layout": layout,
         "plans": per_plan,
         "plain_ms_p50": per_plan["adapted"]["plain_ms_p50"],
         "adapted_ms_p50": per_plan["adapted"]["wrapped_ms_p50"],
@@ -194,6 +193,22 @@ def run_latency_bench(
         "wrapper_us_p50": per_plan["adapted"]["wrapper_us_p50"],
         "embedded_own_us_p50": per_plan["adapted"]["embedded_own_us_p50"],
     }
+
+
+def _migrate(raw: QdrantClient, spec: MigrationSpec, new: np.ndarray, ids: list[int]) -> None:
+    """Give ``ids`` their new vectors as the backfill writes them, in the spec's layout."""
+    layout = layout_of(spec)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        if spec.layout == "named":
+            raw.update_vectors(spec.collection, [
+                models.PointVectors(id=i, vector=layout.new_vectors(new[i].tolist()))
+                for i in chunk])
+        else:
+            raw.upsert(spec.native_collection, [
+                models.PointStruct(id=i, vector=layout.new_vectors(new[i].tolist()))
+                for i in chunk])
+            raw.set_payload(spec.collection, marker(), points=chunk)
 
 
 def run_latency_series(points: Sequence[int], **options: Any) -> dict[str, Any]:

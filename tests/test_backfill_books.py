@@ -22,7 +22,8 @@ from qdrant_drift.backfill.leases import (
 from qdrant_drift.backfill.ledger import Ledger
 from qdrant_drift.backfill.selection import Batch, select_steps
 from qdrant_drift.backfill.sweep import Sweeps
-from qdrant_drift.backfill.targets import target_for
+from qdrant_drift.backfill.options import BackfillOptions
+from qdrant_drift.backfill.targets import TidySchedule, target_for
 from qdrant_drift.backfill.content import Item
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call
@@ -356,3 +357,18 @@ def test_a_claim_is_a_compare_and_set_on_the_owner_and_heartbeat_as_read():
     won = finish(steps, [models.Record(id="a", payload=Lease(0, owner="w1").to_payload()),
                          models.Record(id="b", payload=Lease(1, owner="w3").to_payload())])
     assert won[0].owner == "w1" and won[1].owner == "w3"  # w3 got there first
+
+
+def test_a_backfill_that_exits_tidies_each_time_it_runs_out_of_work():
+    schedule = TidySchedule(300.0, every_time=True)
+    assert [schedule.due(t) for t in (0.0, 1.0, 2.0)] == [True, True, True]
+
+
+def test_a_backfill_that_keeps_running_tidies_at_most_once_per_interval():
+    schedule = TidySchedule(300.0, every_time=False)
+    # recounts every few seconds: the scan of the new collection runs on the first and then
+    # once the interval has passed
+    assert [schedule.due(t) for t in (0.0, 7.5, 299.0, 300.0, 307.5, 600.0)] == [
+        True, False, False, True, False, True]
+    assert TidySchedule.for_backfill(BackfillOptions(heartbeat_timeout=30.0,
+                                                     exit_when_done=False)).interval_s == 300.0

@@ -23,6 +23,7 @@ from qdrant_drift import (
     wrap,
 )
 from qdrant_drift.lifecycle.commands import aset_phase, cutover, rollback, set_phase
+from qdrant_drift.local import SerializedClient, is_local
 
 from .conftest import BACKENDS, make_async_client, make_client
 from .serving_fixtures import N, build_async_world, build_world
@@ -693,3 +694,20 @@ def test_blue_green_upsert_without_the_new_vector_drops_the_stale_copy(shell):
     client.upsert("docs", [models.PointStruct(id=4, vector={}, payload={"edited": True})])
     assert [p.id for p in world.client.retrieve("docs_v2", [4, 5])] == [5]
     assert world.client.retrieve("docs", [4], with_payload=True)[0].payload["edited"] is True
+
+
+def test_embedded_qdrant_is_recognised_through_proxies_and_a_server_client_is_not():
+    # the query path hands embedded Qdrant its vectors as arrays (see queries.wire_vector);
+    # apps and tools put proxies around the client (locks, timers, fault injectors)
+    class Proxy:
+        def __init__(self, client):
+            self._client = client
+
+    class Injector:
+        def __init__(self, client):
+            self.client = client
+
+    embedded = QdrantClient(":memory:")
+    assert is_local(embedded) and is_local(SerializedClient(embedded))
+    assert is_local(Proxy(Injector(embedded))) and is_local(AsyncQdrantClient(":memory:"))
+    assert not is_local(QdrantClient(url="http://localhost:1", check_compatibility=False)) and not is_local(object())

@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import httpx
+import numpy as np
 import pytest
 from qdrant_client.http import models
 from qdrant_client.http.exceptions import UnexpectedResponse
@@ -182,6 +183,30 @@ def test_a_blue_green_hybrid_search_is_two_concurrent_batches_one_per_collection
     assert legacy.with_vector is False and native.with_payload == ["title"]
     assert ranked(response) == [(10, 0.95), (20, 0.865)]
     assert response.points[1].payload == {"title": "twenty"}
+
+
+# -- an embedded client: the same requests, the vectors in the form it scores fastest --------
+
+def test_for_an_embedded_client_the_adapted_query_goes_as_a_float32_array():
+    steps = query_steps(serving(NAMED, Plan.ADAPTED, embedded=True), "docs", kw(limit=2))
+    [request], response = by_hand(steps, [("query_points", answer(hit(1, 0.9)))])
+    query = request.kwargs["query"]
+    # a query model is taken as it is: no list for embedded Qdrant to copy and score in float64
+    assert isinstance(query, models.NearestQuery) and query.nearest.dtype == np.float32
+    assert query.nearest.tolist() == pytest.approx(ADAPTED)
+    assert ranked(response) == [(1, 0.82)]
+
+
+def test_for_an_embedded_client_the_native_side_is_the_apps_query_exactly_as_float64():
+    steps = query_steps(serving(NAMED, Plan.HYBRID, embedded=True), "docs", kw(limit=2))
+    [batch], response = by_hand(steps, [
+        ("query_batch_points", [NATIVE_SIDE, answer(*legacy_hits(NAMED_MARK))])])
+    native, legacy = batch.args[1]
+    # what embedded Qdrant makes of the app's list (np.array: float64), so native scores are
+    # bit for bit the plain client's; the adapted side, calibrated anyway, goes as float32
+    assert native.query.nearest.dtype == np.float64 and native.query.nearest.tolist() == QUERY
+    assert legacy.query.nearest.dtype == np.float32
+    assert ranked(response) == [(10, 0.95), (20, 0.865)]
 
 
 @pytest.mark.parametrize("coverage, depth", [(0.5, 6), (0.25, 12), (0.75, 12), (0.0, 40),

@@ -25,7 +25,7 @@ from .base import DISTANCES, Adapter, Distance, ModelFingerprint
 from .kinds import KINDS, FitContext, Log, register, split_indices
 from .maps import Map
 from .calibration import fit_calibration, fit_old_query_calibration
-from .cost import DEFAULT_MAX_TRANSFORM_US, transform_us_p50
+from .cost import DEFAULT_MAX_TRANSFORM_US, transform_costs_us
 from .quality import K, preflight_report
 
 MIN_PREFLIGHT_PAIRS = 4 * (K + 1)  # a quarter held out: K + 1 documents at least
@@ -56,13 +56,17 @@ def make_fitter(kind: str, **options: Any) -> Any:
         raise ValueError(f"bad options for adapter kind {kind!r}: {exc}") from None
 
 
-def served_cost_us(fitted: Map, distance: str, queries: np.ndarray) -> float:
-    """p50 microseconds of the map as the query path runs it (``Adapter.transform`` on one
-    query: checks, map, normalisation), timed here and now."""
-    fingerprint = ModelFingerprint(None, None, fitted.in_dim, fitted.out_dim)
-    served = Adapter(kind=fitted.name, map=fitted, fingerprint=fingerprint,
-                     distance=distance)  # type: ignore[arg-type]
-    return transform_us_p50(served.transform, queries)
+def served_costs_us(fitted: dict[str, Map], distance: str, queries: np.ndarray
+                    ) -> dict[str, float]:
+    """Microseconds per query of each map as the query path runs it (``Adapter.transform``
+    on one query: checks, map, normalisation), timed side by side here and now (see
+    :func:`.cost.transform_costs_us`)."""
+    def served(map_: Map) -> Any:
+        fingerprint = ModelFingerprint(None, None, map_.in_dim, map_.out_dim)
+        return Adapter(kind=map_.name, map=map_, fingerprint=fingerprint,
+                       distance=distance).transform  # type: ignore[arg-type]
+
+    return transform_costs_us({name: served(m) for name, m in fitted.items()}, queries)
 
 
 @register
@@ -101,16 +105,16 @@ class Auto:
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
         train, val = split_indices(len(new), 0.2, ctx.rng)
         scores: dict[str, float] = {}
-        costs: dict[str, float] = {}
+        fitted: dict[str, Map] = {}
         for kind in self.kinds(ctx.distance):
             started = time.perf_counter()
-            candidate = make_fitter(kind)(new[train], old[train], ctx)
-            scores[kind] = ctx.selection_score(candidate, new[val], old[val])
-            costs[kind] = served_cost_us(candidate, ctx.distance, new[val])
-            ctx.log(
-                f"auto: {kind} held-out score {scores[kind]:.4f}, transform "
-                f"{costs[kind]:.1f} us p50 ({time.perf_counter() - started:.1f}s)"
-            )
+            fitted[kind] = make_fitter(kind)(new[train], old[train], ctx)
+            scores[kind] = ctx.selection_score(fitted[kind], new[val], old[val])
+            ctx.log(f"auto: {kind} held-out score {scores[kind]:.4f} "
+                    f"({time.perf_counter() - started:.1f}s)")
+        costs = served_costs_us(fitted, ctx.distance, new[val])  # side by side
+        ctx.log("auto: transform us per query: " + ", ".join(
+            f"{kind} {cost:.1f}" for kind, cost in costs.items()))
         budget = self.max_transform_us
         self.passed_over = [k for k in scores if budget is not None and costs[k] > budget]
         within = [k for k in scores if k not in self.passed_over]
@@ -264,7 +268,7 @@ def fit(
             warnings.warn("too few pairs to hold any out: no pre-flight report", stacklevel=2)
         fitted = fitter(new, old, ctx)
     fit_seconds = round(time.perf_counter() - started, 3)
-    cost = served_cost_us(fitted, distance, new)
+    cost = served_costs_us({"": fitted}, distance, new)[""]
     info: dict[str, Any] = {
         "pairs": int(len(new)),
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},

@@ -142,10 +142,8 @@ def reopened(view: LeaseView) -> list[Lease]:
 
 
 def count_left_steps(target: Target, dead: Iterable[Any]) -> Steps[int]:
-    """Points that still lack the new vector and are not dead letters. Asked when the
-    backfill has run out of work, so it first tidies what plain deletes left behind
-    (:meth:`Target.tidy_steps`)."""
-    yield from target.tidy_steps()
+    """Points that still lack the new vector and are not dead letters (asked when the
+    backfill has run out of work)."""
     ids = list(dead)
     left = target.unmigrated()
     if ids:

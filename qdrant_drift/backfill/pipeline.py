@@ -44,7 +44,7 @@ from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .selection import Batch, select_steps
 from .sweep import Sweeps
-from .targets import Outcome, Target, target_for
+from .targets import Outcome, Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class BackfillWorker(Controls):
         self.sweeps = Sweeps(self.options.partitions)
         self._all_done = False
         self._next_recount = 0.0
+        self._tidy = TidySchedule.for_backfill(self.options)
         self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
         self._stuck_at: tuple[int, int] | None = None
         self.spec: MigrationSpec | None = None
@@ -160,6 +161,8 @@ class BackfillWorker(Controls):
         if not self.options.exit_when_done and now < self._next_recount:
             return view
         self._next_recount = now + self.options.heartbeat_timeout / 4
+        if self._tidy.due(now):  # what plain deletes left behind in the new collection
+            self._drive(self.target.tidy_steps())
         dead = {d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection))}
         left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))

@@ -55,7 +55,7 @@ from .partitions import partition_of
 from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .ray_stage import EmbedderFactory, EmbedStage, to_rows
-from .targets import Outcome, Target, target_for
+from .targets import Outcome, Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class RayBackfill(Controls):
                                      max_wait=self.options.max_retry_wait,
                                      on_retry=self._count_retry)
         self.ledger = Ledger()
+        self._tidy = TidySchedule.for_backfill(self.options)
         self._init_controls()  # _stop, pause state
         self.leases = LeaseBook(self.worker_id, self.options.partitions)
         self._all_done = False
@@ -143,8 +144,11 @@ class RayBackfill(Controls):
         backfill by a plain client, or dead letters requeued): open them for a new pass."""
         assert self.target is not None
         view = self._lease_view()
-        if all(lease.done for lease in view.stored.values()) and self._drive(
-                count_left_steps(self.target, self.ledger.dead)):
+        if not all(lease.done for lease in view.stored.values()):
+            return
+        if self._tidy.due(time.time()):  # what plain deletes left behind in the new collection
+            self._drive(self.target.tidy_steps())
+        if self._drive(count_left_steps(self.target, self.ledger.dead)):
             self._drive(store.write_leases(self.migration, self.options.partitions,
                                            reopened(view), self.state_collection))
 

@@ -217,3 +217,28 @@ _TARGETS: dict[type[Layout], type[Target]] = {NamedLayout: NamedTarget,
 def target_for(spec: MigrationSpec, source: ContentSource) -> Target:
     layout = layout_of(spec)
     return _TARGETS[type(layout)](layout, source)
+
+
+@dataclass
+class TidySchedule:
+    """When a backfill that ran out of work looks for copies to tidy (:meth:`Target.tidy_
+    steps`, a scan of the new collection). A backfill about to exit tidies at each such
+    moment (it comes once, or once per pass); one that keeps running recounts every few
+    seconds, so it tidies at most every ``interval_s``: a delete behind it is caught up a
+    few minutes late, and the scan is not repeated on every recount of a large collection."""
+
+    interval_s: float
+    every_time: bool  # the backfill exits when done
+    _next: float = 0.0
+
+    @classmethod
+    def for_backfill(cls, options: Any) -> "TidySchedule":
+        """Every ten heartbeat timeouts (five minutes by default) when it keeps running."""
+        return cls(10 * options.heartbeat_timeout, every_time=options.exit_when_done)
+
+    def due(self, now: float) -> bool:
+        if not self.every_time and now < self._next:
+            return False
+        self._next = now + self.interval_s
+        return True
+

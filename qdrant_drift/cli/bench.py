@@ -159,6 +159,9 @@ def bench_latency(
     dim: int = typer.Option(384, help="Vector dimension."),
     queries: int = typer.Option(300, help="Queries per plan."),
     kind: str = typer.Option("procrustes", help="Adapter kind on the query path."),
+    layout: str = typer.Option("named", help="Where the new vectors go: named (a vector "
+                                             "next to the legacy one) or collection "
+                                             "(blue-green)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
     """Plain client vs DriftClient per plan, interleaved: latency ratio and wrapper's own time."""
@@ -166,10 +169,11 @@ def bench_latency(
 
     try:
         result = run_latency_series(_counts(points, "--points", minimum=1), dim=dim,
-                                    n_queries=queries, kind=kind, log=console.log)
+                                    n_queries=queries, kind=kind, layout=layout,
+                                    log=console.log)
     except (DriftError, ValueError) as exc:
         _fail(exc)
-    table = Table(title=f"DriftClient overhead, {result['mode']}, {dim}-d, "
+    table = Table(title=f"DriftClient overhead, {result['mode']}, {layout} layout, {dim}-d, "
                         f"k={result['limit']}, adapter {result['adapter_kind']}")
     for column in ("points", "plan", "plain ms p50", "wrapped ms p50", "ratio",
                    "wrapper's own us p50", "around embedded us p50"):

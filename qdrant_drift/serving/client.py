@@ -34,6 +34,7 @@ from .queries import (
     query_steps,
 )
 from ..errors import AdapterFileError, DriftError, StateError
+from ..local import is_local
 from .hits import HitCounter
 from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
@@ -56,8 +57,9 @@ class _Core:
 
     def __init__(self, migration: str, *, state_collection: str, router: Router | None,
                  adapter: Adapter | None, shadow_rate: float | None = None,
-                 calibrate: bool = True, metrics: Any = None) -> None:
+                 calibrate: bool = True, metrics: Any = None, embedded: bool = False) -> None:
         self.migration = migration
+        self.embedded = embedded  # the wrapped client is embedded Qdrant
         self.metrics = metrics
         self.calibrate = calibrate
         # The router settings the operator stored (the migration file's [router]) apply
@@ -154,10 +156,11 @@ class _Core:
         if adapter is None:
             return Serving(spec=spec, plan=plan, adapter=None, calibrate=self.calibrate,
                            adapter_problem=self.adapter_problem, coverage=state.coverage,
-                           orientation=scores, abandoned=abandoned)
+                           orientation=scores, abandoned=abandoned, embedded=self.embedded)
         return Serving(spec=spec, plan=plan, adapter=adapter, calibration=adapter.calibration,
                        old_calibration=adapter.old_calibration, calibrate=self.calibrate,
-                       coverage=state.coverage, orientation=scores, abandoned=abandoned)
+                       coverage=state.coverage, orientation=scores, abandoned=abandoned,
+                       embedded=self.embedded)
 
     def shadow_call(self, serving: Serving, kw: dict[str, Any],
                     old_query: Any) -> Serving | None:
@@ -255,7 +258,7 @@ class _Wrapper:
         self._hit_sampler = ShadowSampler(hit_sample_rate if hit_depth else 0.0)
         self._core = _Core(migration, state_collection=state_collection, router=router,
                            adapter=adapter, shadow_rate=shadow_rate, calibrate=calibrate,
-                           metrics=metrics)
+                           metrics=metrics, embedded=is_local(client))
 
     @property
     def plan(self) -> Plan:
