@@ -198,7 +198,7 @@ def test_fit_on_a_missing_collection_is_one_line(tmp_path):
 def test_a_wrong_path_or_an_invalid_file_creates_no_storage_folder(tmp_path, embedded):
     path = str(migration_file(tmp_path))
     wrong = tmp_path / "typo"
-    for command in ("plan", "start", "status", "cutover", "backfill", "dead-letters"):
+    for command in ("plan", "fit", "start", "status", "cutover", "backfill", "dead-letters"):
         message = _refused(command, path, "--path", str(wrong))
         assert f"no embedded Qdrant storage at {wrong} (wrong --path?)" in message
     assert not wrong.exists()
@@ -335,7 +335,7 @@ def test_no_server_at_url_and_a_model_that_cannot_load_are_one_line_each(tmp_pat
     assert "cannot load the model 'no-such-org/no-such-model' ([embedder] model)" in said
 
 
-def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path):
+def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path, monkeypatch):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, 120)
@@ -351,6 +351,9 @@ def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path):
     assert status["phase"] == "backfilling" and status["plan"] == "hybrid"
     _cli("report", str(path), *where, "--png", str(tmp_path / "r.png"))
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.chdir(tmp_path)  # without --png: the migration's name, here
+    assert "wrote docs-v2-report.png" in _cli("report", str(path), *where)
+    assert (tmp_path / "docs-v2-report.png").is_file()
     assert "cut-over" in _cli("cutover", str(path), *where)
     assert "finished" in _cli("finish", str(path), *where, "--yes")
 

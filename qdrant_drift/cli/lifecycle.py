@@ -34,18 +34,17 @@ GrpcOpt = typer.Option(False, "--grpc", help="prefer gRPC for the server")
 
 
 def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = None,
-            grpc: bool = False, *, create: bool = False) -> Any:
-    """A client for ``--path`` or ``--url``. Only ``create`` (``fit``) may make a new
-    embedded storage folder: anywhere else a wrong ``--path`` is an error, not a new,
-    empty Qdrant."""
+            grpc: bool = False) -> Any:
+    """A client for ``--path`` or ``--url``. A migration works on a collection that
+    exists, so no command makes a new embedded storage folder: a wrong ``--path`` is an
+    error, not a new, empty Qdrant."""
     from qdrant_client import QdrantClient
 
     if (path is None) == (url is None):
         raise DriftError("say where Qdrant is: --path DIR (embedded) or --url URL (a server)")
     if path is not None:
-        if not create and not (path / "meta.json").is_file():
-            raise DriftError(f"no embedded Qdrant storage at {path} (wrong --path?); only "
-                             "`qdrant-drift fit` creates one")
+        if not (path / "meta.json").is_file():
+            raise DriftError(f"no embedded Qdrant storage at {path} (wrong --path?)")
         try:
             return QdrantClient(path=str(path))
         except RuntimeError as exc:
@@ -61,13 +60,13 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
 
 @contextmanager
 def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Optional[str],
-               grpc: bool, *, create: bool = False) -> Iterator[Migration]:
+               grpc: bool) -> Iterator[Migration]:
     """The migration, on a client closed afterwards (embedded Qdrant allows one at a time).
     The file is validated before anything connects; library errors end as one line (and
     warnings too: see :func:`.app.main`)."""
     try:
         migration_file = load_migration_file(file)
-        client = connect(path, url, api_key, grpc, create=create)
+        client = connect(path, url, api_key, grpc)
     except DriftError as exc:
         fail(exc)
     try:
@@ -228,7 +227,7 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
     from .adapter import print_report
 
     try:
-        with _migration(file, path, url, api_key, grpc, create=True) as migration, Bar(
+        with _migration(file, path, url, api_key, grpc) as migration, Bar(
                 TextColumn("embedding the sample"), BarColumn(),
                 TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                 console=console, disable=not console.is_terminal) as bar:
@@ -350,11 +349,13 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
 
 def report(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
-           png: Path = typer.Option(..., "--png", help="where to write the plot")) -> None:
+           png: Optional[Path] = typer.Option(
+               None, "--png", help="where to write the plot [default: NAME-report.png]")
+           ) -> None:
     """A plot of coverage and throughput over time and of estimated recall over coverage."""
     try:
         with _migration(file, path, url, api_key, grpc) as migration:
-            written = migration.report(png)
+            written = migration.report(png or Path(f"{migration.name}-report.png"))
     except DriftError as exc:
         fail(exc)
     console.print(f"wrote {written}")
