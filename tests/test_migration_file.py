@@ -469,3 +469,10 @@ def test_missing_file_and_not_utf8(tmp_path: Path) -> None:
     bad.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
     with pytest.raises(MigrationFileError, match=r"bad.toml: line 11: not UTF-8"):
         load_migration_file(bad)
+
+
+def test_the_scaffold_header_names_the_file_it_is_written_to():
+    assert "#   qdrant-drift plan migrations/m.toml" in scaffold("m", "docs", "minilm")
+    assert "#   qdrant-drift plan upgrades/next.toml" in scaffold(
+        "m", "docs", "minilm", file_path="upgrades/next.toml")
+

@@ -174,7 +174,7 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
     try:
         text = scaffold(name, collection, new_vector, payload_field=payload_field,
                         layout=layout, old_vector=old_vector, old_model=old_model,
-                        new_model=new_model)
+                        new_model=new_model, file_path=str(file))
     except DriftError as exc:
         fail(exc)
     file.parent.mkdir(parents=True, exist_ok=True)

@@ -780,11 +780,13 @@ def scaffold(
     layout: str | None = None,
     old_vector: str = DEFAULT_VECTOR,
     old_model: str | None = None,
+    file_path: str | None = None,
 ) -> str:
     """A commented migration file: every section, every key with its meaning; the defaults
     are written out, the optional keys are shown commented out. The text loads cleanly (it
     is checked before it is returned; bad arguments raise :class:`MigrationFileError`).
-    ``layout`` None picks :func:`default_layout`."""
+    ``layout`` None picks :func:`default_layout`; ``file_path``: where it will be written
+    (the header's example command names it; default ``migrations/NAME.toml``)."""
     layout = layout or default_layout(old_vector)
     migration: dict[str, Any] = {
         "name": name, "collection": collection, "new_vector": new_vector, "layout": layout,
@@ -808,7 +810,7 @@ def scaffold(
         "#",
         "# One file per embedding-model upgrade, kept in version control under migrations/.",
         "# Every lifecycle command takes this file's path, e.g.",
-        f"#   qdrant-drift plan migrations/{name}.toml",
+        f"#   qdrant-drift plan {file_path or f'migrations/{name}.toml'}",
         "# Lines commented out are optional keys; the values written out are the defaults",
         "# (or what `qdrant-drift init` was given). See migrations/README.md.",
         "",
