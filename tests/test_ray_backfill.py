@@ -53,6 +53,13 @@ def plain_embedder() -> CallableEmbedder:
     return CallableEmbedder(embed_texts, normalize=False)
 
 
+def slow_embedder() -> CallableEmbedder:
+    def slow(texts):
+        time.sleep(0.3)
+        return embed_texts(texts)
+    return CallableEmbedder(slow, normalize=False)
+
+
 def fragile_embedder() -> CallableEmbedder:
     def fragile(texts):
         if "EXPLODE" in texts:
@@ -179,7 +186,9 @@ def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
             set_paused(True)
             paused_at.append(drive(read_coverage(world.spec), client))
 
-    engine = backfill(world, on_batch=pause_once)
+    # 6 batches of 0.3 s: the backfill outlasts the pause's way to the driver (its next
+    # heartbeat, within 1 s; warm Ray workers embed 96 points faster than that)
+    engine = backfill(world, slow_embedder, on_batch=pause_once)
     runner = threading.Thread(target=engine.run)
     runner.start()
     deadline = time.time() + 60
