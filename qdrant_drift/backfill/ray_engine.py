@@ -55,7 +55,7 @@ from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reo
 from .partitions import partition_of
 from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
-from .ray_stage import EmbedderFactory, EmbedStage, embed_batch, to_rows
+from .ray_stage import EmbedderFactory, EmbedStage, embed_batch, to_batches
 from .targets import Outcome, Target, target_for
 
 log = logging.getLogger(__name__)
@@ -247,24 +247,22 @@ class RayBackfill(Controls):
         num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
         width = settings.concurrency or (
             max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
-        # a block is one call of at most batch_size rows: Ray retries a killed worker's whole
-        # block, so a kill re-embeds at most one batch, and blocks start in hot-first order
-        # (measured: no slower than blocks of 4 or 16 batches; from_items plans 10,000 rows in
-        # 157 blocks in 0.6 s, from_arrow of 157 tables takes 3 s)
-        blocks = max(1, -(-len(listing) // opts.batch_size))
-        dataset = ray.data.from_items(to_rows(listing, self.source.payload_keys()),
-                                      override_num_blocks=blocks)
+        # a block is one batch (one row: to_batches) and so is a call (batch_size=1): Ray
+        # retries a killed worker's whole call, so a kill re-embeds at most one batch, and
+        # blocks start in hot-first order
+        batches = to_batches(listing, self.source.payload_keys(), opts.batch_size)
+        dataset = ray.data.from_items(batches, override_num_blocks=len(batches))
         stage = dict(embedder_factory=self.embedder_factory, source=self.source, dim=self.dim)
         if num_gpus:  # an actor per GPU holds the model on its device (restarted if killed)
             dataset = dataset.map_batches(
-                EmbedStage, fn_constructor_kwargs=stage, batch_size=None, batch_format="numpy",
+                EmbedStage, fn_constructor_kwargs=stage, batch_size=1, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=width), num_gpus=num_gpus, num_cpus=0)
         else:  # tasks on reused workers, each keeping this run's stage (ray_stage.embed_batch);
             # Ray Data retries a task whose worker died (max_retries=-1)
             dataset = dataset.map_batches(
-                embed_batch, fn_kwargs=dict(stage, backfill=self._run_id), batch_size=None,
+                embed_batch, fn_kwargs=dict(stage, backfill=self._run_id), batch_size=1,
                 batch_format="numpy", compute=ray.data.TaskPoolStrategy(size=width), num_cpus=1)
-        # a block is one batch already: no re-batching on the way out
+        # what a call returns is one block: it comes out as one batch
         yield from dataset.iter_batches(batch_size=None, batch_format="numpy",
                                         prefetch_batches=1)
 
