@@ -1,29 +1,32 @@
 """The backfill on Ray Data: Ray places, scales and retries the embedding; the writes stay ours.
 
-Design. The *driver* (this process) owns the one Qdrant client; Ray actors never talk to
+Design. The *driver* (this process) owns the one Qdrant client; Ray's workers never talk to
 Qdrant. Each *pass* the driver lists the points that still lack the new vector (hot ids
 first, then the sweep in cursor order, dead letters left out) with the payload the content
-source needs, and hands them to Ray Data as a dataset whose blocks keep that order. An actor
-pool (``num_gpus=1`` per actor when the cluster has GPUs) loads the text (a
-:class:`~qdrant_drift.backfill.content.Loader` runs in the actors) and embeds it with the
-same bad-item isolation and row checks as the worker. The driver streams the embedded
-batches back and writes each through the same conditional target code as the worker
-(``target_for(...).write_steps``), then dead letters, checkpoints and progress samples into
-the state collection, so ``status``, metrics and ``report`` see it like any worker.
+source needs, and hands them to Ray Data as a dataset of one row per batch, in that order.
+Ray loads the text (a :class:`~qdrant_drift.backfill.content.Loader` runs there) and embeds
+it with the same bad-item isolation and row checks as the worker: with GPUs in an actor pool
+(``num_gpus=1`` per actor, the model resident on its device), without in Ray Data tasks on
+reused worker processes that keep the run's embedder (no actor to start per backfill: that
+start, a process importing Ray Data, was most of a short backfill's time). The driver streams
+the embedded batches back and writes each through the same conditional target code as the
+worker (``target_for(...).write_steps``), then dead letters, checkpoints and progress samples
+into the state collection, so ``status``, metrics and ``report`` see it like any worker.
 
 Why the driver writes: embedded Qdrant (local mode) is one process per storage folder and a
-``:memory:`` client cannot be shared at all, so writes from actors would work on a server
-only; a conditional write is one request per batch, cheap next to embedding, so one writer
+``:memory:`` client cannot be shared at all, so writes from Ray workers would work on a
+server only; a conditional write is one request per batch, cheap next to embedding, so one writer
 keeps up with many GPUs (measure with ``qdrant-drift bench backfill --engines ...``), and one
 writer is one place for pause, stop and checkpoints. Past one writer's pace, run one driver
 per partition set on a server (``partitions``; each driver lists only its own).
 
-Failure. A killed actor or Ray worker: Ray Data restarts the actor and retries its task
-(its defaults for actor pools: ``max_restarts=-1``, ``max_task_retries=-1``); nothing was written by it, and what it re-embeds is
-written conditionally, so nothing is lost and nothing stale lands. A killed driver: its Ray
-job goes with it; a new driver lists what still lacks the new vector and goes on (points
-already written drop out of the listing, which is the checkpoint). Content that changed while
-it was embedded fails the compare-and-set and is re-embedded in the next pass.
+Failure. A killed actor or Ray worker: Ray Data retries the task (``max_retries=-1``) or
+restarts the actor and retries its call (``max_restarts=-1``, ``max_task_retries=-1``); a call
+is one batch, nothing was written by it, and what it re-embeds is written conditionally, so
+nothing is lost and nothing stale lands. A killed driver: its Ray job goes with it; a new
+driver lists what still lacks the new vector and goes on (points already written drop out of
+the listing, which is the checkpoint). Content that changed while it was embedded fails the
+compare-and-set and is re-embedded in the next pass.
 """
 
 from __future__ import annotations
