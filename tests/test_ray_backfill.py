@@ -34,16 +34,19 @@ from .backfill_fixtures import (
 ray = pytest.importorskip(
     "ray", reason="the Ray backfill engine needs the 'ray' extra: pip install 'qdrant-drift[ray]'")
 
-from qdrant_drift.backfill.ray_engine import RayBackfill  # noqa: E402
+from qdrant_drift.backfill.ray_engine import RayBackfill, RaySettings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("named", "collection")
 FAST = dict(sample_interval_s=0.2, heartbeat_timeout=2.0, max_retry_wait=0.05)
+# the two shapes of the Ray side: tasks on reused workers (CPU clusters) and an actor per GPU
+# (the instance below declares one GPU, none is there: the actor's embedder is numpy)
+SHAPES = {"tasks": RaySettings(num_gpus=0), "actors": RaySettings(num_gpus=1)}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     yield
     ray.shutdown()
@@ -51,6 +54,13 @@ def local_ray():
 
 def plain_embedder() -> CallableEmbedder:
     return CallableEmbedder(embed_texts, normalize=False)
+
+
+def slow_embedder() -> CallableEmbedder:
+    def slow(texts):
+        time.sleep(0.3)
+        return embed_texts(texts)
+    return CallableEmbedder(slow, normalize=False)
 
 
 def fragile_embedder() -> CallableEmbedder:
@@ -87,16 +97,17 @@ def embedded_twice(log: Path) -> list[str]:
     return sorted(t for t, n in started.items() if n > 1)
 
 
-def backfill(world, factory=plain_embedder, **kw) -> RayBackfill:
+def backfill(world, factory=plain_embedder, shape="tasks", **kw) -> RayBackfill:
     options = BackfillOptions(**{"batch_size": 16, **FAST, **kw.pop("options", {})})
     return RayBackfill(world.client, "upgrade", factory, PayloadField("text"),
-                       options=options, **kw)
+                       options=options, ray=SHAPES[shape], **kw)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_every_point_ends_with_the_embedding_of_its_text_on_ray(layout):
+@pytest.mark.parametrize("layout, shape", [(layout, "tasks") for layout in LAYOUTS]
+                         + [("named", "actors")])
+def test_every_point_ends_with_the_embedding_of_its_text_on_ray(layout, shape):
     world = build_text_world(200, layout=layout)
-    stats = backfill(world).run()
+    stats = backfill(world, shape=shape).run()
     assert stats.written == 200 and stats.state == "finished"
     assert wrong_vectors(world) == []
     assert drive(read_coverage(world.spec), world.client) == 1.0
@@ -151,18 +162,21 @@ def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
 
 
-def test_an_actor_killed_mid_batch_loses_nothing_writes_nothing_stale_and_redoes_one_batch(
-        tmp_path):
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_ray_worker_killed_mid_batch_loses_nothing_writes_nothing_stale_and_redoes_one_batch(
+        tmp_path, shape):
     world = build_text_world(120)
     world.client.delete("docs", points_selector=models.PointIdsList(points=[7, 8]))
     (tmp_path / "log").mkdir()
-    stats = backfill(world, DiesOnce(str(tmp_path / "died"), str(tmp_path / "log"))).run()
-    assert (tmp_path / "died").exists()  # the actor did die mid-batch
+    stats = backfill(world, DiesOnce(str(tmp_path / "died"), str(tmp_path / "log")),
+                     shape=shape).run()
+    assert (tmp_path / "died").exists()  # the task's worker or the actor did die mid-batch
     assert stats.state == "finished" and stats.written == 118
     assert wrong_vectors(world) == []  # 0 lost, 0 stale
     assert world.client.retrieve("docs", [7, 8]) == []  # 0 resurrected
     # the batch it died in is embedded again, and nothing else: not the batches it had
-    # finished before (a block is one batch, and Ray retries whole blocks)
+    # finished before (a block is one batch, and Ray retries whole blocks: the task, or the
+    # actor's call once Ray Data restarted it)
     assert 0 < len(embedded_twice(tmp_path / "log")) <= 16
 
 
@@ -179,7 +193,9 @@ def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
             set_paused(True)
             paused_at.append(drive(read_coverage(world.spec), client))
 
-    engine = backfill(world, on_batch=pause_once)
+    # 6 batches of 0.3 s: the backfill outlasts the pause's way to the driver (its next
+    # heartbeat, within 1 s; warm Ray workers embed 96 points faster than that)
+    engine = backfill(world, slow_embedder, on_batch=pause_once)
     runner = threading.Thread(target=engine.run)
     runner.start()
     deadline = time.time() + 60

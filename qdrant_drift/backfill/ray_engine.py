@@ -1,29 +1,32 @@
 """The backfill on Ray Data: Ray places, scales and retries the embedding; the writes stay ours.
 
-Design. The *driver* (this process) owns the one Qdrant client; Ray actors never talk to
+Design. The *driver* (this process) owns the one Qdrant client; Ray's workers never talk to
 Qdrant. Each *pass* the driver lists the points that still lack the new vector (hot ids
 first, then the sweep in cursor order, dead letters left out) with the payload the content
-source needs, and hands them to Ray Data as a dataset whose blocks keep that order. An actor
-pool (``num_gpus=1`` per actor when the cluster has GPUs) loads the text (a
-:class:`~qdrant_drift.backfill.content.Loader` runs in the actors) and embeds it with the
-same bad-item isolation and row checks as the worker. The driver streams the embedded
-batches back and writes each through the same conditional target code as the worker
-(``target_for(...).write_steps``), then dead letters, checkpoints and progress samples into
-the state collection, so ``status``, metrics and ``report`` see it like any worker.
+source needs, and hands them to Ray Data as a dataset of one row per batch, in that order.
+Ray loads the text (a :class:`~qdrant_drift.backfill.content.Loader` runs there) and embeds
+it with the same bad-item isolation and row checks as the worker: with GPUs in an actor pool
+(``num_gpus=1`` per actor, the model resident on its device), without in Ray Data tasks on
+reused worker processes that keep the run's embedder (no actor to start per backfill: that
+start, a process importing Ray Data, was most of a short backfill's time). The driver streams
+the embedded batches back and writes each through the same conditional target code as the
+worker (``target_for(...).write_steps``), then dead letters, checkpoints and progress samples
+into the state collection, so ``status``, metrics and ``report`` see it like any worker.
 
 Why the driver writes: embedded Qdrant (local mode) is one process per storage folder and a
-``:memory:`` client cannot be shared at all, so writes from actors would work on a server
-only; a conditional write is one request per batch, cheap next to embedding, so one writer
+``:memory:`` client cannot be shared at all, so writes from Ray workers would work on a
+server only; a conditional write is one request per batch, cheap next to embedding, so one writer
 keeps up with many GPUs (measure with ``qdrant-drift bench backfill --engines ...``), and one
 writer is one place for pause, stop and checkpoints. Past one writer's pace, run one driver
 per partition set on a server (``partitions``; each driver lists only its own).
 
-Failure. A killed actor or Ray worker: Ray Data restarts the actor and retries its task
-(its defaults for actor pools: ``max_restarts=-1``, ``max_task_retries=-1``); nothing was written by it, and what it re-embeds is
-written conditionally, so nothing is lost and nothing stale lands. A killed driver: its Ray
-job goes with it; a new driver lists what still lacks the new vector and goes on (points
-already written drop out of the listing, which is the checkpoint). Content that changed while
-it was embedded fails the compare-and-set and is re-embedded in the next pass.
+Failure. A killed actor or Ray worker: Ray Data retries the task (``max_retries=-1``) or
+restarts the actor and retries its call (``max_restarts=-1``, ``max_task_retries=-1``); a call
+is one batch, nothing was written by it, and what it re-embeds is written conditionally, so
+nothing is lost and nothing stale lands. A killed driver: its Ray job goes with it; a new
+driver lists what still lacks the new vector and goes on (points already written drop out of
+the listing, which is the checkpoint). Content that changed while it was embedded fails the
+compare-and-set and is re-embedded in the next pass.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator, Sequence
 
@@ -54,7 +58,7 @@ from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reo
 from .partitions import partition_of
 from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
-from .ray_stage import EmbedderFactory, EmbedStage, to_rows
+from .ray_stage import EmbedderFactory, EmbedStage, embed_batch, to_batches
 from .targets import Outcome, Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
@@ -69,13 +73,15 @@ class RaySettings:
     """Where and how wide the Ray side runs (the rest comes from :class:`BackfillOptions`)."""
 
     address: str | None = None  # None: a local Ray instance; "auto" or ray://host:10001
-    actors: int | None = None  # embedding actors; None: one per GPU, else CPUs - 1
+    # embedding processes: actors with GPUs, concurrent tasks without; None: one per GPU,
+    # else CPUs - 1 (the driver's)
+    concurrency: int | None = None
     num_gpus: float | None = None  # per actor; None: 1 when the cluster has GPUs, else 0
     pass_items: int = 200_000  # points listed per pass (bounded driver memory); passes repeat
 
     def __post_init__(self) -> None:
-        if self.pass_items < 1 or (self.actors is not None and self.actors < 1):
-            raise ValueError("pass_items and actors must be positive")
+        if self.pass_items < 1 or (self.concurrency is not None and self.concurrency < 1):
+            raise ValueError("pass_items and concurrency must be positive")
 
 
 def _items_of(batch: dict[str, np.ndarray], listing: Sequence[models.Record],
@@ -118,6 +124,7 @@ class RayBackfill(Controls):
         self._next_heartbeat = self._next_sample = 0.0
         self.target: Target | None = None
         self.dim = 0
+        self._run_id = uuid.uuid4().hex  # the task workers' key for this run's embedder
 
     # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -242,23 +249,28 @@ class RayBackfill(Controls):
                           ) -> Iterator[dict[str, np.ndarray]]:
         ray = require("ray")
         opts, settings = self.options, self.settings
-        gpus = ray.cluster_resources().get("GPU", 0)
-        cpus = ray.cluster_resources().get("CPU", 1)
+        resources = ray.cluster_resources()
+        gpus, cpus = resources.get("GPU", 0), resources.get("CPU", 1)
         num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
-        actors = settings.actors or (max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
-        # a block is one actor call of at most batch_size rows: Ray retries a killed actor's
-        # whole block, so a kill re-embeds at most one batch, and blocks start in hot-first
-        # order (measured: no slower than blocks of 4 or 16 batches; from_items plans 10,000
-        # rows in 157 blocks in 0.6 s, from_arrow of 157 tables takes 3 s)
-        blocks = max(1, -(-len(listing) // opts.batch_size))
-        rows = to_rows(listing, self.source.payload_keys())
-        dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
-            EmbedStage, fn_constructor_kwargs=dict(
-                embedder_factory=self.embedder_factory, source=self.source, dim=self.dim),
-            batch_size=None, batch_format="numpy",  # the whole block: one batch
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            num_gpus=num_gpus, num_cpus=0 if num_gpus else 1)  # Ray Data restarts dead actors
-        yield from dataset.iter_batches(batch_size=opts.batch_size, batch_format="numpy",
+        width = settings.concurrency or (
+            max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
+        # a block is one batch (one row: to_batches) and so is a call (batch_size=1): Ray
+        # retries a killed worker's whole call, so a kill re-embeds at most one batch, and
+        # blocks start in hot-first order
+        batches = to_batches(listing, self.source.payload_keys(), opts.batch_size)
+        dataset = ray.data.from_items(batches, override_num_blocks=len(batches))
+        stage = dict(embedder_factory=self.embedder_factory, source=self.source, dim=self.dim)
+        if num_gpus:  # an actor per GPU holds the model on its device (restarted if killed)
+            dataset = dataset.map_batches(
+                EmbedStage, fn_constructor_kwargs=stage, batch_size=1, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=width), num_gpus=num_gpus, num_cpus=0)
+        else:  # tasks on reused workers, each keeping this run's stage (ray_stage.embed_batch);
+            # Ray Data retries a task whose worker died (max_retries=-1)
+            dataset = dataset.map_batches(
+                embed_batch, fn_kwargs=dict(stage, backfill=self._run_id), batch_size=1,
+                batch_format="numpy", compute=ray.data.TaskPoolStrategy(size=width), num_cpus=1)
+        # what a call returns is one block: it comes out as one batch
+        yield from dataset.iter_batches(batch_size=None, batch_format="numpy",
                                         prefetch_batches=1)
 
     def _pass(self) -> int:
