@@ -266,6 +266,31 @@ def test_a_stopped_worker_resumes_from_its_checkpoint():
     assert wrong_vectors(world) == []
 
 
+def test_a_stop_while_a_slow_embedder_holds_every_queue_full_still_ends_the_worker():
+    # the select stage offers its end-of-work mark to a queue the embed stage will not read
+    # for one whole (6 s) batch: it must keep offering, not give up and leave the embed and
+    # write stages waiting for it forever (what Ctrl-C on a real model did)
+    world = build_text_world(160)
+    started = threading.Event()
+
+    def slow(texts):
+        started.set()
+        threading.Event().wait(6.0)
+        return embed_texts(texts)
+
+    worker = BackfillWorker(world.client, "upgrade", embedder(slow), PayloadField("text"),
+                            options=BackfillOptions(batch_size=16, order=Sweep(), **FAST))
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(worker.run()), daemon=True)
+    runner.start()
+    assert started.wait(30)
+    threading.Event().wait(0.5)  # the next batch is selected and waits on the full queue
+    worker.stop()
+    runner.join(timeout=60)
+    assert not runner.is_alive() and result[0].state == "stopped"
+    assert result[0].written <= 3 * 16  # at most the batches already in flight
+
+
 def test_several_workers_split_the_partitions_and_finish_together():
     world = build_text_world(240)
     options = BackfillOptions(batch_size=8, partitions=4, **FAST)

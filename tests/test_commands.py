@@ -237,12 +237,25 @@ def test_abandon_after_finish_is_refused_and_a_second_abandon_completes_a_first(
     assert "new" not in other.client.get_collection("docs").config.params.vectors
 
 
-def test_a_second_active_migration_of_a_collection_is_refused_naming_the_first():
+def test_a_second_migration_of_a_collection_is_refused_naming_the_first():
     world = build_text_world(20)
     spec = MigrationSpec(name="another", collection="docs", old_vector="old", new_vector="x")
-    with pytest.raises(StateError, match="already has an active migration, 'upgrade'.*"
-                                         "`qdrant-drift rollback`"):
+    with pytest.raises(StateError, match="already has a migration that has not ended, "
+                                         "'upgrade'.*`qdrant-drift abandon`"):
         drive(commands.preflight_steps(spec), world.client)
+
+
+def test_a_rolled_back_migration_still_holds_its_collection_until_it_is_abandoned():
+    # A rolled-back migration may be started again and its marks are still on the
+    # collection: a second one beside it would count them as its own coverage and could cut
+    # over (and finish) with points missing from its new side.
+    world = build_text_world(20)
+    commands.rollback(world.client, "upgrade")
+    spec = MigrationSpec(name="another", collection="docs", old_vector="old", new_vector="x")
+    with pytest.raises(StateError, match="'upgrade' \\(phase 'rolled-back'\\)"):
+        drive(commands.preflight_steps(spec), world.client)
+    commands.abandon(world.client, "upgrade")
+    drive(commands.preflight_steps(spec), world.client)  # free once the first has ended
 
 
 def test_commands_before_any_fit_say_to_run_fit():

@@ -109,7 +109,7 @@ def test_illegal_moves_are_refused_with_the_reason(world, tmp_path):
         migration.finish()
     migration.start()
     second = Migration(client, migration_file(tmp_path, name="another"))
-    with pytest.raises(StateError, match="already has an active migration, 'docs-v2'"):
+    with pytest.raises(StateError, match="already has a migration that has not ended, 'docs-v2'"):
         second.fit()
     migration.rollback()
     assert migration.record().phase.value == "rolled-back"
@@ -228,7 +228,7 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
     embedded_marker = tmp_path / "embedded"
     other = migration_file(tmp_path, name="another", embed="slow_embed_texts")
     message = _refused("fit", str(other), *where, env={"DRIFT_TEST_STARTED": str(embedded_marker)})
-    assert "already has an active migration, 'docs-v2'" in message
+    assert "already has a migration that has not ended, 'docs-v2'" in message
     assert not embedded_marker.exists()  # the new model never ran
 
 

@@ -221,7 +221,8 @@ class BackfillWorker(Controls):
             if wait > 0:
                 self._stop.wait(wait)
 
-    def _select_loop(self, out: "queue.Queue[Batch | None]") -> None:
+    def _select_loop(self, out: "queue.Queue[Batch | None]",
+                     listening: Callable[[], bool]) -> None:
         opts = self.options
         next_heartbeat = next_hot = next_sample = 0.0
         started, emitted = time.monotonic(), 0
@@ -265,7 +266,7 @@ class BackfillWorker(Controls):
                     except queue.Full:
                         continue
         finally:
-            _offer_end(out)
+            _offer_end(out, listening)
 
     # -- embed stage --------------------------------------------------------------------
     def _embed(self, batch: Batch) -> None:
@@ -275,7 +276,7 @@ class BackfillWorker(Controls):
         batch.embed_seconds = embedded.seconds
 
     def _embed_loop(self, inbox: "queue.Queue[Batch | None]",
-                    out: "queue.Queue[Batch | None]") -> None:
+                    out: "queue.Queue[Batch | None]", listening: Callable[[], bool]) -> None:
         try:
             while True:
                 batch = inbox.get()
@@ -290,7 +291,8 @@ class BackfillWorker(Controls):
                 self._embed(batch)
                 out.put(batch)
         finally:
-            _offer_end(out)
+            self._embedding = False  # stopped reading its inbox
+            _offer_end(out, listening)
 
     # -- write stage ---------------------------------------------------------------------
     def _release(self, batch: Batch) -> None:
@@ -355,14 +357,17 @@ class BackfillWorker(Controls):
                     _drain(*args)
             return body
 
-        threads = [threading.Thread(target=guarded(self._select_loop, to_embed), daemon=True,
-                                    name=f"drift-select-{self.worker_id}"),
-                   threading.Thread(target=guarded(self._write_loop, to_write), daemon=True,
-                                    name=f"drift-write-{self.worker_id}")]
+        self._embedding = True
+        writer = threading.Thread(target=guarded(self._write_loop, to_write), daemon=True,
+                                  name=f"drift-write-{self.worker_id}")
+        threads = [threading.Thread(target=guarded(self._select_loop, to_embed,
+                                                   lambda: self._embedding),
+                                    daemon=True, name=f"drift-select-{self.worker_id}"),
+                   writer]
         for thread in threads:
             thread.start()
         try:
-            self._embed_loop(to_embed, to_write)
+            self._embed_loop(to_embed, to_write, writer.is_alive)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
             self.stop(abandon=True)
@@ -390,12 +395,16 @@ class BackfillWorker(Controls):
             self._sample()
 
 
-def _offer_end(q: "queue.Queue[Any]") -> None:
-    """Tell the next stage there is no more work (unless it died and stopped listening)."""
-    try:
-        q.put(None, timeout=5.0)
-    except queue.Full:
-        log.warning("next backfill stage is not draining its queue")
+def _offer_end(q: "queue.Queue[Any]", listening: Callable[[], bool]) -> None:
+    """Tell the next stage there is no more work. It may be busy for as long as one batch
+    takes (a slow embedder holds its queue full for many seconds): keep offering for as long
+    as it still reads its queue; one that died or returned reads no more."""
+    while listening():
+        try:
+            q.put(None, timeout=0.5)
+            return
+        except queue.Full:
+            continue
 
 
 def _drain(*queues: Any) -> None:

@@ -457,7 +457,7 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
                 time.sleep(0.1)
                 if len(signals) > told:
                     told = len(signals)
-                    _say(f"signal {signals[-1]}: finishing the batch in flight, then stopping")
+                    _say(f"signal {signals[-1]}: finishing the batches already in flight, then stopping")
                 if time.time() - last < (1 if terminal else 5):
                     continue
                 last = time.time()

@@ -6,7 +6,7 @@ sync entry point (``cutover``) and an async one (``acutover``). The rules, each 
 
 - legal moves between phases (:func:`~qdrant_drift.migration.phases.check_transition`, whose
   error names the command to run);
-- one active migration per collection (:func:`preflight_steps`, checked before anything
+- one migration per collection until it ends (:func:`preflight_steps`, checked before anything
   expensive);
 - cut-over only when every point has the new vector, unless forced (:func:`cutover_steps`);
 - finish only after cut-over, checked before anything is dropped (:func:`check_finish_steps`).
@@ -24,7 +24,7 @@ from qdrant_client.http import models
 from ..adapters import Adapter
 from ..errors import AdapterFileError, AdapterMismatchError, DriftError, StateError
 from ..local import is_local
-from ..migration.phases import ACTIVE, TERMINAL, Phase, check_transition
+from ..migration.phases import ACTIVE, HOLDS_COLLECTION, TERMINAL, Phase, check_transition
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
@@ -65,7 +65,7 @@ def _vector_params(client_info: Any, name: str) -> models.VectorParams:
 
 def _active_on(collection: str, except_name: str,
                state_collection: str) -> Steps[MigrationRecord | None]:
-    """Another migration of ``collection`` that is still active, if any."""
+    """Another migration of ``collection`` that has not ended, if any."""
     exists = yield call("collection_exists", state_collection)
     if not exists:
         return None
@@ -75,7 +75,7 @@ def _active_on(collection: str, except_name: str,
     ]), limit=100, with_payload=True, with_vectors=False)
     for point in records:
         record = MigrationRecord.from_payload(point.payload or {})
-        if record.spec.name != except_name and record.phase in ACTIVE:
+        if record.spec.name != except_name and record.phase in HOLDS_COLLECTION:
             return record
     return None
 
@@ -100,9 +100,9 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
         raise StateError(
-            f"collection {spec.collection!r} already has an active migration, {other.spec.name!r} "
-            f"(phase {other.phase.value!r}): finish it (`qdrant-drift finish`) or roll it back "
-            "(`qdrant-drift rollback`) before starting another"
+            f"collection {spec.collection!r} already has a migration that has not ended, "
+            f"{other.spec.name!r} (phase {other.phase.value!r}): finish it (`qdrant-drift "
+            "finish`) or abandon it (`qdrant-drift abandon`) before starting another"
         )
     return info, old_params, previous
 

@@ -207,7 +207,7 @@ class Migration:
 
     def plan(self, *, sample: int = 64) -> PlanReport:
         """Dry run: sizes, server capabilities, a measured embed rate and the time it implies.
-        The cheap checks (collection, legacy vector, other active migrations, texts in the
+        The cheap checks (collection, legacy vector, other migrations not ended, texts in the
         sample) come first and fail with the reason."""
         spec = self.spec
         _, _, record = self._drive(preflight_steps(spec, self.state_collection,

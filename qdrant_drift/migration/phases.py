@@ -37,8 +37,14 @@ ALLOWED: dict[Phase, frozenset[Phase]] = {
 TERMINAL = frozenset({Phase.FINISHED, Phase.ABANDONED})
 for _phase in frozenset(Phase) - TERMINAL:
     ALLOWED[_phase] = ALLOWED[_phase] | {Phase.ABANDONED}
-# A migration in one of these phases holds its collection: no second one may start.
+# A migration in one of these phases is under way (serving routes it; a re-run of the same
+# migration must roll it back first).
 ACTIVE = frozenset(Phase) - TERMINAL - {Phase.ROLLED_BACK}
+# A migration that has not ended holds its collection, rolled back included (it may be
+# started again, and its marks on the collection are still there): no other one may start
+# until it is finished or abandoned. Two live migrations of one collection would share the
+# blue-green marks, and one's cut-over could pass on the other's coverage and lose points.
+HOLDS_COLLECTION = frozenset(Phase) - TERMINAL
 
 # The command that moves a migration into each phase (what an error tells the user to run).
 COMMAND_TO: dict[Phase, str] = {
