@@ -91,6 +91,7 @@ class SentenceTransformerEmbedder(CallableEmbedder):
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
             library = require("sentence_transformers")
+            _follow_progress_bar_setting()
             try:
                 self._model = library.SentenceTransformer(self.model_name, device=self.device)
             except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
@@ -98,10 +99,24 @@ class SentenceTransformerEmbedder(CallableEmbedder):
                     f"cannot load the model {self.model_name!r} ([embedder] model): "
                     f"{str(exc).splitlines()[0]}; use a Hub name that is in the local cache "
                     "(nothing is downloaded with HF_HUB_OFFLINE=1) or a local path") from None
+            except (AssertionError, RuntimeError) as exc:  # e.g. "cuda" on a CPU-only torch
+                raise DriftError(
+                    f"cannot put the model on device {self.device!r} ([embedder] device): "
+                    f"{(str(exc).splitlines() or [type(exc).__name__])[0]}; use a device "
+                    "this machine has (\"cpu\" always works)") from None
             if self.layers is not None:
                 _keep_layers(self._model, self.layers)
         return self._model.encode(list(texts), batch_size=self.batch_size,
                                   convert_to_numpy=True, show_progress_bar=False)
+
+
+def _follow_progress_bar_setting() -> None:
+    """transformers reads ``HF_HUB_DISABLE_PROGRESS_BARS`` once, when first imported: honour
+    it when it was set later (the CLI sets it: no loading bars between its lines)."""
+    if os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes"):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
 
 def _keep_layers(model: Any, layers: int) -> None:

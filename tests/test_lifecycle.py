@@ -3,6 +3,7 @@ fit, start, backfill, status, pause, cut-over, finish; illegal moves refused cle
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -188,6 +189,27 @@ def test_commands_before_any_fit_say_to_run_fit_in_one_line(tmp_path, embedded):
             *command, path, *where)
 
 
+def test_embedder_dimension_is_checked_by_plan_and_fit_before_anything_is_written(tmp_path):
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 160)
+    client.close()
+    wrong = migration_file(tmp_path)
+    wrong.write_text(wrong.read_text().replace("normalize = false",
+                                               f"normalize = false\ndimension = {DIM + 1}"))
+    for command in ("plan", "fit"):
+        assert (f"the new model gives {DIM}-d vectors, but [embedder] dimension says {DIM + 1}"
+                in _refused(command, str(wrong), "--path", str(db)))
+    client = QdrantClient(path=str(db))
+    assert not client.collection_exists("qdrant_drift_state") or not client.count(
+        "qdrant_drift_state").count
+    client.close()
+    right = migration_file(tmp_path, name="right")
+    right.write_text(right.read_text().replace("normalize = false",
+                                               f"normalize = false\ndimension = {DIM}"))
+    assert "points" in _cli("plan", str(right), "--path", str(db))
+
+
 def test_fit_on_a_missing_collection_is_one_line(tmp_path):
     db = tmp_path / "qdrant"
     QdrantClient(path=str(db)).close()
@@ -333,6 +355,20 @@ def test_no_server_at_url_and_a_model_that_cannot_load_are_one_line_each(tmp_pat
         'kind = "sentence-transformers"\nmodel = "no-such-org/no-such-model"'))
     said = _refused("plan", str(typo), "--path", str(db), env={"HF_HUB_OFFLINE": "1"})
     assert "cannot load the model 'no-such-org/no-such-model' ([embedder] model)" in said
+    if importlib.util.find_spec("torch") is not None and not _has_cuda():
+        gpu = migration_file(tmp_path, name="gpu")
+        gpu.write_text(gpu.read_text().replace(
+            'kind = "callable"\ncallable = "tests.backfill_fixtures:embed_texts"\nnormalize = false',
+            'kind = "sentence-transformers"\nmodel = "sentence-transformers/all-MiniLM-L6-v2"\n'
+            'device = "cuda"'))
+        said = _refused("plan", str(gpu), "--path", str(db), env={"HF_HUB_OFFLINE": "1"})
+        assert "cannot put the model on device 'cuda' ([embedder] device)" in said
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def test_the_cli_runs_a_migration_on_an_embedded_qdrant(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ this one only assembles them.
 
 from __future__ import annotations
 
+import os
+
 import sys
 
 import click
@@ -29,6 +31,8 @@ def main_options(ctx: typer.Context) -> None:
     """Upgrade the embedding model behind a Qdrant collection without downtime."""
     # every command: Python warnings reach the user as one line each, never raw
     ctx.with_resource(one_line_warnings())
+    # no "Loading weights" bars from transformers between our lines (set it to 0 to see them)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 app.add_typer(bench_app, name="bench")

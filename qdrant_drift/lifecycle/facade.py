@@ -226,7 +226,7 @@ class Migration:
             t0 = time.perf_counter()
             vectors = self.embedder(present)
             rate = len(present) / max(1e-9, time.perf_counter() - t0)
-            dim = int(np.asarray(vectors).shape[1])
+            dim = self._checked_dimension(np.asarray(vectors))
         remaining = max(0, total - migrated)
         return PlanReport(
             collection=spec.collection, layout=spec.layout, points=total, migrated=migrated,
@@ -273,6 +273,15 @@ class Migration:
                                                    new[start : start + WRITE_BATCH]))
         return adapter
 
+    def _checked_dimension(self, vectors: np.ndarray) -> int:
+        """The new model's dimension, checked against ``[embedder] dimension`` when set."""
+        dim = int(vectors.shape[1]) if vectors.ndim == 2 else 0
+        expected = self.file.embedder.dimension
+        if expected is not None and dim != expected:
+            raise DriftError(f"the new model gives {dim}-d vectors, but [embedder] dimension "
+                             f"says {expected}: is [embedder] the model meant?")
+        return dim
+
     def _embed_sample(self, progress: Callable[[int, int], None] | None
                       ) -> tuple[list[Item], list[Any], np.ndarray]:
         """The sampled items that have a text and a legacy vector, those vectors, and their
@@ -293,6 +302,8 @@ class Migration:
         for start in range(0, len(texts), step):
             chunks.append(np.asarray(self.embedder(texts[start : start + step]),
                                      dtype=np.float32))
+            if start == 0:
+                self._checked_dimension(chunks[0])  # before the rest is embedded
             if progress is not None:
                 progress(min(len(texts), start + step), len(texts))
         return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
