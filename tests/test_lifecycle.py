@@ -275,7 +275,7 @@ def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, emb
     path = str(migration_file(tmp_path, kind="low_rank_affine", sample_size=100))
     fitted = " ".join(_cli("fit", path, *where).split())
     assert ("warning: 100 usable sample pairs are below the 128 the pre-flight quality report "
-            "needs for a low_rank_affine adapter") in fitted
+            "needs for the low_rank_affine adapter") in fitted
     assert "sample_size to at least 128" in fitted
     started = _cli("start", path, *where)
     warnings = [line for line in started.splitlines() if "warning" in line.lower()]

@@ -288,7 +288,7 @@ def fit(
                         "passed_over": list(fitter.passed_over)}
         kind = fitter.chosen
     elif max_transform_us is not None and cost > max_transform_us:
-        warnings.warn(f"a {kind} adapter costs {cost:.0f} us per query here, over the "
+        warnings.warn(f"the {kind} adapter costs {cost:.0f} us per query here, over the "
                       f"{max_transform_us:g} us budget (auto would pass it over)",
                       stacklevel=2)
     fingerprint = ModelFingerprint(

@@ -40,7 +40,9 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
     error, not a new, empty Qdrant."""
     from qdrant_client import QdrantClient
 
-    if (path is None) == (url is None):
+    if path is not None and url is not None:
+        raise DriftError("give one of --path and --url, not both")
+    if path is None and url is None:
         raise DriftError("say where Qdrant is: --path DIR (embedded) or --url URL (a server)")
     if path is not None:
         if not (path / "meta.json").is_file():
@@ -240,10 +242,10 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
     except DriftError as exc:
         fail(exc)
     if phase is Phase.FITTED:
-        console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
+        console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
                       "is 'fitted': `qdrant-drift start` to serve and backfill")
     else:  # a re-fit of a running migration: its phase is unchanged
-        console.print(f"fitted a {adapter.kind} adapter; migration {migration.name!r} "
+        console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
                       f"stays {phase.value!r} and serves it (replicas pick it up)")
     print_report(adapter.info)
 

@@ -257,7 +257,8 @@ def cutover_steps(name: str, *, force: bool = False,
             f"vector ({len(dead)} in dead letters); they would drop out of search results. "
             "Let the backfill finish (`qdrant-drift backfill`: it also finds points "
             "written behind it; requeue dead letters after "
-            "fixing them: `qdrant-drift dead-letters --requeue`), or force it")
+            "fixing them: `qdrant-drift dead-letters --requeue`), or force it (`qdrant-drift "
+            "cutover --force`, `cutover(force=True)`)")
     record = yield from update_record(name, phase_change(Phase.CUT_OVER), state_collection)
     yield from alias_for_phase(record)
     return record

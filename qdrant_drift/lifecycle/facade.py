@@ -326,7 +326,7 @@ class Migration:
             needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
             warnings.warn(
                 f"{len(new)} usable sample pairs are below the {needed} the pre-flight quality "
-                f"report needs for a {section.kind} adapter, so there is none: set [adapter] "
+                f"report needs for the {section.kind} adapter, so there is none: set [adapter] "
                 f"sample_size to at least {needed} and run `qdrant-drift fit` again",
                 UserWarning, stacklevel=2)
         return adapter
@@ -521,7 +521,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
 def _capabilities(client: Any, layout: Layout) -> tuple[str, bool, str]:
     """(server description, can it run this layout, a sentence saying so)."""
     if is_local(client):
-        return "local mode", True, "embedded local mode: both layouts supported"
+        return "local mode", True, f"embedded local mode: {layout.name} layout supported"
     try:
         version = client.info().version
     except Exception as exc:  # noqa: BLE001 - still useful without it
