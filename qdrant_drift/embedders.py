@@ -16,7 +16,7 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .errors import DriftError
+from .errors import DriftError, EmbedderSetupError
 from .extras import require
 
 
@@ -95,12 +95,12 @@ class SentenceTransformerEmbedder(CallableEmbedder):
             try:
                 self._model = library.SentenceTransformer(self.model_name, device=self.device)
             except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
-                raise DriftError(
+                raise EmbedderSetupError(
                     f"cannot load the model {self.model_name!r} ([embedder] model): "
                     f"{str(exc).splitlines()[0]}; use a Hub name that is in the local cache "
                     "(nothing is downloaded with HF_HUB_OFFLINE=1) or a local path") from None
             except (AssertionError, RuntimeError) as exc:  # e.g. "cuda" on a CPU-only torch
-                raise DriftError(
+                raise EmbedderSetupError(
                     f"cannot put the model on device {self.device!r} ([embedder] device): "
                     f"{(str(exc).splitlines() or [type(exc).__name__])[0]}; use a device "
                     "this machine has (\"cpu\" always works)") from None
@@ -122,7 +122,7 @@ def _follow_progress_bar_setting() -> None:
 def _keep_layers(model: Any, layers: int) -> None:
     encoder = getattr(model[0].auto_model, "encoder", None)
     if encoder is None or not hasattr(encoder, "layer"):
-        raise DriftError(f"cannot cut {type(model[0].auto_model).__name__} to {layers} layers")
+        raise EmbedderSetupError(f"cannot cut {type(model[0].auto_model).__name__} to {layers} layers")
     encoder.layer = encoder.layer[:layers]
     model[0].auto_model.config.num_hidden_layers = layers
 

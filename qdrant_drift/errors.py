@@ -44,6 +44,11 @@ class MissingDependencyError(DriftError, ImportError):
     """An optional dependency (e.g. torch for iterative adapters) is not installed."""
 
 
+class EmbedderSetupError(DriftError):
+    """The embedder cannot be set up at all (a model that cannot load, a device the machine
+    lacks): no item is to blame, so nothing is dead-lettered; the backfill stops."""
+
+
 class StateError(DriftError):
     """The migration state is missing, inconsistent, or a transition is not allowed."""
 

@@ -27,6 +27,7 @@ from qdrant_drift.backfill import (
 from qdrant_drift.store.backfill import read_leases
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.embedders import CallableEmbedder
+from qdrant_drift.errors import EmbedderSetupError
 from qdrant_drift_bench.faults import FaultInjectingClient
 from qdrant_drift.serving.hits import HitCounter
 from qdrant_drift.lifecycle.commands import set_phase
@@ -393,3 +394,16 @@ def test_another_pass_never_loops_on_dead_letters():
     stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
                          options=BackfillOptions(batch_size=8, **FAST))
     assert stats.state == "finished" and stats.dead_lettered == 1 and stats.written == 29
+
+
+def test_an_embedder_that_cannot_be_set_up_stops_the_backfill_and_dead_letters_nothing():
+    # a model that cannot load, a device the machine lacks: no item is to blame
+    world = build_text_world(40)
+
+    def broken(texts):
+        raise EmbedderSetupError("cannot put the model on device 'cuda' ([embedder] device)")
+
+    with pytest.raises(EmbedderSetupError, match="device 'cuda'"):
+        run_backfill(world.client, "upgrade", embedder(broken), PayloadField("text"),
+                     options=BackfillOptions(batch_size=16, **FAST))
+    assert drive(read_dead_letters("upgrade"), world.client) == []

@@ -14,6 +14,8 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift import DriftError, MigrationSpec, StateError, fit
+from qdrant_drift.backfill import PayloadField, run_backfill
+from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
@@ -167,7 +169,7 @@ def test_blue_green_on_an_unnamed_legacy_vector_keeps_plain_writers_and_finishes
     plain_bare_upsert(client, 30)  # a legacy writer, mid-migration
     commands.start(client, "first")
     commands.cutover(client, "first", force=True)  # the backfill is not this test's subject
-    assert commands.finish(client, "first").phase is Phase.FINISHED
+    assert commands.finish(client, "first", force=True).phase is Phase.FINISHED
     assert not client.collection_exists("docs")
     # nothing is stuck: the new collection is free for the next migration
     again = MigrationSpec(name="second", collection="docs_new", new_vector="newer",
@@ -178,6 +180,37 @@ def test_blue_green_on_an_unnamed_legacy_vector_keeps_plain_writers_and_finishes
                           new_collection="docs_newer")
     assert commands.create(client, again, fit("procrustes", new, new)).phase \
         is Phase.SERVING_ADAPTED
+
+
+def run_backfill_world(world) -> None:
+    run_backfill(world.client, "upgrade", CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+
+
+@pytest.mark.parametrize("layout", ["named", "collection"])
+def test_points_written_after_cut_over_by_a_plain_client_keep_finish_from_dropping_them(layout):
+    # after cut-over a client that is not wrapped still writes the legacy side only: finish
+    # would drop those points with it, so it refuses until a backfill gives them the new
+    # vector (or the operator gives them up)
+    world = build_text_world(20, layout=layout)
+    run_backfill_world(world)
+    commands.cutover(world.client, "upgrade")
+    vector = {"old": old_vectors(21)[20].tolist()}
+    world.client.upsert("docs", [models.PointStruct(id=20, vector=vector,
+                                                    payload={"text": doc_text(20)})])
+    with pytest.raises(StateError, match="finish refused: 1 of 21 points lack the new vector"):
+        commands.finish(world.client, "upgrade")
+    assert world.client.collection_exists("docs")
+    run_backfill_world(world)  # the backfill runs after cut-over too
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
+
+
+def test_a_blue_green_copy_of_a_point_deleted_by_a_plain_client_is_not_served_after_cut_over():
+    world = build_text_world(20, layout="collection")
+    run_backfill_world(world)
+    world.client.delete("docs", models.PointIdsList(points=[5]))  # behind the finished sweep
+    commands.cutover(world.client, "upgrade")
+    assert not world.client.retrieve("docs_v2", [5])
 
 
 def test_finish_is_checked_before_anything_is_dropped():

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embedders import Embedder, row_problems
+from ..errors import EmbedderSetupError, MissingDependencyError
 from .content import Item
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def _embed(embedder: Embedder, items: Sequence[Item], dim: int | None
     try:
         vectors = embedder(texts) if texts else np.zeros((0, dim or 0))
         return vectors, row_problems(vectors, len(texts), dim)
+    except (EmbedderSetupError, MissingDependencyError):
+        raise  # the embedder itself cannot run: no item is poison, the backfill stops
     except Exception as exc:  # noqa: BLE001 - isolate the item that breaks the embedder
         if len(texts) == 1:
             return None, [f"embedder failed: {exc!r}"]

@@ -27,6 +27,7 @@ import numpy as np
 from qdrant_client.http import models
 
 from ..migration.layouts import (
+    BACKFILL_COPIES,
     BY_BACKFILL,
     MIGRATED_MARKER,
     STAMP_KEY,
@@ -100,8 +101,7 @@ class Target:
 
     def tidy_steps(self) -> Steps[int]:
         """Remove what the backfill wrote for points that no longer exist (how many)."""
-        return 0
-        yield  # pragma: no cover - a generator that makes no call
+        return (yield from self.layout.tidy_steps())
 
 
 class NamedTarget(Target):
@@ -154,7 +154,7 @@ class CollectionTarget(Target):
                                               STAMP_KEY: stamp(spec, spec.old_model,
                                                                BY_BACKFILL)})
                   for item, row in zip(items, vectors)]
-        yield call("upsert", spec.native_collection, copies, update_filter=_OURS)
+        yield call("upsert", spec.native_collection, copies, update_filter=BACKFILL_COPIES)
         legacy = yield call("retrieve", spec.collection, ids, with_payload=True,
                             with_vectors=False)
         now = {r.id: r for r in legacy}
@@ -172,7 +172,7 @@ class CollectionTarget(Target):
         if outcome.gone or outcome.redo:
             yield call("delete", spec.native_collection,
                        points_selector=models.FilterSelector(filter=models.Filter(must=[
-                           _ids(outcome.gone + outcome.redo), *_OURS.must])))
+                           _ids(outcome.gone + outcome.redo), *BACKFILL_COPIES.must])))
         if outcome.migrated:
             yield call("set_payload", spec.collection, payload=marker(),
                        points=models.FilterSelector(filter=models.Filter(
@@ -180,35 +180,7 @@ class CollectionTarget(Target):
         return outcome
 
 
-    def tidy_steps(self) -> Steps[int]:
-        """Copies the backfill made whose legacy point a plain client deleted since: page
-        through our copies, look their ids up in the legacy collection, delete the missing
-        ones (still only ours: a point re-inserted meanwhile is unmarked, so it is swept
-        again and gets a fresh copy)."""
-        spec, removed, offset = self.spec, 0, None
-        while True:
-            page, offset = yield call("scroll", spec.native_collection, scroll_filter=_OURS,
-                                      limit=TIDY_PAGE, offset=offset, with_payload=False,
-                                      with_vectors=False)
-            ids = [p.id for p in page]
-            if ids:
-                legacy = yield call("retrieve", spec.collection, ids, with_payload=False,
-                                    with_vectors=False)
-                present = {p.id for p in legacy}
-                orphans = [i for i in ids if i not in present]
-                if orphans:
-                    yield call("delete", spec.native_collection,
-                               points_selector=models.FilterSelector(filter=models.Filter(
-                                   must=[_ids(orphans), *_OURS.must])))
-                    removed += len(orphans)
-            if offset is None:
-                return removed
 
-
-TIDY_PAGE = 1024
-# The copies in the new collection that the backfill wrote (the app's own are never touched).
-_OURS = models.Filter(must=[models.FieldCondition(key=f"{STAMP_KEY}.new_vector_by",
-                                                  match=models.MatchValue(value=BY_BACKFILL))])
 
 _TARGETS: dict[type[Layout], type[Target]] = {NamedLayout: NamedTarget,
                                               BlueGreenLayout: CollectionTarget}
@@ -241,4 +213,3 @@ class TidySchedule:
             return False
         self._next = now + self.interval_s
         return True
-

@@ -286,10 +286,13 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
 
 def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
-           yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation")) -> None:
+           yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
+           force: bool = typer.Option(False, help="finish although points lack the new "
+                                                  "vector (they are lost)")) -> None:
     """Mark the migration finished and drop the legacy vector or collection (only after
-    cut-over; irreversible). Whether it is allowed is checked before asking."""
-    _end("finish", file, path, url, api_key, grpc, yes)
+    cut-over, once every point has the new vector; irreversible). Whether it is allowed is
+    checked before asking."""
+    _end("finish", file, path, url, api_key, grpc, yes, force=force)
 
 
 def abandon(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
@@ -301,15 +304,15 @@ def abandon(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
 
 
 def _end(verb: str, file: Path, path: Optional[Path], url: Optional[str],
-         api_key: Optional[str], grpc: bool, yes: bool) -> None:
+         api_key: Optional[str], grpc: bool, yes: bool, **options: Any) -> None:
     """``finish`` or ``abandon``: checked first, then asked (what it drops, in words), then
     done; irreversible either way."""
     with _migration(file, path, url, api_key, grpc) as migration:
-        what = getattr(migration, f"check_{verb}")()
+        what = getattr(migration, f"check_{verb}")(**options)
         if not yes and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
                                          "This cannot be undone."):
             raise typer.Exit(code=1)
-        record = getattr(migration, verb)()
+        record = getattr(migration, verb)(**options)
     console.print(f"migration {record.spec.name!r} is {record.phase.value}; {_past(what)}")
 
 

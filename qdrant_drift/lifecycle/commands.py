@@ -101,8 +101,9 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     if other is not None:
         raise StateError(
             f"collection {spec.collection!r} already has a migration that has not ended, "
-            f"{other.spec.name!r} (phase {other.phase.value!r}): finish it (`qdrant-drift "
-            "finish`) or abandon it (`qdrant-drift abandon`) before starting another"
+            f"{other.spec.name!r} (phase {other.phase.value!r}): take it to the end "
+            "(`qdrant-drift cutover`, then `finish`; a rolled-back one needs `start` first) "
+            "or abandon it (`qdrant-drift abandon`) before starting another"
         )
     return info, old_params, previous
 
@@ -116,7 +117,8 @@ def create_steps(
     if previous is not None and previous.phase in ACTIVE:
         raise StateError(
             f"migration {spec.name!r} is already active (phase {previous.phase.value!r}); "
-            "roll it back (`qdrant-drift rollback`) or finish it (`qdrant-drift finish`) first"
+            "roll it back (`qdrant-drift rollback`) or take it to the end (`qdrant-drift "
+            "cutover`, then `finish`) first"
         )
     if adapter is not None:
         adapter.check(old_dim=old_params.size)
@@ -249,6 +251,9 @@ def cutover_steps(name: str, *, force: bool = False,
     search results) unless ``force``; the phase rule is checked first, it costs nothing."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.CUT_OVER)
+    # blue-green: copies of points a plain client deleted must not come back once the new
+    # collection serves (a backfill tidies them too, but may not have run since)
+    yield from layout_of(record.spec).tidy_steps()
     migrated, total = yield from count_migrated(record.spec)
     if migrated < total and not force:
         dead = yield from read_dead_letters(name, state_collection)
@@ -289,19 +294,32 @@ def finish_note(spec: MigrationSpec) -> str:
     return layout_of(spec).finish_note()
 
 
-def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION
-                       ) -> Steps[MigrationRecord]:
-    """Is ``finish`` allowed now? (Asked before anything is dropped, or confirmed.)"""
+def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
+                       force: bool = False) -> Steps[MigrationRecord]:
+    """Is ``finish`` allowed now? (Asked before anything is dropped, or confirmed.) Not
+    while points lack the new vector: after cut-over, a client that is not wrapped still
+    writes the legacy side only, and dropping it would lose those points (unless
+    ``force``: they are given up, as a forced cut-over gave them up in search)."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.FINISHED)
+    yield from layout_of(record.spec).tidy_steps()  # see cutover_steps
+    migrated, total = yield from count_migrated(record.spec)
+    if migrated < total and not force:
+        raise StateError(
+            f"finish refused: {total - migrated} of {total} points lack the new vector "
+            "(written since cut-over by a client that is not wrapped?); dropping the legacy "
+            "side would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; "
+            "requeue dead letters after fixing them), then finish; or give them up "
+            "(`qdrant-drift finish --force`, `finish(force=True)`)")
     return record
 
 
-def finish_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
+def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
+                 force: bool = False) -> Steps[MigrationRecord]:
     """Record ``finished`` first (a checked write: nothing can roll back after it), then drop
     the legacy vector (named layout) or collection (blue-green). A collection's unnamed
     legacy vector cannot be dropped in Qdrant: it stays, unused."""
-    yield from check_finish_steps(name, state_collection)
+    yield from check_finish_steps(name, state_collection, force=force)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record
@@ -330,7 +348,7 @@ def phase_steps(name: str, phase: Phase, state_collection: str = STATE_COLLECTIO
     if phase is Phase.ROLLED_BACK:
         return (yield from rollback_steps(name, state_collection))
     if phase is Phase.FINISHED:
-        return (yield from finish_steps(name, state_collection))
+        return (yield from finish_steps(name, state_collection, force=force))
     if phase is Phase.ABANDONED:
         return (yield from abandon_steps(name, state_collection))
     return (yield from update_record(name, phase_change(phase), state_collection))
@@ -376,10 +394,10 @@ def rollback(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
     return drive(rollback_steps(name, state_collection), client)
 
 
-def finish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
-           ) -> MigrationRecord:
+def finish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION,
+           force: bool = False) -> MigrationRecord:
     """After cut-over: mark the migration finished and drop the legacy data (irreversible)."""
-    return drive(finish_steps(name, state_collection), client)
+    return drive(finish_steps(name, state_collection, force=force), client)
 
 
 def abandon(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
@@ -436,10 +454,10 @@ async def arollback(client: Any, name: str, *, state_collection: str = STATE_COL
     return await adrive(rollback_steps(name, state_collection), client)
 
 
-async def afinish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
-                  ) -> MigrationRecord:
+async def afinish(client: Any, name: str, *, state_collection: str = STATE_COLLECTION,
+                  force: bool = False) -> MigrationRecord:
     """:func:`finish` for an ``AsyncQdrantClient``."""
-    return await adrive(finish_steps(name, state_collection), client)
+    return await adrive(finish_steps(name, state_collection, force=force), client)
 
 
 async def aabandon(client: Any, name: str, *, state_collection: str = STATE_COLLECTION

@@ -369,15 +369,17 @@ class Migration:
         """Instant: serving returns to adapted queries on the legacy vectors."""
         return self._drive(commands.rollback_steps(self.name, self.state_collection))
 
-    def check_finish(self) -> str:
+    def check_finish(self, *, force: bool = False) -> str:
         """Raise unless ``finish`` is allowed now; what it will do, in words."""
-        self._drive(commands.check_finish_steps(self.name, self.state_collection))
+        self._drive(commands.check_finish_steps(self.name, self.state_collection, force=force))
         return commands.finish_note(self.spec)
 
-    def finish(self) -> MigrationRecord:
+    def finish(self, *, force: bool = False) -> MigrationRecord:
         """Drop the legacy vector (named layout) or collection (blue-green). Only after
-        cut-over; irreversible, so the CLI asks first."""
-        return self._drive(commands.finish_steps(self.name, self.state_collection))
+        cut-over, and only once every point has the new vector (``force``: give up those
+        that lack it); irreversible, so the CLI asks first."""
+        return self._drive(commands.finish_steps(self.name, self.state_collection,
+                                                 force=force))
 
     def check_abandon(self) -> str:
         """Raise unless ``abandon`` is allowed now; what it will do, in words."""

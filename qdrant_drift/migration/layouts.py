@@ -32,6 +32,11 @@ STAMP_KEY = "_drift"
 """Payload key that records which models made a point's vectors (and who wrote them)."""
 
 BY_BACKFILL = "backfill"
+# The copies in a new collection that the backfill (or fit's sample) wrote: the only ones it
+# ever replaces or removes (an app's own writes are never touched).
+BACKFILL_COPIES = models.Filter(must=[models.FieldCondition(
+    key=f"{STAMP_KEY}.new_vector_by", match=models.MatchValue(value=BY_BACKFILL))])
+TIDY_PAGE = 1024
 
 
 def stamp(spec: MigrationSpec, old_vector_model: str | None,
@@ -144,6 +149,12 @@ class Layout:
         """``abandon``: drop what the migration added, leaving the legacy side as it was
         before it (idempotent: a second run after a failed one completes it)."""
         raise NotImplementedError
+
+    def tidy_steps(self) -> Steps[int]:
+        """Remove new-side copies of points deleted from the legacy side (how many): only
+        the blue-green layout keeps copies; a named vector goes with its point."""
+        return 0
+        yield  # pragma: no cover - a generator that makes no call
 
     # -- writes and searches ----------------------------------------------------------------
     def new_vectors(self, values: list[float]) -> Any:
@@ -380,6 +391,33 @@ class BlueGreenLayout(Layout):
     def abandon_note(self) -> str:
         return (f"drop the new collection {self.spec.native_collection!r}; "
                 f"{self.spec.collection!r} stays as it is")
+
+    def tidy_steps(self) -> Steps[int]:
+        """Copies the backfill (or ``fit``) made whose legacy point a plain client deleted
+        since: page through those copies, look their ids up in the legacy collection, delete
+        the missing ones (still only ours, never an app's own write: a point re-inserted
+        meanwhile is unmarked, so it is swept again and gets a fresh copy). Run when a
+        backfill runs out of work, and before cut-over and finish, so that no deleted point
+        comes back once the new collection serves."""
+        spec, removed, offset = self.spec, 0, None
+        while True:
+            page, offset = yield call("scroll", spec.native_collection,
+                                      scroll_filter=BACKFILL_COPIES, limit=TIDY_PAGE,
+                                      offset=offset, with_payload=False, with_vectors=False)
+            ids = [p.id for p in page]
+            if ids:
+                legacy = yield call("retrieve", spec.collection, ids, with_payload=False,
+                                    with_vectors=False)
+                present = {p.id for p in legacy}
+                orphans = [i for i in ids if i not in present]
+                if orphans:
+                    yield call("delete", spec.native_collection,
+                               points_selector=models.FilterSelector(filter=models.Filter(
+                                   must=[models.HasIdCondition(has_id=orphans),
+                                         *BACKFILL_COPIES.must])))
+                    removed += len(orphans)
+            if offset is None:
+                return removed
 
     def drop_new_steps(self) -> Steps[None]:
         """The new collection goes; the legacy points lose their "migrated" marker, so that
