@@ -477,3 +477,16 @@ def test_sigterm_finishes_the_batch_in_flight_and_checkpoints(tmp_path):
         assert progress.workers[0].state == "stopped" and not progress.workers[0].alive
     finally:
         client.close()
+
+
+def test_a_fit_on_the_same_points_gives_the_same_adapter_and_report(tmp_path):
+    # Qdrant draws the sample unseeded and in a random order; the same points (here the
+    # whole collection) must make the same fit, with the file's seed
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 120)
+    path = migration_file(tmp_path, sample_size=120)
+    first = Migration(client, path).fit()
+    Migration(client, path).abandon()
+    second = Migration(client, path).fit()
+    assert first.info["quality"] == second.info["quality"]
+    assert np.array_equal(first.map.weight, second.map.weight)

@@ -173,17 +173,19 @@ class Migration:
     # -- plan and fit --------------------------------------------------------------------
     def _sample(self, size: int, *, with_old: bool) -> tuple[list[Item], list[Any] | None]:
         """A random sample of points as items (with what the target write needs) and, when
-        asked, their legacy vectors."""
+        asked, their legacy vectors. Qdrant draws the sample (unseeded) and returns it in a
+        random order; put in id order, the same points always make the same fit (with the
+        file's seed), e.g. whenever the sample is the whole collection."""
         response = self.client.query_points(
             self.spec.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
             limit=size, with_payload=self._target().payload_selector(),
             with_vectors=[self.spec.old_vector] if with_old else False)
-        records = [models.Record(id=p.id, payload=p.payload, vector=p.vector)
-                   for p in response.points]
+        points = sorted(response.points, key=lambda p: (isinstance(p.id, str), p.id))
+        records = [models.Record(id=p.id, payload=p.payload, vector=p.vector) for p in points]
         old = None
         if with_old:
             old = [(p.vector or {}).get(self.spec.old_vector) if isinstance(p.vector, dict)
-                   else p.vector for p in response.points]
+                   else p.vector for p in points]
         return self.source.items(records), old
 
     def _target(self) -> Target:
