@@ -38,14 +38,16 @@ class SerializedClient:
 
 
 def is_local(client: Any) -> bool:
-    """Whether ``client`` (or what it wraps, through any proxies that keep the wrapped
-    client as ``_client`` or ``client``) is embedded Qdrant."""
+    """Whether ``client`` (or what it wraps, through proxies that keep the wrapped client
+    as ``_client`` or ``client``, or forward attribute access to it) is embedded Qdrant."""
     for _ in range(8):  # proxies of proxies, never a cycle
         if type(client).__name__ in _EMBEDDED:
             return True
-        inner = client.__dict__.get("_client", client.__dict__.get("client")) if hasattr(
-            client, "__dict__") else None
+        own = vars(client) if hasattr(client, "__dict__") else {}
+        inner = own.get("_client", own.get("client"))
         if inner is None:
+            inner = getattr(client, "_client", None)  # a proxy forwarding __getattr__
+        if inner is None or inner is client:
             return False
         client = inner
     return False

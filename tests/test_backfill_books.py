@@ -25,10 +25,11 @@ from qdrant_drift.backfill.sweep import Sweeps
 from qdrant_drift.backfill.options import BackfillOptions
 from qdrant_drift.backfill.targets import TidySchedule, target_for
 from qdrant_drift.backfill.content import Item
+from qdrant_drift.migration.layouts import BACKFILL_COPIES, MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call
 
-from .by_hand import finish, finish_without_calls
+from .by_hand import BLUE_GREEN, by_hand, finish, finish_without_calls
 
 SPEC = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new")
 TARGET = target_for(SPEC, PayloadField("text"))
@@ -372,3 +373,26 @@ def test_a_backfill_that_keeps_running_tidies_at_most_once_per_interval():
         True, False, False, True, False, True]
     assert TidySchedule.for_backfill(BackfillOptions(heartbeat_timeout=30.0,
                                                      exit_when_done=False)).interval_s == 300.0
+
+
+def test_the_tidy_removes_copies_of_deleted_points_and_unmarks_one_re_inserted_meanwhile():
+    # copy 7's legacy point is gone; 8's too at the look-up, but it is re-inserted and
+    # copied again before the delete lands, so its fresh copy went too: it is unmarked, to be
+    # swept and copied again (else it would count as migrated with no copy to serve)
+    steps = layout_of(BLUE_GREEN).tidy_steps()
+    Record = models.Record
+    requests, removed = by_hand(steps, [
+        ("scroll", ([Record(id=6), Record(id=7), Record(id=8)], None)),
+        ("retrieve", [Record(id=6)]),
+        ("delete", None),
+        ("retrieve", [Record(id=8)]),
+        ("delete_payload", None),
+    ])
+    scroll, look_up, delete, look_again, unmark = requests
+    assert scroll.args == ("docs_v2",) and look_up.args == ("docs", [6, 7, 8])
+    deleted = delete.kwargs["points_selector"].filter.must
+    assert deleted[0].has_id == [7, 8] and deleted[1:] == BACKFILL_COPIES.must  # only ours
+    assert look_again.args == ("docs", [7, 8])
+    assert unmark.args == ("docs",) and unmark.kwargs == {"keys": [MIGRATED_MARKER],
+                                                          "points": [8]}
+    assert removed == 2

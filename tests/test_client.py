@@ -707,7 +707,15 @@ def test_embedded_qdrant_is_recognised_through_proxies_and_a_server_client_is_no
         def __init__(self, client):
             self.client = client
 
+    class Forwarding:  # keeps it under another name, forwards attribute access to it
+        def __init__(self, client):
+            self._inner = client
+
+        def __getattr__(self, name):
+            return getattr(self._inner, name)
+
     embedded = QdrantClient(":memory:")
     assert is_local(embedded) and is_local(SerializedClient(embedded))
     assert is_local(Proxy(Injector(embedded))) and is_local(AsyncQdrantClient(":memory:"))
+    assert is_local(Forwarding(embedded))
     assert not is_local(QdrantClient(url="http://localhost:1", check_compatibility=False)) and not is_local(object())

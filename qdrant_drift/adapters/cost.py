@@ -31,8 +31,9 @@ def transform_costs_us(
     """Microseconds per single float32 query of each transform: the lowest of its
     per-round medians, the rounds interleaving every transform (so all of them meet the
     same load) and rotating which goes first."""
-    rows = [np.ascontiguousarray(q, dtype=np.float32) for q in queries[: max(1, min(
-        len(queries), 16))]]
+    if not len(queries):
+        raise ValueError("timing a transform needs at least one query")
+    rows = [np.ascontiguousarray(q, dtype=np.float32) for q in queries[:16]]
     names = list(transforms)
     best = {name: float("inf") for name in names}
     clock = time.perf_counter_ns

@@ -289,7 +289,9 @@ class BackfillWorker(Controls):
                     self._settled()
                     continue
                 self._embed(batch)
-                out.put(batch)
+                if not _offer(out, batch, listening):  # the writer died: nobody will write it
+                    self._release(batch)
+                    self._settled()
         finally:
             self._embedding = False  # stopped reading its inbox
             _offer_end(out, listening)
@@ -395,16 +397,22 @@ class BackfillWorker(Controls):
             self._sample()
 
 
-def _offer_end(q: "queue.Queue[Any]", listening: Callable[[], bool]) -> None:
-    """Tell the next stage there is no more work. It may be busy for as long as one batch
-    takes (a slow embedder holds its queue full for many seconds): keep offering for as long
-    as it still reads its queue; one that died or returned reads no more."""
+def _offer(q: "queue.Queue[Any]", item: Any, listening: Callable[[], bool]) -> bool:
+    """Hand ``item`` to the next stage. It may be busy for as long as one batch takes (a
+    slow embedder holds its queue full for many seconds): keep offering for as long as it
+    still reads its queue; False once it died or returned (it reads no more)."""
     while listening():
         try:
-            q.put(None, timeout=0.5)
-            return
+            q.put(item, timeout=0.5)
+            return True
         except queue.Full:
             continue
+    return False
+
+
+def _offer_end(q: "queue.Queue[Any]", listening: Callable[[], bool]) -> None:
+    """Tell the next stage there is no more work (see :func:`_offer`)."""
+    _offer(q, None, listening)
 
 
 def _drain(*queues: Any) -> None:

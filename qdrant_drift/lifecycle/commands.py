@@ -302,7 +302,6 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     ``force``: they are given up, as a forced cut-over gave them up in search)."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.FINISHED)
-    yield from layout_of(record.spec).tidy_steps()  # see cutover_steps
     migrated, total = yield from count_migrated(record.spec)
     if migrated < total and not force:
         raise StateError(
@@ -319,7 +318,8 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     """Record ``finished`` first (a checked write: nothing can roll back after it), then drop
     the legacy vector (named layout) or collection (blue-green). A collection's unnamed
     legacy vector cannot be dropped in Qdrant: it stays, unused."""
-    yield from check_finish_steps(name, state_collection, force=force)
+    record = yield from check_finish_steps(name, state_collection, force=force)
+    yield from layout_of(record.spec).tidy_steps()  # see cutover_steps
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record

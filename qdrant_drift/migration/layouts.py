@@ -416,6 +416,13 @@ class BlueGreenLayout(Layout):
                                    must=[models.HasIdCondition(has_id=orphans),
                                          *BACKFILL_COPIES.must])))
                     removed += len(orphans)
+                    # One re-inserted and copied again between the look-up and the delete
+                    # lost its fresh copy: unmark it, so that it is swept and copied again.
+                    back = yield call("retrieve", spec.collection, orphans,
+                                      with_payload=False, with_vectors=False)
+                    if back:
+                        yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
+                                   points=[p.id for p in back])
             if offset is None:
                 return removed
 
