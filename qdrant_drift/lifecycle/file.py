@@ -478,8 +478,8 @@ class AdapterSection(_Section):
         doc='adapter kind; "auto" fits several and keeps the best on held-out pairs',
     )
     sample_size: int = _key(5000, rule=_int(100), doc="points embedded to fit the adapter")
-    seed: int = _key(0, rule=_int(0), doc="random seed of the fit (Qdrant draws the sample; "
-                                          "the same points give the same fit)")
+    seed: int = _key(0, rule=_int(0), doc="random seed of the sample (collections of up to "
+                                          "200,000 points) and of the fit")
     path: str | None = _key(
         None, rule=_optional(_string()),
         doc="a saved adapter file to use instead of fitting (relative to this file)",
