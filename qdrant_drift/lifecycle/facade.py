@@ -80,8 +80,9 @@ def embedder_for(file: MigrationFile) -> Embedder:
 SEEDED_SAMPLE_MAX = 200_000
 
 
-def _id_order(point: Any) -> tuple[bool, Any]:
-    return (isinstance(point.id, str), point.id)
+def _id_key(point_id: Any) -> tuple[bool, Any]:
+    """Sort key of point ids (ints before UUID strings: the two do not compare)."""
+    return (isinstance(point_id, str), point_id)
 
 
 def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbedder:
@@ -198,7 +199,7 @@ class Migration:
                                                         replace=False))]
             points = self.client.retrieve(self.spec.collection, chosen, with_payload=payload,
                                           with_vectors=vectors) if chosen else []
-        points = sorted(points, key=_id_order)
+        points = sorted(points, key=lambda p: _id_key(p.id))
         records = [models.Record(id=p.id, payload=p.payload, vector=p.vector) for p in points]
         old = None
         if with_old:
@@ -219,7 +220,7 @@ class Migration:
                                               with_payload=False, with_vectors=False)
             ids.extend(p.id for p in page)
             if offset is None:
-                return sorted(ids, key=lambda i: (isinstance(i, str), i))
+                return sorted(ids, key=_id_key)
 
     def _target(self) -> Target:
         return target_for(self.spec, self.source)

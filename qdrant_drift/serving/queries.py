@@ -340,9 +340,10 @@ def query_steps(
     legacy_vector, calibration = _legacy_query(serving, vector, old_query)
     if plan is Plan.ADAPTED:
         # One plain query_points (qdrant-client lists an array itself for a server).
+        query = wire_vector(serving, legacy_vector) if serving.embedded else legacy_vector
         response = yield call("query_points", spec.collection, **{
-            **kw, "query": wire_vector(serving, legacy_vector) if serving.embedded
-            else legacy_vector, "using": _vector_name(spec.old_vector), "limit": wanted, "offset": None, "score_threshold": None})
+            **kw, "query": query, "using": _vector_name(spec.old_vector), "limit": wanted,
+            "offset": None, "score_threshold": None})
         if type(response) is models.QueryResponse:
             # the response made for this call, its points rescored in place and cut to the
             # page: rewritten, not rebuilt (a new response costs more than the merge)
