@@ -246,6 +246,16 @@ def policy_order(policy: Any, hot: np.ndarray, sweep: np.ndarray,
     return np.asarray(out, dtype=int)
 
 
+
+def _training_rows(n_docs: int, answers: np.ndarray, train_pairs: int, seed: int) -> np.ndarray:
+    """The adapter's fit sample under the disjoint protocol (benchmarks/README.md): drawn
+    only from documents that answer none of the measured queries, as in production, where
+    the sample is a sliver of the corpus and an adapter that remembers its training
+    documents (``whitened``'s lookup) must not find the answers there."""
+    allowed = np.setdiff1d(np.arange(n_docs), answers)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(allowed, size=min(train_pairs, len(allowed)), replace=False))
+
 def run_router_bench(
     data_dir: str,
     pair: str,
@@ -277,8 +287,7 @@ def run_router_bench(
     relevant_all = data.relevant[: len(all_queries)]
     valid = np.flatnonzero(relevant_all >= 0)
 
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(n_docs, size=min(train_pairs, n_docs), replace=False)
+    rows = _training_rows(n_docs, relevant_all[valid], train_pairs, seed)
     query_rng = np.random.default_rng([seed, 1])
     if n_queries and n_queries < len(valid):
         picked = np.sort(query_rng.choice(valid, size=n_queries, replace=False))
@@ -448,6 +457,7 @@ def run_router_bench(
         "queries_used": int(nq),
         "query_rows": [int(i) for i in picked] if nq < len(valid) else None,
         "train_pairs": int(len(rows)),
+        "protocol": "disjoint",
         "kind": kind,
         "chosen_kind": chosen,
         "seed": seed,

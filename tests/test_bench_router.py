@@ -116,3 +116,12 @@ def test_policy_order_follows_the_backfill_policies():
     assert list(policy_order(HotFirst(), hot, sweep, batch_size=2)) == [9, 8, 7, 6, 0, 1, 2, 3, 4, 5]
     assert list(policy_order(Sweep(), hot, sweep, batch_size=2)) == list(range(10))
     assert list(policy_order(Mixed(0.5), hot, sweep, batch_size=2)) == [9, 0, 8, 1, 7, 2, 6, 3, 4, 5]
+
+
+def test_the_adapter_is_fitted_on_no_document_a_measured_query_looks_for(result):
+    from qdrant_drift_bench.router import _training_rows
+
+    answers = np.array([3, 17, 17, 40])
+    rows = _training_rows(50, answers, 30, seed=0)
+    assert len(rows) == 30 and not set(rows.tolist()) & {3, 17, 40}
+    assert result["protocol"] == "disjoint"

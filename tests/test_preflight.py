@@ -111,3 +111,26 @@ def test_the_old_models_own_queries_set_the_drastic_drift_bar_when_given():
     report = preflight_report(garbled, new, old, queries=queries, old_queries=old_queries)
     assert report["old_model_recovery"] > report["predicted_recall_recovery"]
     assert report["drastic_drift"] is True
+
+
+
+
+def test_candidates_that_find_the_same_answers_are_told_apart_by_how_high_they_rank_them():
+    from qdrant_drift.adapters.quality import selection_score
+
+    rng = np.random.default_rng(5)
+    docs = np.zeros((301, 17), np.float32)
+    docs[:300, :16] = unit(rng.normal(size=(300, 16)))
+    docs[300, 16] = 1.0  # a decoy no query is about: orthogonal to every other document
+    queries = docs[:60]  # each query's stand-in answer is its own document
+
+    def first(q: np.ndarray) -> np.ndarray:  # ranks every answer first
+        return q
+
+    def second(q: np.ndarray) -> np.ndarray:  # ranks the decoy above every answer
+        return q + 2.0 * docs[300]
+
+    top, runner_up = (selection_score(f, docs, docs, queries) for f in (first, second))
+    assert np.floor(top) == np.floor(runner_up) == 1  # the same Recall@10: every answer
+    assert top > runner_up  # MRR@10 breaks the tie
+    assert top - 1 < 1 / len(queries)  # and weighs less than one query's share of recall
