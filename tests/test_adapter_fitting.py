@@ -254,6 +254,55 @@ def test_auto_passes_over_a_kind_whose_transform_is_over_the_budget(pairs_64, mo
     assert bounded.info["transform_us_p50"] < 1000.0
 
 
+def test_a_busy_moment_while_auto_times_its_kinds_does_not_pass_the_better_one_over(
+        pairs_64, monkeypatch):
+    import time
+
+    from qdrant_drift.adapters import fitting
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.closed_form import Procrustes
+    from qdrant_drift.adapters.maps import LinearMap
+
+    _register_slow_and_poor_kinds(monkeypatch)
+    monkeypatch.setattr(fitting, "SECOND_LOOK_PAUSE_S", 0.0)
+    busy_until = [time.monotonic() + 3600.0]
+
+    class BusyAtFirstMap(LinearMap):  # 1.3 ms per query while the machine is busy
+        def apply(self, x):
+            if time.monotonic() < busy_until[0]:
+                time.sleep(0.0013)
+            return super().apply(x)
+
+    class BusyAtFirst(Procrustes):
+        name = "test_busy"
+
+        def __call__(self, new, old, ctx):
+            exact = super().__call__(new, old, ctx)
+            return BusyAtFirstMap(weight=exact.weight, bias=exact.bias)
+
+        def frozen(self):
+            return self
+
+    monkeypatch.setitem(kinds_module.KINDS, "test_busy", BusyAtFirst)
+    first_timing = fitting.served_costs_us
+
+    def busy_then_quiet(fitted, distance, queries):  # the load ends after the first timing
+        costs = first_timing(fitted, distance, queries)
+        busy_until[0] = 0.0
+        return costs
+
+    monkeypatch.setattr(fitting, "served_costs_us", busy_then_quiet)
+    new, old, _ = pairs_64
+    adapter = fit("auto", new, old, candidates=["test_busy", "test_poor"], seed=0,
+                  max_transform_us=1000.0)
+    assert adapter.info["auto"]["chosen"] == "test_busy"
+    assert adapter.info["auto"]["transform_us"]["test_busy"] < 1000.0
+    # a kind far over the budget gets no second look: it is over, not unlucky
+    slow = fit("auto", new, old, candidates=["test_slow", "test_poor"], seed=0,
+               max_transform_us=500.0)
+    assert slow.info["auto"]["passed_over"] == ["test_slow"]
+
+
 def test_auto_keeps_the_cheapest_kind_when_none_is_within_the_budget(pairs_64, monkeypatch):
     _register_slow_and_poor_kinds(monkeypatch)
     new, old, _ = pairs_64

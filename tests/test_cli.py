@@ -114,6 +114,19 @@ def test_adapter_fit_with_auto_says_what_each_kind_costs_and_what_the_budget_pas
     assert "transform:" in fitted.output and "us p50 per query here" in fitted.output
 
 
+def test_a_better_kind_passed_over_for_its_cost_is_pointed_out_with_the_way_to_keep_it(
+        capsys):
+    from qdrant_drift.cli.adapter import print_costs
+
+    print_costs({"max_transform_us": 100.0, "transform_us_p50": 12.0, "auto": {
+        "chosen": "procrustes", "passed_over": ["whitened"],
+        "scores": {"procrustes": 0.61, "whitened": 0.74},
+        "transform_us": {"procrustes": 12.0, "whitened": 104.0}}})
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "whitened scored higher than procrustes but measured over the 100 us budget" in shown
+    assert "fit again when it is quiet, or raise max_transform_us" in shown
+
+
 def test_adapter_fit_takes_logged_queries_and_says_the_report_rests_on_them(tmp_path):
     new, old, true_map = drifted_pairs(600, 16, 16, noise=0.01)
     np.save(tmp_path / "new.npy", new)

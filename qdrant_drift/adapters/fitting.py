@@ -69,6 +69,13 @@ def served_costs_us(fitted: dict[str, Map], distance: str, queries: np.ndarray
     return transform_costs_us({name: served(m) for name, m in fitted.items()}, queries)
 
 
+# auto times a would-be winner over the budget again (up to SECOND_LOOKS times, pausing
+# between) when it measured within this factor of the budget
+SECOND_LOOK_FACTOR = 2.0
+SECOND_LOOKS = 3
+SECOND_LOOK_PAUSE_S = 0.25
+
+
 @register
 @dataclass
 class Auto:
@@ -113,6 +120,7 @@ class Auto:
             ctx.log(f"auto: {kind} held-out score {scores[kind]:.4f} "
                     f"({time.perf_counter() - started:.1f}s)")
         costs = served_costs_us(fitted, ctx.distance, new[val])  # side by side
+        costs = self._second_look(costs, scores, fitted, ctx, new[val])
         ctx.log("auto: transform us per query: " + ", ".join(
             f"{kind} {cost:.1f}" for kind, cost in costs.items()))
         budget = self.max_transform_us
@@ -132,6 +140,29 @@ class Auto:
 
     def frozen(self) -> Any:
         return self._winner.frozen()
+
+    def _second_look(self, costs: dict[str, float], scores: dict[str, float],
+                     fitted: dict[str, Map], ctx: FitContext, queries: np.ndarray
+                     ) -> dict[str, float]:
+        """Time again, after a pause, a kind that would win but measured over the budget by
+        less than :data:`SECOND_LOOK_FACTOR`: a fit often runs beside other work, and one
+        busy moment must not cost users the better adapter for the whole migration (on
+        this 2-core class a neighbour's load put ``whitened`` at 1.5-1.8x its quiet cost
+        and over the budget). A kind stays passed over if no look brings it within."""
+        budget = self.max_transform_us
+        if budget is None:
+            return costs
+        bar = max((scores[k] for k in scores if costs[k] <= budget), default=-np.inf)
+        contenders = {k: fitted[k] for k in scores
+                      if budget < costs[k] <= SECOND_LOOK_FACTOR * budget and scores[k] > bar}
+        for _ in range(SECOND_LOOKS):
+            if not contenders:
+                break
+            time.sleep(SECOND_LOOK_PAUSE_S)
+            for kind, us in served_costs_us(contenders, ctx.distance, queries).items():
+                costs[kind] = min(costs[kind], us)
+            contenders = {k: m for k, m in contenders.items() if costs[k] > budget}
+        return costs
 
 
 def _inner_product_only(kind: str) -> bool:

@@ -81,6 +81,14 @@ def print_costs(info: dict[str, Any]) -> None:
                        else "chosen" if kind == auto["chosen"] else "")
             console.print(f"auto: {kind} held-out score {auto['scores'][kind]:.4f}, "
                           f"transform {us:.1f} us p50" + (f" ({verdict})" if verdict else ""))
+        better = [k for k in auto["passed_over"]
+                  if auto["scores"][k] > auto["scores"].get(auto["chosen"], float("inf"))]
+        if better:
+            console.print(styled(
+                "note:", "bold yellow",
+                f" {', '.join(better)} scored higher than {auto['chosen']} but measured over "
+                f"the {budget:g} us budget. Timings run high on a busy machine: fit again "
+                "when it is quiet, or raise max_transform_us if queries can afford it."))
     if "transform_us_p50" in info:
         console.print(f"transform: {info['transform_us_p50']:.1f} us p50 per query here")
 
