@@ -103,7 +103,7 @@ def run_on_pair(
         adapter = fit(
             kind, data.new_docs[rows], data.old_docs[rows],
             new_model=data.new_model, old_model=data.old_model, seed=seed, log=log,
-            **logged, **options,
+            corpus_size=n_docs, **logged, **options,
         )
         fit_seconds = time.perf_counter() - started
         quality = retrieval_quality(adapter.transform(queries), data.old_docs, rel)

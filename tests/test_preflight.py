@@ -134,3 +134,18 @@ def test_candidates_that_find_the_same_answers_are_told_apart_by_how_high_they_r
     assert np.floor(top) == np.floor(runner_up) == 1  # the same Recall@10: every answer
     assert top > runner_up  # MRR@10 breaks the tie
     assert top - 1 < 1 / len(queries)  # and weighs less than one query's share of recall
+
+
+def test_the_interval_reaches_out_to_the_corpus_the_adapter_will_search():
+    from qdrant_drift.adapters.quality import size_doublings
+
+    new, old, true_map = drifted_pairs(800, 16, 16, noise=0.3, seed=9)
+    blurred = LinearMap(weight=true_map, bias=np.zeros(16, np.float32))
+    queries = _queries_near(new, 150, 9)
+    sample = preflight_report(blurred, new, old, queries=queries)
+    corpus = preflight_report(blurred, new, old, queries=queries, corpus_size=800 * 2**6)
+    assert corpus["size_doublings"] == 6.0 and sample["size_doublings"] == 1.0
+    # the same point, a wider interval: six doublings of the corpus instead of one
+    assert corpus["predicted_recall_recovery"] == sample["predicted_recall_recovery"]
+    assert corpus["predicted_recall_low"] < sample["predicted_recall_low"]
+    assert size_doublings(None, 800) == size_doublings(500, 800) == 1.0

@@ -228,6 +228,7 @@ def fit(
     queries: np.ndarray | None = None,
     old_queries: np.ndarray | None = None,
     max_transform_us: float | None = DEFAULT_MAX_TRANSFORM_US,
+    corpus_size: int | None = None,
     **options: Any,
 ) -> Adapter:
     """Fit an adapter mapping NEW-model vectors into the OLD model's space.
@@ -245,6 +246,8 @@ def fit(
     measured on this machine): ``auto`` passes over kinds that cost more; a named kind over
     it is fitted all the same, with a warning. None: no budget. The measured cost of the
     result is ``info["transform_us_p50"]``.
+    ``corpus_size``: how many points the adapter will search (the collection's), when known:
+    the pre-flight's interval reaches out to a corpus that size (see :mod:`.quality`).
     Options are passed to the kind (e.g. ``center=False`` for procrustes).
     """
     if distance not in DISTANCES:
@@ -284,7 +287,7 @@ def fit(
         ctx.log("computing the pre-flight quality report on held-out pairs")
         quality = preflight_report(_as_served(fitted, distance), new[held], old[held],
                                    queries=logged, old_queries=old_logged, seed=seed,
-                                   distance=distance)
+                                   distance=distance, corpus_size=corpus_size)
         calibration = {
             "calibration": fit_calibration(_as_served(fitted, distance), new[held], old[held],
                                            distance=distance).to_dict(),

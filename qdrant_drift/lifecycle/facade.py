@@ -357,7 +357,8 @@ class Migration:
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
                                   old_model=self.spec.old_model, seed=section.seed, log=log,
                                   queries=queries, distance=distance,  # type: ignore[arg-type]
-                                  max_transform_us=max_transform_us or section.max_transform_us)
+                                  max_transform_us=max_transform_us or section.max_transform_us,
+                                  corpus_size=self.client.count(self.spec.collection).count)
         if adapter.quality is None:
             needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
             warnings.warn(
