@@ -194,6 +194,24 @@ def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor
     assert chosen.info["auto"]["scores"]["test_lookup"] < 0.2
 
 
+def _register_exact_kind(monkeypatch, name: str, map_class: type) -> None:
+    """A test kind ``name``: the Procrustes solution served by ``map_class`` (a
+    ``LinearMap`` whose ``apply`` costs what the test needs)."""
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.closed_form import Procrustes
+
+    class Exact(Procrustes):
+        def __call__(self, new, old, ctx):
+            exact = super().__call__(new, old, ctx)
+            return map_class(weight=exact.weight, bias=exact.bias)
+
+        def frozen(self):
+            return self
+
+    Exact.name = name
+    monkeypatch.setitem(kinds_module.KINDS, name, Exact)
+
+
 def _register_slow_and_poor_kinds(monkeypatch) -> None:
     """Two test kinds: ``test_slow`` (the true map, 2 ms per query) and ``test_poor`` (a
     random rotation, microseconds): on held-out retrieval slow wins by far."""
@@ -210,15 +228,7 @@ def _register_slow_and_poor_kinds(monkeypatch) -> None:
             time.sleep(0.002)
             return super().apply(x)
 
-    class Slow(Procrustes):
-        name = "test_slow"
-
-        def __call__(self, new, old, ctx):
-            exact = super().__call__(new, old, ctx)
-            return SlowMap(weight=exact.weight, bias=exact.bias)
-
-        def frozen(self):
-            return self
+    _register_exact_kind(monkeypatch, "test_slow", SlowMap)
 
     class Poor(Procrustes):
         name = "test_poor"
@@ -230,7 +240,6 @@ def _register_slow_and_poor_kinds(monkeypatch) -> None:
         def frozen(self):
             return self
 
-    monkeypatch.setitem(kinds_module.KINDS, "test_slow", Slow)
     monkeypatch.setitem(kinds_module.KINDS, "test_poor", Poor)
 
 
@@ -259,8 +268,6 @@ def test_a_busy_moment_while_auto_times_its_kinds_does_not_pass_the_better_one_o
     import time
 
     from qdrant_drift.adapters import fitting
-    from qdrant_drift.adapters import kinds as kinds_module
-    from qdrant_drift.adapters.closed_form import Procrustes
     from qdrant_drift.adapters.maps import LinearMap
 
     _register_slow_and_poor_kinds(monkeypatch)
@@ -273,17 +280,7 @@ def test_a_busy_moment_while_auto_times_its_kinds_does_not_pass_the_better_one_o
                 time.sleep(0.0013)
             return super().apply(x)
 
-    class BusyAtFirst(Procrustes):
-        name = "test_busy"
-
-        def __call__(self, new, old, ctx):
-            exact = super().__call__(new, old, ctx)
-            return BusyAtFirstMap(weight=exact.weight, bias=exact.bias)
-
-        def frozen(self):
-            return self
-
-    monkeypatch.setitem(kinds_module.KINDS, "test_busy", BusyAtFirst)
+    _register_exact_kind(monkeypatch, "test_busy", BusyAtFirstMap)
     first_timing = fitting.served_costs_us
 
     def busy_then_quiet(fitted, distance, queries):  # the load ends after the first timing
