@@ -41,8 +41,10 @@ from .maps import Map
 K = 10
 BOOTSTRAP_ROUNDS = 1000
 # random halves and quarters of the stand-in corpus drawn to read how the figures move
-# with its size
-SIZE_DRAWS = 2
+# with its size: the slope is multiplied by the doublings up to the collection (4-10 for a
+# sample of 1,000 documents), so its noise must be small (2 draws of each put one reading
+# at 3x another on the same data; 8 keep them within about 0.01 per halving)
+SIZE_DRAWS = 8
 # Added on both sides of a document-only interval: documents are longer and more alike than
 # queries. 0.15 is the largest document-only error measured over the corpora and drift
 # pairs of issues 3 and 16 (0.153 on debian lsa, 0.14 and 0.13 on two held-back corpora).
