@@ -43,7 +43,7 @@ BOOTSTRAP_ROUNDS = 1000
 # random halves and quarters of the stand-in corpus drawn to read how the figures move
 # with its size: the slope is multiplied by the doublings up to the collection (4-10 for a
 # sample of 1,000 documents), so its noise must be small (2 draws of each put one reading
-# at 3x another on the same data; 8 keep them within about 0.01 per halving)
+# at 3x another on the same data; 8 keep them within about 0.02 per halving of each other)
 SIZE_DRAWS = 8
 # Added on both sides of a document-only interval: documents are longer and more alike than
 # queries. 0.15 is the largest document-only error measured over the corpora and drift
