@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from qdrant_drift.backfill import BackfillOptions, PayloadField, read_dead_lette
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.sansio import drive
-from qdrant_drift.store.backfill import read_samples, read_workers
+from qdrant_drift.store.backfill import read_leases, read_samples, read_workers
 from qdrant_drift.lifecycle.commands import pause, resume
 from qdrant_drift.store.records import read_coverage
 
@@ -34,7 +35,7 @@ from .backfill_fixtures import (
 ray = pytest.importorskip(
     "ray", reason="the Ray backfill engine needs the 'ray' extra: pip install 'qdrant-drift[ray]'")
 
-from qdrant_drift.backfill.ray_engine import RayBackfill, RaySettings  # noqa: E402
+from qdrant_drift.backfill.ray_engine import RayBackfill, RaySettings, ready_groups  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("named", "collection")
@@ -97,10 +98,14 @@ def embedded_twice(log: Path) -> list[str]:
     return sorted(t for t, n in started.items() if n > 1)
 
 
-def backfill(world, factory=plain_embedder, shape="tasks", **kw) -> RayBackfill:
+def backfill(world, factory=plain_embedder, shape="tasks", write_batches=None,
+             **kw) -> RayBackfill:
     options = BackfillOptions(**{"batch_size": 16, **FAST, **kw.pop("options", {})})
+    settings = SHAPES[shape]
+    if write_batches is not None:
+        settings = replace(settings, write_batches=write_batches)
     return RayBackfill(world.client, "upgrade", factory, PayloadField("text"),
-                       options=options, ray=SHAPES[shape], **kw)
+                       options=options, ray=settings, **kw)
 
 
 @pytest.mark.parametrize("layout, shape", [(layout, "tasks") for layout in LAYOUTS]
@@ -134,7 +139,7 @@ def test_app_writes_and_deletes_racing_a_ray_backfill_are_never_clobbered_or_res
     def race(engine, outcome):
         if raced:
             return
-        raced.append(True)  # after the first batch is written, the rest are embedded or queued
+        raced.append(True)  # after the first write, the rest are embedded or queued
         from qdrant_drift.serving.client import DriftClient
 
         app = DriftClient(client, "upgrade", refresh_interval=0)
@@ -143,7 +148,8 @@ def test_app_writes_and_deletes_racing_a_ray_backfill_are_never_clobbered_or_res
         app.delete("docs", points_selector=models.PointIdsList(points=[61]))
         app.set_payload("docs", payload={"text": doc_text(62, version=1)}, points=[62])
 
-    stats = backfill(world, on_batch=race).run()
+    # write groups of 2 batches (32 points): the race comes before 60-62 are written
+    stats = backfill(world, on_batch=race, write_batches=2).run()
     assert stats.state == "finished"
     assert np.allclose(world.new_vector(60), fresh, atol=1e-6)  # the app's vector stands
     assert client.retrieve("docs", [61]) == [] and world.new_vector(61) is None
@@ -160,6 +166,55 @@ def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     assert stats.written == 37 and stats.dead_lettered == 3 and stats.state == "finished"
     dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
     assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_driver_writes_ready_batches_in_groups_and_loses_no_neighbour_of_a_poison_item(
+        layout):
+    world = build_text_world(200, layout=layout)  # 13 batches of 16
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=[37])  # in the third batch
+    world.client.set_payload("docs", {"text": ""}, points=[150])
+    writes: list[int] = []
+    engine = backfill(world, fragile_embedder, write_batches=4,
+                      on_batch=lambda e, outcome: writes.append(len(outcome.migrated)))
+    stats = engine.run()
+    # a near-free embedder keeps the driver behind: its writes carry several batches, never
+    # more than write_batches (4 x 16 points, less the poison)
+    assert max(writes) > 16 and all(n <= 64 for n in writes)
+    assert sum(writes) == stats.written == 198 and stats.batches == 13
+    assert stats.dead_lettered == 2 and stats.state == "finished"
+    dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
+    assert "tokenizer crashed" in dead[37] and "no text" in dead[150]
+    assert sorted(wrong_vectors(world)) == [37, 150]  # every neighbour written, and right
+
+
+def test_a_stop_during_a_pass_checkpoints_only_what_its_writes_landed():
+    world = build_text_world(192)  # 12 batches of 16
+    # stopped in its first write: the batches embedded and waiting are dropped, not written
+    engine = backfill(world, write_batches=3, on_batch=lambda e, outcome: e.stop())
+    first = engine.run()
+    assert first.state == "stopped" and 0 < first.written <= 48
+    written = round(drive(read_coverage(world.spec), world.client) * 192)
+    leases = drive(read_leases("upgrade", 1), world.client)
+    assert written == first.written == sum(lease.processed for lease in leases.values())
+    rest = backfill(world).run()  # the next run lists what is left, and only that
+    assert rest.written == 192 - first.written and rest.state == "finished"
+    assert wrong_vectors(world) == []
+
+
+def test_ready_groups_wait_a_little_for_company_and_raise_what_the_source_raised():
+    def source():
+        yield from (1, 2, 3)
+        time.sleep(0.3)  # longer than the wait: 4 starts a group of its own
+        yield 4
+        raise RuntimeError("ray task failed")
+
+    groups = ready_groups(source(), most=2, wait_s=0.1)
+    assert [next(groups), next(groups), next(groups)] == [[1, 2], [3], [4]]
+    with pytest.raises(RuntimeError, match="ray task failed"):
+        next(groups)
+    with pytest.raises(ValueError, match="write_batches must be 1 or more"):
+        RaySettings(write_batches=0)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
