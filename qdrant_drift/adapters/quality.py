@@ -15,13 +15,12 @@ The estimator (assumptions in ``README.md``, "Pre-flight"):
   a document never counting as its own answer).
 - *Interval.* Three sources of error, added: sampling of the queries (a percentile bootstrap,
   95%); the size of the stand-in corpus: the real corpus is larger (a fit sample is a
-  sliver of it), and a figure moves with the corpus's size about linearly in its logarithm.
-  How much it moves per halving of the stand-in corpus is read off random halves and
-  quarters; extrapolated over the doublings that separate the stand-in corpus from the
-  collection (at least one; the collection's size when the caller knows it), it gives the
-  figure at the collection's size, and the interval reaches out to it on that side (it
-  spans both the stand-in figure and the extrapolated one: neither is trusted alone); and,
-  for the document-only basis, :data:`DOCUMENTS_ARE_NOT_QUERIES` on both sides. Not
+  sliver of it), and a figure moves with the corpus's size about linearly in its logarithm,
+  so the interval extends on both sides by how much the figure moves per halving of the
+  stand-in corpus (read off random halves and quarters) times how many doublings separate
+  it from the collection (at least one; the collection's size when the caller knows it);
+  and, for the document-only basis, :data:`DOCUMENTS_ARE_NOT_QUERIES`. Both directions,
+  since a larger corpus both crowds the top 10 and makes the stand-in answers rarer. Not
   covered: the stand-in relevance's own bias (see ``README.md``).
 
 Every ranking here is the collection's own (``distance``: inner product for Cosine and Dot,
@@ -205,14 +204,12 @@ def _estimate(
     out: dict[str, float] = {}
     for name, values in full.items():
         point = float(values.mean())
-        # the figure extrapolated to the collection's size lies this far below the point
-        # (above it when the slope is negative): the interval reaches out to it on that side
-        below = slopes[name] * doublings
+        shift = abs(slopes[name]) * doublings
         low, high = _bootstrap(values, rng)
         key = f"predicted_{name}" if name == "agreement" else f"predicted_{name}_recovery"
         out[key] = point
-        out[f"predicted_{name}_low"] = max(0.0, low - max(below, 0.0) - margin)
-        out[f"predicted_{name}_high"] = min(1.0, high + max(-below, 0.0) + margin)
+        out[f"predicted_{name}_low"] = max(0.0, low - shift - margin)
+        out[f"predicted_{name}_high"] = min(1.0, high + shift + margin)
     return out
 
 
