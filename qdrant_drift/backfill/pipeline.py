@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 
 from ..embedders import Embedder
+from .handoff import offer
 from ..lifecycle.progress import Sample, WorkerStatus
 from ..local import SerializedClient, is_local
 from ..migration.spec import MigrationSpec
@@ -289,7 +290,7 @@ class BackfillWorker(Controls):
                     self._settled()
                     continue
                 self._embed(batch)
-                if not _offer(out, batch, listening):  # the writer died: nobody will write it
+                if not offer(out, batch, listening):  # the writer died: nobody will write it
                     self._release(batch)
                     self._settled()
         finally:
@@ -397,22 +398,9 @@ class BackfillWorker(Controls):
             self._sample()
 
 
-def _offer(q: "queue.Queue[Any]", item: Any, listening: Callable[[], bool]) -> bool:
-    """Hand ``item`` to the next stage. It may be busy for as long as one batch takes (a
-    slow embedder holds its queue full for many seconds): keep offering for as long as it
-    still reads its queue; False once it died or returned (it reads no more)."""
-    while listening():
-        try:
-            q.put(item, timeout=0.5)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
 def _offer_end(q: "queue.Queue[Any]", listening: Callable[[], bool]) -> None:
-    """Tell the next stage there is no more work (see :func:`_offer`)."""
-    _offer(q, None, listening)
+    """Tell the next stage there is no more work (see :mod:`.handoff`)."""
+    offer(q, None, listening)
 
 
 def _drain(*queues: Any) -> None:

@@ -69,6 +69,7 @@ from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
 from ..store.records import count_migrated
 from .control import Controls
+from .handoff import offer
 from .content import ContentSource, Item
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
@@ -127,27 +128,21 @@ def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[lis
     closing = threading.Event()
     end = object()
 
-    def offer(item: Any) -> bool:
-        while not closing.is_set():
-            try:
-                waiting.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def listening() -> bool:
+        return not closing.is_set()
 
     def pull() -> None:
         source = iter(batches)
         last: Any = end
         try:
             for batch in source:
-                if not offer(batch):
+                if not offer(waiting, batch, listening):
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             last = exc
         finally:
             getattr(source, "close", lambda: None)()
-        offer(last)
+        offer(waiting, last, listening)
 
     puller = threading.Thread(target=pull, name="ray-backfill-batches", daemon=True)
     puller.start()
