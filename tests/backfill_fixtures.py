@@ -76,13 +76,13 @@ def old_vectors(n: int) -> np.ndarray:
     return (old / np.linalg.norm(old, axis=1, keepdims=True)).astype(np.float32)
 
 
-def build_legacy_collection(client: QdrantClient, n: int) -> None:
+def build_legacy_collection(client: QdrantClient, n: int, collection: str = "docs") -> None:
     """A collection served by the old model only: what a team has before it migrates."""
     old = old_vectors(n)
-    client.create_collection("docs", vectors_config={
+    client.create_collection(collection, vectors_config={
         "old": models.VectorParams(size=DIM, distance=models.Distance.COSINE)})
     for start in range(0, n, 500):
-        client.upsert("docs", [models.PointStruct(id=i, vector={"old": old[i].tolist()},
+        client.upsert(collection, [models.PointStruct(id=i, vector={"old": old[i].tolist()},
                                                   payload={"text": doc_text(i), "n": i})
                                for i in range(start, min(n, start + 500))])
 

@@ -23,6 +23,7 @@ from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
 from qdrant_drift.errors import StateError
+from qdrant_drift.migration.phases import Phase
 
 from .backfill_fixtures import DIM, build_legacy_collection, doc_text, old_vectors, text_vector
 
@@ -494,3 +495,24 @@ def test_a_fit_with_the_same_seed_gives_the_same_adapter_and_report(tmp_path, sa
     second = Migration(client, path).fit()
     assert first.info["quality"] == second.info["quality"]
     assert np.array_equal(first.map.weight, second.map.weight)
+
+
+def test_a_migration_name_stays_with_its_collection_even_after_it_ended(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    build_legacy_collection(client, 200, collection="other")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = Migration(client, migration_file(tmp_path / "a", collection="docs"))
+    first.fit()
+    first.abandon()
+    # the same [migration] name for another collection: refused, before anything is embedded
+    second = Migration(client, migration_file(tmp_path / "b", collection="other"))
+    with pytest.raises(StateError, match="migration 'docs-v2' in Qdrant migrates collection "
+                       "'docs' .* says collection 'other'.*give .* its own \\[migration\\] name"):
+        second.fit()
+    # and no command run through that file touches the other collection's migration
+    for command in (second.abandon, second.start, second.progress, second.record):
+        with pytest.raises(StateError, match="migrates collection 'docs'"):
+            command()
+    assert first.record().phase is Phase.ABANDONED

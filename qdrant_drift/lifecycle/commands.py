@@ -80,6 +80,20 @@ def _active_on(collection: str, except_name: str,
     return None
 
 
+def refuse_other_migration(record: MigrationRecord, spec: MigrationSpec, file: str) -> None:
+    """A migration's name stays its collection's, finished or not: a file that names it for
+    another collection or layout would act on the wrong data (``abandon`` dropping another
+    collection's new side while naming this one's). One line, with the way out."""
+    stored = record.spec
+    if (stored.collection, stored.layout) != (spec.collection, spec.layout):
+        raise StateError(
+            f"migration {spec.name!r} in Qdrant migrates collection {stored.collection!r} "
+            f"({stored.layout} layout, phase {record.phase.value!r}), but {file} says "
+            f"collection {spec.collection!r} ({spec.layout} layout): give {file} its own "
+            "[migration] name, or fix its [migration] section"
+        )
+
+
 def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTION, *,
                     embedded: bool = False
                     ) -> Steps[tuple[Any, models.VectorParams, MigrationRecord | None]]:
@@ -97,6 +111,8 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     distance_name(old_params.distance)
     layout_of(spec).check_source(info, embedded=embedded)
     previous = yield from load_record(spec.name, state_collection)
+    if previous is not None:
+        refuse_other_migration(previous, spec, "this one")
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
         raise StateError(

@@ -53,7 +53,7 @@ from ..errors import AdapterFileError, StateError
 from ..backfill.targets import Target, target_for
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
-from ..store.records import MigrationRecord, count_migrated, require_record
+from ..store.records import MigrationRecord, count_migrated, load_record, require_record
 from ..scores import METRIC_DISTANCES, distance_name
 
 Log = Callable[[str], None]
@@ -161,6 +161,7 @@ class Migration:
         self.name = self.spec.name
         self.state_collection = state_collection
         self._embedder, self._source = embedder, source
+        self._record_matched = False
 
     @property
     def embedder(self) -> Embedder:
@@ -175,7 +176,18 @@ class Migration:
         return self._source
 
     def _drive(self, steps: Steps[Any]) -> Any:
+        self._refuse_another_files_record()
         return drive(steps, self.client)
+
+    def _refuse_another_files_record(self) -> None:
+        """Every command acts on the record named in the file: refuse (once checked, for
+        good) when that record migrates another collection than the file says."""
+        if self._record_matched:
+            return
+        record = drive(load_record(self.name, self.state_collection), self.client)
+        if record is not None:
+            commands.refuse_other_migration(record, self.spec, self.file.path)
+            self._record_matched = True
 
     def record(self) -> MigrationRecord:
         return self._drive(require_record(self.name, self.state_collection))
