@@ -516,3 +516,38 @@ def test_a_migration_name_stays_with_its_collection_even_after_it_ended(tmp_path
         with pytest.raises(StateError, match="migrates collection 'docs'"):
             command()
     assert first.record().phase is Phase.ABANDONED
+
+
+def test_after_a_blue_green_finish_the_apps_name_for_the_collection_still_reads_by_id(tmp_path):
+    import asyncio
+
+    from qdrant_client import AsyncQdrantClient
+
+    from qdrant_drift import wrap
+
+    client = QdrantClient(path=str(tmp_path / "db"))
+    build_legacy_collection(client, 150)
+    migration = Migration(client, migration_file(tmp_path, sample_size=150,
+                                                 layout="collection"))  # no alias
+    migration.fit()
+    migration.start()
+    migration.cutover()
+    migration.finish()
+    assert not client.collection_exists("docs")
+    app = wrap(client, "docs-v2")  # the app keeps the name it always used
+    assert app.count("docs").count == 150
+    assert [p.id for p in app.retrieve("docs", [3, 7])] == [3, 7]
+    assert len(app.scroll("docs", limit=5)[0]) == 5
+    assert app.count(collection_name="docs", exact=True).count == 150
+    assert app.collection_exists("docs_new")  # other names pass through as they are
+    client.close()
+
+    async def async_app() -> tuple[int, list[int]]:
+        wrapped = wrap(AsyncQdrantClient(path=str(tmp_path / "db")), "docs-v2")
+        try:  # a passthrough read as the very first call: the state is read for it
+            return ((await wrapped.count("docs")).count,
+                    [p.id for p in await wrapped.retrieve("docs", [4])])
+        finally:
+            await wrapped.close()
+
+    assert asyncio.run(async_app()) == (150, [4])

@@ -198,6 +198,16 @@ class _Core:
         state = self.routing_state
         return state is not None and state.healthy and state.phase is Phase.FINISHED
 
+    def after_blue_green_finish(self, kw: dict[str, Any]) -> dict[str, Any] | None:
+        """``kw`` naming the new collection instead of the legacy one, once a blue-green
+        migration finished (the legacy collection is dropped, and the app's name for it
+        means the new one: with no alias, ``count("docs")`` would fail); None otherwise."""
+        spec = self.current().spec
+        if (self.finished and spec.new_collection is not None
+                and kw.get("collection_name") == spec.collection):
+            return {**kw, "collection_name": spec.new_collection}
+        return None
+
     def write_steps(self, method: str, kw: dict[str, Any]) -> Steps[Any]:
         """One mirrored call. Deleting (or recreating) a collection the migration holds ends
         the migration first: it is abandoned (the new side dropped, the app's call kept in
@@ -485,10 +495,22 @@ class DriftClient(_Wrapper):
             return routed
         if treatment is Treatment.REFUSED:
             def guarded(*args: Any, **kwargs: Any) -> Any:
-                self._check(name, _arguments(self._client, name, args, kwargs))
+                kw = _arguments(self._client, name, args, kwargs)
+                self._check(name, kw)
+                moved = self._core.after_blue_green_finish(kw)
+                if moved is not None:
+                    return getattr(self._client, name)(**moved)
                 return getattr(self._client, name)(*args, **kwargs)
             return guarded
-        return getattr(self._client, name)
+        method = getattr(self._client, name)
+        if not callable(method) or not self._core.finished:
+            return method
+
+        def passthrough(*args: Any, **kwargs: Any) -> Any:
+            moved = self._core.after_blue_green_finish(
+                _arguments(self._client, name, args, kwargs))
+            return method(**moved) if moved is not None else method(*args, **kwargs)
+        return passthrough
 
 
 class AsyncDriftClient(_Wrapper):
@@ -662,9 +684,22 @@ class AsyncDriftClient(_Wrapper):
                 kw = _arguments(self._client, name, args, kwargs)
                 await self._serving()
                 self._check(name, kw)
+                moved = self._core.after_blue_green_finish(kw)
+                if moved is not None:
+                    return await getattr(self._client, name)(**moved)
                 return await getattr(self._client, name)(*args, **kwargs)
             return guarded
-        return getattr(self._client, name)
+        method = getattr(self._client, name)
+        known = self._core.routing_state is not None  # read on the first awaited call
+        if not inspect.iscoroutinefunction(method) or (known and not self._core.finished):
+            return method
+
+        async def passthrough(*args: Any, **kwargs: Any) -> Any:
+            await self._serving()
+            moved = self._core.after_blue_green_finish(
+                _arguments(self._client, name, args, kwargs))
+            return await (method(**moved) if moved is not None else method(*args, **kwargs))
+        return passthrough
 
 
 _WARNED: set[str] = set()

@@ -99,7 +99,8 @@ ENDS_MIGRATION = frozenset({"delete_collection", "recreate_collection"})
 _ADMIN = "cluster or server administration: no collection data changes"
 _OTHER = "no point or vector of the migrating collection changes"
 _READ_IDS = ("payload and ids only: the collection the app names holds every point in every "
-             "phase")
+             "phase (after a blue-green finish, the app's name for the dropped legacy "
+             "collection means the new one)")
 _SNAPSHOT = "a copy or listing of snapshots: nothing in the collection changes"
 _MODELS = "fastembed model helpers: no call to Qdrant"
 _RAW = "the raw transport or settings: calls made through it bypass the wrapper on purpose"
