@@ -15,7 +15,7 @@ from .errors import MissingDependencyError
 EXTRAS: dict[str, tuple[str, str]] = {
     "torch": ("train", "this adapter kind is trained with torch"),
     "sentence_transformers": ("embed", "the sentence-transformers embedder"),
-    "matplotlib": ("report", "`report --png`"),
+    "matplotlib": ("report", "`report` (it draws the migration's plots)"),
     "faiss": ("bench", "benchmarks, the demo and retrieval evaluation (exact search)"),
     "ray": ("ray", "the Ray backfill engine"),
 }

@@ -335,6 +335,8 @@ def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection
     said = " ".join(_cli("abandon", path, *where, "--yes").split())
     assert "migration 'docs-v2' is abandoned; dropped the new vector 'new' of 'docs'" in said
     assert json.loads(_cli("status", path, *where, "--json"))["phase"] == "abandoned"
+    again = " ".join(_cli("abandon", path, *where, "--yes").split())
+    assert "abandoned already: nothing left to drop" in again and "dropped" not in again
     assert "abandoned; start a new one" in _refused("cutover", path, *where)
     assert "fitted" in _cli("fit", path, *where)  # the same file starts over
 

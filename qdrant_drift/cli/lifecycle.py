@@ -357,7 +357,8 @@ def report(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
            png: Optional[Path] = typer.Option(
                None, "--png", help="where to write the plot [default: NAME-report.png]")
            ) -> None:
-    """A plot of coverage and throughput over time and of estimated recall over coverage."""
+    """Plots of coverage and throughput over time and of the shadow agreement replicas
+    measured against the pre-flight's prediction (needs the `report` extra)."""
     try:
         with _migration(file, path, url, api_key, grpc) as migration:
             written = migration.report(png or Path(f"{migration.name}-report.png"))

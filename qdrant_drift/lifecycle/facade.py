@@ -431,8 +431,11 @@ class Migration:
                                                  force=force))
 
     def check_abandon(self) -> str:
-        """Raise unless ``abandon`` is allowed now; what it will do, in words."""
-        self._drive(commands.check_abandon_steps(self.name, self.state_collection))
+        """Raise unless ``abandon`` is allowed now; what it will do, in words (nothing, for a
+        migration already abandoned: a second ``abandon`` confirms it)."""
+        record = self._drive(commands.check_abandon_steps(self.name, self.state_collection))
+        if record.phase is Phase.ABANDONED:
+            return "keep things as they are (it was abandoned already: nothing left to drop)"
         return commands.abandon_note(self.spec)
 
     def abandon(self) -> MigrationRecord:
