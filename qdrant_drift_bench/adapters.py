@@ -51,12 +51,19 @@ def disjoint_split(
     logged = order[:logged_queries]
     rest = order[logged_queries:]
     test = rest[: len(rest) // 2]
-    answers = np.zeros(n_docs, dtype=bool)
-    answers[relevant[test][relevant[test] >= 0]] = True
-    allowed = np.flatnonzero(~answers)
-    draw = np.random.default_rng(seed + 1)
-    rows = draw.choice(allowed, size=min(train_pairs, len(allowed)), replace=False)
-    return Split(logged=logged, test=test, train_docs=np.sort(rows))
+    rows = training_docs(n_docs, relevant[test], train_pairs, seed=seed + 1)
+    return Split(logged=logged, test=test, train_docs=rows)
+
+
+def training_docs(n_docs: int, answers: np.ndarray, train_pairs: int, *, seed: int
+                  ) -> np.ndarray:
+    """The fit sample, in row order, drawn with ``seed`` only from documents that answer
+    none of the measured queries (``answers``; -1 for a query without one): in production
+    the sample is a sliver of the corpus, so an adapter that remembers its training
+    documents (``whitened``'s lookup) must not find the answers there."""
+    allowed = np.setdiff1d(np.arange(n_docs), answers[answers >= 0])
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(allowed, size=min(train_pairs, len(allowed)), replace=False))
 
 
 def run_on_pair(

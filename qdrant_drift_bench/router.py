@@ -51,6 +51,7 @@ from qdrant_drift.migration.layouts import coverage, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.serving.overfetch import OverFetch
 from qdrant_drift.vectors import unit_rows
+from .adapters import training_docs
 from .data import PairData, load_pair
 
 K = 10
@@ -246,16 +247,6 @@ def policy_order(policy: Any, hot: np.ndarray, sweep: np.ndarray,
     return np.asarray(out, dtype=int)
 
 
-
-def _training_rows(n_docs: int, answers: np.ndarray, train_pairs: int, seed: int) -> np.ndarray:
-    """The adapter's fit sample under the disjoint protocol (benchmarks/README.md): drawn
-    only from documents that answer none of the measured queries, as in production, where
-    the sample is a sliver of the corpus and an adapter that remembers its training
-    documents (``whitened``'s lookup) must not find the answers there."""
-    allowed = np.setdiff1d(np.arange(n_docs), answers)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(allowed, size=min(train_pairs, len(allowed)), replace=False))
-
 def run_router_bench(
     data_dir: str,
     pair: str,
@@ -287,7 +278,8 @@ def run_router_bench(
     relevant_all = data.relevant[: len(all_queries)]
     valid = np.flatnonzero(relevant_all >= 0)
 
-    rows = _training_rows(n_docs, relevant_all[valid], train_pairs, seed)
+    # the disjoint protocol (benchmarks/README.md): no measured query's answer in the sample
+    rows = training_docs(n_docs, relevant_all[valid], train_pairs, seed=seed)
     query_rng = np.random.default_rng([seed, 1])
     if n_queries and n_queries < len(valid):
         picked = np.sort(query_rng.choice(valid, size=n_queries, replace=False))

@@ -119,9 +119,9 @@ def test_policy_order_follows_the_backfill_policies():
 
 
 def test_the_adapter_is_fitted_on_no_document_a_measured_query_looks_for(result):
-    from qdrant_drift_bench.router import _training_rows
+    from qdrant_drift_bench.adapters import training_docs
 
     answers = np.array([3, 17, 17, 40])
-    rows = _training_rows(50, answers, 30, seed=0)
+    rows = training_docs(50, answers, 30, seed=0)
     assert len(rows) == 30 and not set(rows.tolist()) & {3, 17, 40}
     assert result["protocol"] == "disjoint"

@@ -114,9 +114,12 @@ def selection_score(
     ranks = adapted_ranks(candidate, new, old, queries, distance)
     if not len(ranks):
         return 0.0
-    inside = ranks <= K
-    mrr = float(np.where(inside, 1.0 / ranks, 0.0).mean())
-    return float(inside.mean()) + mrr / (len(ranks) + 1)
+    return _recall(ranks) + float(_reciprocal_ranks(ranks).mean()) / (len(ranks) + 1)
+
+
+def _reciprocal_ranks(ranks: np.ndarray) -> np.ndarray:
+    """Per query, 1 / rank inside the top 10, else 0 (MRR@10's terms)."""
+    return np.where(ranks <= K, 1.0 / ranks, 0.0)
 
 
 def _recall(ranks: np.ndarray) -> float:
@@ -147,7 +150,7 @@ def _per_query(transform: Transform, new: np.ndarray, old: np.ndarray,
     ranks = adapted_ranks(transform, new, old, queries, distance)
     return {
         "recall": (ranks <= K).astype(float),
-        "mrr": np.where(ranks <= K, 1.0 / ranks, 0.0),
+        "mrr": _reciprocal_ranks(ranks),
         "agreement": top_k_overlap(transform, new, old, queries, distance),
     }
 
