@@ -398,3 +398,12 @@ def test_a_busy_moment_does_not_make_a_transform_look_over_the_budget():
     costs = transform_costs_us({"busy_then_quiet": busy_then_quiet, "always_slow": always_slow},
                                np.ones((4, 8), np.float32), rounds=3, calls=30, warmup=5)
     assert costs["busy_then_quiet"] < 500.0 < 2000.0 < costs["always_slow"]
+
+
+def test_whitened_fits_without_a_neighbour_lookup_unless_asked_for_one(pairs_64):
+    new, old, _ = pairs_64
+    plain = fit("whitened", new, old)
+    asked = fit("whitened", new, old, gammas=(0.3,))
+    assert plain.map.settings[0] == 0.0 and len(plain.map.ref_new) == 0
+    assert asked.map.settings[0] == pytest.approx(0.3)
+    assert len(asked.map.ref_new) == asked.info["pairs"]  # refitted on every pair, all looked up

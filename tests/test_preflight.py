@@ -149,3 +149,41 @@ def test_the_interval_reaches_out_to_the_corpus_the_adapter_will_search():
     assert corpus["predicted_recall_recovery"] == sample["predicted_recall_recovery"]
     assert corpus["predicted_recall_low"] < sample["predicted_recall_low"]
     assert size_doublings(None, 800) == size_doublings(500, 800) == 1.0
+
+
+def test_a_richer_candidate_must_win_by_more_than_the_noise_of_its_margin():
+    from qdrant_drift.adapters.quality import clearly_better
+
+    plain = np.array([1, 0, 1, 0, 1, 0, 1, 0] * 25, np.float64)  # 200 queries, half found
+    one_more = plain.copy()
+    one_more[1] = 1  # finds one query more: a margin of 0.005, within its noise
+    many_more = plain.copy()
+    many_more[1:41:2] = 1  # finds 20 more and loses none
+    traded = plain.copy()
+    traded[1:41:2], traded[0:40:2] = 1, 0  # finds 20 others, loses 20
+
+    assert not clearly_better(one_more, plain)
+    assert clearly_better(many_more, plain)
+    assert not clearly_better(traded, plain)
+    assert not clearly_better(plain, plain)
+    assert not clearly_better(np.array([]), np.array([]))
+
+
+def test_whitened_takes_a_neighbour_lookup_only_where_it_wins_clearly():
+    from qdrant_drift.adapters.whitened import Whitened
+
+    plain = np.array([1, 0] * 100, np.float64)
+    narrow = plain.copy()
+    narrow[1] = 1
+    clear = plain.copy()
+    clear[1:41:2] = 1
+    setting = (0.25, 0.5, 1.0)
+    other = (0.0, 0.5, 0.0)
+
+    assert Whitened._choose({(setting, 0.0): plain, (setting, 0.15): narrow}) == (setting, 0.0)
+    assert Whitened._choose({(setting, 0.0): plain, (setting, 0.15): clear}) == (setting, 0.15)
+    # the lookup is weighed against the best candidate without one, whichever its setting
+    assert Whitened._choose({(other, 0.0): clear, (setting, 0.0): plain,
+                             (setting, 0.15): clear}) == (other, 0.0)
+    # among candidates without a lookup the best score wins outright
+    assert Whitened._choose({(other, 0.0): narrow, (setting, 0.0): plain}) == (other, 0.0)

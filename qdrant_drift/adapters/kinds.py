@@ -44,11 +44,17 @@ class FitContext:
         self.rng = np.random.default_rng(self.seed)
 
     def selection_score(self, candidate: Map, new: np.ndarray, old: np.ndarray) -> float:
-        if self.score is None:
-            from .quality import selection_score
+        terms = self.selection_terms(candidate, new, old)
+        return float(terms.mean()) if len(terms) else 0.0
 
-            return selection_score(candidate, new, old, self.queries, self.distance)
-        return self.score(candidate, new, old)
+    def selection_terms(self, candidate: Map, new: np.ndarray, old: np.ndarray
+                        ) -> np.ndarray:
+        """Per held-out query, its share of the score (one term for a custom scorer)."""
+        if self.score is None:
+            from .quality import selection_terms
+
+            return selection_terms(candidate, new, old, self.queries, self.distance)
+        return np.array([self.score(candidate, new, old)])
 
 
 class Fitter(Protocol):

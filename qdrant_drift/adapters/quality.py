@@ -111,10 +111,33 @@ def selection_score(
     MRR@10 breaks ties: it adds less than one query's share of Recall@10, so it only orders
     candidates whose recall is equal (two kinds that find the same answers, one ranking
     them higher)."""
+    terms = selection_terms(candidate, new, old, queries, distance)
+    return float(terms.mean()) if len(terms) else 0.0
+
+
+def selection_terms(
+    candidate: Map | Transform, new: np.ndarray, old: np.ndarray,
+    queries: np.ndarray | None = None, distance: str = "cosine",
+) -> np.ndarray:
+    """Per query, its share of :func:`selection_score` (the score is their mean): what
+    :func:`clearly_better` compares query by query."""
     ranks = adapted_ranks(candidate, new, old, queries, distance)
-    if not len(ranks):
-        return 0.0
-    return _recall(ranks) + float(_reciprocal_ranks(ranks).mean()) / (len(ranks) + 1)
+    return (ranks <= K) + _reciprocal_ranks(ranks) / (len(ranks) + 1)
+
+
+def clearly_better(richer: np.ndarray, plainer: np.ndarray) -> bool:
+    """Whether a richer candidate beats a plainer one by more than one standard error of
+    their paired difference (both scored on the same held-out queries, per-query terms of
+    :func:`selection_terms`): the one-standard-error rule of model selection.
+
+    Why: a held-out margin smaller than its own noise is no evidence, and some richer parts
+    are flattered by the held-out queries themselves (``whitened``'s neighbour lookup copies
+    training documents' legacy vectors, which helps documents and stand-in answers drawn from
+    the new model's neighbourhood more than real queries), so the plainer one keeps ties."""
+    gain = np.asarray(richer, np.float64) - np.asarray(plainer, np.float64)
+    if len(gain) < 2:
+        return bool(len(gain) and gain[0] > 0)  # a custom scorer's one figure: no noise known
+    return bool(gain.mean() > gain.std(ddof=1) / math.sqrt(len(gain)))
 
 
 def _reciprocal_ranks(ranks: np.ndarray) -> np.ndarray:

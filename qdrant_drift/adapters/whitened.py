@@ -15,9 +15,11 @@ Why each piece:
   the norm exactly for docs whose cosine is near ``beta``. Setting ``beta`` per query to the
   cosine of its ``level_rank``-th best reference doc puts that flat point at the top-k cut,
   where ranking errors cost recall.
-- *Neighbour lookup* (``gamma > 0``). Drastic drift (e.g. TF-IDF -> transformer) is not
-  linear. The whitened old vectors of the query's nearest training docs in the NEW space are
-  blended in, carrying the new model's notion of relatedness into the old space.
+- *Neighbour lookup* (``gamma > 0``, opt-in: see :data:`DEFAULT_GAMMAS`). Drastic drift
+  (e.g. TF-IDF -> transformer) is not linear. The whitened old vectors of the query's nearest
+  training docs in the NEW space are blended in, carrying the new model's notion of
+  relatedness into the old space. Among candidates, a lookup is chosen only where it beats
+  the best one without clearly (one standard error, paired).
 
 Both lookups run on every query, so they are kept small (issue 17: a scan of thousands of
 rows cost 0.2-10 ms per query, the BLAS going multi-threaded on a busy machine). The level
@@ -41,6 +43,7 @@ import numpy as np
 
 from .kinds import FitContext, register, split_indices
 from .maps import Map, register_map
+from .quality import clearly_better
 
 # (whitening power on the new side, on the old side, correlation weighting power)
 DEFAULT_SETTINGS: tuple[tuple[float, float, float], ...] = (
@@ -48,7 +51,13 @@ DEFAULT_SETTINGS: tuple[tuple[float, float, float], ...] = (
     (0.25, 0.5, 1.0),
     (0.5, 0.5, 1.0),
 )
-DEFAULT_GAMMAS: tuple[float, ...] = (0.0, 0.15, 0.3)
+# The neighbour lookup is opt-in (``gammas=(0.0, 0.15, 0.3)``). Measured on real queries
+# under the disjoint protocol, where held-out selection had chosen it: drastic drift (debian
+# lsa) +0.02 Recall@10 recovery, where no adapter reaches the old model's own queries (0.59)
+# and the drastic-drift verdict keeps adapted search from serving anyway; medium drift (depth)
+# -0.03, where adapted search does serve. Held-out documents cannot tell the two apart (they
+# favour the lookup on both), and it costs 40-50 us per query and an index in the file.
+DEFAULT_GAMMAS: tuple[float, ...] = (0.0,)
 KMEANS_ROUNDS = 10
 
 
@@ -283,20 +292,32 @@ class Whitened:
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map:
         candidates = [(tuple(s), float(g)) for s in self.settings for g in self.gammas]
         if len(candidates) > 1:
-            scores = dict.fromkeys(candidates, 0.0)
+            terms: dict[tuple, list[np.ndarray]] = {c: [] for c in candidates}
             for _ in range(self.selection_rounds):
                 train, val = split_indices(len(new), 0.4, ctx.rng)
-                for setting in self.settings:
-                    for gamma in self.gammas:
-                        built = self.build(new[train], old[train], setting, gamma)
-                        score = ctx.selection_score(built, new[val], old[val])
-                        scores[(tuple(setting), float(gamma))] += score / self.selection_rounds
-            self.selected = max(scores, key=scores.get)
+                for setting, gamma in candidates:
+                    built = self.build(new[train], old[train], setting, gamma)
+                    terms[(setting, gamma)].append(ctx.selection_terms(built, new[val], old[val]))
+            per_query = {c: np.concatenate(t) for c, t in terms.items()}
+            self.selected = self._choose(per_query)
             ctx.log(f"{self.name}: chose setting {self.selected[0]} gamma {self.selected[1]} "
-                    f"(held-out score {scores[self.selected]:.4f})")
+                    f"(held-out score {per_query[self.selected].mean():.4f})")
         else:
             self.selected = candidates[0]
         return self.build(new, old, *self.selected)
+
+    @staticmethod
+    def _choose(per_query: dict[tuple, np.ndarray]) -> tuple:
+        """The best candidate by held-out score, but a neighbour lookup only where it beats
+        the best candidate without one clearly (:func:`.quality.clearly_better`): on real
+        queries it lost 0.01-0.03 Recall@10 wherever it had won the held-out score narrowly
+        (benchmarks/README.md, "The neighbour lookup's one-standard-error rule")."""
+        best = max(per_query, key=lambda c: per_query[c].mean())
+        plain = [c for c in per_query if c[1] == 0.0]
+        if best[1] == 0.0 or not plain:
+            return best
+        best_plain = max(plain, key=lambda c: per_query[c].mean())
+        return best if clearly_better(per_query[best], per_query[best_plain]) else best_plain
 
     def frozen(self) -> "Whitened":
         return replace(self, settings=(self.selected[0],), gammas=(self.selected[1],))
