@@ -381,9 +381,11 @@ def test_the_tidy_removes_copies_of_deleted_points_and_unmarks_one_re_inserted_m
     # swept and copied again (else it would count as migrated with no copy to serve)
     steps = layout_of(BLUE_GREEN).tidy_steps()
     Record = models.Record
-    requests, removed = by_hand(steps, [
-        ("scroll", ([Record(id=6), Record(id=7), Record(id=8)], None)),
-        ("retrieve", [Record(id=6)]),
+    marked = {MIGRATED_MARKER: True}
+    requests, tidied = by_hand(steps, [
+        ("scroll", ([Record(id=6, payload={}), Record(id=7, payload={}),
+                     Record(id=8, payload={})], None)),
+        ("retrieve", [Record(id=6, payload=marked)]),
         ("delete", None),
         ("retrieve", [Record(id=8)]),
         ("delete_payload", None),
@@ -393,6 +395,29 @@ def test_the_tidy_removes_copies_of_deleted_points_and_unmarks_one_re_inserted_m
     deleted = delete.kwargs["points_selector"].filter.must
     assert deleted[0].has_id == [7, 8] and deleted[1:] == BACKFILL_COPIES.must  # only ours
     assert look_again.args == ("docs", [7, 8])
-    assert unmark.args == ("docs",) and unmark.kwargs == {"keys": [MIGRATED_MARKER],
-                                                          "points": [8]}
-    assert removed == 2
+    assert unmark.args == ("docs",) and unmark.kwargs["keys"] == [MIGRATED_MARKER]
+    assert unmark.kwargs["points"].filter.must[0].has_id == [8]
+    assert tidied == 3  # two copies removed, one point unmarked
+
+
+def test_the_tidy_unmarks_points_whose_payload_a_plain_client_edited_after_the_copy():
+    # set_payload and delete_payload keep the marker: without the tidy the sweep never sees
+    # the edit, and finish would drop the legacy point and keep the copy's old payload
+    steps = layout_of(BLUE_GREEN).tidy_steps()
+    Record = models.Record
+    stamp = {"_drift": {"new_vector_by": "backfill"}}
+    copies = [Record(id=i, payload={"text": f"t{i}", **stamp}) for i in (1, 2, 3)]
+    requests, tidied = by_hand(steps, [
+        ("scroll", (copies, None)),
+        ("retrieve", [
+            Record(id=1, payload={"text": "t1", MIGRATED_MARKER: True}),  # current
+            Record(id=2, payload={"text": "t2 edited", MIGRATED_MARKER: True}),  # stale
+            Record(id=3, payload={"text": "t3 edited"}),  # unmarked already: swept anyway
+        ]),
+        ("delete_payload", None),
+    ])
+    scroll, look_up, unmark = requests
+    assert scroll.kwargs["with_payload"] is True and look_up.kwargs["with_payload"] is True
+    assert unmark.kwargs["keys"] == [MIGRATED_MARKER]
+    assert unmark.kwargs["points"].filter.must[0].has_id == [2]
+    assert tidied == 1

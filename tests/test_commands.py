@@ -9,6 +9,7 @@ import random
 import threading
 from typing import Any
 
+import numpy as np
 import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
@@ -23,7 +24,8 @@ from qdrant_drift.sansio import drive
 from qdrant_drift.store.records import load_record, phase_change, update_record, write_record
 
 from .conftest import make_client
-from .backfill_fixtures import DIM, build_text_world, doc_text, embed_texts, old_vectors
+from .backfill_fixtures import (
+    DIM, build_text_world, doc_text, embed_texts, old_vectors, text_vector)
 
 
 def migrate_everything(world) -> None:
@@ -203,6 +205,25 @@ def test_points_written_after_cut_over_by_a_plain_client_keep_finish_from_droppi
     assert world.client.collection_exists("docs")
     run_backfill_world(world)  # the backfill runs after cut-over too
     assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
+
+
+def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collection():
+    # set_payload and delete_payload keep the legacy point's "migrated" marker: finish must
+    # not drop the legacy collection while a copy still holds the payload from before
+    world = build_text_world(20, layout="collection")
+    run_backfill_world(world)
+    commands.cutover(world.client, "upgrade")
+    world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "kept"}, points=[3])
+    world.client.delete_payload("docs", keys=["n"], points=[4])
+    with pytest.raises(StateError, match="finish refused: 2 of 20 points lack the new vector"):
+        commands.finish(world.client, "upgrade")
+    assert world.client.collection_exists("docs")
+    run_backfill_world(world)  # re-embeds the edited text, copies the payloads again
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
+    three, four = world.client.retrieve("docs_v2", [3, 4], with_payload=True, with_vectors=True)
+    assert three.payload["text"] == doc_text(3, version=1) and three.payload["tag"] == "kept"
+    assert np.allclose(three.vector["new"], text_vector(doc_text(3, version=1)), atol=1e-5)
+    assert "n" not in four.payload
 
 
 def test_a_blue_green_copy_of_a_point_deleted_by_a_plain_client_is_not_served_after_cut_over():

@@ -34,6 +34,7 @@ from ..migration.layouts import (
     BlueGreenLayout,
     Layout,
     NamedLayout,
+    copied_content,
     layout_of,
     marker,
     stamp,
@@ -163,17 +164,13 @@ class CollectionTarget(Target):
     def payload_selector(self) -> Any:
         return True  # the whole payload is copied to the new collection
 
-    @staticmethod
-    def _content(payload: Any) -> dict[str, Any]:
-        return {k: v for k, v in (payload or {}).items() if k not in (MIGRATED_MARKER, STAMP_KEY)}
-
     def write_steps(self, items: Sequence[Item], vectors: np.ndarray, *,
                     chunk: int | None = None) -> Steps[Outcome]:
         # one request whatever ``chunk``: the upsert's filter is the same for every point
         spec = self.spec
         ids = [item.id for item in items]
         copies = [models.PointStruct(id=item.id, vector=self.layout.new_vectors(row.tolist()),
-                                     payload={**self._content(item.payload),
+                                     payload={**copied_content(item.payload),
                                               STAMP_KEY: stamp(spec, spec.old_model,
                                                                BY_BACKFILL)})
                   for item, row in zip(items, vectors)]
@@ -186,7 +183,7 @@ class CollectionTarget(Target):
             if item.id not in now:
                 outcome.gone.append(item.id)
             elif self.is_migrated(now[item.id]) or (
-                    self._content(now[item.id].payload) == self._content(item.payload)):
+                    copied_content(now[item.id].payload) == copied_content(item.payload)):
                 outcome.migrated.append(item.id)
             else:
                 outcome.redo.append(item.id)

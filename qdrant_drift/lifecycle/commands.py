@@ -322,8 +322,8 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     if migrated < total and not force:
         raise StateError(
             f"finish refused: {total - migrated} of {total} points lack the new vector "
-            "(written since cut-over by a client that is not wrapped?); dropping the legacy "
-            "side would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; "
+            "(written or edited since cut-over by a client that is not wrapped?); dropping "
+            "the legacy side would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; "
             "requeue dead letters after fixing them), then finish; or give them up "
             "(`qdrant-drift finish --force`, `finish(force=True)`)")
     return record
@@ -335,7 +335,10 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     the legacy vector (named layout) or collection (blue-green). A collection's unnamed
     legacy vector cannot be dropped in Qdrant: it stays, unused."""
     record = yield from check_finish_steps(name, state_collection, force=force)
-    yield from layout_of(record.spec).tidy_steps()  # see cutover_steps
+    # see cutover_steps; what the tidy unmarks (edited by a plain client since it was
+    # copied) must be copied again before the legacy side goes
+    if (yield from layout_of(record.spec).tidy_steps()):
+        record = yield from check_finish_steps(name, state_collection, force=force)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record

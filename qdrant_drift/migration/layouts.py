@@ -55,6 +55,13 @@ def marker() -> dict[str, Any]:
     return {MIGRATED_MARKER: True}
 
 
+def copied_content(payload: Any) -> dict[str, Any]:
+    """What a blue-green copy carries over from its legacy point's payload: all of it but the
+    migration's own keys (the legacy side's marker, the copy's stamp). A copy is current
+    while the two sides' contents are equal."""
+    return {k: v for k, v in (payload or {}).items() if k not in (MIGRATED_MARKER, STAMP_KEY)}
+
+
 def coverage(migrated: int, total: int) -> float:
     """Share of points that have the new vector (an empty collection is fully covered)."""
     return min(1.0, migrated / total) if total else 1.0
@@ -393,38 +400,52 @@ class BlueGreenLayout(Layout):
                 f"{self.spec.collection!r} stays as it is")
 
     def tidy_steps(self) -> Steps[int]:
-        """Copies the backfill (or ``fit``) made whose legacy point a plain client deleted
-        since: page through those copies, look their ids up in the legacy collection, delete
-        the missing ones (still only ours, never an app's own write: a point re-inserted
-        meanwhile is unmarked, so it is swept again and gets a fresh copy). Run when a
-        backfill runs out of work, and before cut-over and finish, so that no deleted point
-        comes back once the new collection serves."""
-        spec, removed, offset = self.spec, 0, None
+        """Copies the backfill (or ``fit``) made that a plain client's writes to the legacy
+        collection left behind (how many were removed or unmarked). Run when a backfill runs
+        out of work, and before cut-over and finish, so that the new collection serves
+        neither a deleted point nor an old payload once it serves alone.
+
+        - *Deleted since:* the copy is deleted (only ours, never an app's own write: a
+          point re-inserted meanwhile is unmarked, so it is swept and copied again).
+        - *Payload edited since* (``set_payload`` merges and ``delete_payload`` keep the
+          marker, so the sweep would never see them): the legacy point is unmarked, so it is
+          swept, re-embedded from its current content and copied again.
+
+        Unmarking is always safe: at worst a point is re-embedded for nothing (a wrapped
+        write seen half-way between its two sides, a copy being replaced meanwhile); the
+        copy that follows replaces only the backfill's own, and marks the point only once
+        both sides' contents are equal (:class:`~qdrant_drift.backfill.targets.
+        CollectionTarget`)."""
+        spec, tidied, offset = self.spec, 0, None
         while True:
             page, offset = yield call("scroll", spec.native_collection,
                                       scroll_filter=BACKFILL_COPIES, limit=TIDY_PAGE,
-                                      offset=offset, with_payload=False, with_vectors=False)
-            ids = [p.id for p in page]
-            if ids:
-                legacy = yield call("retrieve", spec.collection, ids, with_payload=False,
-                                    with_vectors=False)
-                present = {p.id for p in legacy}
-                orphans = [i for i in ids if i not in present]
+                                      offset=offset, with_payload=True, with_vectors=False)
+            if page:
+                legacy = yield call("retrieve", spec.collection, [p.id for p in page],
+                                    with_payload=True, with_vectors=False)
+                present = {p.id: p for p in legacy}
+                orphans = [p.id for p in page if p.id not in present]
+                stale = [p.id for p in page if p.id in present
+                         and self.is_migrated(present[p.id])
+                         and copied_content(p.payload) != copied_content(present[p.id].payload)]
                 if orphans:
                     yield call("delete", spec.native_collection,
                                points_selector=models.FilterSelector(filter=models.Filter(
                                    must=[models.HasIdCondition(has_id=orphans),
                                          *BACKFILL_COPIES.must])))
-                    removed += len(orphans)
                     # One re-inserted and copied again between the look-up and the delete
                     # lost its fresh copy: unmark it, so that it is swept and copied again.
                     back = yield call("retrieve", spec.collection, orphans,
                                       with_payload=False, with_vectors=False)
-                    if back:
-                        yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
-                                   points=[p.id for p in back])
+                    stale += [p.id for p in back]
+                if stale:  # by filter: a point deleted meanwhile is no error
+                    yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
+                               points=models.FilterSelector(filter=models.Filter(
+                                   must=[models.HasIdCondition(has_id=stale)])))
+                tidied += len(orphans) + len(stale)
             if offset is None:
-                return removed
+                return tidied
 
     def drop_new_steps(self) -> Steps[None]:
         """The new collection goes; the legacy points lose their "migrated" marker, so that
