@@ -407,3 +407,29 @@ def test_whitened_fits_without_a_neighbour_lookup_unless_asked_for_one(pairs_64)
     assert plain.map.settings[0] == 0.0 and len(plain.map.ref_new) == 0
     assert asked.map.settings[0] == pytest.approx(0.3)
     assert len(asked.map.ref_new) == asked.info["pairs"]  # refitted on every pair, all looked up
+
+
+def test_whitened_averages_its_settings_into_one_rotation_each_weighing_the_same(pairs_64):
+    from qdrant_drift.adapters.whitened import Whitened
+
+    new, old, _ = pairs_64
+    settings = ((0.0, 0.5, 0.0), (0.5, 0.5, 1.0))
+    fitter = Whitened(settings=settings)
+    averaged = fitter.build(new, old, settings, 0.0)
+    singles = [fitter.build(new, old, (s,), 0.0) for s in settings]
+    centred = new - new.mean(0)
+    # each single rotation's output has a typical length of 1 on the docs; the average sums them
+    for single in singles:
+        assert np.median(np.linalg.norm(centred @ single.rotation, axis=1)) == pytest.approx(
+            1.0, rel=1e-4)
+    np.testing.assert_allclose(averaged.rotation, singles[0].rotation + singles[1].rotation,
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_whitened_settings_that_cannot_be_averaged_are_refused_or_chosen_among(pairs_64):
+    new, old, _ = pairs_64
+    mixed = ((0.0, 0.5, 0.0), (0.0, 0.25, 0.0))  # two old-side powers: two back-transforms
+    with pytest.raises(ValueError, match="must share the old side's power"):
+        fit("whitened", new, old, settings=mixed)
+    chosen = fit("whitened", new, old, settings=mixed, average=False)
+    assert chosen.transform(new[:3]).shape == (3, old.shape[1])

@@ -90,6 +90,27 @@ def test_a_plain_client_s_edits_and_deletes_behind_the_sweep_are_caught_up(layou
     assert drive(count_migrated(world.spec), world.client) == (57, 57)
 
 
+def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_copied_again():
+    # blue-green: set_payload keeps the legacy point's marker, so the sweep would not see
+    # it; the run tidies when it runs out of work and copies the point again before it ends
+    world = build_text_world(64, layout="collection")
+    edited = []
+
+    def edit(worker, outcome):
+        if not edited and 3 in outcome.migrated:
+            edited.append(True)
+            world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "x"},
+                                     points=[3])
+
+    stats = BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                           options=BackfillOptions(batch_size=16, **FAST), on_batch=edit).run()
+    assert edited and stats.state == "finished"
+    copy = world.client.retrieve("docs_v2", [3], with_payload=True)[0].payload
+    assert copy["text"] == doc_text(3, version=1) and copy["tag"] == "x"
+    assert wrong_vectors(world) == []
+    assert drive(count_migrated(world.spec), world.client) == (64, 64)
+
+
 def test_the_named_layout_stamps_backfilled_vectors_with_their_model():
     world = build_text_world(20)
     run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),

@@ -421,3 +421,16 @@ def test_the_tidy_unmarks_points_whose_payload_a_plain_client_edited_after_the_c
     assert unmark.kwargs["keys"] == [MIGRATED_MARKER]
     assert unmark.kwargs["points"].filter.must[0].has_id == [2]
     assert tidied == 1
+
+
+def test_a_tidy_by_ids_only_reads_no_payload_and_unmarks_nothing():
+    # what a backfill that keeps running does every few minutes: deletes only
+    steps = layout_of(BLUE_GREEN).tidy_steps(payloads=False)
+    Record = models.Record
+    requests, tidied = by_hand(steps, [
+        ("scroll", ([Record(id=1), Record(id=2)], None)),
+        ("retrieve", [Record(id=1), Record(id=2)]),
+    ])
+    scroll, look_up = requests
+    assert scroll.kwargs["with_payload"] is False and look_up.kwargs["with_payload"] is False
+    assert tidied == 0

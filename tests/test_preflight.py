@@ -162,23 +162,44 @@ def test_a_richer_candidate_must_win_by_more_than_the_noise_of_its_margin():
     traded = plain.copy()
     traded[1:41:2], traded[0:40:2] = 1, 0  # finds 20 others, loses 20
 
-    assert not clearly_better(one_more, plain)
-    assert clearly_better(many_more, plain)
-    assert not clearly_better(traded, plain)
-    assert not clearly_better(plain, plain)
-    assert not clearly_better(np.array([]), np.array([]))
+    assert not clearly_better([one_more], [plain])
+    assert clearly_better([many_more], [plain])
+    assert not clearly_better([traded], [plain])
+    assert not clearly_better([plain], [plain])
+    assert not clearly_better([np.array([])], [np.array([])])
+
+
+def test_rounds_that_score_the_same_queries_again_do_not_count_as_more_evidence():
+    from qdrant_drift.adapters.quality import clearly_better
+
+    plain = np.array([1, 0] * 100, np.float64)
+    richer = plain.copy()
+    richer[[1, 3, 5]] = 1
+    richer[0] = 0  # +3 / -1 of 200: within the noise
+    assert not clearly_better([richer], [plain])
+    # two rounds over the same logged queries: the same evidence, not twice as much
+    assert not clearly_better([richer, richer], [plain, plain])
+    assert not clearly_better([richer] * 3, [plain] * 3)
+
+
+def test_a_custom_scorers_one_figure_per_round_only_has_to_be_higher():
+    from qdrant_drift.adapters.quality import clearly_better
+
+    assert clearly_better([np.array([0.6]), np.array([0.61])], [np.array([0.5]), np.array([0.5])])
+    assert not clearly_better([np.array([0.5])], [np.array([0.5])])
 
 
 def test_whitened_takes_a_neighbour_lookup_only_where_it_wins_clearly():
     from qdrant_drift.adapters.whitened import Whitened
 
-    plain = np.array([1, 0] * 100, np.float64)
-    narrow = plain.copy()
-    narrow[1] = 1
-    clear = plain.copy()
-    clear[1:41:2] = 1
-    setting = (0.25, 0.5, 1.0)
-    other = (0.0, 0.5, 0.0)
+    plain = [np.array([1, 0] * 100, np.float64)] * 2  # two selection rounds
+    narrow = [p.copy() for p in plain]
+    narrow[0][1] = 1
+    clear = [p.copy() for p in plain]
+    for p in clear:
+        p[1:41:2] = 1
+    setting = ((0.25, 0.5, 1.0),)
+    other = ((0.0, 0.5, 0.0),)
 
     assert Whitened._choose({(setting, 0.0): plain, (setting, 0.15): narrow}) == (setting, 0.0)
     assert Whitened._choose({(setting, 0.0): plain, (setting, 0.15): clear}) == (setting, 0.15)

@@ -157,6 +157,26 @@ def test_app_writes_and_deletes_racing_a_ray_backfill_are_never_clobbered_or_res
     assert wrong_vectors(world) == [60]  # 60 holds the app's own vector, by design
 
 
+def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_copied_again():
+    # blue-green: the edit keeps the legacy point's marker; the run tidies when it runs out
+    # of work, finds the copy's payload out of date and copies the point again before it ends
+    world = build_text_world(64, layout="collection")
+    edited = []
+
+    def edit(engine, outcome):
+        if not edited and 3 in outcome.migrated:
+            edited.append(True)
+            world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "x"},
+                                     points=[3])
+
+    stats = backfill(world, on_batch=edit, write_batches=1).run()
+    assert edited and stats.state == "finished"
+    copy = world.client.retrieve("docs_v2", [3], with_payload=True)[0].payload
+    assert copy["text"] == doc_text(3, version=1) and copy["tag"] == "x"
+    assert wrong_vectors(world) == []
+    assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
 def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     world = build_text_world(40)
     world.client.set_payload("docs", {"text": ""}, points=[4])

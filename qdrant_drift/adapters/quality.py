@@ -31,7 +31,7 @@ predict what Qdrant will return.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -125,19 +125,29 @@ def selection_terms(
     return (ranks <= K) + _reciprocal_ranks(ranks) / (len(ranks) + 1)
 
 
-def clearly_better(richer: np.ndarray, plainer: np.ndarray) -> bool:
+def clearly_better(richer: Sequence[np.ndarray], plainer: Sequence[np.ndarray]) -> bool:
     """Whether a richer candidate beats a plainer one by more than one standard error of
-    their paired difference (both scored on the same held-out queries, per-query terms of
-    :func:`selection_terms`): the one-standard-error rule of model selection.
+    their paired difference: the one-standard-error rule of model selection. Each argument
+    holds one array per selection round, of per-query terms (:func:`selection_terms`) on
+    that round's held-out queries, the same queries for both candidates.
+
+    The gain is the mean over rounds of each round's mean difference; its standard error the
+    mean of the rounds' own, not shrunk by the number of rounds, since rounds re-use queries
+    (the same logged queries, overlapping validation documents). A round of one term (a
+    custom scorer's figure) has no noise to measure: there the gain must only be positive.
 
     Why: a held-out margin smaller than its own noise is no evidence, and some richer parts
     are flattered by the held-out queries themselves (``whitened``'s neighbour lookup copies
     training documents' legacy vectors, which helps documents and stand-in answers drawn from
     the new model's neighbourhood more than real queries), so the plainer one keeps ties."""
-    gain = np.asarray(richer, np.float64) - np.asarray(plainer, np.float64)
-    if len(gain) < 2:
-        return bool(len(gain) and gain[0] > 0)  # a custom scorer's one figure: no noise known
-    return bool(gain.mean() > gain.std(ddof=1) / math.sqrt(len(gain)))
+    gains, errors = [], []
+    for rich, plain in zip(richer, plainer):
+        gain = np.asarray(rich, np.float64) - np.asarray(plain, np.float64)
+        if not len(gain):
+            continue
+        gains.append(gain.mean())
+        errors.append(gain.std(ddof=1) / math.sqrt(len(gain)) if len(gain) > 1 else 0.0)
+    return bool(gains) and float(np.mean(gains)) > float(np.mean(errors))
 
 
 def _reciprocal_ranks(ranks: np.ndarray) -> np.ndarray:

@@ -162,8 +162,8 @@ class BackfillWorker(Controls):
         if not self.options.exit_when_done and now < self._next_recount:
             return view
         self._next_recount = now + self.options.heartbeat_timeout / 4
-        if self._tidy.due(now):  # what plain deletes left behind in the new collection
-            self._drive(self.target.tidy_steps())
+        if self._tidy.due(now):  # what plain deletes and edits left behind the copies
+            self._drive(self.target.tidy_steps(payloads=self._tidy.payloads))
         dead = {d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection))}
         left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))

@@ -213,6 +213,7 @@ class RayBackfill(Controls):
         self._init_controls()  # _stop, pause state
         self.leases = LeaseBook(self.worker_id, self.options.partitions)
         self._all_done = False
+        self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
         self._next_heartbeat = self._next_sample = 0.0
         self.target: Target | None = None
         self.dim = 0
@@ -239,18 +240,25 @@ class RayBackfill(Controls):
             store.read_dead_letters(self.migration, self.state_collection)))
         self._reopen_if_points_left()
 
-    def _reopen_if_points_left(self) -> None:
-        """Every partition is done, yet points lack the new vector (written behind a finished
-        backfill by a plain client, or dead letters requeued): open them for a new pass."""
+    def _reopen_if_points_left(self) -> bool:
+        """Every partition is done, yet points lack the new vector (written or edited behind
+        the sweep by a plain client, or dead letters requeued): open them for a new pass.
+        Whether it did; not twice for the same points left with nothing written between (no
+        way forward: a pass would find none of them)."""
         assert self.target is not None
         view = self._lease_view()
         if not all(lease.done for lease in view.stored.values()):
-            return
-        if self._tidy.due(time.time()):  # what plain deletes left behind in the new collection
-            self._drive(self.target.tidy_steps())
-        if self._drive(count_left_steps(self.target, self.ledger.dead)):
-            self._drive(store.write_leases(self.migration, self.options.partitions,
-                                           reopened(view), self.state_collection))
+            return False
+        if self._tidy.due(time.time()):  # what plain deletes and edits left behind the copies
+            self._drive(self.target.tidy_steps(payloads=self._tidy.payloads))
+        left = self._drive(count_left_steps(self.target, self.ledger.dead))
+        progress = (left, self.stats.written + self.stats.redone + self.stats.dead_lettered)
+        if not left or progress == self._last_reopen:
+            return False
+        self._last_reopen = progress
+        self._drive(store.write_leases(self.migration, self.options.partitions,
+                                       reopened(view), self.state_collection))
+        return True
 
     def _lease_view(self) -> LeaseView:
         return self._drive(read_lease_view(
@@ -471,10 +479,13 @@ class RayBackfill(Controls):
                 self._close_owned()
                 self._heartbeat(force=True)
                 if self._all_done:
+                    # points edited or written behind the sweep: another pass, else done
+                    if self._reopen_if_points_left():
+                        self._heartbeat(force=True)  # claims the reopened partitions
+                        continue
                     if self.options.exit_when_done:
                         done = True
                         break
-                    self._reopen_if_points_left()  # keep running: points that arrive later
                 self._stop.wait(self.options.heartbeat_timeout / 4)
         except BaseException:
             failed = True

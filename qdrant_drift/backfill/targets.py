@@ -14,8 +14,10 @@ collection first), changed -> remove our copy and re-embed, unchanged -> mark th
 point migrated. Replacing our own copies is what keeps an app that is not wrapped right: its
 plain upsert of a changed point drops the legacy point's marker, so the point is swept again
 and the stale copy is replaced (an insert-only write would keep the stale copy and mark the
-point migrated). Its plain deletes reach the legacy collection only: :meth:`tidy_steps`
-removes the copies whose legacy point is gone, each time the backfill runs out of work.
+point migrated). Its plain deletes and payload edits reach the legacy collection only:
+:meth:`tidy_steps` removes the copies whose legacy point is gone and unmarks the points whose
+payload no longer matches their copy's (to be copied again), each time the backfill runs out
+of work.
 """
 
 from __future__ import annotations
@@ -111,9 +113,10 @@ class Target:
     def is_migrated(self, record: models.Record) -> bool:
         return self.layout.is_migrated(record)
 
-    def tidy_steps(self) -> Steps[int]:
-        """Remove what the backfill wrote for points that no longer exist (how many)."""
-        return (yield from self.layout.tidy_steps())
+    def tidy_steps(self, *, payloads: bool = True) -> Steps[int]:
+        """Catch up what the backfill copied with a plain client's deletes and payload edits
+        since (how many points; see the layout's ``tidy_steps``)."""
+        return (yield from self.layout.tidy_steps(payloads=payloads))
 
 
 class NamedTarget(Target):
@@ -215,9 +218,12 @@ def target_for(spec: MigrationSpec, source: ContentSource) -> Target:
 class TidySchedule:
     """When a backfill that ran out of work looks for copies to tidy (:meth:`Target.tidy_
     steps`, a scan of the new collection). A backfill about to exit tidies at each such
-    moment (it comes once, or once per pass); one that keeps running recounts every few
-    seconds, so it tidies at most every ``interval_s``: a delete behind it is caught up a
-    few minutes late, and the scan is not repeated on every recount of a large collection."""
+    moment (it comes once, or once per pass), payloads compared; one that keeps running
+    recounts every few seconds, so it tidies at most every ``interval_s`` and by ids only: a
+    delete behind it is caught up a few minutes late, a payload edit at cut-over or finish
+    (their own tidy compares payloads, refuses, and this backfill then copies the point
+    again), and the scan is neither repeated on every recount of a large collection nor
+    made of every payload, twice, every few minutes."""
 
     interval_s: float
     every_time: bool  # the backfill exits when done
@@ -227,6 +233,11 @@ class TidySchedule:
     def for_backfill(cls, options: Any) -> "TidySchedule":
         """Every ten heartbeat timeouts (five minutes by default) when it keeps running."""
         return cls(10 * options.heartbeat_timeout, every_time=options.exit_when_done)
+
+    @property
+    def payloads(self) -> bool:
+        """Whether this backfill's tidies compare payloads (see the class docstring)."""
+        return self.every_time
 
     def due(self, now: float) -> bool:
         if not self.every_time and now < self._next:

@@ -275,7 +275,9 @@ def cutover_steps(name: str, *, force: bool = False,
         dead = yield from read_dead_letters(name, state_collection)
         raise StateError(
             f"cut-over refused: {total - migrated} of {total} points still lack the new "
-            f"vector ({len(dead)} in dead letters); they would drop out of search results. "
+            f"vector ({len(dead)} in dead letters; in blue-green, also those a client that "
+            "is not wrapped edited since they were copied); they would drop out of search "
+            "results or serve an old payload. "
             "Let the backfill finish (`qdrant-drift backfill`: it also finds points "
             "written behind it; requeue dead letters after "
             "fixing them: `qdrant-drift dead-letters --requeue`), or force it (`qdrant-drift "
