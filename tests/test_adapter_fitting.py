@@ -430,6 +430,6 @@ def test_whitened_settings_that_cannot_be_averaged_are_refused_or_chosen_among(p
     new, old, _ = pairs_64
     mixed = ((0.0, 0.5, 0.0), (0.0, 0.25, 0.0))  # two old-side powers: two back-transforms
     with pytest.raises(ValueError, match="must share the old side's power"):
-        fit("whitened", new, old, settings=mixed)
-    chosen = fit("whitened", new, old, settings=mixed, average=False)
+        fit("whitened", new, old, settings=mixed, average=True)
+    chosen = fit("whitened", new, old, settings=mixed)
     assert chosen.transform(new[:3]).shape == (3, old.shape[1])

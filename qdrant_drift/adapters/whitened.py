@@ -30,8 +30,8 @@ Recall@10 on the drastic pair): it searches a small inverted index instead, ``li
 k-means lists of the docs (128) of which the ``probes`` nearest (4) are scanned: about 3% of
 the docs, in one product for the rotation and the lists and four small ones.
 
-The whitening settings are averaged into one rotation (see :class:`Whitened`); a lookup's
-blend, when asked for, is chosen on held-out pairs by retrieval quality.
+The setting, and a lookup's blend when asked for, are chosen on held-out pairs by retrieval
+quality (or the settings averaged into one rotation: see :class:`Whitened`).
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def _matrix_power(eig: tuple[np.ndarray, np.ndarray], power: float, shrinkage: f
 class Whitened:
     """Whitened, correlation-weighted rotation + per-query norm-bias correction (+ lookup).
 
-    Options: ``settings`` (whitening powers and correlation weightings: with ``average``
-    their rotations are averaged into one, else held-out retrieval picks one), ``gammas``
+    Options: ``settings`` (whitening powers and correlation weightings: held-out retrieval
+    picks one, or with ``average`` their rotations are averaged into one), ``gammas``
     (lookup blend candidates; 0 disables the lookup), ``shrinkage`` (covariance
     regularisation, relative to the mean eigenvalue), ``temperature`` and ``neighbours`` of
     the lookup, ``level_rank`` (which reference cosine sets the per-query level, counted
@@ -230,19 +230,21 @@ class Whitened:
     ``lists`` and ``probes`` (the lookup's index: lists, lists scanned per query). The last
     three trade a little quality for a per-query cost that stays flat in the pairs.
 
-    Why average: which whitening power suits real queries is what held-out data cannot
-    tell. On the debian pairs, held-out documents and logged queries alike ranked last the
-    setting that real queries ranked first on two pairs of three (by 0.02-0.06 Recall@10),
-    and first the one they ranked last on the third. Each setting's rotation, scaled by the
-    typical length of its output on the training docs so that each weighs the same, summed
-    into one matrix, came within 0.005 of the best setting on every pair, at one setting's
-    cost (benchmarks/README.md, "Stop 23"). Settings averaged must share the old side's
+    Why ``average`` is there, and off: which whitening power suits real queries is what
+    held-out data cannot tell. On the debian pairs, held-out documents and logged queries
+    alike ranked last the setting real queries ranked first on two pairs of three. Each
+    setting's rotation, scaled by the typical length of its output on the training docs so
+    that each weighs the same, summed into one matrix, came within 0.005 of the best setting
+    there, at one setting's cost. But the averaged map scores lower on held-out documents,
+    the same blind spot, so ``auto`` then passed it over for Procrustes on small samples
+    (the README's demo: 0.63 instead of 0.75), which costs more than averaging gains
+    (benchmarks/README.md, "Stop 23"). Settings averaged must share the old side's
     whitening power: the back-transform and the level's reference rows depend on it.
     """
 
     settings: Sequence[Sequence[float]] = DEFAULT_SETTINGS
     gammas: Sequence[float] = DEFAULT_GAMMAS
-    average: bool = True
+    average: bool = False
     shrinkage: float = 0.1
     temperature: float = 0.02
     neighbours: int = 50
@@ -269,7 +271,7 @@ class Whitened:
         if self.average and len({float(s[1]) for s in self.settings}) > 1:
             raise ValueError("whitened settings averaged must share the old side's power "
                              f"(their second value), got {[tuple(s) for s in self.settings]}; "
-                             "pass average=False to choose one of them instead")
+                             "leave average=False to choose one of them instead")
 
     def build(self, new: np.ndarray, old: np.ndarray, settings: Sequence[Sequence[float]],
               gamma: float) -> WhitenedMap:
