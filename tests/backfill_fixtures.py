@@ -117,3 +117,23 @@ def wrong_vectors(world: TextWorld) -> list[Any]:
         if vec is None or not np.allclose(vec, text_vector(text), atol=1e-5):
             bad.append(i)
     return bad
+
+
+class PayloadEditAfterCopy:
+    """A backfill's ``on_batch`` hook: once point ``pid`` is copied (blue-green), a plain
+    client edits its payload (its text and a new key). ``copied_again`` says whether the
+    new collection ended up with the edit and every vector matches its text."""
+
+    def __init__(self, world: TextWorld, pid: int = 3) -> None:
+        self.world, self.pid, self.edited = world, pid, False
+
+    def __call__(self, engine: Any, outcome: Any) -> None:
+        if not self.edited and self.pid in outcome.migrated:
+            self.edited = True
+            self.world.client.set_payload(
+                "docs", {"text": doc_text(self.pid, version=1), "tag": "x"}, points=[self.pid])
+
+    def copied_again(self) -> bool:
+        copy = self.world.client.retrieve("docs_v2", [self.pid], with_payload=True)[0].payload
+        return (self.edited and copy["text"] == doc_text(self.pid, version=1)
+                and copy["tag"] == "x" and wrong_vectors(self.world) == [])

@@ -36,7 +36,8 @@ from qdrant_drift.store.records import count_migrated, read_coverage
 
 from .conftest import BACKENDS, make_client
 from .backfill_fixtures import (
-    DIM, build_text_world, doc_text, embed_texts, old_vectors, text_vector, wrong_vectors)
+    DIM, PayloadEditAfterCopy, build_text_world, doc_text, embed_texts, old_vectors,
+    text_vector, wrong_vectors)
 
 LAYOUTS = ("named", "collection")
 FAST = dict(sample_interval_s=0.2, hot_refresh_s=0.1, heartbeat_timeout=2.0, max_retry_wait=0.05)
@@ -94,20 +95,10 @@ def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_co
     # blue-green: set_payload keeps the legacy point's marker, so the sweep would not see
     # it; the run tidies when it runs out of work and copies the point again before it ends
     world = build_text_world(64, layout="collection")
-    edited = []
-
-    def edit(worker, outcome):
-        if not edited and 3 in outcome.migrated:
-            edited.append(True)
-            world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "x"},
-                                     points=[3])
-
+    edit = PayloadEditAfterCopy(world)
     stats = BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
                            options=BackfillOptions(batch_size=16, **FAST), on_batch=edit).run()
-    assert edited and stats.state == "finished"
-    copy = world.client.retrieve("docs_v2", [3], with_payload=True)[0].payload
-    assert copy["text"] == doc_text(3, version=1) and copy["tag"] == "x"
-    assert wrong_vectors(world) == []
+    assert stats.state == "finished" and edit.copied_again()
     assert drive(count_migrated(world.spec), world.client) == (64, 64)
 
 

@@ -28,8 +28,8 @@ from qdrant_drift.lifecycle.commands import pause, resume
 from qdrant_drift.store.records import read_coverage
 
 from .backfill_fixtures import (
-    DIM, build_legacy_collection, build_text_world, doc_text, embed_texts, text_vector,
-    wrong_vectors,
+    DIM, PayloadEditAfterCopy, build_legacy_collection, build_text_world, doc_text,
+    embed_texts, text_vector, wrong_vectors,
 )
 
 ray = pytest.importorskip(
@@ -161,19 +161,9 @@ def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_co
     # blue-green: the edit keeps the legacy point's marker; the run tidies when it runs out
     # of work, finds the copy's payload out of date and copies the point again before it ends
     world = build_text_world(64, layout="collection")
-    edited = []
-
-    def edit(engine, outcome):
-        if not edited and 3 in outcome.migrated:
-            edited.append(True)
-            world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "x"},
-                                     points=[3])
-
+    edit = PayloadEditAfterCopy(world)
     stats = backfill(world, on_batch=edit, write_batches=1).run()
-    assert edited and stats.state == "finished"
-    copy = world.client.retrieve("docs_v2", [3], with_payload=True)[0].payload
-    assert copy["text"] == doc_text(3, version=1) and copy["tag"] == "x"
-    assert wrong_vectors(world) == []
+    assert stats.state == "finished" and edit.copied_again()
     assert drive(read_coverage(world.spec), world.client) == 1.0
 
 
