@@ -78,6 +78,7 @@ def test_the_whole_lifecycle_from_fit_to_finish(world):
     migration = Migration(client, path)
     report = migration.plan(sample=32)
     assert report.points == 200 and report.new_dimension == 16 and report.supports_layout
+    assert report.fit_sample == 150 and report.sample_note() is None
 
     adapter = migration.fit()
     assert adapter.quality["predicted_recall_recovery"] > 0.5
@@ -233,6 +234,16 @@ def test_a_wrong_path_or_an_invalid_file_creates_no_storage_folder(tmp_path, emb
     for command in ("fit", "plan", "start"):
         _refused(command, str(invalid), "--path", str(wrong))
     assert not wrong.exists()
+
+
+def test_plan_says_when_the_fit_sample_is_the_whole_collection(tmp_path):
+    # fit then embeds every point: coverage is 100% before `start` and the backfill finds
+    # nothing left, which a newcomer read as a backfill that never ran
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 120)
+    report = Migration(client, migration_file(tmp_path, sample_size=500)).plan(sample=8)
+    assert report.fit_sample == 120
+    assert "covers all 120 points" in report.sample_note()
 
 
 def test_plan_refuses_a_missing_old_vector_listing_the_vectors_there_are(tmp_path, embedded):

@@ -186,7 +186,8 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
         console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
                       "one: the legacy collection stays as it is until `finish` drops it, so "
                       "apps that are not wrapped keep writing until then (wrap them, or point "
-                      "them at the [migration] alias, before finish)")
+                      "them at the [migration] alias between cut-over, which creates it, and "
+                      "finish)")
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
 
 
@@ -210,6 +211,8 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
             value = f"{_duration(value)} with one worker"
         table.add_row(key.replace("_", " "), _figure(value))
     console.print(table)
+    if report.sample_note():
+        console.print(f"note: {report.sample_note()}")
     if not report.supports_layout:
         fail(DriftError(report.capability_note))
 

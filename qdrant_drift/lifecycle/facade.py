@@ -134,9 +134,20 @@ class PlanReport:
     new_dimension: int | None
     estimated_backfill_s: float | None
     existing_phase: str | None
+    fit_sample: int = 0  # points ``fit`` embeds ([adapter] sample_size, at most every point)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def sample_note(self) -> str | None:
+        """A line for a fit sample that is the whole collection: the backfill will then find
+        nothing left, which looks like a migration that skipped its backfill."""
+        if not self.points or self.fit_sample < self.points:
+            return None
+        return (f"the fit sample ([adapter] sample_size) covers all {self.points} points: "
+                "`fit` embeds every point and keeps the vectors, so coverage is 100% after "
+                "it and the backfill will find nothing left (lower sample_size to leave the "
+                "rest to the backfill)")
 
 
 def _adapter_distance(collection_distance: Any) -> str:
@@ -283,6 +294,7 @@ class Migration:
             embed_items_per_s=rate, new_dimension=dim,
             estimated_backfill_s=(remaining / rate) if rate else None,
             existing_phase=record.phase.value if record is not None else None,
+            fit_sample=min(self.file.adapter.sample_size, total),
         )
 
     def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None,
