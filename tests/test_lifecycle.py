@@ -244,6 +244,10 @@ def test_plan_says_when_the_fit_sample_is_the_whole_collection(tmp_path):
     report = Migration(client, migration_file(tmp_path, sample_size=500)).plan(sample=8)
     assert report.fit_sample == 120
     assert "covers all 120 points" in report.sample_note()
+    small = Migration(client, migration_file(tmp_path, sample_size=100, kind="whitened")).plan(
+        sample=8)
+    assert small.fit_sample == 100 and small.fit_sample < small.preflight_pairs
+    assert "pre-flight quality report needs" in small.sample_note()
 
 
 def test_plan_refuses_a_missing_old_vector_listing_the_vectors_there_are(tmp_path, embedded):

@@ -303,13 +303,17 @@ def preflight_report(
         "drastic_drift": bool(drastic),
     }
     if drastic:
-        report["advice"] = DRASTIC_ADVICE
+        report["advice"] = (BELOW_OLD_MODEL if below_old else LOSES_IDENTITY) + DRASTIC_ADVICE
     return report
 
 
+BELOW_OLD_MODEL = ("Adapted queries are predicted to search the legacy vectors worse than the "
+                   "old model's own queries do. ")
+LOSES_IDENTITY = (
+    f"The adapter loses item identity: under {MIN_IDENTITY_PRESERVATION:.0%} of held-out "
+    "documents find their own legacy vector first through it, and short queries, which carry "
+    "less than documents, fare worse than the predicted figure. ")
 DRASTIC_ADVICE = (
-    "Adapted queries are predicted to search the legacy vectors worse than the old model's "
-    "own queries do. Keep encoding queries with the old model for the legacy side while the "
-    "backfill runs (pass old_query= next to the new vector to DriftClient), and backfill "
-    "hot items first."
+    "Keep encoding queries with the old model for the legacy side while the backfill runs "
+    "(pass old_query= next to the new vector to DriftClient), and backfill hot items first."
 )

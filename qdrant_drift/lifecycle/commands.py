@@ -336,11 +336,12 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     """Record ``finished`` first (a checked write: nothing can roll back after it), then drop
     the legacy vector (named layout) or collection (blue-green). A collection's unnamed
     legacy vector cannot be dropped in Qdrant: it stays, unused."""
+    record = yield from require_record(name, state_collection)
+    check_transition(record.phase, Phase.FINISHED)
+    # see cutover_steps; the tidy first, so that the count sees the points it unmarks
+    # (edited by a plain client since they were copied: to be copied again first)
+    yield from layout_of(record.spec).tidy_steps()
     record = yield from check_finish_steps(name, state_collection, force=force)
-    # see cutover_steps; what the tidy unmarks (edited by a plain client since it was
-    # copied) must be copied again before the legacy side goes
-    if (yield from layout_of(record.spec).tidy_steps()):
-        record = yield from check_finish_steps(name, state_collection, force=force)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record

@@ -135,13 +135,19 @@ class PlanReport:
     estimated_backfill_s: float | None
     existing_phase: str | None
     fit_sample: int = 0  # points ``fit`` embeds ([adapter] sample_size, at most every point)
+    preflight_pairs: int = 0  # sample pairs the pre-flight report needs for this kind
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def sample_note(self) -> str | None:
-        """A line for a fit sample that is the whole collection: the backfill will then find
-        nothing left, which looks like a migration that skipped its backfill."""
+        """A line on a fit sample that surprises: one too small for a pre-flight report (the
+        adapter would serve unmeasured), or the whole collection (the backfill then finds
+        nothing left, which looks like a migration that skipped its backfill)."""
+        if self.fit_sample < self.preflight_pairs:
+            return (f"the fit sample ({self.fit_sample} points) is below the "
+                    f"{self.preflight_pairs} the pre-flight quality report needs: `fit` "
+                    "would store an adapter with no report; raise [adapter] sample_size")
         if not self.points or self.fit_sample < self.points:
             return None
         return (f"the fit sample ([adapter] sample_size) covers all {self.points} points: "
@@ -295,6 +301,7 @@ class Migration:
             estimated_backfill_s=(remaining / rate) if rate else None,
             existing_phase=record.phase.value if record is not None else None,
             fit_sample=min(self.file.adapter.sample_size, total),
+            preflight_pairs=self._preflight_pairs(dim) if dim else 0,
         )
 
     def fit(self, *, log: Log | None = None, progress: Callable[[int, int], None] | None = None,
@@ -373,7 +380,7 @@ class Migration:
                      max_transform_us: float | None = None) -> Adapter:
         """Fit for the legacy vector's distance (a Euclid adapter predicts the vector, norm
         included); a sample too small for the pre-flight report is said once, with the fix."""
-        from ..adapters import fit as fit_adapter, make_fitter
+        from ..adapters import fit as fit_adapter
 
         section = self.file.adapter
         with warnings.catch_warnings():
@@ -384,13 +391,21 @@ class Migration:
                                   max_transform_us=max_transform_us or section.max_transform_us,
                                   corpus_size=self.client.count(self.spec.collection).count)
         if adapter.quality is None:
-            needed = 2 * make_fitter(section.kind).min_pairs(new.shape[1], old.shape[1])
+            needed = self._preflight_pairs(new.shape[1], old.shape[1])
             warnings.warn(
                 f"{len(new)} usable sample pairs are below the {needed} the pre-flight quality "
                 f"report needs for the {section.kind} adapter, so there is none: set [adapter] "
                 f"sample_size to at least {needed} and run `qdrant-drift fit` again",
                 UserWarning, stacklevel=2)
         return adapter
+
+    def _preflight_pairs(self, new_dim: int, old_dim: int | None = None) -> int:
+        """Usable sample pairs the pre-flight report needs for this file's adapter kind."""
+        from ..adapters import make_fitter
+        from ..adapters.fitting import MIN_PREFLIGHT_PAIRS
+
+        fitter = make_fitter(self.file.adapter.kind)
+        return max(2 * fitter.min_pairs(new_dim, old_dim or new_dim), MIN_PREFLIGHT_PAIRS)
 
     def _logged_query_vectors(self, override: str | Path | None) -> np.ndarray | None:
         from .queries import load_query_texts
