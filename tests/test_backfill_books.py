@@ -434,3 +434,18 @@ def test_a_tidy_by_ids_only_reads_no_payload_and_unmarks_nothing():
     scroll, look_up = requests
     assert scroll.kwargs["with_payload"] is False and look_up.kwargs["with_payload"] is False
     assert tidied == 0
+
+
+def test_a_done_backfill_reopens_while_points_are_left_but_not_twice_without_progress():
+    from qdrant_drift.backfill.leases import ReopenGuard
+
+    guard = ReopenGuard()
+    # (points left, processed so far) at each moment the backfill runs out of work
+    assert [guard.reopen(left, processed) for left, processed in [
+        (0, 10),   # nothing left: done
+        (5, 10),   # arrived behind the sweep: another pass
+        (5, 10),   # that pass processed none of them: no way forward
+        (5, 10),   # still none: still no
+        (3, 12),   # progress since: another pass
+        (0, 15),   # done
+    ]] == [False, True, False, False, True, False]

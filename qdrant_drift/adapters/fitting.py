@@ -212,6 +212,13 @@ def _logged_queries(
     return (q, oq) if len(q) else (None, None)
 
 
+def preflight_pairs(fitter: Any, new_dim: int, old_dim: int) -> int:
+    """Pairs a sample needs for a pre-flight report: enough to fit on what is not held out,
+    and more than 10 held-out documents (the report ranks each one's top 10 among the
+    others), i.e. at least MIN_PREFLIGHT_PAIRS."""
+    return max(2 * fitter.min_pairs(new_dim, old_dim), MIN_PREFLIGHT_PAIRS)
+
+
 def fit(
     kind: str,
     new_vectors: np.ndarray,
@@ -279,9 +286,7 @@ def fit(
                      distance=distance)
     started = time.perf_counter()
     quality = calibration = None
-    # the report ranks each held-out document's top 10 among the others: it needs more
-    # than 10 of them, i.e. a sample of at least MIN_PREFLIGHT_PAIRS
-    if holdout > 0 and len(new) >= max(2 * needed, MIN_PREFLIGHT_PAIRS):
+    if holdout > 0 and len(new) >= preflight_pairs(fitter, new.shape[1], old.shape[1]):
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")

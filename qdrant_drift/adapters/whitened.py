@@ -208,6 +208,11 @@ def reference_index(new: np.ndarray, old: np.ndarray, lists: int, seed: int = 0
             "lists": _rows_normalized(sums[keep]), "list_ends": np.cumsum(counts[keep])}
 
 
+def _held_out_score(rounds: Sequence[np.ndarray]) -> float:
+    """A candidate's selection score: the mean over rounds of its per-query terms' mean."""
+    return float(np.mean([terms.mean() for terms in rounds]))
+
+
 def _matrix_power(eig: tuple[np.ndarray, np.ndarray], power: float, shrinkage: float
                   ) -> np.ndarray:
     """``cov ** -power`` from ``np.linalg.eigh(cov)``, shrunk toward its mean eigenvalue."""
@@ -333,9 +338,8 @@ class Whitened:
                     built = self.build(new[train], old[train], settings, gamma)
                     terms[(settings, gamma)].append(ctx.selection_terms(built, new[val], old[val]))
             self.selected = self._choose(terms)
-            score = np.mean([t.mean() for t in terms[self.selected]])
             ctx.log(f"{self.name}: chose setting {self.selected[0]} gamma {self.selected[1]} "
-                    f"(held-out score {score:.4f})")
+                    f"(held-out score {_held_out_score(terms[self.selected]):.4f})")
         else:
             self.selected = candidates[0]
         return self.build(new, old, *self.selected)
@@ -348,7 +352,7 @@ class Whitened:
         lost 0.01-0.03 Recall@10 wherever it had won the held-out score narrowly
         (benchmarks/README.md, "Stop 23")."""
         def score(candidate: tuple) -> float:
-            return float(np.mean([t.mean() for t in rounds[candidate]]))
+            return _held_out_score(rounds[candidate])
 
         best = max(rounds, key=score)
         plain = [c for c in rounds if c[1] == 0.0]

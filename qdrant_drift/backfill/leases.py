@@ -8,6 +8,7 @@ around the book and drives the steps; the steps never hold a lock.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
@@ -17,6 +18,8 @@ from ..sansio import Steps, call
 from ..store import backfill as store
 from .partitions import Lease, claimed, partition_of, plan_claims
 from .targets import Target
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,28 @@ def reopened(view: LeaseView) -> list[Lease]:
     sweep passed: written by a client that does not go through the wrapper)."""
     return [replace(lease, done=False, cursor=None, pass_writes=0, pass_no=lease.pass_no + 1)
             for lease in view.stored.values() if lease.done]
+
+
+@dataclass
+class ReopenGuard:
+    """Whether a backfill whose partitions are all done opens them for another pass: while
+    points are left (:func:`count_left_steps`), but not twice for the same points left with
+    nothing processed between (the last pass found none of them: there is no way forward,
+    and reopening again would loop). Such a stall is logged once."""
+
+    _last: tuple[int, int] | None = None  # (points left, processed) at the last reopen
+    _stuck_at: tuple[int, int] | None = None
+
+    def reopen(self, left: int, processed: int) -> bool:
+        progress = (left, processed)
+        if left == 0 or progress == self._last:
+            if left and progress != self._stuck_at:
+                log.warning("%d points lack the new vector, but another pass found none of "
+                            "them", left)
+                self._stuck_at = progress
+            return False
+        self._last = progress
+        return True
 
 
 def count_left_steps(target: Target, dead: Iterable[Any]) -> Steps[int]:

@@ -37,7 +37,8 @@ from .commit import commit_steps, release
 from .control import Controls
 from .content import ContentSource
 from .isolation import embed_isolating
-from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
+from .leases import (
+    LeaseBook, LeaseView, ReopenGuard, count_left_steps, read_lease_view, reopened)
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
@@ -87,8 +88,7 @@ class BackfillWorker(Controls):
         self._all_done = False
         self._next_recount = 0.0
         self._tidy = TidySchedule.for_backfill(self.options)
-        self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
-        self._stuck_at: tuple[int, int] | None = None
+        self._reopen = ReopenGuard()
         self.spec: MigrationSpec | None = None
         self.target: Target | None = None
         self.dim: int | None = None
@@ -167,14 +167,8 @@ class BackfillWorker(Controls):
         dead = {d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection))}
         left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))
-        progress = (left, self.stats.processed)
-        if left == 0 or progress == self._last_reopen:  # nothing left, or no way forward
-            if left and progress != self._stuck_at:
-                log.warning("%d points lack the new vector, but another pass found none of "
-                            "them", left)
-                self._stuck_at = progress
+        if not self._reopen.reopen(left, self.stats.processed):
             return view
-        self._last_reopen = progress
         log.info("%d points arrived behind the sweep: sweeping again", left)
         opened = reopened(view)
         self._drive(store.write_leases(self.migration, self.options.partitions, opened,

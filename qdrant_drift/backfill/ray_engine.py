@@ -73,7 +73,8 @@ from .handoff import offer
 from .content import ContentSource, Item
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
-from .leases import LeaseBook, LeaseView, count_left_steps, read_lease_view, reopened
+from .leases import (
+    LeaseBook, LeaseView, ReopenGuard, count_left_steps, read_lease_view, reopened)
 from .partitions import partition_of
 from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
@@ -213,7 +214,7 @@ class RayBackfill(Controls):
         self._init_controls()  # _stop, pause state
         self.leases = LeaseBook(self.worker_id, self.options.partitions)
         self._all_done = False
-        self._last_reopen: tuple[int, int] | None = None  # (points left, processed) then
+        self._reopen = ReopenGuard()
         self._next_heartbeat = self._next_sample = 0.0
         self.target: Target | None = None
         self.dim = 0
@@ -243,8 +244,7 @@ class RayBackfill(Controls):
     def _reopen_if_points_left(self) -> bool:
         """Every partition is done, yet points lack the new vector (written or edited behind
         the sweep by a plain client, or dead letters requeued): open them for a new pass.
-        Whether it did; not twice for the same points left with nothing written between (no
-        way forward: a pass would find none of them)."""
+        Whether it did (:class:`~.leases.ReopenGuard`: not twice with no way forward)."""
         assert self.target is not None
         view = self._lease_view()
         if not all(lease.done for lease in view.stored.values()):
@@ -252,10 +252,8 @@ class RayBackfill(Controls):
         if self._tidy.due(time.time()):  # what plain deletes and edits left behind the copies
             self._drive(self.target.tidy_steps(payloads=self._tidy.payloads))
         left = self._drive(count_left_steps(self.target, self.ledger.dead))
-        progress = (left, self.stats.written + self.stats.redone + self.stats.dead_lettered)
-        if not left or progress == self._last_reopen:
+        if not self._reopen.reopen(left, self.stats.processed):
             return False
-        self._last_reopen = progress
         self._drive(store.write_leases(self.migration, self.options.partitions,
                                        reopened(view), self.state_collection))
         return True

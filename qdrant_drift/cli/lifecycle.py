@@ -211,8 +211,8 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
             value = f"{_duration(value)} with one worker"
         table.add_row(key.replace("_", " "), _figure(value))
     console.print(table)
-    if report.sample_note():
-        console.print(f"note: {report.sample_note()}")
+    if note := report.sample_note():
+        console.print(f"note: {note}")
     if not report.supports_layout:
         fail(DriftError(report.capability_note))
 

@@ -320,6 +320,12 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     ``force``: they are given up, as a forced cut-over gave them up in search)."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.FINISHED)
+    yield from _refuse_points_lacking(record, force)
+    return record
+
+
+def _refuse_points_lacking(record: MigrationRecord, force: bool) -> Steps[None]:
+    """``finish``'s refusal while points lack the new vector (see :func:`check_finish_steps`)."""
     migrated, total = yield from count_migrated(record.spec)
     if migrated < total and not force:
         raise StateError(
@@ -328,7 +334,6 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
             "the legacy side would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; "
             "requeue dead letters after fixing them), then finish; or give them up "
             "(`qdrant-drift finish --force`, `finish(force=True)`)")
-    return record
 
 
 def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
@@ -341,7 +346,7 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     # see cutover_steps; the tidy first, so that the count sees the points it unmarks
     # (edited by a plain client since they were copied: to be copied again first)
     yield from layout_of(record.spec).tidy_steps()
-    record = yield from check_finish_steps(name, state_collection, force=force)
+    yield from _refuse_points_lacking(record, force)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record

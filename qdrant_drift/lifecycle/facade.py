@@ -402,10 +402,9 @@ class Migration:
     def _preflight_pairs(self, new_dim: int, old_dim: int | None = None) -> int:
         """Usable sample pairs the pre-flight report needs for this file's adapter kind."""
         from ..adapters import make_fitter
-        from ..adapters.fitting import MIN_PREFLIGHT_PAIRS
+        from ..adapters.fitting import preflight_pairs
 
-        fitter = make_fitter(self.file.adapter.kind)
-        return max(2 * fitter.min_pairs(new_dim, old_dim or new_dim), MIN_PREFLIGHT_PAIRS)
+        return preflight_pairs(make_fitter(self.file.adapter.kind), new_dim, old_dim or new_dim)
 
     def _logged_query_vectors(self, override: str | Path | None) -> np.ndarray | None:
         from .queries import load_query_texts
