@@ -8,18 +8,45 @@ import logging
 import threading
 from typing import Any
 
+from ..local import SerializedClient, is_local
+from .leases import LeaseBook, ReopenGuard
+from .ledger import Ledger
+from .options import BackfillOptions, BackfillStats
+from .retry import RetryingClient
+from .targets import TidySchedule
+
 log = logging.getLogger(__name__)
 
 
 class Controls:
-    """Pause state and retry counting; an engine sets ``migration``, ``stats`` and
-    ``metrics`` and reads ``_stop`` and :attr:`paused` in its loop."""
+    """Pause state and retry counting, and the setup every engine shares
+    (:meth:`_init_engine`); an engine reads ``_stop`` and :attr:`paused` in its loop."""
 
     migration: str
     stats: Any
     metrics: Any
 
-    def _init_controls(self) -> None:
+    def _init_engine(self, client: Any, migration: str, source: Any,
+                     options: BackfillOptions, *,
+                     state_collection: str, worker_id: str, metrics: Any,
+                     on_batch: Any) -> None:
+        """What the worker and the Ray driver hold alike: the migration and its content
+        source, the options, a client that retries transient faults (serialised for an
+        embedded one, which is not thread-safe), the dead-letter ledger, the leases, the
+        tidy schedule, the reopen rule, and the pause state."""
+        self.migration, self.source, self.options = migration, source, options
+        self.state_collection, self.worker_id = state_collection, worker_id
+        self.metrics, self.on_batch = metrics, on_batch
+        self.stats = BackfillStats()
+        base = SerializedClient(client) if is_local(client) else client
+        self.client = RetryingClient(base, max_attempts=options.max_attempts,
+                                     max_wait=options.max_retry_wait,
+                                     on_retry=self._count_retry)
+        self.ledger = Ledger()
+        self.leases = LeaseBook(worker_id, options.partitions)
+        self._tidy = TidySchedule.for_backfill(options)
+        self._reopen = ReopenGuard()
+        self._all_done = False
         self._stop = threading.Event()
         self._paused_locally = threading.Event()
         self._paused_by_state = False  # the state's pause flag, as last read

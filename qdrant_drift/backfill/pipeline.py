@@ -26,7 +26,6 @@ from typing import Any, Callable
 from ..embedders import Embedder
 from .handoff import offer
 from ..lifecycle.progress import Sample, WorkerStatus
-from ..local import SerializedClient, is_local
 from ..migration.spec import MigrationSpec
 from ..sansio import Steps, drive
 from ..serving.hits import read_hot_steps
@@ -38,15 +37,13 @@ from .control import Controls
 from .content import ContentSource
 from .isolation import embed_isolating
 from .leases import (
-    LeaseBook, LeaseView, ReopenGuard, count_left_steps, read_lease_view, reopened)
-from .ledger import Ledger
+    LeaseView, count_left_steps, read_lease_view, reopened)
 from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
-from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .selection import Batch, select_steps
 from .sweep import Sweeps
-from .targets import Outcome, Target, TidySchedule, target_for
+from .targets import Outcome, Target, target_for
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +59,22 @@ class BackfillWorker(Controls):
                  state_collection: str = STATE_COLLECTION, worker_id: str | None = None,
                  metrics: Any = None,
                  on_batch: Callable[["BackfillWorker", Outcome], None] | None = None) -> None:
-        self.options = options or BackfillOptions()
-        self.migration, self.embedder, self.source = migration, embedder, source
-        self.state_collection = state_collection
         # hostname-pid: stable across restarts of a container (pid 1), so a restarted worker
         # reclaims its partitions at once instead of waiting for its lease to expire
-        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
-        self.metrics, self.on_batch = metrics, on_batch
-        self.stats = BackfillStats()
-        base = SerializedClient(client) if is_local(client) else client
-        self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
-                                     max_wait=self.options.max_retry_wait,
-                                     on_retry=self._count_retry)
-        self._init_controls()  # _stop, pause state
+        self._init_engine(client, migration, source, options or BackfillOptions(),
+                          state_collection=state_collection,
+                          worker_id=worker_id or f"{socket.gethostname()}-{os.getpid()}",
+                          metrics=metrics, on_batch=on_batch)
+        self.embedder = embedder
         self._unwritten = threading.Semaphore(self.options.unwritten_batches)
         self._written = threading.Event()  # set by the writer: the select stage may go on
         # batches selected and not yet written or released, empty end-of-pass batches
         # included (they hold no ids, yet their write decides whether the work is done)
         self._batches_out = 0
         self._abandon = False
-        self._lock = threading.Lock()  # guards the three books below, never across a call
-        self.ledger = Ledger()
-        self.leases = LeaseBook(self.worker_id, self.options.partitions)
+        self._lock = threading.Lock()  # guards ledger, leases, sweeps; never across a call
         self.sweeps = Sweeps(self.options.partitions)
-        self._all_done = False
         self._next_recount = 0.0
-        self._tidy = TidySchedule.for_backfill(self.options)
-        self._reopen = ReopenGuard()
         self.spec: MigrationSpec | None = None
         self.target: Target | None = None
         self.dim: int | None = None

@@ -62,7 +62,6 @@ from qdrant_client.http import models
 
 from ..extras import require
 from ..lifecycle.progress import Sample, WorkerStatus
-from ..local import SerializedClient, is_local
 from ..sansio import Steps, call, drive
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
@@ -71,15 +70,13 @@ from ..store.records import count_migrated
 from .control import Controls
 from .handoff import offer
 from .content import ContentSource, Item
-from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
 from .leases import (
-    LeaseBook, LeaseView, ReopenGuard, count_left_steps, read_lease_view, reopened)
+    LeaseView, count_left_steps, read_lease_view, reopened)
 from .partitions import partition_of
-from .retry import RetryingClient
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .ray_stage import EmbedderFactory, EmbedStage, embed_batch, to_batches
-from .targets import Outcome, Target, TidySchedule, target_for
+from .targets import Outcome, Target, target_for
 
 log = logging.getLogger(__name__)
 
@@ -199,22 +196,11 @@ class RayBackfill(Controls):
                  worker_id: str | None = None, metrics: Any = None,
                  on_batch: Callable[["RayBackfill", Outcome], None] | None = None) -> None:
         require("ray")  # a missing extra is one clear line before anything starts
-        self.options, self.settings = options or BackfillOptions(), ray or RaySettings()
-        self.migration, self.embedder_factory, self.source = migration, embedder_factory, source
-        self.state_collection = state_collection
-        self.worker_id = worker_id or f"ray-{socket.gethostname()}-{os.getpid()}"
-        self.metrics, self.on_batch = metrics, on_batch
-        self.stats = BackfillStats()
-        base = SerializedClient(client) if is_local(client) else client
-        self.client = RetryingClient(base, max_attempts=self.options.max_attempts,
-                                     max_wait=self.options.max_retry_wait,
-                                     on_retry=self._count_retry)
-        self.ledger = Ledger()
-        self._tidy = TidySchedule.for_backfill(self.options)
-        self._init_controls()  # _stop, pause state
-        self.leases = LeaseBook(self.worker_id, self.options.partitions)
-        self._all_done = False
-        self._reopen = ReopenGuard()
+        self._init_engine(client, migration, source, options or BackfillOptions(),
+                          state_collection=state_collection,
+                          worker_id=worker_id or f"ray-{socket.gethostname()}-{os.getpid()}",
+                          metrics=metrics, on_batch=on_batch)
+        self.settings, self.embedder_factory = ray or RaySettings(), embedder_factory
         self._next_heartbeat = self._next_sample = 0.0
         self.target: Target | None = None
         self.dim = 0
