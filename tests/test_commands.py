@@ -19,6 +19,7 @@ from qdrant_drift.backfill import PayloadField, run_backfill
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
+from qdrant_drift.migration.layouts import MIGRATED_MARKER
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.records import load_record, phase_change, update_record, write_record
@@ -215,7 +216,8 @@ def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collect
     commands.cutover(world.client, "upgrade")
     world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "kept"}, points=[3])
     world.client.delete_payload("docs", keys=["n"], points=[4])
-    with pytest.raises(StateError, match="finish refused: 2 of 20 points lack the new vector"):
+    with pytest.raises(StateError, match="finish refused: 2 of 20 points lack the new vector "
+                                         "or were edited since they were copied"):
         commands.finish(world.client, "upgrade")
     assert world.client.collection_exists("docs")
     run_backfill_world(world)  # re-embeds the edited text, copies the payloads again
@@ -224,6 +226,32 @@ def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collect
     assert three.payload["text"] == doc_text(3, version=1) and three.payload["tag"] == "kept"
     assert np.allclose(three.vector["new"], text_vector(doc_text(3, version=1)), atol=1e-5)
     assert "n" not in four.payload
+
+
+def test_the_check_before_finish_counts_stale_copies_as_finish_does_and_changes_nothing():
+    # the CLI asks "this cannot be undone?" only once the check passed: a check blind to
+    # copies a plain client's payload edit left stale passed, and finish refused only after
+    # the user confirmed. The check counts them read-only, by the tidy's own comparison.
+    world = build_text_world(20, layout="collection")
+    run_backfill_world(world)
+    commands.cutover(world.client, "upgrade")
+    world.client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    world.client.delete("docs", models.PointIdsList(points=[5]))  # not a stale copy: gone
+    refusal = ("finish refused: 1 of 19 points lack the new vector or were edited since they "
+               "were copied")
+    with pytest.raises(StateError, match=refusal):
+        drive(commands.check_finish_steps("upgrade"), world.client)
+    three = world.client.retrieve("docs", [3], with_payload=True)[0]
+    assert three.payload[MIGRATED_MARKER] is True  # the check unmarked nothing
+    assert world.client.retrieve("docs_v2", [5])  # nor removed the orphan copy
+    drive(commands.check_finish_steps("upgrade", force=True), world.client)  # given up: allowed
+    with pytest.raises(StateError, match=refusal):  # finish, tidying first, counts the same
+        commands.finish(world.client, "upgrade")
+    with pytest.raises(StateError, match=refusal):  # and so does the check after that tidy
+        drive(commands.check_finish_steps("upgrade"), world.client)
+    run_backfill_world(world)
+    drive(commands.check_finish_steps("upgrade"), world.client)
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
 
 
 def test_a_blue_green_copy_of_a_point_deleted_by_a_plain_client_is_not_served_after_cut_over():

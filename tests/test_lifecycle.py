@@ -289,6 +289,24 @@ def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedde
     assert message in _refused(refused, path, *where)
 
 
+def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
+        tmp_path, embedded):
+    # blue-green: a copy whose legacy point's payload a plain client edited since is stale;
+    # finish must say so before "This cannot be undone?", not after the user said yes
+    db, where = embedded
+    path = str(migration_file(tmp_path, layout="collection"))
+    for command in ("fit", "start", "backfill", "cutover"):
+        _cli(command, path, *where)
+    client = QdrantClient(path=str(db))
+    client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    client.close()
+    said = _refused("finish", path, *where)  # no --yes and no input: a prompt would exit 1
+    assert ("finish refused: 1 of 200 points lack the new vector or were edited since they "
+            "were copied") in said and "qdrant-drift backfill" in said
+    _cli("backfill", path, *where)
+    assert "finished" in _cli("finish", path, *where, "--yes")
+
+
 def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, embedded):
     _, where = embedded
     path = str(migration_file(tmp_path, kind="low_rank_affine", sample_size=100))
