@@ -19,6 +19,8 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 from typer.testing import CliRunner
 
+from qdrant_drift.adapters import make_fitter
+from qdrant_drift.adapters.fitting import preflight_pairs
 from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
@@ -314,6 +316,11 @@ def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, emb
     assert ("warning: 100 usable sample pairs are below the 128 the pre-flight quality report "
             "needs for the low_rank_affine adapter") in fitted
     assert "sample_size to at least 128" in fitted
+    # the report's line names the real need too, by the same rule (it said "too few pairs
+    # to hold any out", but 100 pairs could hold some out)
+    needed = preflight_pairs(make_fitter("low_rank_affine"), DIM, DIM)
+    assert (f"no pre-flight report: it needs at least {needed} pairs, the fit sample has 100 "
+            "(raise [adapter] sample_size)") in fitted
     started = _cli("start", path, *where)
     warnings = [line for line in started.splitlines() if "warning" in line.lower()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: migration 'docs-v2' serves"), (
