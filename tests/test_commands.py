@@ -26,7 +26,8 @@ from qdrant_drift.store.records import load_record, phase_change, update_record,
 
 from .conftest import make_client
 from .backfill_fixtures import (
-    DIM, build_text_world, doc_text, embed_texts, old_vectors, text_vector)
+    DIM, build_legacy_collection, build_text_world, doc_text, embed_texts, old_vectors,
+    text_vector)
 
 
 def migrate_everything(world) -> None:
@@ -340,6 +341,43 @@ def test_a_rolled_back_migration_still_holds_its_collection_until_it_is_abandone
     drive(commands.preflight_steps(spec), world.client)  # free once the first has ended
 
 
+def fitted_never_started() -> QdrantClient:
+    """A migration recorded by `fit` that nobody started."""
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 20)
+    new, old = embed_texts([doc_text(i) for i in range(20)]), old_vectors(20)
+    spec = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new")
+    commands.create(client, spec, fit("procrustes", new, old), phase=Phase.FITTED)
+    return client
+
+
+def rolled_back() -> QdrantClient:
+    world = build_text_world(20)
+    commands.rollback(world.client, "upgrade")
+    return world.client
+
+
+@pytest.mark.parametrize("setup, phase, instead", [
+    (fitted_never_started, "fitted", "run `qdrant-drift start` to serve it and open the backfill"),
+    (lambda: build_text_world(20).client, "backfilling",
+     "its backfill is open: `qdrant-drift backfill` runs a worker"),
+    (rolled_back, "rolled-back", "run `qdrant-drift start` to open the backfill again"),
+])
+def test_resuming_a_migration_that_is_not_paused_says_its_phase_and_what_to_run(
+        setup, phase, instead):
+    # it used to write "not paused" over "not paused" and exit 0, leaving a newcomer who
+    # never started the migration waiting for a backfill
+    client = setup()
+    before = drive(load_record("upgrade"), client).revision
+    with pytest.raises(StateError) as refused:
+        commands.resume(client, "upgrade")
+    assert str(refused.value).startswith(
+        f"migration 'upgrade' is not paused (phase: {phase}); nothing to resume: {instead}")
+    assert drive(load_record("upgrade"), client).revision == before  # nothing written
+    assert commands.pause(client, "upgrade").backfill_paused
+    assert not commands.resume(client, "upgrade").backfill_paused  # once paused, it resumes
+
+
 def test_commands_before_any_fit_say_to_run_fit():
     client = QdrantClient(":memory:")
     for command in (commands.start, commands.pause, commands.cutover, commands.finish):
@@ -432,7 +470,8 @@ def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history()
 
     final = drive(load_record("upgrade"), shared)
     assert len(successes) + len(refused) == 1000
-    assert all("cannot go from" in reason or "cannot start" in reason for reason in refused)
+    assert all("cannot go from" in reason or "cannot start" in reason
+               or "nothing to resume" in reason for reason in refused)
     writes: dict[int, list[dict[str, Any]]] = {}
     for entry in final.history:
         if entry["revision"] > start_revision:

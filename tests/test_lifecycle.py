@@ -281,6 +281,9 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
                         "first"),
     ("rollback", "cutover", "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift "
                             "start` first"),
+    # fitted, never started ("status" changes nothing): there is no paused backfill
+    ("status", "resume", "migration 'docs-v2' is not paused (phase: fitted); nothing to "
+                         "resume: run `qdrant-drift start` to serve it and open the backfill"),
 ])
 def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedded, after_fit,
                                                                refused, message):

@@ -250,10 +250,32 @@ def start_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[Mi
     return record
 
 
+# What to run instead of resuming a migration that is not paused, by phase.
+RESUME_INSTEAD: dict[Phase, str] = {
+    Phase.PLANNED: "run `qdrant-drift fit` first",
+    Phase.FITTED: "run `qdrant-drift start` to serve it and open the backfill",
+    Phase.SERVING_ADAPTED: "run `qdrant-drift start` to open the backfill",
+    Phase.ROLLED_BACK: "run `qdrant-drift start` to open the backfill again",
+    Phase.BACKFILLING: "its backfill is open: `qdrant-drift backfill` runs a worker",
+    Phase.CUT_OVER: ("its backfill is open: `qdrant-drift backfill` runs a worker; "
+                     "`qdrant-drift finish` completes it"),
+    Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
+    Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
+}
+
+
 def pause_steps(name: str, paused: bool,
                 state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
-    """Every backfill worker pauses (or resumes) within its heartbeat interval."""
-    return (yield from update_record(name, pause_change(paused), state_collection))
+    """Every backfill worker pauses (or resumes) within its heartbeat interval. Resuming one
+    that is not paused is refused, as a move to the phase it is in is: whoever asked
+    expected a paused backfill (one that was never started, say) and is told what to run."""
+    def change(record: MigrationRecord) -> list[dict[str, Any]]:
+        if not paused and not record.backfill_paused:
+            raise StateError(f"migration {name!r} is not paused (phase: {record.phase.value}); "
+                             f"nothing to resume: {RESUME_INSTEAD[record.phase]}")
+        return pause_change(paused)(record)
+
+    return (yield from update_record(name, change, state_collection))
 
 
 def alias_for_phase(record: MigrationRecord) -> Steps[None]:
