@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
+from ..adapters.quality import drastic_figures
 from ..errors import DriftError
 from .output import console, fail as _fail, styled
 
@@ -69,7 +70,8 @@ def print_report(info: dict[str, Any], more_pairs: str = "fit on more pairs") ->
         f"({quality['heldout_pairs']} held-out documents; {_basis(quality)})"
     )
     if quality.get("drastic_drift"):
-        console.print(styled("drastic drift:", "bold yellow", f" {quality['advice']}"))
+        console.print(styled("drastic drift", "bold yellow",
+                             f" ({drastic_figures(quality)}): {quality['advice']}"))
 
 
 def _no_report(info: dict[str, Any], more_pairs: str) -> str:
