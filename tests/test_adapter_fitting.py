@@ -148,6 +148,24 @@ def test_logged_queries_of_the_wrong_width_are_a_clear_error(pairs_64):
         fit("procrustes", new, old, old_queries=old[:5])
 
 
+def test_a_fit_too_small_for_a_pre_flight_report_records_the_pairs_the_report_needs():
+    # "too few pairs to hold any out" was not the reason: the report needs MIN_PREFLIGHT_PAIRS
+    # at least (more for kinds that need many pairs to fit on what is not held out)
+    from qdrant_drift.adapters import make_fitter
+    from qdrant_drift.adapters.fitting import MIN_PREFLIGHT_PAIRS, preflight_pairs
+
+    new, old, _ = drifted_pairs(MIN_PREFLIGHT_PAIRS - 4, 8, 8)
+    with pytest.warns(UserWarning, match=f"{MIN_PREFLIGHT_PAIRS - 4} pairs are below the "
+                                         f"{MIN_PREFLIGHT_PAIRS} the pre-flight quality report"):
+        adapter = fit("procrustes", new, old)
+    assert adapter.quality is None
+    assert adapter.info["preflight_pairs"] == MIN_PREFLIGHT_PAIRS
+    assert preflight_pairs(make_fitter("procrustes"), 8, 8) == MIN_PREFLIGHT_PAIRS
+    # a fit with a report, or one asked for none (holdout=0), records no such need
+    assert "preflight_pairs" not in fit("procrustes", *drifted_pairs(200, 8, 8)[:2]).info
+    assert "preflight_pairs" not in fit("procrustes", new, old, holdout=0.0).info
+
+
 def test_an_adapter_that_remembers_its_training_documents_is_neither_praised_nor_chosen(
     pairs_64, monkeypatch
 ):

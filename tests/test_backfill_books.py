@@ -423,6 +423,24 @@ def test_the_tidy_unmarks_points_whose_payload_a_plain_client_edited_after_the_c
     assert tidied == 1
 
 
+def test_the_stale_count_makes_the_tidys_comparison_and_writes_nothing():
+    # what the check before `finish` asks: how many points the tidy would unmark, read-only
+    steps = layout_of(BLUE_GREEN).count_stale_steps()
+    Record = models.Record
+    stamp = {"_drift": {"new_vector_by": "backfill"}}
+    copies = [Record(id=i, payload={"text": f"t{i}", **stamp}) for i in (1, 2, 3, 4)]
+    requests, stale = by_hand(steps, [
+        ("scroll", (copies, None)),
+        ("retrieve", [
+            Record(id=1, payload={"text": "t1", MIGRATED_MARKER: True}),  # current
+            Record(id=2, payload={"text": "t2 edited", MIGRATED_MARKER: True}),  # stale
+            Record(id=3, payload={"text": "t3 edited"}),  # unmarked already: not counted
+        ]),  # 4's legacy point is gone: an orphan copy, not a stale one
+    ])
+    assert [request.method for request in requests] == ["scroll", "retrieve"]
+    assert stale == 1
+
+
 def test_a_tidy_by_ids_only_reads_no_payload_and_unmarks_nothing():
     # what a backfill that keeps running does every few minutes: deletes only
     steps = layout_of(BLUE_GREEN).tidy_steps(payloads=False)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from qdrant_drift.cli.app import app
 
-from .synthetic import drifted_pairs, write_bench_corpus
+from .synthetic import drifted_pairs, random_orthogonal, unit, write_bench_corpus
 
 runner = CliRunner()
 
@@ -125,6 +125,34 @@ def test_a_better_kind_passed_over_for_its_cost_is_pointed_out_with_the_way_to_k
     shown = " ".join(capsys.readouterr().out.split())
     assert "whitened scored higher than procrustes but measured over the 100 us budget" in shown
     assert "fit again when it is quiet, or raise max_transform_us" in shown
+
+
+def test_the_drastic_drift_line_shows_the_figures_its_verdict_rests_on(capsys):
+    from qdrant_drift.adapters.maps import LinearMap
+    from qdrant_drift.adapters.quality import preflight_report
+    from qdrant_drift.cli.adapter import print_report
+
+    # a wrong map: adapted queries predicted below the old model's own
+    new, old, _ = drifted_pairs(300, 32, 32)
+    wrong = preflight_report(LinearMap(weight=random_orthogonal(np.random.default_rng(5), 32, 32),
+                                       bias=np.zeros(32, np.float32)), new, old)
+    print_report({"quality": wrong})
+    shown = " ".join(capsys.readouterr().out.split())
+    assert (f"drastic drift (predicted Recall@10 recovery {wrong['predicted_recall_recovery']:.3f}"
+            f" adapted, {wrong['old_model_recovery']:.3f} with the old model's own queries): "
+            "Adapted queries are predicted to search the legacy vectors worse") in shown
+    # a map that keeps topics but loses items (the legacy model saw 3 of 32 directions)
+    rng = np.random.default_rng(7)
+    new = unit(rng.normal(size=(400, 32)))
+    old = unit(new[:, :3] + 0.05 * rng.normal(size=(400, 3)))
+    weight = np.zeros((32, 3), np.float32)
+    weight[:3, :3] = np.eye(3)
+    lost = preflight_report(LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old)
+    print_report({"quality": lost})
+    shown = " ".join(capsys.readouterr().out.split())
+    assert (f"drastic drift ({lost['identity_preservation']:.1%} of held-out documents find "
+            "their own legacy vector first through the adapter, under 90%): The adapter loses "
+            "item identity") in shown
 
 
 def test_adapter_fit_takes_logged_queries_and_says_the_report_rests_on_them(tmp_path):

@@ -19,13 +19,15 @@ from qdrant_drift.backfill import PayloadField, run_backfill
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
+from qdrant_drift.migration.layouts import MIGRATED_MARKER
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.records import load_record, phase_change, update_record, write_record
 
 from .conftest import make_client
 from .backfill_fixtures import (
-    DIM, build_text_world, doc_text, embed_texts, old_vectors, text_vector)
+    DIM, build_legacy_collection, build_text_world, doc_text, embed_texts, old_vectors,
+    text_vector)
 
 
 def migrate_everything(world) -> None:
@@ -215,7 +217,8 @@ def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collect
     commands.cutover(world.client, "upgrade")
     world.client.set_payload("docs", {"text": doc_text(3, version=1), "tag": "kept"}, points=[3])
     world.client.delete_payload("docs", keys=["n"], points=[4])
-    with pytest.raises(StateError, match="finish refused: 2 of 20 points lack the new vector"):
+    with pytest.raises(StateError, match="finish refused: 2 of 20 points lack the new vector "
+                                         "or were edited since they were copied"):
         commands.finish(world.client, "upgrade")
     assert world.client.collection_exists("docs")
     run_backfill_world(world)  # re-embeds the edited text, copies the payloads again
@@ -224,6 +227,32 @@ def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collect
     assert three.payload["text"] == doc_text(3, version=1) and three.payload["tag"] == "kept"
     assert np.allclose(three.vector["new"], text_vector(doc_text(3, version=1)), atol=1e-5)
     assert "n" not in four.payload
+
+
+def test_the_check_before_finish_counts_stale_copies_as_finish_does_and_changes_nothing():
+    # the CLI asks "this cannot be undone?" only once the check passed: a check blind to
+    # copies a plain client's payload edit left stale passed, and finish refused only after
+    # the user confirmed. The check counts them read-only, by the tidy's own comparison.
+    world = build_text_world(20, layout="collection")
+    run_backfill_world(world)
+    commands.cutover(world.client, "upgrade")
+    world.client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    world.client.delete("docs", models.PointIdsList(points=[5]))  # not a stale copy: gone
+    refusal = ("finish refused: 1 of 19 points lack the new vector or were edited since they "
+               "were copied")
+    with pytest.raises(StateError, match=refusal):
+        drive(commands.check_finish_steps("upgrade"), world.client)
+    three = world.client.retrieve("docs", [3], with_payload=True)[0]
+    assert three.payload[MIGRATED_MARKER] is True  # the check unmarked nothing
+    assert world.client.retrieve("docs_v2", [5])  # nor removed the orphan copy
+    drive(commands.check_finish_steps("upgrade", force=True), world.client)  # given up: allowed
+    with pytest.raises(StateError, match=refusal):  # finish, tidying first, counts the same
+        commands.finish(world.client, "upgrade")
+    with pytest.raises(StateError, match=refusal):  # and so does the check after that tidy
+        drive(commands.check_finish_steps("upgrade"), world.client)
+    run_backfill_world(world)
+    drive(commands.check_finish_steps("upgrade"), world.client)
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
 
 
 def test_a_blue_green_copy_of_a_point_deleted_by_a_plain_client_is_not_served_after_cut_over():
@@ -310,6 +339,43 @@ def test_a_rolled_back_migration_still_holds_its_collection_until_it_is_abandone
         drive(commands.preflight_steps(spec), world.client)
     commands.abandon(world.client, "upgrade")
     drive(commands.preflight_steps(spec), world.client)  # free once the first has ended
+
+
+def fitted_never_started() -> QdrantClient:
+    """A migration recorded by `fit` that nobody started."""
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 20)
+    new, old = embed_texts([doc_text(i) for i in range(20)]), old_vectors(20)
+    spec = MigrationSpec(name="upgrade", collection="docs", old_vector="old", new_vector="new")
+    commands.create(client, spec, fit("procrustes", new, old), phase=Phase.FITTED)
+    return client
+
+
+def rolled_back() -> QdrantClient:
+    world = build_text_world(20)
+    commands.rollback(world.client, "upgrade")
+    return world.client
+
+
+@pytest.mark.parametrize("setup, phase, instead", [
+    (fitted_never_started, "fitted", "run `qdrant-drift start` to serve it and open the backfill"),
+    (lambda: build_text_world(20).client, "backfilling",
+     "its backfill is open: `qdrant-drift backfill` runs a worker"),
+    (rolled_back, "rolled-back", "run `qdrant-drift start` to open the backfill again"),
+])
+def test_resuming_a_migration_that_is_not_paused_says_its_phase_and_what_to_run(
+        setup, phase, instead):
+    # it used to write "not paused" over "not paused" and exit 0, leaving a newcomer who
+    # never started the migration waiting for a backfill
+    client = setup()
+    before = drive(load_record("upgrade"), client).revision
+    with pytest.raises(StateError) as refused:
+        commands.resume(client, "upgrade")
+    assert str(refused.value).startswith(
+        f"migration 'upgrade' is not paused (phase: {phase}); nothing to resume: {instead}")
+    assert drive(load_record("upgrade"), client).revision == before  # nothing written
+    assert commands.pause(client, "upgrade").backfill_paused
+    assert not commands.resume(client, "upgrade").backfill_paused  # once paused, it resumes
 
 
 def test_commands_before_any_fit_say_to_run_fit():
@@ -404,7 +470,8 @@ def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history()
 
     final = drive(load_record("upgrade"), shared)
     assert len(successes) + len(refused) == 1000
-    assert all("cannot go from" in reason or "cannot start" in reason for reason in refused)
+    assert all("cannot go from" in reason or "cannot start" in reason
+               or "nothing to resume" in reason for reason in refused)
     writes: dict[int, list[dict[str, Any]]] = {}
     for entry in final.history:
         if entry["revision"] > start_revision:

@@ -19,6 +19,8 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 from typer.testing import CliRunner
 
+from qdrant_drift.adapters import make_fitter
+from qdrant_drift.adapters.fitting import preflight_pairs
 from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
@@ -279,6 +281,9 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
                         "first"),
     ("rollback", "cutover", "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift "
                             "start` first"),
+    # fitted, never started ("status" changes nothing): there is no paused backfill
+    ("status", "resume", "migration 'docs-v2' is not paused (phase: fitted); nothing to "
+                         "resume: run `qdrant-drift start` to serve it and open the backfill"),
 ])
 def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedded, after_fit,
                                                                refused, message):
@@ -289,6 +294,24 @@ def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedde
     assert message in _refused(refused, path, *where)
 
 
+def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
+        tmp_path, embedded):
+    # blue-green: a copy whose legacy point's payload a plain client edited since is stale;
+    # finish must say so before "This cannot be undone?", not after the user said yes
+    db, where = embedded
+    path = str(migration_file(tmp_path, layout="collection"))
+    for command in ("fit", "start", "backfill", "cutover"):
+        _cli(command, path, *where)
+    client = QdrantClient(path=str(db))
+    client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    client.close()
+    said = _refused("finish", path, *where)  # no --yes and no input: a prompt would exit 1
+    assert ("finish refused: 1 of 200 points lack the new vector or were edited since they "
+            "were copied") in said and "qdrant-drift backfill" in said
+    _cli("backfill", path, *where)
+    assert "finished" in _cli("finish", path, *where, "--yes")
+
+
 def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, embedded):
     _, where = embedded
     path = str(migration_file(tmp_path, kind="low_rank_affine", sample_size=100))
@@ -296,6 +319,11 @@ def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, emb
     assert ("warning: 100 usable sample pairs are below the 128 the pre-flight quality report "
             "needs for the low_rank_affine adapter") in fitted
     assert "sample_size to at least 128" in fitted
+    # the report's line names the real need too, by the same rule (it said "too few pairs
+    # to hold any out", but 100 pairs could hold some out)
+    needed = preflight_pairs(make_fitter("low_rank_affine"), DIM, DIM)
+    assert (f"no pre-flight report: it needs at least {needed} pairs, the fit sample has 100 "
+            "(raise [adapter] sample_size)") in fitted
     started = _cli("start", path, *where)
     warnings = [line for line in started.splitlines() if "warning" in line.lower()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: migration 'docs-v2' serves"), (

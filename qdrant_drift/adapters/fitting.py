@@ -286,7 +286,8 @@ def fit(
                      distance=distance)
     started = time.perf_counter()
     quality = calibration = None
-    if holdout > 0 and len(new) >= preflight_pairs(fitter, new.shape[1], old.shape[1]):
+    report_needs = preflight_pairs(fitter, new.shape[1], old.shape[1])
+    if holdout > 0 and len(new) >= report_needs:
         train, held = split_indices(len(new), holdout, ctx.rng, minimum=min(50, len(new) // 4))
         fitted = fitter(new[train], old[train], ctx)
         ctx.log("computing the pre-flight quality report on held-out pairs")
@@ -304,7 +305,8 @@ def fit(
             fitted = fitter.frozen()(new, old, ctx)
     else:
         if holdout > 0:
-            warnings.warn("too few pairs to hold any out: no pre-flight report", stacklevel=2)
+            warnings.warn(f"{len(new)} pairs are below the {report_needs} the pre-flight "
+                          "quality report needs: no pre-flight report", stacklevel=2)
         fitted = fitter(new, old, ctx)
     fit_seconds = round(time.perf_counter() - started, 3)
     cost = served_costs_us({"": fitted}, distance, new)[""]
@@ -321,6 +323,8 @@ def fit(
     if quality is not None:
         info["quality"] = quality
         info.update(calibration or {})
+    elif holdout > 0:  # what a report would have needed, for whoever reads why there is none
+        info["preflight_pairs"] = report_needs
     if isinstance(fitter, Auto):
         info["auto"] = {"chosen": fitter.chosen, "scores": fitter.scores,
                         "transform_us": {k: round(v, 2) for k, v in fitter.costs.items()},

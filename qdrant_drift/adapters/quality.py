@@ -287,9 +287,10 @@ def preflight_report(
     rng = np.random.default_rng(seed)
     estimate = _estimate(transform, new, old, queries, rng, distance, corpus_size)
     old_recall = _old_model_recovery(new, old, queries, old_queries, distance)
+    old_model = None if np.isnan(old_recall) else old_recall
     own_first = similarity(transform(new), old, distance).argmax(axis=1)
     identity = float((own_first == np.arange(len(new))).mean())
-    below_old = not np.isnan(old_recall) and estimate["predicted_recall_recovery"] < old_recall
+    below_old = _below_old_model(estimate["predicted_recall_recovery"], old_model)
     drastic = below_old or identity < MIN_IDENTITY_PRESERVATION
     report: dict[str, Any] = {
         "basis": "documents" if queries is None else "logged_queries",
@@ -298,13 +299,30 @@ def preflight_report(
         "corpus_size": corpus_size,
         "size_doublings": round(size_doublings(corpus_size, len(new)), 2),
         **estimate,
-        "old_model_recovery": None if np.isnan(old_recall) else old_recall,
+        "old_model_recovery": old_model,
         "identity_preservation": identity,
         "drastic_drift": bool(drastic),
     }
     if drastic:
         report["advice"] = (BELOW_OLD_MODEL if below_old else LOSES_IDENTITY) + DRASTIC_ADVICE
     return report
+
+
+def _below_old_model(adapted: float, old_model: float | None) -> bool:
+    """The first drastic-drift signal: adapted queries are predicted to search worse than
+    the old model's own (unknown without them: logged queries and no old-model copy)."""
+    return old_model is not None and adapted < old_model
+
+
+def drastic_figures(report: dict[str, Any]) -> str:
+    """The figures a report's drastic-drift verdict rests on, in words (its advice says why;
+    the CLI prints both)."""
+    adapted, old_model = report["predicted_recall_recovery"], report.get("old_model_recovery")
+    if _below_old_model(adapted, old_model):
+        return (f"predicted Recall@10 recovery {adapted:.3f} adapted, {old_model:.3f} with "
+                "the old model's own queries")
+    return (f"{report['identity_preservation']:.1%} of held-out documents find their own "
+            f"legacy vector first through the adapter, under {MIN_IDENTITY_PRESERVATION:.0%}")
 
 
 BELOW_OLD_MODEL = ("Adapted queries are predicted to search the legacy vectors worse than the "

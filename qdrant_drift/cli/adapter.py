@@ -9,6 +9,7 @@ import numpy as np
 import typer
 
 from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
+from ..adapters.quality import drastic_figures
 from ..errors import DriftError
 from .output import console, fail as _fail, styled
 
@@ -55,11 +56,12 @@ def adapter_fit(
     print_report(adapter.info)
 
 
-def print_report(info: dict[str, Any]) -> None:
+def print_report(info: dict[str, Any], more_pairs: str = "fit on more pairs") -> None:
+    """The pre-flight report, or why there is none; ``more_pairs``: how to fit on more."""
     print_costs(info)
     quality = info.get("quality")
     if not quality:
-        console.print("no pre-flight report (too few pairs to hold any out)")
+        console.print(_no_report(info, more_pairs))
         return
     console.print(
         f"pre-flight: predicted Recall@10 recovery {quality['predicted_recall_recovery']:.3f}"
@@ -68,7 +70,18 @@ def print_report(info: dict[str, Any]) -> None:
         f"({quality['heldout_pairs']} held-out documents; {_basis(quality)})"
     )
     if quality.get("drastic_drift"):
-        console.print(styled("drastic drift:", "bold yellow", f" {quality['advice']}"))
+        console.print(styled("drastic drift", "bold yellow",
+                             f" ({drastic_figures(quality)}): {quality['advice']}"))
+
+
+def _no_report(info: dict[str, Any], more_pairs: str) -> str:
+    """Why an adapter has no pre-flight report: the pairs it needs (``fit`` records them
+    when it had fewer), else none were held out (``holdout=0``, or an older version)."""
+    needed = info.get("preflight_pairs")
+    if needed is None:
+        return "no pre-flight report (no pairs were held out)"
+    return (f"no pre-flight report: it needs at least {needed} pairs, the fit sample has "
+            f"{info.get('pairs')} ({more_pairs})")
 
 
 def print_costs(info: dict[str, Any]) -> None:

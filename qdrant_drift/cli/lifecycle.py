@@ -250,7 +250,8 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
     else:  # a re-fit of a running migration: its phase is unchanged
         console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
                       f"stays {phase.value!r} and serves it (replicas pick it up)")
-    print_report(adapter.info)
+    print_report(adapter.info, "raise [adapter] sample_size" if migration.file.adapter_path
+                 is None else "fit the adapter file on more pairs")
 
 
 def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command

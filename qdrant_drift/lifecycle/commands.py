@@ -250,10 +250,32 @@ def start_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[Mi
     return record
 
 
+# What to run instead of resuming a migration that is not paused, by phase.
+RESUME_INSTEAD: dict[Phase, str] = {
+    Phase.PLANNED: "run `qdrant-drift fit` first",
+    Phase.FITTED: "run `qdrant-drift start` to serve it and open the backfill",
+    Phase.SERVING_ADAPTED: "run `qdrant-drift start` to open the backfill",
+    Phase.ROLLED_BACK: "run `qdrant-drift start` to open the backfill again",
+    Phase.BACKFILLING: "its backfill is open: `qdrant-drift backfill` runs a worker",
+    Phase.CUT_OVER: ("its backfill is open: `qdrant-drift backfill` runs a worker; "
+                     "`qdrant-drift finish` completes it"),
+    Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
+    Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
+}
+
+
 def pause_steps(name: str, paused: bool,
                 state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
-    """Every backfill worker pauses (or resumes) within its heartbeat interval."""
-    return (yield from update_record(name, pause_change(paused), state_collection))
+    """Every backfill worker pauses (or resumes) within its heartbeat interval. Resuming one
+    that is not paused is refused, as a move to the phase it is in is: whoever asked
+    expected a paused backfill (one that was never started, say) and is told what to run."""
+    def change(record: MigrationRecord) -> list[dict[str, Any]]:
+        if not paused and not record.backfill_paused:
+            raise StateError(f"migration {name!r} is not paused (phase: {record.phase.value}); "
+                             f"nothing to resume: {RESUME_INSTEAD[record.phase]}")
+        return pause_change(paused)(record)
+
+    return (yield from update_record(name, change, state_collection))
 
 
 def alias_for_phase(record: MigrationRecord) -> Steps[None]:
@@ -317,23 +339,29 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     """Is ``finish`` allowed now? (Asked before anything is dropped, or confirmed.) Not
     while points lack the new vector: after cut-over, a client that is not wrapped still
     writes the legacy side only, and dropping it would lose those points (unless
-    ``force``: they are given up, as a forced cut-over gave them up in search)."""
+    ``force``: they are given up, as a forced cut-over gave them up in search). In
+    blue-green, nor while copies hold a payload edited since: ``finish``'s tidy unmarks
+    those points before it counts, so they are counted here too, without changing them."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.FINISHED)
-    yield from _refuse_points_lacking(record, force)
+    stale = 0 if force else (yield from layout_of(record.spec).count_stale_steps())
+    yield from _refuse_points_lacking(record, force, stale)
     return record
 
 
-def _refuse_points_lacking(record: MigrationRecord, force: bool) -> Steps[None]:
-    """``finish``'s refusal while points lack the new vector (see :func:`check_finish_steps`)."""
+def _refuse_points_lacking(record: MigrationRecord, force: bool, stale: int = 0) -> Steps[None]:
+    """``finish``'s refusal while points lack the new vector (see :func:`check_finish_steps`);
+    ``stale``: points still marked migrated that its tidy would unmark (none once it ran)."""
     migrated, total = yield from count_migrated(record.spec)
-    if migrated < total and not force:
+    lacking = total - migrated + stale
+    if lacking > 0 and not force:
         raise StateError(
-            f"finish refused: {total - migrated} of {total} points lack the new vector "
-            "(written or edited since cut-over by a client that is not wrapped?); dropping "
-            "the legacy side would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; "
-            "requeue dead letters after fixing them), then finish; or give them up "
-            "(`qdrant-drift finish --force`, `finish(force=True)`)")
+            f"finish refused: {lacking} of {total} points "
+            f"{layout_of(record.spec).unmigrated_note()} (written or edited since cut-over by "
+            "a client that is not wrapped?); dropping the legacy side would lose them. Run "
+            "`qdrant-drift backfill` (it runs after cut-over too; requeue dead letters after "
+            "fixing them), then finish; or give them up (`qdrant-drift finish --force`, "
+            "`finish(force=True)`)")
 
 
 def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,

@@ -384,7 +384,8 @@ class Migration:
 
         section = self.file.adapter
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="too few pairs to hold any out")
+            warnings.filterwarnings("ignore",  # said below, with the fix
+                                    message=r"\d+ pairs are below the \d+ the pre-flight")
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
                                   old_model=self.spec.old_model, seed=section.seed, log=log,
                                   queries=queries, distance=distance,  # type: ignore[arg-type]

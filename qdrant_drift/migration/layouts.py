@@ -144,6 +144,10 @@ class Layout:
         """What ``finish`` does to the legacy data, in words (the CLI asks with it)."""
         raise NotImplementedError
 
+    def unmigrated_note(self) -> str:
+        """What the points not counted as migrated are, in words (a refusal says it)."""
+        return "lack the new vector"
+
     def drop_legacy_steps(self) -> Steps[None]:
         """``finish``: drop the legacy vector or collection."""
         raise NotImplementedError
@@ -161,6 +165,13 @@ class Layout:
         """Catch up the new-side copies with a plain client's deletes (and, with
         ``payloads``, payload edits) on the legacy side (how many): only the blue-green
         layout keeps copies; a named vector goes with its point."""
+        return 0
+        yield  # pragma: no cover - a generator that makes no call
+
+    def count_stale_steps(self) -> Steps[int]:
+        """Points marked migrated whose copy a plain client's payload edit left stale: the
+        ones :meth:`tidy_steps` would unmark, counted without changing anything (so that
+        ``finish`` can be refused before it is confirmed)."""
         return 0
         yield  # pragma: no cover - a generator that makes no call
 
@@ -396,6 +407,10 @@ class BlueGreenLayout(Layout):
     def drop_legacy_steps(self) -> Steps[None]:
         yield call("delete_collection", self.spec.collection)
 
+    def unmigrated_note(self) -> str:
+        # a plain client's payload edit keeps the marker: the tidy unmarks those points
+        return "lack the new vector or were edited since they were copied"
+
     def abandon_note(self) -> str:
         return (f"drop the new collection {self.spec.native_collection!r}; "
                 f"{self.spec.collection!r} stays as it is")
@@ -424,34 +439,55 @@ class BlueGreenLayout(Layout):
         ``overwrite_payload``: wrap every writer when the layout is blue-green."""
         spec, tidied, offset = self.spec, 0, None
         while True:
-            page, offset = yield call("scroll", spec.native_collection,
-                                      scroll_filter=BACKFILL_COPIES, limit=TIDY_PAGE,
-                                      offset=offset, with_payload=payloads, with_vectors=False)
-            if page:
-                legacy = yield call("retrieve", spec.collection, [p.id for p in page],
-                                    with_payload=payloads, with_vectors=False)
-                present = {p.id: p for p in legacy}
-                orphans = [p.id for p in page if p.id not in present]
-                stale = [p.id for p in page if payloads and p.id in present
-                         and self.is_migrated(present[p.id])
-                         and copied_content(p.payload) != copied_content(present[p.id].payload)]
-                if orphans:
-                    yield call("delete", spec.native_collection,
-                               points_selector=models.FilterSelector(filter=models.Filter(
-                                   must=[models.HasIdCondition(has_id=orphans),
-                                         *BACKFILL_COPIES.must])))
-                    # One re-inserted and copied again between the look-up and the delete
-                    # lost its fresh copy: unmark it, so that it is swept and copied again.
-                    back = yield call("retrieve", spec.collection, orphans,
-                                      with_payload=False, with_vectors=False)
-                    stale += [p.id for p in back]
-                if stale:  # by filter: a point deleted meanwhile is no error
-                    yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
-                               points=models.FilterSelector(filter=models.Filter(
-                                   must=[models.HasIdCondition(has_id=stale)])))
-                tidied += len(orphans) + len(stale)
+            orphans, stale, offset = yield from self._compare_page(offset, payloads)
+            if orphans:
+                yield call("delete", spec.native_collection,
+                           points_selector=models.FilterSelector(filter=models.Filter(
+                               must=[models.HasIdCondition(has_id=orphans),
+                                     *BACKFILL_COPIES.must])))
+                # One re-inserted and copied again between the look-up and the delete
+                # lost its fresh copy: unmark it, so that it is swept and copied again.
+                back = yield call("retrieve", spec.collection, orphans,
+                                  with_payload=False, with_vectors=False)
+                stale += [p.id for p in back]
+            if stale:  # by filter: a point deleted meanwhile is no error
+                yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
+                           points=models.FilterSelector(filter=models.Filter(
+                               must=[models.HasIdCondition(has_id=stale)])))
+            tidied += len(orphans) + len(stale)
             if offset is None:
                 return tidied
+
+    def count_stale_steps(self) -> Steps[int]:
+        """A dry run of :meth:`tidy_steps`'s payload comparison: reads both sides, changes
+        nothing."""
+        stale, offset = 0, None
+        while True:
+            _, page_stale, offset = yield from self._compare_page(offset, payloads=True)
+            stale += len(page_stale)
+            if offset is None:
+                return stale
+
+    def _compare_page(self, offset: Any, payloads: bool
+                      ) -> Steps[tuple[list[Any], list[Any], Any]]:
+        """One page of the backfill's copies held against their legacy points: (copies whose
+        legacy point is gone, marked legacy points whose content differs from their copy's,
+        only with ``payloads``; the next page's offset). The one comparison behind the tidy
+        and its dry run."""
+        spec = self.spec
+        page, offset = yield call("scroll", spec.native_collection,
+                                  scroll_filter=BACKFILL_COPIES, limit=TIDY_PAGE,
+                                  offset=offset, with_payload=payloads, with_vectors=False)
+        if not page:
+            return [], [], offset
+        legacy = yield call("retrieve", spec.collection, [p.id for p in page],
+                            with_payload=payloads, with_vectors=False)
+        present = {p.id: p for p in legacy}
+        orphans = [p.id for p in page if p.id not in present]
+        stale = [p.id for p in page if payloads and p.id in present
+                 and self.is_migrated(present[p.id])
+                 and copied_content(p.payload) != copied_content(present[p.id].payload)]
+        return orphans, stale, offset
 
     def drop_new_steps(self) -> Steps[None]:
         """The new collection goes; the legacy points lose their "migrated" marker, so that
