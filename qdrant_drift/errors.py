@@ -54,6 +54,12 @@ class StateError(DriftError):
     """The migration state is missing, inconsistent, or a transition is not allowed."""
 
 
+class NoPreflightReport(UserWarning):
+    """An adapter was fitted on too few pairs for a pre-flight report (its recall is
+    unknown). A category of its own, so that a caller that says it better (the lifecycle's
+    fit, with the migration file's fix; the CLI's report line) can hide the plainer one."""
+
+
 class MigrationFileError(DriftError, ValueError):
     """A migration file is unreadable, not TOML, or breaks a rule.
 

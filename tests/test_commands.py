@@ -359,11 +359,9 @@ def rolled_back() -> QdrantClient:
 
 @pytest.mark.parametrize("setup, phase, instead", [
     (fitted_never_started, "fitted", "run `qdrant-drift start` to serve it and open the backfill"),
-    (lambda: build_text_world(20).client, "backfilling",
-     "its backfill is open: `qdrant-drift backfill` runs a worker"),
     (rolled_back, "rolled-back", "run `qdrant-drift start` to open the backfill again"),
 ])
-def test_resuming_a_migration_that_is_not_paused_says_its_phase_and_what_to_run(
+def test_resuming_a_migration_with_no_open_backfill_says_its_phase_and_what_to_run(
         setup, phase, instead):
     # it used to write "not paused" over "not paused" and exit 0, leaving a newcomer who
     # never started the migration waiting for a backfill
@@ -376,6 +374,20 @@ def test_resuming_a_migration_that_is_not_paused_says_its_phase_and_what_to_run(
     assert drive(load_record("upgrade"), client).revision == before  # nothing written
     assert commands.pause(client, "upgrade").backfill_paused
     assert not commands.resume(client, "upgrade").backfill_paused  # once paused, it resumes
+
+
+def test_resuming_an_open_backfill_that_is_not_paused_changes_nothing_and_succeeds():
+    # a second operator, or a runbook re-run after a lost response: resumed already
+    client = build_text_world(20).client
+    before = drive(load_record("upgrade"), client).revision
+    record = commands.resume(client, "upgrade")
+    assert record.phase is Phase.BACKFILLING and not record.backfill_paused
+    assert drive(load_record("upgrade"), client).revision == before  # nothing written
+
+
+def test_every_phase_either_refuses_a_resume_or_has_an_open_backfill():
+    # a phase added later must say what to run instead, not fail with a KeyError
+    assert set(commands.RESUME_REFUSALS) | {Phase.BACKFILLING, Phase.CUT_OVER} == set(Phase)
 
 
 def test_commands_before_any_fit_say_to_run_fit():
@@ -484,6 +496,8 @@ def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history()
     for revision in sorted(writes):
         for entry in writes[revision]:
             if "paused" in entry:
+                # a resume writes only over a pause (one that found none wrote nothing)
+                assert entry["paused"] or paused
                 paused = entry["paused"]
             else:
                 assert entry["from"] == phase.value
@@ -491,13 +505,14 @@ def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history()
                 phase = Phase(entry["to"])
     assert (phase, paused) == (final.phase, final.backfill_paused)
     # each successful call that changed something is exactly one of those writes; a start
-    # may also find the migration started already and write nothing
+    # may also find the migration started already, a resume find it running, and write nothing
     by_revision: dict[int, str] = {}
     for operation, record in successes:
-        if operation == "start" and record.revision in by_revision:
+        idle = operation in ("start", "resume")
+        if idle and record.revision in by_revision:
             continue
-        if operation == "start" and not _entry_matches("start", writes[record.revision]):
-            continue  # a no-op start: it saw a record another command wrote
+        if idle and not _entry_matches(operation, writes.get(record.revision, [])):
+            continue  # a no-op: it saw a record another command wrote
         assert record.revision not in by_revision, (operation, record.revision)
         assert _entry_matches(operation, writes[record.revision]), (operation, record.revision)
         by_revision[record.revision] = operation

@@ -33,6 +33,22 @@ def test_example_runs_as_is(example):
 
 
 @needs_models
+def test_all_minilm_by_name_loads_its_bundled_copy_offline_however_the_embedder_is_made():
+    # the facade's sentence_transformer() found the bundled weights, a SentenceTransformerEmbedder
+    # made by hand went to the Hub and failed offline
+    run = subprocess.run([sys.executable, "-c", (
+        "from qdrant_drift.embedders import SentenceTransformerEmbedder as S\n"
+        "for name in ('all-MiniLM-L6-v2', 'sentence-transformers/all-MiniLM-L6-v2'):\n"
+        "    e = S(name)\n"
+        "    print(e.name, e(['a query', 'a document']).shape)")],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split("\n")[:2] == ["all-MiniLM-L6-v2 (2, 384)",
+                                          "sentence-transformers/all-MiniLM-L6-v2 (2, 384)"]
+
+
+@needs_models
 def test_the_demo_runs_a_real_upgrade_end_to_end(tmp_path):
     from qdrant_drift_bench.demo.run import DEMO_MIGRATION, run_demo
 

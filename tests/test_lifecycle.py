@@ -24,7 +24,7 @@ from qdrant_drift.adapters.fitting import preflight_pairs
 from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
-from qdrant_drift.errors import StateError
+from qdrant_drift.errors import NoPreflightReport, StateError
 from qdrant_drift.migration.phases import Phase
 
 from .backfill_fixtures import DIM, build_legacy_collection, doc_text, old_vectors, text_vector
@@ -252,6 +252,21 @@ def test_plan_says_when_the_fit_sample_is_the_whole_collection(tmp_path):
     assert "pre-flight quality report needs" in small.sample_note()
 
 
+def test_a_fit_too_small_for_the_report_warns_once_in_its_own_category_with_the_fix(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path, kind="low_rank_affine",
+                                                 sample_size=100))
+    with pytest.warns(NoPreflightReport) as said:
+        adapter = migration.fit()
+    assert adapter.quality is None
+    needed = preflight_pairs(make_fitter("low_rank_affine"), DIM, DIM)
+    assert [str(w.message) for w in said if w.category is NoPreflightReport] == [
+        f"100 usable sample pairs are below the {needed} the pre-flight quality report needs "
+        f"for the low_rank_affine adapter, so there is none: set [adapter] sample_size to at "
+        f"least {needed} and run `qdrant-drift fit` again"]
+
+
 def test_plan_refuses_a_missing_old_vector_listing_the_vectors_there_are(tmp_path, embedded):
     _, where = embedded
     message = _refused("plan", str(migration_file(tmp_path, old_vector="legacy")), *where)
@@ -316,14 +331,12 @@ def test_a_sample_too_small_for_the_report_is_said_and_start_warns(tmp_path, emb
     _, where = embedded
     path = str(migration_file(tmp_path, kind="low_rank_affine", sample_size=100))
     fitted = " ".join(_cli("fit", path, *where).split())
-    assert ("warning: 100 usable sample pairs are below the 128 the pre-flight quality report "
-            "needs for the low_rank_affine adapter") in fitted
-    assert "sample_size to at least 128" in fitted
-    # the report's line names the real need too, by the same rule (it said "too few pairs
-    # to hold any out", but 100 pairs could hold some out)
+    # said once, by the report's line, with the real need (it said "too few pairs to hold any
+    # out", but 100 pairs could hold some out) and the fix; no warning repeats it
     needed = preflight_pairs(make_fitter("low_rank_affine"), DIM, DIM)
     assert (f"no pre-flight report: it needs at least {needed} pairs, the fit sample has 100 "
             "(raise [adapter] sample_size)") in fitted
+    assert "warning" not in fitted.lower()
     started = _cli("start", path, *where)
     warnings = [line for line in started.splitlines() if "warning" in line.lower()]
     assert len(warnings) == 1 and warnings[0].startswith("warning: migration 'docs-v2' serves"), (

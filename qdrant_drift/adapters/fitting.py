@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from .._version import __version__
-from ..errors import InvalidVectorsError
+from ..errors import InvalidVectorsError, NoPreflightReport
 from ..vectors import as_pairs, l2_normalize
 from ..scores import METRIC_DISTANCES
 from .base import DISTANCES, Adapter, Distance, ModelFingerprint
@@ -306,7 +306,8 @@ def fit(
     else:
         if holdout > 0:
             warnings.warn(f"{len(new)} pairs are below the {report_needs} the pre-flight "
-                          "quality report needs: no pre-flight report", stacklevel=2)
+                          "quality report needs: no pre-flight report", NoPreflightReport,
+                          stacklevel=2)
         fitted = fitter(new, old, ctx)
     fit_seconds = round(time.perf_counter() - started, 3)
     cost = served_costs_us({"": fitted}, distance, new)[""]

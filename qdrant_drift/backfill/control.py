@@ -1,6 +1,8 @@
-"""What an operator or a :class:`~.handle.BackfillHandle` can do to a running backfill, the
-same for the worker and the Ray driver: pause and resume (locally, or through the state's
-pause flag), and the retry count the metrics show. Stopping differs per engine."""
+"""What the worker and the Ray driver share: their setup (client with retries, dead-letter
+ledger, leases, tidy schedule, reopen rule) and what an operator or a
+:class:`~.handle.BackfillHandle` can do to a running backfill: pause and resume (locally, or
+through the state's pause flag), and the retry count the metrics show. Stopping differs per
+engine."""
 
 from __future__ import annotations
 

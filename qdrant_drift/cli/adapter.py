@@ -76,10 +76,10 @@ def print_report(info: dict[str, Any], more_pairs: str = "fit on more pairs") ->
 
 def _no_report(info: dict[str, Any], more_pairs: str) -> str:
     """Why an adapter has no pre-flight report: the pairs it needs (``fit`` records them
-    when it had fewer), else none were held out (``holdout=0``, or an older version)."""
+    when it had fewer), else ``holdout=0`` or a file from before that record."""
     needed = info.get("preflight_pairs")
     if needed is None:
-        return "no pre-flight report (no pairs were held out)"
+        return "no pre-flight report (too few pairs, or none held out)"
     return (f"no pre-flight report: it needs at least {needed} pairs, the fit sample has "
             f"{info.get('pairs')} ({more_pairs})")
 

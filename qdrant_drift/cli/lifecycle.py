@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -20,7 +21,7 @@ from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingC
 from rich.table import Table
 
 from .output import console, fail, fmt
-from ..errors import DriftError, QdrantFault, classify
+from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..migration.phases import Phase
 from ..lifecycle.facade import Migration
 from ..lifecycle.file import default_layout, load_migration_file, scaffold
@@ -237,10 +238,12 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
                 TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                 console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("embed", total=None)
-            adapter = migration.fit(progress=lambda done, total: bar.update(
-                task, completed=done, total=total),
-                queries=None if queries is None else queries.resolve(),
-                max_transform_us=max_transform_us)
+            with warnings.catch_warnings():  # print_report says it, with the fix
+                warnings.simplefilter("ignore", NoPreflightReport)
+                adapter = migration.fit(progress=lambda done, total: bar.update(
+                    task, completed=done, total=total),
+                    queries=None if queries is None else queries.resolve(),
+                    max_transform_us=max_transform_us)
             phase = migration.record().phase
     except DriftError as exc:
         fail(exc)

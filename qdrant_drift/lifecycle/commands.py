@@ -22,7 +22,8 @@ from typing import Any
 from qdrant_client.http import models
 
 from ..adapters import Adapter
-from ..errors import AdapterFileError, AdapterMismatchError, DriftError, StateError
+from ..errors import (
+    AdapterFileError, AdapterMismatchError, DriftError, NoPreflightReport, StateError)
 from ..local import is_local
 from ..migration.phases import ACTIVE, HOLDS_COLLECTION, TERMINAL, Phase, check_transition
 from ..migration.layouts import layout_of
@@ -214,10 +215,12 @@ def _no_report_warning(record: MigrationRecord, state_collection: str) -> Steps[
     except DriftError:
         return  # an unreadable adapter is the status command's to report
     if adapter.quality is None:
+        needed = adapter.info.get("preflight_pairs")
+        why = f"fewer sample pairs than the {needed} it needs" if needed else "too few pairs"
         warnings.warn(
             f"migration {record.spec.name!r} serves an adapter fitted without a pre-flight "
-            "quality report (too few sample pairs), so its recall is unknown: raise "
-            "[adapter] sample_size and run `qdrant-drift fit` again", UserWarning, stacklevel=2)
+            f"quality report ({why}), so its recall is unknown: raise [adapter] sample_size "
+            "and run `qdrant-drift fit` again", NoPreflightReport, stacklevel=2)
 
 
 START_ROUTES: dict[Phase, tuple[Phase, ...]] = {
@@ -226,12 +229,16 @@ START_ROUTES: dict[Phase, tuple[Phase, ...]] = {
     Phase.ROLLED_BACK: (Phase.BACKFILLING,),
     Phase.BACKFILLING: (),  # started already: nothing to do
 }
-START_REFUSALS: dict[Phase, str] = {
+# Why a backfill cannot be started or resumed in these phases, and what to run instead.
+NOT_RUNNABLE: dict[Phase, str] = {
     Phase.PLANNED: "run `qdrant-drift fit` first",
-    Phase.CUT_OVER: ("it serves the new vectors already: `qdrant-drift finish` completes it, "
-                     "`qdrant-drift rollback` returns to the legacy path"),
     Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
     Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
+}
+START_REFUSALS: dict[Phase, str] = {
+    **NOT_RUNNABLE,
+    Phase.CUT_OVER: ("it serves the new vectors already: `qdrant-drift finish` completes it, "
+                     "`qdrant-drift rollback` returns to the legacy path"),
 }
 
 
@@ -250,29 +257,29 @@ def start_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[Mi
     return record
 
 
-# What to run instead of resuming a migration that is not paused, by phase.
-RESUME_INSTEAD: dict[Phase, str] = {
-    Phase.PLANNED: "run `qdrant-drift fit` first",
+# Resuming a migration that is not paused: where its backfill is open (backfilling, cut
+# over) there is nothing to do, as for ``start`` on a started one; elsewhere no backfill
+# runs, so whoever asked expected something else and is told what to run.
+RESUME_REFUSALS: dict[Phase, str] = {
+    **NOT_RUNNABLE,
     Phase.FITTED: "run `qdrant-drift start` to serve it and open the backfill",
     Phase.SERVING_ADAPTED: "run `qdrant-drift start` to open the backfill",
     Phase.ROLLED_BACK: "run `qdrant-drift start` to open the backfill again",
-    Phase.BACKFILLING: "its backfill is open: `qdrant-drift backfill` runs a worker",
-    Phase.CUT_OVER: ("its backfill is open: `qdrant-drift backfill` runs a worker; "
-                     "`qdrant-drift finish` completes it"),
-    Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
-    Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
 }
 
 
 def pause_steps(name: str, paused: bool,
                 state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
     """Every backfill worker pauses (or resumes) within its heartbeat interval. Resuming one
-    that is not paused is refused, as a move to the phase it is in is: whoever asked
-    expected a paused backfill (one that was never started, say) and is told what to run."""
+    that is not paused changes nothing while its backfill is open and is refused in the
+    other phases (:data:`RESUME_REFUSALS`)."""
     def change(record: MigrationRecord) -> list[dict[str, Any]]:
         if not paused and not record.backfill_paused:
-            raise StateError(f"migration {name!r} is not paused (phase: {record.phase.value}); "
-                             f"nothing to resume: {RESUME_INSTEAD[record.phase]}")
+            if record.phase in RESUME_REFUSALS:
+                raise StateError(
+                    f"migration {name!r} is not paused (phase: {record.phase.value}); nothing "
+                    f"to resume: {RESUME_REFUSALS[record.phase]}")
+            return []  # resumed already (by another operator, say): nothing to write
         return pause_change(paused)(record)
 
     return (yield from update_record(name, change, state_collection))
@@ -296,10 +303,9 @@ def cutover_steps(name: str, *, force: bool = False,
     if migrated < total and not force:
         dead = yield from read_dead_letters(name, state_collection)
         raise StateError(
-            f"cut-over refused: {total - migrated} of {total} points still lack the new "
-            f"vector ({len(dead)} in dead letters; in blue-green, also those a client that "
-            "is not wrapped edited since they were copied); they would drop out of search "
-            "results or serve an old payload. "
+            f"cut-over refused: {total - migrated} of {total} points still "
+            f"{layout_of(record.spec).unmigrated_note()} ({len(dead)} in dead letters); they "
+            "would drop out of search results or serve an old payload. "
             "Let the backfill finish (`qdrant-drift backfill`: it also finds points "
             "written behind it; requeue dead letters after "
             "fixing them: `qdrant-drift dead-letters --requeue`), or force it (`qdrant-drift "
@@ -432,7 +438,8 @@ def pause(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
 
 def resume(client: Any, name: str, *, state_collection: str = STATE_COLLECTION
            ) -> MigrationRecord:
-    """Resume the backfill workers."""
+    """Resume the backfill workers (nothing to do when they are not paused; refused when no
+    backfill is open: :data:`RESUME_REFUSALS`)."""
     return drive(pause_steps(name, False, state_collection), client)
 
 

