@@ -22,7 +22,26 @@ retrying client and the backfill's writes decide from the same answer.
 
 from __future__ import annotations
 
+import difflib
 from enum import Enum
+from typing import Callable, Iterable
+
+
+def did_you_mean(word: str, candidates: Iterable[str], *,
+                 show: Callable[[str], str] = str) -> str:
+    """`` (did you mean X?)`` for the closest of ``candidates`` to a mistyped ``word``, or
+    "": the one hint every "no such name" error gives."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {show(close[0])}?)" if close else ""
+
+
+def there_are(kind: str, names: Iterable[str], most: int = 10) -> str:
+    """`` (collections here: 'a', 'b')``: what exists, for an error naming one that does not."""
+    names = sorted(names)
+    if not names:
+        return f" (there are no {kind})"
+    shown = ", ".join(map(repr, names[:most])) + (", ..." if len(names) > most else "")
+    return f" ({kind} here: {shown})"
 
 
 class DriftError(Exception):

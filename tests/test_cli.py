@@ -231,3 +231,17 @@ def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shad
     assert "0.700 (0.600-0.800, from logged queries)" in text
     assert "hybrid->native 0.88 OUTSIDE the predicted 0.70-" in text
     assert "adapted->hybrid 0.90," in text  # 0.90-0.925 expected at 25% coverage: inside
+
+
+def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecation(capsys):
+    import warnings
+
+    from qdrant_drift.cli.output import one_line_warnings
+
+    with one_line_warnings():
+        # Ray Data's own settings raise these on every backfill: noise to whoever runs it
+        warnings.warn("`use_polars` is deprecated", DeprecationWarning)
+        warnings.warn("soon gone", PendingDeprecationWarning)
+        warnings.warn("the adapter has no pre-flight report", UserWarning)
+    said = capsys.readouterr().err
+    assert said.strip() == "warning: the adapter has no pre-flight report"

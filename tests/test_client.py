@@ -249,8 +249,12 @@ def test_deletes_reach_both_sides(world):
 
 
 def test_missing_migration_is_a_clear_error(world):
-    with pytest.raises(DriftError, match="no migration named 'nope'"):
+    with pytest.raises(DriftError, match="no migration named 'nope'.*"
+                                         r"\(migrations here: 'upgrade'\)"):
         world.wrapped(migration="nope")  # the async client: at its first call
+    with pytest.raises(DriftError, match=r"no migration named 'upgarde'.*"
+                                         r"\(did you mean 'upgrade'\?\)"):
+        world.wrapped(migration="upgarde")  # a typo
 
 
 def test_unreadable_state_degrades_to_the_adapted_plan(world):

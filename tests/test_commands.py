@@ -19,7 +19,7 @@ from qdrant_drift.backfill import PayloadField, run_backfill
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.lifecycle import commands
-from qdrant_drift.migration.layouts import MIGRATED_MARKER
+from qdrant_drift.migration.layouts import MIGRATED_MARKER, STAMP_KEY
 from qdrant_drift.migration.phases import ALLOWED, Phase, check_transition, next_command
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.records import load_record, phase_change, update_record, write_record
@@ -207,6 +207,11 @@ def test_points_written_after_cut_over_by_a_plain_client_keep_finish_from_droppi
     assert world.client.collection_exists("docs")
     run_backfill_world(world)  # the backfill runs after cut-over too
     assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
+    # the migration's stamps go with it: an app reads its own payloads again
+    remaining = world.spec.native_collection
+    assert [p.payload for p in world.client.scroll(remaining, limit=100)[0]
+            if STAMP_KEY in p.payload] == []
+    assert world.client.count(remaining).count == 21
 
 
 def test_payload_edits_a_plain_client_makes_after_cut_over_reach_the_new_collection():
@@ -288,6 +293,8 @@ def test_abandon_drops_the_new_side_keeps_the_legacy_one_and_frees_the_collectio
         commands.set_phase(world.client, "upgrade", phase, force=True)
     if world.spec.layout == "collection":  # a point the backfill had marked migrated
         world.client.set_payload("docs", {"_drift_migrated": True}, points=[3])
+    # what a wrapped write leaves on its legacy point (the named backfill stamps every one)
+    world.client.set_payload("docs", {STAMP_KEY: {"new_vector_model": "new-m"}}, points=[5])
     record = commands.abandon(world.client, "upgrade")
     assert record.phase is Phase.ABANDONED
     vectors = world.client.get_collection("docs").config.params.vectors
@@ -296,6 +303,9 @@ def test_abandon_drops_the_new_side_keeps_the_legacy_one_and_frees_the_collectio
     assert not world.client.collection_exists("docs_v2")
     assert world.client.count("docs", count_filter=models.Filter(must=[models.FieldCondition(
         key="_drift_migrated", match=models.MatchValue(value=True))])).count == 0
+    # nor any stamp the backfill or the wrapper left on the legacy points
+    assert [p.id for p in world.client.scroll("docs", limit=100)[0] if STAMP_KEY in p.payload] \
+        == []
     with pytest.raises(StateError, match="it is abandoned; start a new one"):
         commands.start(world.client, "upgrade")
     again = MigrationSpec(name="next", collection="docs", old_vector="old", new_vector="new")

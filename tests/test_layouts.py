@@ -17,6 +17,7 @@ from qdrant_drift.migration.layouts import (
     coverage,
     layout_of,
     stamp,
+    unstamp_steps,
 )
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call, Gather, drive
@@ -156,18 +157,26 @@ def test_a_hybrid_search_is_one_batch_in_named_and_two_concurrent_batches_in_blu
 
 
 def test_finish_drops_the_legacy_vector_or_collection_and_keeps_an_unnamed_vector():
+    unstamp = list(unstamp_steps("docs"))[0]
+    assert (unstamp.method, unstamp.kwargs["keys"]) == ("delete_payload", ["_drift"])
     assert list(layout_of(NAMED).drop_legacy_steps()) == [
         Call("delete_vector_name", ("docs", "old"), {}),
-        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {})]
-    assert next(layout_of(BLUE_GREEN).drop_legacy_steps()) == Call(
-        "delete_collection", ("docs",), {})
+        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {}), unstamp]
+    assert list(layout_of(BLUE_GREEN).drop_legacy_steps()) == [  # stamps go from the copies
+        Call("delete_collection", ("docs",), {}), *unstamp_steps("docs_v2")]
     unnamed = MigrationSpec(name="m", collection="docs", new_vector="new")
     assert list(layout_of(unnamed).drop_legacy_steps()) == [  # only the marker goes
-        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {})]
+        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {}), unstamp]
     assert "keep the legacy unnamed vector" in layout_of(unnamed).finish_note()
     assert layout_of(NAMED).finish_note() == "drop the legacy vector 'old' of 'docs'"
     assert layout_of(BLUE_GREEN).finish_note().startswith("drop the legacy collection 'docs' ")
-    assert "stop working" in layout_of(BLUE_GREEN).finish_note()
+    # where the data is afterwards, for apps that are not wrapped
+    assert layout_of(BLUE_GREEN).finish_note() == (
+        "drop the legacy collection 'docs' (the data stays in the alias 'live' or 'docs_v2', "
+        "vector 'new': apps that are not wrapped must name that; wrapped ones keep their names)")
+    no_alias = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
+                             new_collection="docs_v2")
+    assert "(the data stays in 'docs_v2': apps" in layout_of(no_alias).finish_note()
 
 
 def test_only_blue_green_with_an_alias_switches_it():

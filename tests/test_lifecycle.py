@@ -217,11 +217,20 @@ def test_embedder_dimension_is_checked_by_plan_and_fit_before_anything_is_writte
     assert "points" in _cli("plan", str(right), "--path", str(db))
 
 
-def test_fit_on_a_missing_collection_is_one_line(tmp_path):
+def test_fit_on_a_missing_collection_is_one_line_naming_what_there_is(tmp_path):
     db = tmp_path / "qdrant"
     QdrantClient(path=str(db)).close()
-    assert "collection 'docs' does not exist" in _refused(
+    assert "collection 'docs' does not exist (there are no collections)" in _refused(
         "fit", str(migration_file(tmp_path)), "--path", str(db))
+    client = QdrantClient(path=str(db))
+    for name in ("doc", "notes"):
+        client.create_collection(name, vectors_config=models.VectorParams(
+            size=4, distance=models.Distance.COSINE))
+    client.close()
+    assert "collection 'docs' does not exist (did you mean 'doc'?)" in _refused(
+        "fit", str(migration_file(tmp_path)), "--path", str(db))
+    assert "collection 'weather' does not exist (collections here: 'doc', 'notes')" in _refused(
+        "fit", str(migration_file(tmp_path, collection="weather")), "--path", str(db))
 
 
 def test_a_wrong_path_or_an_invalid_file_creates_no_storage_folder(tmp_path, embedded):

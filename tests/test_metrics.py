@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from qdrant_drift.observability.metrics import DriftMetrics, default_metrics
-from qdrant_drift.lifecycle.progress import Progress, Sample, WorkerStatus
+from qdrant_drift.lifecycle.progress import Progress, Sample, WorkerStatus, throughput
 from qdrant_drift.migration.phases import Phase
 from qdrant_drift.serving.router import Plan
 
@@ -251,3 +251,26 @@ def test_expected_agreement_follows_coverage_between_the_plans():
     assert expected_agreement("hybrid->native", 0.5, 0.6) == pytest.approx(0.8)
     assert expected_agreement("native->hybrid", 1.0, 0.6) == pytest.approx(1.0)
     assert expected_agreement("adapted->other", 0.5, 0.6) is None
+
+
+def _samples(*points: tuple[float, int]) -> list[Sample]:
+    return [Sample(at=at, migrated=migrated, total=1000) for at, migrated in points]
+
+
+@pytest.mark.parametrize("samples, now, rate", [
+    # a steady run: migrated over elapsed time
+    (_samples((0, 0), (5, 50), (10, 100)), 12.0, 10.0),
+    # fewer than two samples: no rate
+    (_samples((0, 0)), 1.0, None),
+    # no sample for over a minute: no worker runs now, so no current rate (an ETA of 0m00s
+    # with points left was shown from the last run's rate)
+    (_samples((0, 0), (5, 50), (10, 100)), 200.0, None),
+    # a restart after an idle gap: the rate is the current run's, not spread over the gap
+    (_samples((0, 0), (10, 100), (250, 100), (255, 150), (260, 200)), 261.0, 10.0),
+    # the run's first sample of a new run alone: too few for a rate
+    (_samples((0, 0), (10, 100), (250, 100)), 251.0, None),
+    # without now (a pure reading of the samples), staleness is not judged
+    (_samples((0, 0), (5, 50), (10, 100)), None, 10.0),
+])
+def test_throughput_is_the_current_runs_rate(samples, now, rate):
+    assert throughput(samples, now=now) == rate

@@ -268,6 +268,9 @@ def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
             fail(exc)
         paused = " (backfill paused)" if record.backfill_paused else ""
         console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}")
+        if action in ("start", "resume") and record.phase is Phase.BACKFILLING:
+            console.print(f"the backfill is open; `qdrant-drift backfill {file}` runs a worker "
+                          "(none runs until one is started)")
 
     command.__doc__ = {
         "start": "Serve new-model queries (adapted at first) and open the backfill.",

@@ -33,12 +33,16 @@ def fail(exc: Exception) -> None:
 @contextmanager
 def one_line_warnings() -> Iterator[None]:
     """Python warnings reach a CLI user as one ``warning: ...`` line each, without the
-    category and the source line Python would quote."""
+    category and the source line Python would quote. Deprecations stay hidden, as Python
+    hides them outside ``__main__``: they are for the authors of the code that triggers them
+    (Ray Data's own settings raise three on every backfill), not for whoever runs it."""
     def show(message: Any, *_: Any, **__: Any) -> None:
         err_console.print(styled("warning:", "yellow", f" {message}"), soft_wrap=True)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         warnings.showwarning = show
         yield
 

@@ -32,7 +32,7 @@ from ..sansio import Steps, adrive, call, drive
 from ..scores import METRIC_DISTANCES, distance_name
 from ..store.adapters import adapter_change, load_stored_adapter, write_adapter_chunks
 from ..store.backfill import read_dead_letters
-from ..store.collection import STATE_COLLECTION, ensure_state_collection
+from ..store.collection import STATE_COLLECTION, ensure_state_collection, require_collection_steps
 from ..store.records import (
     MigrationRecord,
     abandon_steps,
@@ -104,9 +104,7 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     migration holds the collection. ``embedded``: the client is local mode (see
     :meth:`Layout.check_source`).
     Returns (collection info, legacy vector params, this migration's record if any)."""
-    exists = yield call("collection_exists", spec.collection)
-    if not exists:
-        raise DriftError(f"collection {spec.collection!r} does not exist")
+    yield from require_collection_steps(spec.collection)
     info = yield call("get_collection", spec.collection)
     old_params = _vector_params(info, spec.old_vector)
     distance_name(old_params.distance)

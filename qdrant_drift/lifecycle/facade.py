@@ -564,7 +564,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
             adapter_problem = f"{exc}: run `qdrant-drift fit` to store a new adapter"
         else:
             report = adapter.quality or {}
-    rate = throughput(samples)
+    rate = throughput(samples, now=time.time())
     router = router or (settings or RouterSettings()).router()
     plan = router.plan(RoutingState(phase=record.phase, coverage=coverage(migrated, total)))
     served: dict[str, int] = {}

@@ -22,7 +22,6 @@ migration built in Python obeys the same rules as one read from a file.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
-from ..errors import MigrationFileError
+from ..errors import MigrationFileError, did_you_mean
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, Router, RouterSettings
 from ..migration.spec import DEFAULT_VECTOR, LAYOUTS, MigrationSpec
 
@@ -69,13 +68,6 @@ DICT_PATH = "<dict>"
 
 class _Problem(Exception):
     """Raised by a rule: what is wrong with one value (the key is added by the caller)."""
-
-
-def _suggest(
-    word: str, candidates: list[str] | tuple[str, ...], *, show: Callable[[str], str] = str
-) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {show(close[0])}?)" if close else ""
 
 
 def _show(value: Any) -> str:
@@ -171,7 +163,7 @@ def _choice(choices: tuple[str, ...] | Callable[[], tuple[str, ...]]) -> Rule:
         if value not in allowed:
             raise _Problem(
                 f"must be one of {listed}, got {_toml_str(value)}"
-                + _suggest(value, allowed, show=_toml_str)
+                + did_you_mean(value, allowed, show=_toml_str)
             )
         return value
 
@@ -277,7 +269,7 @@ class _Section:
         known = cls.keys()
         for key in data:
             if key not in known:
-                hint = _suggest(str(key), known) or f" (known keys: {', '.join(known)})"
+                hint = did_you_mean(str(key), known) or f" (known keys: {', '.join(known)})"
                 raise MigrationFileError(
                     f"unknown key {key}{hint}", path=path, section=cls.NAME, key=str(key)
                 )
@@ -667,7 +659,7 @@ class MigrationFile:
                 raise MigrationFileError(
                     f"key {top} is outside any section{hint}", path=path, key=str(top)
                 )
-            hint = _suggest(str(top), list(_BY_NAME), show=lambda n: f"[{n}]") or (
+            hint = did_you_mean(str(top), list(_BY_NAME), show=lambda n: f"[{n}]") or (
                 f" (sections are {', '.join(f'[{n}]' for n in _BY_NAME)})"
             )
             raise MigrationFileError(f"unknown section [{top}]{hint}", path=path)

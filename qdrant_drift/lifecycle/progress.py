@@ -33,18 +33,34 @@ class WorkerStatus:
     state: str = "running"  # running | paused | stopped | finished
 
 
-def throughput(samples: Sequence[Sample], window_s: float = 300.0) -> float | None:
-    """Items per second over the last ``window_s`` seconds of samples (None: too few)."""
+# Workers sample every few seconds (5 by default): this long without any sample means no
+# worker ran, so the samples before such a gap belong to an earlier run.
+RUN_GAP_S = 60.0
+
+
+def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
+               now: float | None = None, gap_s: float = RUN_GAP_S) -> float | None:
+    """Items per second over the last ``window_s`` seconds of the current run's samples
+    (None: too few, or, given ``now``, none for ``gap_s``: no worker is running, so there is
+    no current rate). A run ends at a gap of ``gap_s`` between samples: a rate taken across
+    the idle time between two runs would understate the one running now."""
     if len(samples) < 2:
         return None
     ordered = sorted(samples, key=lambda s: s.at)
     last = ordered[-1]
-    recent = [s for s in ordered if s.at >= last.at - window_s]
-    first = recent[0] if len(recent) >= 2 else ordered[-2]
-    elapsed = last.at - first.at
+    if now is not None and now - last.at > gap_s:
+        return None
+    start = 0
+    for i in range(1, len(ordered)):
+        if ordered[i].at - ordered[i - 1].at > gap_s:
+            start = i
+    run = [s for s in ordered[start:] if s.at >= last.at - window_s]
+    if len(run) < 2:
+        return None
+    elapsed = last.at - run[0].at
     if elapsed <= 0:
         return None
-    return max(0.0, (last.migrated - first.migrated) / elapsed)
+    return max(0.0, (last.migrated - run[0].migrated) / elapsed)
 
 
 def eta_seconds(migrated: int, total: int, items_per_s: float | None) -> float | None:

@@ -15,6 +15,7 @@ from qdrant_client.http import models
 
 from ..errors import DriftError
 from ..sansio import Steps, call
+from ..store.collection import require_collection_steps
 from .file import QUERY_LOG_SCHEME, MigrationFile, is_callable_reference
 
 SCROLL_PAGE = 256
@@ -22,9 +23,7 @@ SCROLL_PAGE = 256
 
 def read_query_log_steps(collection: str, payload_field: str, limit: int) -> Steps[list[str]]:
     """Up to ``limit`` non-empty texts of ``payload_field`` from a query-log collection."""
-    exists = yield call("collection_exists", collection)
-    if not exists:
-        raise DriftError(f"query log collection {collection!r} does not exist")
+    yield from require_collection_steps(collection, "query log collection")
     texts: list[str] = []
     offset = None
     while len(texts) < limit:

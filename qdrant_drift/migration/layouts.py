@@ -62,6 +62,16 @@ def copied_content(payload: Any) -> dict[str, Any]:
     return {k: v for k, v in (payload or {}).items() if k not in (MIGRATED_MARKER, STAMP_KEY)}
 
 
+def unstamp_steps(collection: str) -> Steps[None]:
+    """Remove the migration's stamp from every point of ``collection`` (``finish`` from the
+    side that stays, ``abandon`` from the legacy side): it told this migration's writers
+    apart, and it would otherwise stay in every payload an app reads, for good. Wrapped
+    writers stop stamping once they read the new phase (within their refresh interval)."""
+    yield call("delete_payload", collection, keys=[STAMP_KEY],
+               points=models.FilterSelector(filter=models.Filter(must_not=[
+                   models.IsEmptyCondition(is_empty=models.PayloadField(key=STAMP_KEY))])))
+
+
 def coverage(migrated: int, total: int) -> float:
     """Share of points that have the new vector (an empty collection is fully covered)."""
     return min(1.0, migrated / total) if total else 1.0
@@ -149,7 +159,8 @@ class Layout:
         return "lack the new vector"
 
     def drop_legacy_steps(self) -> Steps[None]:
-        """``finish``: drop the legacy vector or collection."""
+        """``finish``: drop the legacy vector or collection, and the stamps of the side that
+        stays (:func:`unstamp_steps`)."""
         raise NotImplementedError
 
     def abandon_note(self) -> str:
@@ -157,8 +168,8 @@ class Layout:
         raise NotImplementedError
 
     def drop_new_steps(self) -> Steps[None]:
-        """``abandon``: drop what the migration added, leaving the legacy side as it was
-        before it (idempotent: a second run after a failed one completes it)."""
+        """``abandon``: drop what the migration added, stamps included, leaving the legacy
+        side as it was before it (idempotent: a second run after a failed one completes it)."""
         raise NotImplementedError
 
     def tidy_steps(self, *, payloads: bool = True) -> Steps[int]:
@@ -302,6 +313,7 @@ class NamedLayout(Layout):
         if self.spec.old_vector != DEFAULT_VECTOR:
             yield call("delete_vector_name", self.spec.collection, self.spec.old_vector)
         yield call("delete_vector_name", self.spec.collection, self.marker_vector)
+        yield from unstamp_steps(self.spec.collection)
 
     def abandon_note(self) -> str:
         return (f"drop the new vector {self.spec.new_vector!r} of {self.spec.collection!r}; "
@@ -317,6 +329,7 @@ class NamedLayout(Layout):
         for name in (spec.new_vector, self.marker_vector):
             if isinstance(vectors, dict) and name in vectors:
                 yield call("delete_vector_name", spec.collection, name)
+        yield from unstamp_steps(spec.collection)
 
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]
@@ -401,11 +414,17 @@ class BlueGreenLayout(Layout):
         ])
 
     def finish_note(self) -> str:
-        return (f"drop the legacy collection {self.spec.collection!r} (apps that still name "
-                "it directly, not wrapped and not through the alias, stop working)")
+        spec = self.spec
+        serves = (f"the alias {spec.alias!r} or {spec.native_collection!r}" if spec.alias
+                  else repr(spec.native_collection))
+        vector = f", vector {spec.new_vector!r}" if spec.new_vector else ""
+        return (f"drop the legacy collection {spec.collection!r} (the data stays in "
+                f"{serves}{vector}: apps that are not wrapped must name that; wrapped ones "
+                "keep their names)")
 
     def drop_legacy_steps(self) -> Steps[None]:
         yield call("delete_collection", self.spec.collection)
+        yield from unstamp_steps(self.spec.native_collection)
 
     def unmigrated_note(self) -> str:
         # a plain client's payload edit keeps the marker: the tidy unmarks those points
@@ -500,6 +519,7 @@ class BlueGreenLayout(Layout):
         if exists:
             yield call("delete_payload", spec.collection, keys=[MIGRATED_MARKER],
                        points=self.migrated_filter())
+            yield from unstamp_steps(spec.collection)
 
     def routed_point(self, point_id: Any, payload: dict[str, Any], others: dict[str, Any],
                      old: list[float], new: list[float]

@@ -44,7 +44,7 @@ from ..scores import Orientation, orientation
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
-from ..store.records import abandon_steps, read_routing_state
+from ..store.records import abandon_steps, read_routing_state, unknown_migration_note
 from ..migration.phases import ACTIVE, TERMINAL, Phase
 from .surface import ENDS_MIGRATION, SURFACE, Treatment, names_migration, refusal
 from .writes import write_steps
@@ -99,10 +99,9 @@ class _Core:
         try:
             state, record = yield from read_routing_state(self.migration, self.state_collection)
             if record is None:
-                raise DriftError(
-                    f"no migration named {self.migration!r} in state collection "
-                    f"{self.state_collection!r}"
-                )
+                note = yield from unknown_migration_note(self.migration, self.state_collection)
+                raise DriftError(f"no migration named {self.migration!r} in state collection "
+                                 f"{self.state_collection!r}{note}")
             if self.pinned_adapter is None and record.adapter_digest != self._adapter_digest:
                 yield from self._load_adapter_steps(record)
             settings = yield from load_settings_steps(self.migration, self.state_collection)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from ..errors import DriftError, did_you_mean, there_are
 from ..sansio import Steps, call
 
 STATE_COLLECTION = "qdrant_drift_state"
@@ -24,3 +25,14 @@ def ensure_state_collection(state_collection: str = STATE_COLLECTION) -> Steps[N
         yield call("create_collection", state_collection, vectors_config={})
 
 
+
+
+def require_collection_steps(name: str, role: str = "collection") -> Steps[None]:
+    """One clear error when collection ``name`` does not exist: the closest name, else the
+    collections there are (``role``: what the caller calls it, e.g. "query log collection")."""
+    exists = yield call("collection_exists", name)
+    if exists:
+        return
+    names = [c.name for c in (yield call("get_collections")).collections]
+    raise DriftError(f"{role} {name!r} does not exist"
+                     + (did_you_mean(name, names, show=repr) or there_are("collections", names)))

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from qdrant_client.http import models
 
-from ..errors import StateError
+from ..errors import StateError, did_you_mean, there_are
 from ..migration.phases import TERMINAL, Phase, check_transition
 from ..serving.router import RoutingState
 from ..sansio import Steps, call
@@ -108,6 +108,20 @@ def load_record(name: str, state_collection: str = STATE_COLLECTION) -> Steps[Mi
     if not points:
         return None
     return MigrationRecord.from_payload(points[0].payload or {})
+
+
+def unknown_migration_note(name: str, state_collection: str = STATE_COLLECTION
+                           ) -> Steps[str]:
+    """For an error naming a migration that has no record: the closest name there is, else
+    the migrations there are (a wrapper given a mistyped name says so at its first call)."""
+    names: list[str] = []
+    exists = yield call("collection_exists", state_collection)
+    if exists:
+        records, _ = yield call("scroll", state_collection, scroll_filter=models.Filter(must=[
+            models.FieldCondition(key="record", match=models.MatchValue(value="migration"))]),
+            limit=1000, with_payload=["name"], with_vectors=False)
+        names = [str((r.payload or {}).get("name")) for r in records]
+    return did_you_mean(name, names, show=repr) or there_are("migrations", names)
 
 
 def require_record(name: str, state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
