@@ -3,6 +3,7 @@ query-log collection (``[adapter] queries``), or ``qdrant-drift fit --queries FI
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,19 @@ def test_a_query_log_collection_gives_the_queries_up_to_the_limit(tmp_path, clie
 def test_without_queries_the_report_says_it_stands_on_documents_only(tmp_path, client):
     adapter = Migration(client, migration_file(tmp_path)).fit()
     assert adapter.quality["basis"] == "documents" and adapter.info["logged_queries"] == 0
+
+
+def test_a_refit_without_queries_says_it_replaces_an_adapter_chosen_with_them(tmp_path, client):
+    (tmp_path / "queries.txt").write_text("\n".join(doc_text(i) for i in range(30)) + "\n")
+    Migration(client, with_queries(tmp_path, "queries.txt")).fit()
+    plain = Migration(client, migration_file(tmp_path))  # the same migration, no queries
+    with pytest.warns(UserWarning, match="this fit had no logged queries; the adapter it "
+                                         "replaces was chosen with 30 logged queries"):
+        plain.fit()
+    with warnings.catch_warnings():  # a re-fit that had none before says nothing
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="only .* pairs")  # the tiny fixture's
+        plain.fit()
 
 
 def test_a_malformed_query_log_source_is_refused_when_the_file_is_read(tmp_path):

@@ -321,10 +321,17 @@ class Migration:
             self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
             self.apply_router_settings()
             return adapter
+        replaced = self._stored_logged_queries()
         items, old, new = self._embed_sample(progress)
-        adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log,
-                                    self._logged_query_vectors(queries),
+        logged = self._logged_query_vectors(queries)
+        adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log, logged,
                                     _adapter_distance(old_params.distance), max_transform_us)
+        if replaced and logged is None:
+            warnings.warn(
+                f"this fit had no logged queries; the adapter it replaces was chosen with "
+                f"{replaced} logged queries: pass `--queries FILE` (or set [adapter] queries) to "
+                "keep them",
+                UserWarning, stacklevel=2)
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
@@ -410,6 +417,17 @@ class Migration:
 
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
+
+    def _stored_logged_queries(self) -> int:
+        """How many logged queries chose the stored adapter (0: none, or none stored yet)."""
+        record = self._drive(load_record(self.name, self.state_collection))
+        if record is None or not record.adapter_digest:
+            return 0
+        try:
+            quality = self._drive(load_stored_adapter(record, self.state_collection)).quality
+        except DriftError:  # unreadable: the re-fit replaces it, nothing to compare
+            return 0
+        return int((quality or {}).get("logged_queries") or 0)
 
     # -- phases (each one command of lifecycle.commands) -----------------------------------
     def start(self) -> MigrationRecord:
