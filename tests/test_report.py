@@ -82,3 +82,14 @@ def test_a_finished_backfill_shows_no_current_rate():
                     migrated=1000, phase="finished")
     assert current_rate(running) == 1.5
     assert current_rate(done) is None
+
+
+def test_phase_changes_close_in_time_share_one_label():
+    from qdrant_drift.observability.report import event_groups
+
+    events = [(100.0, "serving-adapted"), (100.0, "backfilling"), (160.0, "cut-over"),
+              (161.0, "rolled-back"), (400.0, "cut-over")]
+    assert event_groups(events, tolerance=5.0) == [
+        (100.0, "serving-adapted / backfilling"), (160.0, "cut-over / rolled-back"),
+        (400.0, "cut-over")]
+    assert event_groups(events, tolerance=0.5)[1:3] == [(160.0, "cut-over"), (161.0, "rolled-back")]

@@ -148,12 +148,27 @@ def _plot_quality(
     ax.legend(loc="lower right", fontsize="small")
 
 
+def event_groups(events: Sequence[tuple[float, str]], tolerance: float
+                 ) -> list[tuple[float, str]]:
+    """Phase changes closer than ``tolerance`` (seconds) as one labelled time ("serving-
+    adapted / backfilling"): one write can make two moves, and their labels would print on
+    top of each other."""
+    groups: list[tuple[float, list[str]]] = []
+    for at, phase in sorted(events, key=lambda event: event[0]):  # stable: in history order
+        if groups and at - groups[-1][0] <= tolerance:
+            groups[-1][1].append(phase)
+        else:
+            groups.append((at, [phase]))
+    return [(at, " / ".join(phases)) for at, phases in groups]
+
+
 def _mark_events(ax: Axes, progress: Progress) -> None:
     """Phase changes (start, rollback, cut-over, ...) as labelled vertical lines."""
-    for at, phase in progress.events:
+    low, high = ax.get_xlim()  # days (matplotlib's date unit)
+    for at, label in event_groups(progress.events, tolerance=(high - low) * 86400 * 0.02):
         when = _times([at])[0]
         ax.axvline(when, color="0.5", ls=":", lw=1)
-        ax.annotate(phase, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90,
+        ax.annotate(label, (when, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                     va="top", ha="right", fontsize="x-small", color="0.35")
 
 
