@@ -400,15 +400,19 @@ def test_the_tidy_removes_copies_of_deleted_points_and_unmarks_one_re_inserted_m
     assert tidied == 3  # two copies removed, one point unmarked
 
 
+def backfill_copies(*ids: int) -> list[models.Record]:
+    """Copies the backfill made in the new collection, text ``t<id>``."""
+    stamp = {"_drift": {"new_vector_by": "backfill"}}
+    return [models.Record(id=i, payload={"text": f"t{i}", **stamp}) for i in ids]
+
+
 def test_the_tidy_unmarks_points_whose_payload_a_plain_client_edited_after_the_copy():
     # set_payload and delete_payload keep the marker: without the tidy the sweep never sees
     # the edit, and finish would drop the legacy point and keep the copy's old payload
     steps = layout_of(BLUE_GREEN).tidy_steps()
     Record = models.Record
-    stamp = {"_drift": {"new_vector_by": "backfill"}}
-    copies = [Record(id=i, payload={"text": f"t{i}", **stamp}) for i in (1, 2, 3)]
     requests, tidied = by_hand(steps, [
-        ("scroll", (copies, None)),
+        ("scroll", (backfill_copies(1, 2, 3), None)),
         ("retrieve", [
             Record(id=1, payload={"text": "t1", MIGRATED_MARKER: True}),  # current
             Record(id=2, payload={"text": "t2 edited", MIGRATED_MARKER: True}),  # stale
@@ -427,10 +431,8 @@ def test_the_stale_count_makes_the_tidys_comparison_and_writes_nothing():
     # what the check before `finish` asks: how many points the tidy would unmark, read-only
     steps = layout_of(BLUE_GREEN).count_stale_steps()
     Record = models.Record
-    stamp = {"_drift": {"new_vector_by": "backfill"}}
-    copies = [Record(id=i, payload={"text": f"t{i}", **stamp}) for i in (1, 2, 3, 4)]
     requests, stale = by_hand(steps, [
-        ("scroll", (copies, None)),
+        ("scroll", (backfill_copies(1, 2, 3, 4), None)),
         ("retrieve", [
             Record(id=1, payload={"text": "t1", MIGRATED_MARKER: True}),  # current
             Record(id=2, payload={"text": "t2 edited", MIGRATED_MARKER: True}),  # stale
