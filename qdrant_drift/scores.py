@@ -19,6 +19,8 @@ Pure and vectorised: the functions here run on the query path.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, TypeVar
 
@@ -60,11 +62,23 @@ class Orientation:
             return score_threshold
         return -score_threshold
 
+    @property
+    def ceiling(self) -> float:
+        """The highest similarity this distance can give: 1 for Cosine, 0 for a distance
+        (its negation), none for Dot."""
+        return 1.0 if self.distance == "cosine" else 0.0 if self.ascending else math.inf
+
     def on_scores(self, calibrate: Scores) -> Scores:
-        """A similarity-space map (a calibration) applied to scores in Qdrant's convention."""
+        """A similarity-space map (a calibration) applied to scores in Qdrant's convention,
+        held under :attr:`ceiling`: a calibration extrapolates linearly past its knots, and
+        a legacy hit put above any score the collection can give would outrank an exact
+        native match (a merged Cosine score of 1.01 was seen)."""
+        top = self.ceiling
+        bounded = calibrate if top == math.inf else (
+            lambda scores: np.minimum(calibrate(scores), top))
         if not self.ascending:
-            return calibrate
-        return lambda scores: -calibrate(-scores)
+            return bounded
+        return lambda scores: -bounded(-scores)
 
     def best_first(self, points: Iterable[P], score: Callable[[P], float]) -> list[P]:
         """``points`` ranked as Qdrant ranks them for this distance."""

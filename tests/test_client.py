@@ -723,3 +723,18 @@ def test_embedded_qdrant_is_recognised_through_proxies_and_a_server_client_is_no
     assert is_local(Proxy(Injector(embedded))) and is_local(AsyncQdrantClient(":memory:"))
     assert is_local(Forwarding(embedded))
     assert not is_local(QdrantClient(url="http://localhost:1", check_compatibility=False)) and not is_local(object())
+
+
+def test_a_background_refresh_that_keeps_failing_is_logged_once_not_every_tick(caplog):
+    # a client closed under its wrapper fails the same way at every tick: one line says it
+    import time
+
+    world = build_world()
+    client = DriftClient(world.client, "upgrade", refresh_interval=0.02)
+    with caplog.at_level("WARNING", logger="qdrant_drift"):
+        world.client.close()
+        time.sleep(0.4)  # about 20 ticks
+    said = [r.getMessage() for r in caplog.records if "state refresh failed" in r.getMessage()]
+    assert len(said) == 1 and "logged again only if the error changes" in said[0]
+    assert client._core.refresh_errors > 5  # every failure still counts
+    client._stop.set()

@@ -186,6 +186,56 @@ def test_blue_green_on_an_unnamed_legacy_vector_keeps_plain_writers_and_finishes
         is Phase.SERVING_ADAPTED
 
 
+def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_finish():
+    # what a LangChain or LlamaIndex app that is not wrapped needs: its collection's name
+    # still works after finish. Qdrant cannot alias a name a collection has, so the name is
+    # the legacy collection's until finish drops it (cut-over and rollback leave it alone)
+    client = QdrantClient(":memory:")
+    unnamed_legacy_collection(client)
+    new = embed_texts([doc_text(i) for i in range(30)])
+    spec = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
+                         new_collection="docs_new", alias="docs")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    commands.start(client, "m")
+    run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+    commands.cutover(client, "m")
+    commands.rollback(client, "m")
+    commands.start(client, "m")
+    commands.cutover(client, "m")
+    assert "give its name to 'docs_new' as an alias" in commands.finish_note(spec)
+    commands.finish(client, "m")
+    (alias,) = client.get_aliases().aliases
+    assert (alias.alias_name, alias.collection_name) == ("docs", "docs_new")
+    hits = client.query_points("docs", query=text_vector(doc_text(7)).tolist(), limit=1).points
+    assert hits[0].id == 7  # a plain client, the old name, the new vectors
+    client.upsert("docs", [models.PointStruct(id=99, vector=new[0].tolist(), payload={})])
+    assert client.count("docs_new").count == 31
+
+
+def test_an_alias_that_names_another_collection_is_refused_before_anything_moves():
+    client = QdrantClient(":memory:")
+    unnamed_legacy_collection(client)
+    new = embed_texts([doc_text(i) for i in range(30)])
+    spec = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
+                         new_collection="docs_new", alias="live")
+    client.create_collection("live", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    with pytest.raises(DriftError, match="alias 'live' .* is the name of an existing collection"):
+        commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    client.delete_collection("live")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    commands.start(client, "m")
+    client.create_collection("live", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))  # made since: cut-over refuses, unmoved
+    with pytest.raises(DriftError, match="is the name of an existing collection"):
+        commands.cutover(client, "m", force=True)
+    assert drive(load_record("m"), client).phase is Phase.BACKFILLING
+    with pytest.raises(ValueError, match="alias 'docs_new' is new_collection's own name"):
+        MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
+                      new_collection="docs_new", alias="docs_new")
+
+
 def run_backfill_world(world) -> None:
     run_backfill(world.client, "upgrade", CallableEmbedder(embed_texts, normalize=False),
                  PayloadField("text"))

@@ -29,9 +29,12 @@ METRICS = {models.Distance.EUCLID: "euclid", models.Distance.MANHATTAN: "manhatt
 
 # -- the orientation, as a truth table ------------------------------------------------------
 
-@pytest.mark.parametrize("distance, ascending", [
-    ("cosine", False), ("dot", False), ("euclid", True), ("manhattan", True)])
-def test_the_orientation_of_each_distance_is_a_truth_table(distance, ascending):
+@pytest.mark.parametrize("distance, ascending, shifted", [
+    # +1 similarity: one unit nearer, held under the best score the distance can give (a
+    # Cosine similarity of 1, a distance of 0; Dot has none)
+    ("cosine", False, [1.0, 1.0]), ("dot", False, [1.5, 3.0]),
+    ("euclid", True, [0.0, 1.0]), ("manhattan", True, [0.0, 1.0])])
+def test_the_orientation_of_each_distance_is_a_truth_table(distance, ascending, shifted):
     scores = Orientation(distance)
     raw = np.array([0.5, 2.0])
     assert scores.ascending is ascending
@@ -43,8 +46,7 @@ def test_the_orientation_of_each_distance_is_a_truth_table(distance, ascending):
     assert scores.keeps(1.0, 1.0) and scores.keeps(7.0, None)
     assert scores.best_first([0.5, 2.0, 1.0], float) == ([0.5, 1.0, 2.0] if ascending
                                                          else [2.0, 1.0, 0.5])
-    shift = scores.on_scores(lambda s: s + 1.0)  # +1 similarity: one unit nearer
-    assert shift(raw).tolist() == ([-0.5, 1.0] if ascending else [1.5, 3.0])
+    assert scores.on_scores(lambda s: s + 1.0)(raw).tolist() == shifted
 
 
 def test_qdrant_distances_are_named_and_unknown_ones_refused():

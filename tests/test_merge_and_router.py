@@ -29,6 +29,33 @@ def test_merge_interleaves_by_calibrated_score():
     assert merged[0].score == pytest.approx(0.60)
 
 
+def doubled(similarities):
+    return 2 * similarities
+
+
+def raised(similarities):
+    return similarities + 0.5
+
+
+@pytest.mark.parametrize("distance, calibrate, legacy_score, native_score, first, merged", [
+    # Cosine tops out at 1: a legacy hit calibrated past it ties an exact native match,
+    # which stays first (it outranked it at 1.1 before)
+    ("cosine", doubled, 0.55, 1.0, 3, 1.0),
+    # Dot has no top: the calibrated score stands
+    ("dot", doubled, 0.55, 1.0, 1, 1.1),
+    # Euclid scores are distances (best smallest), never below 0
+    ("euclid", raised, 0.1, 0.0, 3, 0.0),
+])
+def test_a_calibrated_legacy_score_never_passes_the_best_score_the_distance_can_give(
+        distance, calibrate, legacy_score, native_score, first, merged):
+    from qdrant_drift.scores import Orientation
+
+    result = merge_partitioned(hits((1, legacy_score)), hits((3, native_score)),
+                               calibrate=calibrate, limit=2, scores=Orientation(distance))
+    assert result[0].id == first
+    assert [p.score for p in result if p.id == 1] == [pytest.approx(merged)]
+
+
 def test_merge_applies_offset_limit_and_threshold_on_the_native_scale():
     legacy = hits((1, 0.4), (2, 0.1))
     native = hits((3, 0.5), (4, 0.3))

@@ -186,9 +186,10 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
     if layout is None and chosen == "collection":
         console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
                       "one: the legacy collection stays as it is until `finish` drops it, so "
-                      "apps that are not wrapped keep writing until then (wrap them, or set "
-                      "[migration] alias and point them at it between cut-over, which creates "
-                      "it, and finish)")
+                      "apps that are not wrapped keep writing until then; after it they find "
+                      "the data under the legacy name if [migration] alias is that name (the "
+                      "new collection takes it at finish), else they must name the new "
+                      "collection (or wrap them)")
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
 
 

@@ -109,6 +109,7 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     old_params = _vector_params(info, spec.old_vector)
     distance_name(old_params.distance)
     layout_of(spec).check_source(info, embedded=embedded)
+    yield from layout_of(spec).check_alias_steps()
     previous = yield from load_record(spec.name, state_collection)
     if previous is not None:
         refuse_other_migration(previous, spec, "this one")
@@ -294,6 +295,7 @@ def cutover_steps(name: str, *, force: bool = False,
     search results) unless ``force``; the phase rule is checked first, it costs nothing."""
     record = yield from require_record(name, state_collection)
     check_transition(record.phase, Phase.CUT_OVER)
+    yield from layout_of(record.spec).check_alias_steps()  # before the phase moves
     # blue-green: copies of points a plain client deleted must not come back once the new
     # collection serves (a backfill tidies them too, but may not have run since)
     yield from layout_of(record.spec).tidy_steps()

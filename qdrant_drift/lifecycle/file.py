@@ -327,7 +327,8 @@ class MigrationSection(_Section):
     )
     alias: str | None = _key(
         None, rule=_optional(_string()),
-        doc="an alias that cut-over switches to the new collection (layout \"collection\")",
+        doc="an alias that cut-over switches to the new collection (layout \"collection\"); "
+            "the legacy collection's own name: the new collection takes it at finish",
         example="docs_live",
     )
     old_model: str | None = _key(

@@ -150,6 +150,12 @@ class Layout:
         return
         yield  # pragma: no cover - a generator that makes no call
 
+    def check_alias_steps(self) -> Steps[None]:
+        """Refuse an alias Qdrant would refuse to create, before anything moves (blue-green
+        only)."""
+        return
+        yield  # pragma: no cover - a generator that makes no call
+
     def finish_note(self) -> str:
         """What ``finish`` does to the legacy data, in words (the CLI asks with it)."""
         raise NotImplementedError
@@ -401,10 +407,31 @@ class BlueGreenLayout(Layout):
             config: Any = params if spec.new_vector == DEFAULT_VECTOR else {spec.new_vector: params}
             yield call("create_collection", spec.native_collection, vectors_config=config)
 
+    def takes_legacy_name(self) -> bool:
+        """Is the alias the legacy collection's own name? Then the new collection takes it
+        at finish, once the legacy collection is gone (Qdrant cannot give an alias the name
+        of an existing collection), and apps that are not wrapped keep their name for good;
+        until finish that name is the legacy collection's."""
+        return self.spec.alias == self.spec.collection
+
+    def check_alias_steps(self) -> Steps[None]:
+        """An alias that names another existing collection would fail at cut-over, after
+        the phase moved: refused when the migration is planned, fitted and cut over."""
+        spec = self.spec
+        if not spec.alias or self.takes_legacy_name():
+            return
+        names = {c.name for c in (yield call("get_collections")).collections}
+        if spec.alias in names:
+            raise DriftError(
+                f"alias {spec.alias!r} ([migration] alias) is the name of an existing "
+                "collection, which Qdrant cannot give an alias: choose a free name, or "
+                f"{spec.collection!r} to have the new collection take the legacy collection's "
+                "name at finish")
+
     def alias_steps(self, serve_new: bool) -> Steps[None]:
         """One atomic ``update_collection_aliases`` call (delete + create in one request)."""
         spec = self.spec
-        if not spec.alias:
+        if not spec.alias or self.takes_legacy_name():
             return
         target = spec.native_collection if serve_new else spec.collection
         yield call("update_collection_aliases", change_aliases_operations=[
@@ -415,6 +442,10 @@ class BlueGreenLayout(Layout):
 
     def finish_note(self) -> str:
         spec = self.spec
+        if self.takes_legacy_name():
+            return (f"drop the legacy collection {spec.collection!r} and give its name to "
+                    f"{spec.native_collection!r} as an alias (apps that are not wrapped keep "
+                    "their names)")
         serves = (f"the alias {spec.alias!r} or {spec.native_collection!r}" if spec.alias
                   else repr(spec.native_collection))
         vector = f", vector {spec.new_vector!r}" if spec.new_vector else ""
@@ -423,8 +454,13 @@ class BlueGreenLayout(Layout):
                 "keep their names)")
 
     def drop_legacy_steps(self) -> Steps[None]:
-        yield call("delete_collection", self.spec.collection)
-        yield from unstamp_steps(self.spec.native_collection)
+        spec = self.spec
+        yield call("delete_collection", spec.collection)
+        if self.takes_legacy_name():  # the name is free now: it names the new collection
+            yield call("update_collection_aliases", change_aliases_operations=[
+                models.CreateAliasOperation(create_alias=models.CreateAlias(
+                    collection_name=spec.native_collection, alias_name=spec.alias))])
+        yield from unstamp_steps(spec.native_collection)
 
     def unmigrated_note(self) -> str:
         # a plain client's payload edit keeps the marker: the tidy unmarks those points

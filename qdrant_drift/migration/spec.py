@@ -22,7 +22,8 @@ class MigrationSpec:
     to ``old_vector``; "migrated" = the point has ``new_vector``.
     Layout ``collection`` (blue-green): new vectors live in ``new_collection`` (same point
     ids, payload copied); "migrated" = the point exists there. Cut-over switches ``alias``
-    (when given) to the new collection.
+    (when given) to the new collection; an ``alias`` that is ``collection``'s own name is
+    given to the new collection at finish, once the legacy collection is gone.
     """
 
     name: str
@@ -51,6 +52,10 @@ class MigrationSpec:
         else:
             if not self.new_collection or self.new_collection == self.collection:
                 raise ValueError("collection layout needs a new_collection other than collection")
+            if self.alias == self.new_collection:
+                raise ValueError(f"alias {self.alias!r} is new_collection's own name: name the "
+                                 "alias apps read through (or the legacy collection's name, "
+                                 "which it takes at finish)")
 
     @property
     def native_collection(self) -> str:

@@ -76,9 +76,25 @@ class _Core:
         self.routing_state: RoutingState | None = None
         self.refreshed_at: float | None = None
         self.refresh_errors = 0
+        self._said_failure: str | None = None  # the background failure last logged
         self._adapter: Adapter | None = adapter
         self._adapter_digest: str | None = None
         self.hits = HitCounter(migration)
+
+    def background_failed(self, exc: BaseException) -> None:
+        """Log a failed background tick once per distinct error, not every interval: a
+        client closed under the wrapper, or a Qdrant that is down, fails the same way each
+        time (``refresh_errors`` and the metrics still count every one)."""
+        said = str(exc)
+        if said != self._said_failure:
+            self._said_failure = said
+            log.warning("qdrant-drift: state refresh failed: %s (logged again only if the "
+                        "error changes)", exc)
+
+    def background_succeeded(self) -> None:
+        if self._said_failure is not None:
+            self._said_failure = None
+            log.warning("qdrant-drift: state refresh works again")
 
     def background_steps(self) -> Steps[None]:
         """One tick of the background loop: refresh the state, flush legacy hits (also when
@@ -101,7 +117,9 @@ class _Core:
             if record is None:
                 note = yield from unknown_migration_note(self.migration, self.state_collection)
                 raise DriftError(f"no migration named {self.migration!r} in state collection "
-                                 f"{self.state_collection!r}{note}")
+                                 f"{self.state_collection!r}{note}: wrap with the migration "
+                                 "file's [migration] name, once `qdrant-drift fit` has "
+                                 "recorded it")
             if self.pinned_adapter is None and record.adapter_digest != self._adapter_digest:
                 yield from self._load_adapter_steps(record)
             settings = yield from load_settings_steps(self.migration, self.state_collection)
@@ -390,7 +408,9 @@ class DriftClient(_Wrapper):
             try:
                 drive(self._core.background_steps(), self._client)
             except Exception as exc:  # never let the loop die; serving degrades safely
-                log.warning("qdrant-drift: state refresh failed: %s", exc)
+                self._core.background_failed(exc)
+            else:
+                self._core.background_succeeded()
 
     def close(self, **kwargs: Any) -> None:
         self._stop.set()
@@ -550,7 +570,9 @@ class AsyncDriftClient(_Wrapper):
             try:
                 await adrive(self._core.background_steps(), self._client)
             except Exception as exc:
-                log.warning("qdrant-drift: state refresh failed: %s", exc)
+                self._core.background_failed(exc)
+            else:
+                self._core.background_succeeded()
 
     async def close(self, **kwargs: Any) -> None:
         self._closed = True
