@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import threading
 
 import numpy as np
 import pytest
@@ -738,3 +739,21 @@ def test_a_background_refresh_that_keeps_failing_is_logged_once_not_every_tick(c
     assert len(said) == 1 and "logged again only if the error changes" in said[0]
     assert client._core.refresh_errors > 5  # every failure still counts
     client._stop.set()
+
+
+def test_a_wrapped_embedded_client_takes_the_lock_a_backfill_on_it_takes():
+    # embedded Qdrant is not thread-safe; the wrapper calls it from its own refresh thread
+    # and shadow pool besides the app's threads, and a backfill's threads share the client
+    raw = QdrantClient(":memory:")
+    world = build_world(client=raw)
+    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    backfill_side = SerializedClient(raw)
+    with backfill_side.lock:  # a backfill call in progress
+        done = []
+        caller = threading.Thread(target=lambda: done.append(client.count("docs").count))
+        caller.start()
+        caller.join(timeout=0.3)
+        assert done == []  # the wrapped call waits for it
+    caller.join(timeout=5)
+    assert done == [N]
+    assert client.unwrapped is raw  # the escape hatch is the app's own client

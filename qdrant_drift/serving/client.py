@@ -34,7 +34,7 @@ from .queries import (
     query_steps,
 )
 from ..errors import AdapterFileError, DriftError, StateError
-from ..local import is_local
+from ..local import SerializedClient, is_local
 from .hits import HitCounter
 from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
@@ -279,7 +279,7 @@ class _Wrapper:
     ) -> None:
         if hit_depth < 0:
             raise ValueError(f"hit_depth must be >= 0, got {hit_depth}")
-        self._client = client
+        self._client = self._unwrapped = client
         self._pinned_interval = refresh_interval
         self._hit_depth = hit_depth
         self._hit_sampler = ShadowSampler(hit_sample_rate if hit_depth else 0.0)
@@ -303,7 +303,7 @@ class _Wrapper:
     @property
     def unwrapped(self) -> Any:
         """The wrapped client itself: calls made on it bypass the migration on purpose."""
-        return self._client
+        return self._unwrapped
 
     def _check(self, method: str, kw: dict[str, Any]) -> None:
         """Raise the refusal of a call that must not run on the migrating collection now."""
@@ -383,8 +383,13 @@ class DriftClient(_Wrapper):
 
     def __init__(self, client: QdrantClient, migration: str, **options: Any) -> None:
         super().__init__(client, migration, **options)
+        if is_local(client):
+            # embedded Qdrant is not thread-safe, and this wrapper calls it from its refresh
+            # thread and shadow pool besides the app's threads: each call takes the lock
+            # that a backfill's threads on the same client take (local.SerializedClient)
+            self._client = SerializedClient(client)
         self._shadow_pool: ThreadPoolExecutor | None = None
-        drive(self._core.refresh_steps(), client)  # the first read must succeed
+        drive(self._core.refresh_steps(), self._client)  # the first read must succeed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if self._interval > 0:
