@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("report", "`report` (it draws the migration's plots)"),
     "faiss": ("bench", "benchmarks, the demo and retrieval evaluation (exact search)"),
     "ray": ("ray", "the Ray backfill engine"),
+    "llama_index": ("frameworks", '[source] text_from = "llamaindex" (it reads the nodes)'),
 }
 
 

@@ -200,7 +200,7 @@ def test_round_trip_keeps_every_key_set(tmp_path: Path) -> None:
     data = minimal_dict()
     data["migration"].update(layout="named", old_vector="", old_model="a", new_model="b")
     data["embedder"].update(kind="sentence-transformers", device="cuda:1", batch_size=8, normalize=False, dimension=384)
-    data["source"]["version_field"] = "rev"
+    data["source"].update(version_field="rev", text_from="llamaindex")
     data["adapter"] = {"kind": "procrustes", "sample_size": 100, "seed": 7, "path": "a.safetensors",
                        "queries": "qdrant://query_log/text", "queries_limit": 200,
                        "max_transform_us": 250.0}
@@ -374,6 +374,19 @@ def test_both_payload_field_and_loader(tmp_path: Path) -> None:
     err = error_for(tmp_path, with_line(MINIMAL, "source", 'loader = "my_pkg.texts:load"'))
     assert "[source] payload_field and loader are mutually exclusive" in str(err)
     assert err.section == "source"
+
+
+def test_text_from_says_what_payload_field_holds_and_needs_one(tmp_path: Path) -> None:
+    text = with_line(MINIMAL, "source", 'text_from = "llamaindex"')
+    assert load_migration_file(write(tmp_path, text)).source.text_from == "llamaindex"
+    assert load_migration_file(write(tmp_path, MINIMAL)).source.text_from == "text"
+    err = error_for(tmp_path, with_line(MINIMAL, "source", 'text_from = "llama_index"'))
+    assert '[source] text_from must be one of "text", "llamaindex"' in str(err)
+    assert 'did you mean "llamaindex"?' in str(err)
+    loader = MINIMAL.replace('payload_field = "text"',
+                             'loader = "my_pkg.texts:load"\ntext_from = "llamaindex"')
+    err = error_for(tmp_path, loader)
+    assert '[source] text_from = "llamaindex" reads payload_field: give one' in str(err)
 
 
 def test_neither_payload_field_nor_loader(tmp_path: Path) -> None:

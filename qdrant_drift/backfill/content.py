@@ -48,24 +48,55 @@ class _Source:
         raise NotImplementedError
 
 
+# What a payload field can hold: the text itself, or a LlamaIndex node (``_node_content``:
+# the node as JSON, with ``_node_type``), whose embedding text LlamaIndex itself rebuilds.
+TEXT_FORMATS = ("text", "llamaindex")
+
+
+def llamaindex_text(payload: Mapping[str, Any]) -> str | None:
+    """The text LlamaIndex embeds for the node a payload holds: its text with the metadata
+    it embeds (``MetadataMode.EMBED``: templates and excluded keys as the node says), read
+    by llama-index itself, so a re-embedded vector is what LlamaIndex would have made.
+    None when the payload holds no readable node."""
+    from ..extras import require
+
+    schema = require("llama_index.core.schema")
+    utils = require("llama_index.core.vector_stores.utils")
+    try:
+        node = utils.metadata_dict_to_node(dict(payload))
+    except (ValueError, TypeError, KeyError):  # no _node_content, or not a node's JSON
+        return None
+    return node.get_content(metadata_mode=schema.MetadataMode.EMBED)
+
+
 @dataclass(frozen=True)
 class PayloadField(_Source):
-    """The text is in ``payload[field]``; it doubles as the version unless one is given."""
+    """The text is in ``payload[field]``; it doubles as the version unless one is given.
+    ``text_from="llamaindex"``: the field is a LlamaIndex node's ``_node_content``, and the
+    text is the one LlamaIndex embeds for it (:func:`llamaindex_text`)."""
 
     field: str
     version_field: str | None = None
+    text_from: str = "text"
+
+    def __post_init__(self) -> None:
+        if self.text_from not in TEXT_FORMATS:
+            raise ValueError(f"text_from must be one of {TEXT_FORMATS}, got {self.text_from!r}")
 
     @property
     def version_key(self) -> str | None:
         return self.version_field or self.field
 
     def payload_keys(self) -> list[str]:
-        return [k for k in (self.field, self.version_field) if k]
+        node_type = ["_node_type"] if self.text_from == "llamaindex" else []
+        return [k for k in (self.field, self.version_field, *node_type) if k]
 
     def items(self, records: Sequence[models.Record]) -> list[Item]:
         out = []
         for record in records:
-            text = (record.payload or {}).get(self.field)
+            payload = record.payload or {}
+            text = (payload.get(self.field) if self.text_from == "text" else
+                    llamaindex_text({**payload, "_node_content": payload.get(self.field)}))
             out.append(Item(record.id, text if isinstance(text, str) and text.strip() else None,
                             self.version_of(record), record.payload))
         return out

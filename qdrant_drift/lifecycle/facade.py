@@ -13,6 +13,7 @@ state in Qdrant, so any process (an app replica, a worker, a CLI on a laptop) se
 from __future__ import annotations
 
 import functools
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -84,6 +85,15 @@ def _id_key(point_id: Any) -> tuple[bool, Any]:
     return (isinstance(point_id, str), point_id)
 
 
+def _is_json_object(text: str) -> bool:
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbedder:
     """A sentence-transformers embedder (all-MiniLM-L6-v2 from its bundled offline copy:
     :func:`~qdrant_drift.embedders.local_copy`)."""
@@ -93,7 +103,8 @@ def sentence_transformer(model: str, **options: Any) -> SentenceTransformerEmbed
 def source_for(file: MigrationFile) -> ContentSource:
     section = file.source
     if section.payload_field:
-        return PayloadField(section.payload_field, version_field=section.version_field)
+        return PayloadField(section.payload_field, version_field=section.version_field,
+                            text_from=section.text_from)
     return Loader(load_callable(section.loader or ""), version_field=section.version_field)
 
 
@@ -262,6 +273,20 @@ class Migration:
         raise DriftError(f"the [source] loader returned no text for any of {len(items)} "
                          "sampled points")
 
+    def _warn_structured_texts(self, items: list[Item]) -> None:
+        """Texts that are JSON objects are embedded as they are, braces and keys included:
+        most likely the field is a framework's serialised node (LlamaIndex keeps one in
+        ``_node_content``), not the text. Said before anything is embedded."""
+        if not isinstance(self.source, PayloadField) or self.source.text_from != "text":
+            return
+        texts = [item.text for item in items if item.text]
+        if texts and sum(_is_json_object(text) for text in texts) * 2 >= len(texts):
+            field = self.source.field
+            fix = ('a LlamaIndex collection: set [source] text_from = "llamaindex"'
+                   if field == "_node_content" else "point [source] payload_field at the text")
+            warnings.warn(f"the texts in payload field {field!r} are JSON objects, which the "
+                          f"backfill would embed as they are: {fix}", UserWarning, stacklevel=3)
+
     def plan(self, *, sample: int = 64) -> PlanReport:
         """Dry run: sizes, server capabilities, a measured embed rate and the time it implies.
         The cheap checks (collection, legacy vector, other migrations not ended, texts in the
@@ -276,6 +301,7 @@ class Migration:
             migrated, _ = self._drive(count_migrated(spec))
         items, _ = self._sample(sample, with_old=False)
         self._refuse_missing_texts(items)
+        self._warn_structured_texts(items)
         present = [item.text for item in items if item.text]
         rate, dim = None, None
         if present:
@@ -355,6 +381,7 @@ class Migration:
         sample_size = self.file.adapter.sample_size
         items, old = self._sample(sample_size, with_old=True)
         self._refuse_missing_texts(items)
+        self._warn_structured_texts(items)
         keep = [i for i, (item, o) in enumerate(zip(items, old or []))
                 if item.text and o is not None]
         if len(keep) < MIN_SAMPLE:

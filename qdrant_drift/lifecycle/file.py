@@ -33,6 +33,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 from ..adapters.cost import DEFAULT_MAX_TRANSFORM_US
 from ..errors import MigrationFileError, did_you_mean
+from ..backfill.content import TEXT_FORMATS
 from ..serving.router import DEFAULT_REFRESH_INTERVAL, Router, RouterSettings
 from ..migration.spec import DEFAULT_VECTOR, LAYOUTS, MigrationSpec
 
@@ -446,8 +447,17 @@ class SourceSection(_Section):
         doc="a payload field that changes whenever the content changes (re-embeds edits)",
         example="updated_at",
     )
+    text_from: str = _key(
+        "text", rule=_choice(TEXT_FORMATS),
+        doc='what payload_field holds: "text" (the text to embed), or "llamaindex" (a '
+            "LlamaIndex node, payload_field = \"_node_content\": the text LlamaIndex embeds, "
+            "metadata included, rebuilt with llama-index)",
+    )
 
     def _check(self) -> None:
+        if self.text_from != "text" and self.payload_field is None:
+            raise self._error(f"text_from = {_toml_str(self.text_from)} reads payload_field: "
+                              "give one (a loader returns texts itself)", "text_from")
         if self.payload_field is not None and self.loader is not None:
             raise self._error(
                 "payload_field and loader are mutually exclusive: give exactly one",

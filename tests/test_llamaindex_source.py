@@ -1,0 +1,80 @@
+"""A LlamaIndex collection keeps each node as JSON in ``_node_content``: with ``[source]
+text_from = "llamaindex"`` the backfill embeds the text LlamaIndex itself embeds for the node
+(metadata included), not the JSON, and ``plan`` warns when a field it would embed is JSON."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+from qdrant_client.http import models
+
+from qdrant_drift.backfill import PayloadField, run_backfill
+from qdrant_drift.embedders import CallableEmbedder
+from qdrant_drift.lifecycle.facade import Migration
+
+from .backfill_fixtures import DIM, embed_texts, old_vectors, text_vector
+from .test_lifecycle import migration_file
+
+schema = pytest.importorskip("llama_index.core.schema", reason="needs the frameworks extra")
+from llama_index.core.vector_stores.utils import node_to_metadata_dict  # noqa: E402
+
+N = 120
+
+
+def node(i: int) -> schema.TextNode:
+    return schema.TextNode(id_=f"00000000-0000-0000-0000-{i:012d}", text=f"chapter {i} text",
+                           metadata={"title": f"book {i % 3}", "page": i},
+                           excluded_embed_metadata_keys=["page"])
+
+
+def llamaindex_collection(client: QdrantClient) -> None:
+    """What LlamaIndex's QdrantVectorStore writes: a payload per node, the unnamed vector."""
+    client.create_collection("docs", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    old = old_vectors(N)
+    client.upsert("docs", [models.PointStruct(
+        id=node(i).id_, vector=old[i].tolist(),
+        payload=node_to_metadata_dict(node(i), remove_text=False)) for i in range(N)])
+
+
+def test_the_text_is_what_llamaindex_embeds_for_the_node_metadata_included():
+    client = QdrantClient(":memory:")
+    llamaindex_collection(client)
+    records = client.retrieve("docs", [node(3).id_], with_payload=True)
+    (item,) = PayloadField("_node_content", text_from="llamaindex").items(records)
+    assert item.text == node(3).get_content(metadata_mode=schema.MetadataMode.EMBED)
+    assert "title: book 0" in item.text and "page" not in item.text  # as the node says
+    assert item.version == records[0].payload["_node_content"]  # an edit is noticed
+    (plain,) = PayloadField("_node_content").items(records)
+    assert plain.text.startswith("{")  # what the default would have embedded
+
+
+def test_a_llamaindex_collection_backfills_the_vectors_llamaindex_would_have_made(tmp_path):
+    client = QdrantClient(":memory:")
+    llamaindex_collection(client)
+    path = migration_file(tmp_path, old_vector="", payload_field="_node_content",
+                          layout="collection", sample_size=100)
+    with pytest.warns(UserWarning, match="the texts in payload field '_node_content' are JSON "
+                                         'objects.*set \\[source\\] text_from = "llamaindex"'):
+        Migration(client, path).plan(sample=8)
+    path.write_text(path.read_text().replace('payload_field = "_node_content"',
+                                             'payload_field = "_node_content"\n'
+                                             'text_from = "llamaindex"'))
+    migration = Migration(client, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message=".*pairs")  # the tiny fixture's
+        migration.plan(sample=8)  # no JSON warning once text_from says what the field is
+        migration.fit()
+    migration.start()
+    run_backfill(client, migration.name, CallableEmbedder(embed_texts, normalize=False),
+                 migration.source)
+    copies = client.retrieve("docs_new", [node(i).id_ for i in range(N)], with_vectors=True)
+    assert len(copies) == N
+    for copy in copies:
+        i = int(str(copy.id)[-12:])
+        want = text_vector(node(i).get_content(metadata_mode=schema.MetadataMode.EMBED))
+        assert np.allclose(copy.vector, want, atol=1e-5)
