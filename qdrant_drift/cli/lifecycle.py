@@ -54,10 +54,12 @@ def connect(path: Optional[Path], url: Optional[str], api_key: Optional[str] = N
             if "already accessed" not in str(exc):
                 raise
             raise DriftError(
-                f"{path} is open in another process (a backfill worker?): embedded Qdrant "
-                "allows one process per folder. Stop that worker (Ctrl-C: it checkpoints), "
-                "run this, then start it again; or use a Qdrant server (--url), where any "
-                "number of workers and commands run side by side") from None
+                f"{path} is open in another process (a backfill worker, or the app?): "
+                "embedded Qdrant allows one process per folder. A worker: stop it (Ctrl-C: it "
+                "checkpoints), run this, start it again. The app: run the migration from it "
+                "(`Migration(client, FILE)`: fit, start, start_backfill, cutover, finish). Or "
+                "use a Qdrant server (--url), where any number of workers and commands run "
+                "side by side") from None
     return QdrantClient(url=url, api_key=api_key, prefer_grpc=grpc)
 
 
@@ -193,6 +195,13 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
 
 
+# plan's rows whose key alone would mislead (the JSON keeps the keys)
+PLAN_LABELS = {
+    "fit_sample": "fit sample (pairs fit embeds)",
+    "preflight_pairs": "pairs the pre-flight report needs (at least; a share is held out)",
+}
+
+
 def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
          api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
          sample: int = typer.Option(64, help="texts embedded to measure the embed rate"),
@@ -211,7 +220,7 @@ def plan(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str
     for key, value in report.to_dict().items():
         if key == "estimated_backfill_s":
             value = f"{_duration(value)} with one worker"
-        table.add_row(key.replace("_", " "), _figure(value))
+        table.add_row(PLAN_LABELS.get(key, key.replace("_", " ")), _figure(value))
     console.print(table)
     if note := report.sample_note():
         console.print(f"note: {note}")
