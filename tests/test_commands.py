@@ -186,15 +186,20 @@ def test_blue_green_on_an_unnamed_legacy_vector_keeps_plain_writers_and_finishes
         is Phase.SERVING_ADAPTED
 
 
+def blue_green_behind(alias: str) -> tuple[QdrantClient, MigrationSpec, np.ndarray]:
+    """An unnamed legacy collection "docs", its blue-green spec with ``alias``, new vectors."""
+    client = QdrantClient(":memory:")
+    unnamed_legacy_collection(client)
+    spec = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
+                         new_collection="docs_new", alias=alias)
+    return client, spec, embed_texts([doc_text(i) for i in range(30)])
+
+
 def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_finish():
     # what a LangChain or LlamaIndex app that is not wrapped needs: its collection's name
     # still works after finish. Qdrant cannot alias a name a collection has, so the name is
     # the legacy collection's until finish drops it (cut-over and rollback leave it alone)
-    client = QdrantClient(":memory:")
-    unnamed_legacy_collection(client)
-    new = embed_texts([doc_text(i) for i in range(30)])
-    spec = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
-                         new_collection="docs_new", alias="docs")
+    client, spec, new = blue_green_behind("docs")
     commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
     commands.start(client, "m")
     run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
@@ -214,11 +219,7 @@ def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_fi
 
 
 def test_an_alias_that_names_another_collection_is_refused_before_anything_moves():
-    client = QdrantClient(":memory:")
-    unnamed_legacy_collection(client)
-    new = embed_texts([doc_text(i) for i in range(30)])
-    spec = MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
-                         new_collection="docs_new", alias="live")
+    client, spec, new = blue_green_behind("live")
     client.create_collection("live", vectors_config=models.VectorParams(
         size=DIM, distance=models.Distance.COSINE))
     with pytest.raises(DriftError, match="alias 'live' .* is the name of an existing collection"):
