@@ -96,6 +96,9 @@ def test_a_worker_started_while_paused_says_paused_once(tmp_path):
     assert lines and "paused" in lines[0] and "ETA - (paused)" in lines[0], output
     assert len(lines) == len(set(lines)), output  # an unchanged line is not repeated
     assert "status unavailable" not in output
+    # it holds the folder, so `resume` cannot run beside it: said once, with the way out
+    assert " ".join(output.split()).count(
+        "`qdrant-drift resume` cannot run beside it: stop it (Ctrl-C)") == 1
 
 
 def test_status_while_a_background_worker_runs_on_embedded_qdrant_always_answers(tmp_path):

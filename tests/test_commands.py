@@ -56,7 +56,10 @@ def test_every_move_is_allowed_exactly_when_the_table_says_so(current, target):
     (Phase.ROLLED_BACK, Phase.FINISHED,
      "run `qdrant-drift start`, then `qdrant-drift cutover` first"),
     (Phase.PLANNED, Phase.BACKFILLING, "run `qdrant-drift fit`"),
-    (Phase.FINISHED, Phase.ROLLED_BACK, "start a new one with `qdrant-drift fit`"),
+    # a finished blue-green migration's collection is gone: the next one names the new one
+    (Phase.FINISHED, Phase.ROLLED_BACK, "a next upgrade is a new migration (a new "
+                                        "[migration] name, on the collection that now holds "
+                                        "the data)"),
     (Phase.CUT_OVER, Phase.CUT_OVER, "already 'cut-over'"),
     (Phase.ABANDONED, Phase.BACKFILLING, "start a new one with `qdrant-drift fit`"),
 ])
@@ -87,7 +90,7 @@ def test_cutover_after_rollback_names_the_command_to_run_first():
 
 @pytest.mark.parametrize("phase, advice", [
     (Phase.CUT_OVER, "`qdrant-drift finish` completes it"),
-    (Phase.FINISHED, "start a new one with `qdrant-drift fit`"),
+    (Phase.FINISHED, "a next upgrade is a new migration"),
 ])
 def test_start_is_refused_after_cutover_and_finish_with_what_to_do(phase, advice):
     world = build_text_world(20)
@@ -232,6 +235,10 @@ def test_an_alias_that_names_another_collection_is_refused_before_anything_moves
     with pytest.raises(DriftError, match="is the name of an existing collection"):
         commands.cutover(client, "m", force=True)
     assert drive(load_record("m"), client).phase is Phase.BACKFILLING
+    with pytest.raises(ValueError, match="so new_vector must be '' too"):
+        # the legacy name's apps write the unnamed vector: the new collection must hold it
+        MigrationSpec(name="m", collection="docs", new_vector="minilm", layout="collection",
+                      new_collection="docs_new", alias="docs")
     with pytest.raises(ValueError, match="alias 'docs_new' is new_collection's own name"):
         MigrationSpec(name="m", collection="docs", new_vector="", layout="collection",
                       new_collection="docs_new", alias="docs_new")

@@ -318,6 +318,19 @@ def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedde
     assert message in _refused(refused, path, *where)
 
 
+def test_start_and_resume_say_a_worker_runs_only_once_backfill_starts_one(tmp_path, embedded):
+    db, where = embedded
+    path = str(migration_file(tmp_path))
+    _cli("fit", path, *where)
+    started = " ".join(_cli("start", path, *where).split())
+    # the command to copy names where Qdrant is, as this one did
+    assert f"`qdrant-drift backfill {path} --path {db}` runs a worker" in started
+    resumed = " ".join(_cli("resume", path, *where).split())
+    assert "backfilling (it was not paused: nothing to resume)" in resumed
+    _cli("pause", path, *where)
+    assert "nothing to resume" not in _cli("resume", path, *where)
+
+
 def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
         tmp_path, embedded):
     # blue-green: a copy whose legacy point's payload a plain client edited since is stale;

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from .output import console, fail, fmt
 from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
+from ..local import is_local
 from ..migration.phases import Phase
 from ..lifecycle.facade import Migration
 from ..lifecycle.file import default_layout, load_migration_file, scaffold
@@ -86,6 +87,16 @@ def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Op
                         "server running, and is --url right?"))
     finally:
         client.close()
+
+
+def _where(path: Optional[Path], url: Optional[str], grpc: bool) -> str:
+    """The options that said where Qdrant is, for a command line this one suggests (none
+    when the environment said it: QDRANT_PATH / QDRANT_URL hold for that one too)."""
+    if path is not None:
+        return f" --path {path}"
+    if url is not None:
+        return f" --url {url}" + (" --grpc" if grpc else "")
+    return ""
 
 
 def _duration(seconds: Optional[float]) -> str:
@@ -273,14 +284,17 @@ def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
                 grpc: bool = GrpcOpt) -> None:
         try:
             with _migration(file, path, url, api_key, grpc) as migration:
+                was_paused = action != "resume" or migration.record().backfill_paused
                 record = getattr(migration, action)()
         except DriftError as exc:
             fail(exc)
         paused = " (backfill paused)" if record.backfill_paused else ""
-        console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}")
+        idle = "" if was_paused else " (it was not paused: nothing to resume)"
+        console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}{idle}")
         if action in ("start", "resume") and record.phase is Phase.BACKFILLING:
-            console.print(f"the backfill is open; `qdrant-drift backfill {file}` runs a worker "
-                          "(none runs until one is started)")
+            console.print(f"the backfill is open; `qdrant-drift backfill {file}"
+                          f"{_where(path, url, grpc)}` runs a worker (none runs until one is "
+                          "started)")
 
     command.__doc__ = {
         "start": "Serve new-model queries (adapted at first) and open the backfill.",
@@ -340,8 +354,8 @@ def _past(what: str) -> str:
     """'drop the legacy ...' -> 'dropped the legacy ...' (finish's note, after the fact)."""
     for verb, done in (("drop ", "dropped "), ("keep ", "kept ")):
         if what.startswith(verb):
-            return done + what[len(verb):]
-    return what
+            what = done + what[len(verb):]
+    return what.replace(" and give its name ", " and gave its name ")
 
 
 def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
@@ -478,7 +492,7 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
     try:
         with bar:
             task = bar.add_task("backfill", total=None, rate="", eta="-")
-            last, said, told = 0.0, "", 0
+            last, said, told, told_paused = 0.0, "", 0, False
             while handle.running:
                 time.sleep(0.1)
                 if len(signals) > told:
@@ -493,6 +507,12 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
                     _say(f"(status unavailable: {exc})")
                     continue
                 metrics.update_from_progress(p)
+                if (p.phase.endswith("(paused)") and not told_paused
+                        and is_local(migration.client)):
+                    told_paused = True
+                    _say("paused through the state; on embedded Qdrant this worker holds the "
+                         "storage folder, so `qdrant-drift resume` cannot run beside it: stop "
+                         "it (Ctrl-C), resume, then start it again")
                 coverage, rate, eta = _progress_line(p, worker)
                 bar.update(task, total=p.total, completed=p.migrated, rate=rate, eta=eta)
                 line = (f"{coverage}, this worker {worker.stats.written} written, {rate}, "

@@ -25,7 +25,8 @@ from ..adapters import Adapter
 from ..errors import (
     AdapterFileError, AdapterMismatchError, DriftError, NoPreflightReport, StateError)
 from ..local import is_local
-from ..migration.phases import ACTIVE, HOLDS_COLLECTION, TERMINAL, Phase, check_transition
+from ..migration.phases import (
+    ACTIVE, ENDED_ADVICE, HOLDS_COLLECTION, TERMINAL, Phase, check_transition)
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
@@ -231,8 +232,8 @@ START_ROUTES: dict[Phase, tuple[Phase, ...]] = {
 # Why a backfill cannot be started or resumed in these phases, and what to run instead.
 NOT_RUNNABLE: dict[Phase, str] = {
     Phase.PLANNED: "run `qdrant-drift fit` first",
-    Phase.FINISHED: "it is finished; start a new one with `qdrant-drift fit`",
-    Phase.ABANDONED: "it is abandoned; start a new one with `qdrant-drift fit`",
+    Phase.FINISHED: f"it is finished; {ENDED_ADVICE[Phase.FINISHED]}",
+    Phase.ABANDONED: f"it is abandoned; {ENDED_ADVICE[Phase.ABANDONED]}",
 }
 START_REFUSALS: dict[Phase, str] = {
     **NOT_RUNNABLE,

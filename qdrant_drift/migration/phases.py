@@ -78,12 +78,20 @@ def _shortest(current: Phase, target: Phase, *, through_rollback: bool) -> list[
     return []
 
 
+# What to do once a migration has ended, said by every refusal that meets one.
+ENDED_ADVICE: dict[Phase, str] = {
+    Phase.FINISHED: ("a next upgrade is a new migration (a new [migration] name, on the "
+                     "collection that now holds the data), then `qdrant-drift fit`"),
+    Phase.ABANDONED: "start a new one with `qdrant-drift fit`",
+}
+
+
 def next_command(current: Phase, target: Phase) -> str:
     """What to tell a user who asked for ``target`` while the migration is ``current``."""
     if current is target:
         return f"the migration is already {current.value!r}"
     if current in TERMINAL:
-        return f"the migration is {current.value}; start a new one with `qdrant-drift fit`"
+        return f"the migration is {current.value}; {ENDED_ADVICE[current]}"
     route = path_to(current, target)
     if not route:
         return f"no sequence of commands leads from {current.value!r} to {target.value!r}"

@@ -52,6 +52,12 @@ class MigrationSpec:
         else:
             if not self.new_collection or self.new_collection == self.collection:
                 raise ValueError("collection layout needs a new_collection other than collection")
+            if self.alias == self.collection and self.new_vector != self.old_vector:
+                raise ValueError(
+                    f"alias {self.alias!r} is the collection's own name, which the new "
+                    "collection takes at finish for apps that are not wrapped: they name the "
+                    f"vector as they did ({_vector_label(self.old_vector)}), so new_vector "
+                    f"must be {self.old_vector!r} too")
             if self.alias == self.new_collection:
                 raise ValueError(f"alias {self.alias!r} is new_collection's own name: name the "
                                  "alias apps read through (or the legacy collection's name, "
@@ -73,3 +79,7 @@ class MigrationSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MigrationSpec":
         return cls(**data)
+
+
+def _vector_label(name: str) -> str:
+    return "the unnamed vector" if name == DEFAULT_VECTOR else f"vector {name!r}"

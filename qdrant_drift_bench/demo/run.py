@@ -127,9 +127,12 @@ def run_demo(workdir: Path, migration_path: Path, *, n_docs: int = 1000, n_queri
                             keep_sample_vectors=False)  # the demo serves from 0% backfilled
     clock["fit"] = time.perf_counter() - t0
     result.preflight = dict(adapter.quality or {})
+    report = result.preflight
+    interval = (f" [{report['predicted_recall_low']:.3f}-{report['predicted_recall_high']:.3f}]"
+                if "predicted_recall_low" in report else "")
     say(f"      {adapter.kind} adapter in {clock['fit']:.1f} s; pre-flight: predicted "
-        f"recovery {result.preflight.get('predicted_recall_recovery', float('nan')):.3f}"
-        f"{', drastic drift' if result.preflight.get('drastic_drift') else ''}")
+        f"recovery {report.get('predicted_recall_recovery', float('nan')):.3f}{interval}"
+        f"{', drastic drift' if report.get('drastic_drift') else ''}")
 
     say("[4/6] start: new-model queries are served at once, through the adapter")
     migration.start()
