@@ -28,6 +28,20 @@ def drifted_pairs(
     return new, unit(old), true_map
 
 
+def topic_only_pairs() -> tuple[object, np.ndarray, np.ndarray]:
+    """A map that keeps topics but loses items, and its held-out pairs: the legacy model saw
+    3 of 32 directions, so documents stay near their topic but cannot be told apart (a
+    lexical model replaced by a semantic one)."""
+    from qdrant_drift.adapters.maps import LinearMap
+
+    rng = np.random.default_rng(7)
+    new = unit(rng.normal(size=(400, 32)))
+    old = unit(new[:, :3] + 0.05 * rng.normal(size=(400, 3)))
+    weight = np.zeros((32, 3), np.float32)
+    weight[:3, :3] = np.eye(3)
+    return LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old
+
+
 def write_bench_corpus(root: Path, *, n_docs: int = 1500, n_queries: int = 200,
                        dim: int = 32, seed: int = 0) -> Path:
     """A tiny corpus in the ../shared/bench format: queries are noisy copies of their doc."""

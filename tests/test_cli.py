@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from qdrant_drift.cli.app import app
 
-from .synthetic import drifted_pairs, random_orthogonal, unit, write_bench_corpus
+from .synthetic import (
+    drifted_pairs, random_orthogonal, topic_only_pairs, unit, write_bench_corpus)
 
 runner = CliRunner()
 
@@ -142,12 +143,7 @@ def test_the_drastic_drift_line_shows_the_figures_its_verdict_rests_on(capsys):
             f" adapted, {wrong['old_model_recovery']:.3f} with the old model's own queries): "
             "Adapted queries are predicted to search the legacy vectors worse") in shown
     # a map that keeps topics but loses items (the legacy model saw 3 of 32 directions)
-    rng = np.random.default_rng(7)
-    new = unit(rng.normal(size=(400, 32)))
-    old = unit(new[:, :3] + 0.05 * rng.normal(size=(400, 3)))
-    weight = np.zeros((32, 3), np.float32)
-    weight[:3, :3] = np.eye(3)
-    lost = preflight_report(LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old)
+    lost = preflight_report(*topic_only_pairs())
     print_report({"quality": lost})
     shown = " ".join(capsys.readouterr().out.split())
     assert (f"drastic drift ({lost['identity_preservation']:.1%} of held-out documents find "

@@ -7,7 +7,7 @@ import numpy as np
 from qdrant_drift.adapters.maps import LinearMap
 from qdrant_drift.adapters.quality import preflight_report
 
-from .synthetic import drifted_pairs, random_orthogonal, unit
+from .synthetic import drifted_pairs, random_orthogonal, topic_only_pairs, unit
 
 
 def test_a_perfect_adapter_is_predicted_to_keep_everything():
@@ -52,12 +52,7 @@ def test_self_match_never_counts():
 def test_a_map_that_loses_item_identity_is_flagged_as_drastic():
     # the legacy model only saw 3 of 32 directions: documents stay "near their topic"
     # but can no longer be told apart, as with a lexical model replaced by a semantic one
-    rng = np.random.default_rng(7)
-    new = unit(rng.normal(size=(400, 32)))
-    old = unit(new[:, :3] + 0.05 * rng.normal(size=(400, 3)))
-    weight = np.zeros((32, 3), np.float32)
-    weight[:3, :3] = np.eye(3)
-    report = preflight_report(LinearMap(weight=weight, bias=np.zeros(3, np.float32)), new, old)
+    report = preflight_report(*topic_only_pairs())
     assert report["identity_preservation"] < 0.9
     assert report["drastic_drift"] is True
     # the advice names the reason it was given, not a comparison the figures contradict
