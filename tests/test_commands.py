@@ -221,6 +221,30 @@ def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_fi
     assert client.count("docs_new").count == 31
 
 
+def test_a_second_upgrade_of_a_name_the_first_one_gave_drops_the_collection_behind_it():
+    # the first upgrade left "docs" an alias of docs_new; the next migrates "docs" again:
+    # finish must drop docs_new (the legacy data), not just the alias, and move the name on
+    client, spec, new = blue_green_behind("docs")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    for command in (commands.start, commands.cutover, commands.finish):
+        if command is commands.cutover:
+            run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
+                         PayloadField("text"))
+        command(client, "m")
+    second = MigrationSpec(name="m2", collection="docs", new_vector="", layout="collection",
+                           new_collection="docs_v3", alias="docs")
+    commands.create(client, second, fit("procrustes", new, new))
+    commands.start(client, "m2")
+    run_backfill(client, "m2", CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+    commands.cutover(client, "m2")
+    commands.finish(client, "m2")
+    assert not client.collection_exists("docs_new")  # no orphan left holding the old data
+    (alias,) = client.get_aliases().aliases
+    assert (alias.alias_name, alias.collection_name) == ("docs", "docs_v3")
+    assert client.count("docs").count == 30
+
+
 def test_an_alias_that_names_another_collection_is_refused_before_anything_moves():
     client, spec, new = blue_green_behind("live")
     client.create_collection("live", vectors_config=models.VectorParams(

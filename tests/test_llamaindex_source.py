@@ -1,6 +1,6 @@
 """A LlamaIndex collection keeps each node as JSON in ``_node_content``: with ``[source]
 text_from = "llamaindex"`` the backfill embeds the text LlamaIndex itself embeds for the node
-(metadata included), not the JSON, and ``plan`` warns when a field it would embed is JSON."""
+(metadata included), not the JSON; ``plan`` refuses to embed ``_node_content`` as it is."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
+from qdrant_drift import DriftError
 from qdrant_drift.backfill import PayloadField, run_backfill
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.lifecycle.facade import Migration
@@ -52,13 +53,38 @@ def test_the_text_is_what_llamaindex_embeds_for_the_node_metadata_included():
     assert plain.text.startswith("{")  # what the default would have embedded
 
 
+def test_text_from_llamaindex_on_a_field_that_holds_text_says_what_it_reads(tmp_path):
+    client = QdrantClient(":memory:")
+    client.create_collection("docs", vectors_config=models.VectorParams(
+        size=DIM, distance=models.Distance.COSINE))
+    client.upsert("docs", [models.PointStruct(id=i, vector=old_vectors(N)[i].tolist(),
+                                              payload={"page_content": f"text {i}"})
+                           for i in range(N)])  # what LangChain writes
+    path = migration_file(tmp_path, old_vector="", payload_field="page_content",
+                          layout="collection", sample_size=100)
+    path.write_text(path.read_text().replace('payload_field = "page_content"',
+                                             'payload_field = "page_content"\n'
+                                             'text_from = "llamaindex"'))
+    with pytest.raises(DriftError, match="'page_content' holds no LlamaIndex node .* use "
+                                         'text_from = "text"'):
+        Migration(client, path).plan(sample=8)
+
+
+def test_init_reads_a_llamaindex_field_as_llamaindex_nodes():
+    from qdrant_drift.lifecycle.file import scaffold
+
+    assert 'text_from = "llamaindex"' in scaffold("m", "docs", "new",
+                                                   payload_field="_node_content").splitlines()
+
+
 def test_a_llamaindex_collection_backfills_the_vectors_llamaindex_would_have_made(tmp_path):
     client = QdrantClient(":memory:")
     llamaindex_collection(client)
     path = migration_file(tmp_path, old_vector="", payload_field="_node_content",
                           layout="collection", sample_size=100)
-    with pytest.warns(UserWarning, match="the texts in payload field '_node_content' are JSON "
-                                         'objects.*set \\[source\\] text_from = "llamaindex"'):
+    # refused, not warned: the migration would finish with every vector wrong
+    with pytest.raises(DriftError, match="payload field '_node_content' holds LlamaIndex nodes "
+                                         'as JSON.*set \\[source\\] text_from = "llamaindex"'):
         Migration(client, path).plan(sample=8)
     path.write_text(path.read_text().replace('payload_field = "_node_content"',
                                              'payload_field = "_node_content"\n'

@@ -266,6 +266,12 @@ class Migration:
             shown, _ = self.client.scroll(self.spec.collection, limit=len(items),
                                           with_payload=True, with_vectors=False)
             keys = sorted({k for point in shown for k in (point.payload or {})})
+            if self.source.text_from == "llamaindex":
+                raise DriftError(
+                    f"payload field {self.source.field!r} holds no LlamaIndex node in any of "
+                    f"{len(items)} sampled points ([source] text_from = \"llamaindex\" reads "
+                    "the _node_content LlamaIndex writes); for a field that holds the text "
+                    f'itself, use text_from = "text" (payload keys: {keys or "none"})')
             raise DriftError(
                 f"payload field {self.source.field!r} ([source] payload_field) is missing or "
                 f"empty in all {len(items)} sampled points; their payload keys are "
@@ -273,19 +279,25 @@ class Migration:
         raise DriftError(f"the [source] loader returned no text for any of {len(items)} "
                          "sampled points")
 
-    def _warn_structured_texts(self, items: list[Item]) -> None:
-        """Texts that are JSON objects are embedded as they are, braces and keys included:
-        most likely the field is a framework's serialised node (LlamaIndex keeps one in
-        ``_node_content``), not the text. Said before anything is embedded."""
+    def _check_structured_texts(self, items: list[Item]) -> None:
+        """Texts that are JSON objects would be embedded as they are, braces and keys
+        included. LlamaIndex's ``_node_content`` is such a node, never the text: refused
+        (the migration would finish with every vector wrong); another field: warned.
+        Said before anything is embedded."""
         if not isinstance(self.source, PayloadField) or self.source.text_from != "text":
             return
         texts = [item.text for item in items if item.text]
-        if texts and sum(_is_json_object(text) for text in texts) * 2 >= len(texts):
-            field = self.source.field
-            fix = ('a LlamaIndex collection: set [source] text_from = "llamaindex"'
-                   if field == "_node_content" else "point [source] payload_field at the text")
-            warnings.warn(f"the texts in payload field {field!r} are JSON objects, which the "
-                          f"backfill would embed as they are: {fix}", UserWarning, stacklevel=3)
+        if not texts or sum(_is_json_object(text) for text in texts) * 2 < len(texts):
+            return
+        field = self.source.field
+        if field == "_node_content":
+            raise DriftError(
+                "payload field '_node_content' holds LlamaIndex nodes as JSON, which the "
+                'backfill would embed as they are: set [source] text_from = "llamaindex" (the '
+                "text LlamaIndex embeds for each node)")
+        warnings.warn(f"the texts in payload field {field!r} are JSON objects, which the "
+                      "backfill would embed as they are: point [source] payload_field at the "
+                      "text", UserWarning, stacklevel=3)
 
     def plan(self, *, sample: int = 64) -> PlanReport:
         """Dry run: sizes, server capabilities, a measured embed rate and the time it implies.
@@ -301,7 +313,7 @@ class Migration:
             migrated, _ = self._drive(count_migrated(spec))
         items, _ = self._sample(sample, with_old=False)
         self._refuse_missing_texts(items)
-        self._warn_structured_texts(items)
+        self._check_structured_texts(items)
         present = [item.text for item in items if item.text]
         rate, dim = None, None
         if present:
@@ -381,7 +393,7 @@ class Migration:
         sample_size = self.file.adapter.sample_size
         items, old = self._sample(sample_size, with_old=True)
         self._refuse_missing_texts(items)
-        self._warn_structured_texts(items)
+        self._check_structured_texts(items)
         keep = [i for i, (item, o) in enumerate(zip(items, old or []))
                 if item.text and o is not None]
         if len(keep) < MIN_SAMPLE:

@@ -804,7 +804,8 @@ def scaffold(
         {
             "migration": migration,
             "embedder": {"kind": "sentence-transformers", "model": new_model},
-            "source": {"payload_field": payload_field},
+            "source": {"payload_field": payload_field, **(
+                {"text_from": "llamaindex"} if payload_field == "_node_content" else {})},
         },
         path="<scaffold>",
     )

@@ -454,12 +454,24 @@ class BlueGreenLayout(Layout):
                 "keep their names)")
 
     def drop_legacy_steps(self) -> Steps[None]:
+        """Drop the legacy collection. Its name may be an alias (the name a finished
+        migration gave its new collection, now migrated again): then the collection behind
+        it goes, and the alias goes too, or names the new collection in one request."""
         spec = self.spec
-        yield call("delete_collection", spec.collection)
-        if self.takes_legacy_name():  # the name is free now: it names the new collection
+        behind = {a.alias_name: a.collection_name
+                  for a in (yield call("get_aliases")).aliases}
+        give_name = models.CreateAliasOperation(create_alias=models.CreateAlias(
+            collection_name=spec.native_collection, alias_name=spec.collection))
+        if spec.collection in behind:
             yield call("update_collection_aliases", change_aliases_operations=[
-                models.CreateAliasOperation(create_alias=models.CreateAlias(
-                    collection_name=spec.native_collection, alias_name=spec.alias))])
+                models.DeleteAliasOperation(
+                    delete_alias=models.DeleteAlias(alias_name=spec.collection)),
+                *([give_name] if self.takes_legacy_name() else [])])
+            yield call("delete_collection", behind[spec.collection])
+        else:
+            yield call("delete_collection", spec.collection)
+            if self.takes_legacy_name():  # the name is free now: it names the new collection
+                yield call("update_collection_aliases", change_aliases_operations=[give_name])
         yield from unstamp_steps(spec.native_collection)
 
     def unmigrated_note(self) -> str:

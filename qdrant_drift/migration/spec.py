@@ -45,7 +45,8 @@ class MigrationSpec:
             if self.new_vector == self.old_vector:
                 raise ValueError(
                     f"named layout: new_vector and old_vector are both {self.new_vector!r}; "
-                    "the new model needs a vector name of its own"
+                    "the new model needs a vector name of its own (or use layout = "
+                    '"collection", whose new collection may reuse the name)'
                 )
             if self.new_collection is not None:
                 raise ValueError("named layout keeps one collection: drop new_collection")
