@@ -20,7 +20,6 @@ Pure and vectorised: the functions here run on the query path.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, TypeVar
 

@@ -349,8 +349,8 @@ class Migration:
         ground its pre-flight report (see :mod:`.queries`). ``max_transform_us`` (else
         ``[adapter] max_transform_us``): the per-query budget ``auto`` chooses within.
         """
-        _, old_params, _ = self._drive(preflight_steps(self.spec, self.state_collection,
-                                                       embedded=is_local(self.client)))
+        _, old_params, previous = self._drive(preflight_steps(
+            self.spec, self.state_collection, embedded=is_local(self.client)))
         if self.file.adapter_path is not None:
             from ..adapters import load_adapter
 
@@ -359,7 +359,7 @@ class Migration:
             self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
             self.apply_router_settings()
             return adapter
-        replaced = self._stored_logged_queries()
+        replaced = self._stored_logged_queries(previous)
         items, old, new = self._embed_sample(progress)
         logged = self._logged_query_vectors(queries)
         adapter = self._fit_adapter(new, np.asarray(old, dtype=np.float32), log, logged,
@@ -457,9 +457,9 @@ class Migration:
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
 
-    def _stored_logged_queries(self) -> int:
-        """How many logged queries chose the stored adapter (0: none, or none stored yet)."""
-        record = self._drive(load_record(self.name, self.state_collection))
+    def _stored_logged_queries(self, record: MigrationRecord | None) -> int:
+        """How many logged queries chose ``record``'s stored adapter (0: none, or no record
+        yet; the record as the fit's checks read it)."""
         if record is None or not record.adapter_digest:
             return 0
         try:

@@ -25,8 +25,6 @@ def ensure_state_collection(state_collection: str = STATE_COLLECTION) -> Steps[N
         yield call("create_collection", state_collection, vectors_config={})
 
 
-
-
 def require_collection_steps(name: str, role: str = "collection") -> Steps[None]:
     """One clear error when collection ``name`` does not exist: the closest name, else the
     collections there are (``role``: what the caller calls it, e.g. "query log collection")."""
