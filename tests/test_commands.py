@@ -245,6 +245,28 @@ def test_a_second_upgrade_of_a_name_the_first_one_gave_drops_the_collection_behi
     assert client.count("docs").count == 30
 
 
+def test_a_finished_migration_or_a_new_side_behind_the_legacy_name_is_never_fitted_again():
+    # after a finish that gave the legacy name to the new collection, "docs" IS docs_new: a
+    # re-fit of the finished migration, or a next one whose new_collection is docs_new, would
+    # make both sides one collection, and abandon or finish would drop all the data
+    client, spec, new = blue_green_behind("docs")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    commands.start(client, "m")
+    run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+    commands.cutover(client, "m")
+    commands.finish(client, "m")
+    with pytest.raises(StateError, match="migration 'm' is finished; a next upgrade is a new "
+                                         "migration"):
+        commands.create(client, spec, fit("procrustes", new, new))
+    same_side = MigrationSpec(name="m2", collection="docs", new_vector="", layout="collection",
+                              new_collection="docs_new", alias="docs")
+    with pytest.raises(DriftError, match="collection 'docs' is an alias of 'docs_new', the "
+                                         "new_collection this file names"):
+        commands.create(client, same_side, fit("procrustes", new, new))
+    assert client.count("docs_new").count == 30  # nothing was touched
+
+
 def test_an_alias_that_names_another_collection_is_refused_before_anything_moves():
     client, spec, new = blue_green_behind("live")
     client.create_collection("live", vectors_config=models.VectorParams(

@@ -87,11 +87,13 @@ def refuse_other_migration(record: MigrationRecord, spec: MigrationSpec, file: s
     another collection or layout would act on the wrong data (``abandon`` dropping another
     collection's new side while naming this one's). One line, with the way out."""
     stored = record.spec
-    if (stored.collection, stored.layout) != (spec.collection, spec.layout):
+    if ((stored.collection, stored.layout, stored.new_collection)
+            != (spec.collection, spec.layout, spec.new_collection)):
         raise StateError(
             f"migration {spec.name!r} in Qdrant migrates collection {stored.collection!r} "
-            f"({stored.layout} layout, phase {record.phase.value!r}), but {file} says "
-            f"collection {spec.collection!r} ({spec.layout} layout): give {file} its own "
+            f"({stored.layout} layout, new collection {stored.new_collection!r}, phase "
+            f"{record.phase.value!r}), but {file} says collection {spec.collection!r} "
+            f"({spec.layout} layout, new collection {spec.new_collection!r}): give {file} its own "
             "[migration] name, or fix its [migration] section"
         )
 
@@ -110,10 +112,15 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     old_params = _vector_params(info, spec.old_vector)
     distance_name(old_params.distance)
     layout_of(spec).check_source(info, embedded=embedded)
-    yield from layout_of(spec).check_alias_steps()
     previous = yield from load_record(spec.name, state_collection)
     if previous is not None:
         refuse_other_migration(previous, spec, "this one")
+        if previous.phase is Phase.FINISHED:
+            # its collection's name may now be an alias of its new collection: a re-fit
+            # would make the two sides one collection, which abandon or finish then drops
+            raise StateError(
+                f"migration {spec.name!r} is finished; {ENDED_ADVICE[Phase.FINISHED]}")
+    yield from layout_of(spec).check_alias_steps()
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
         raise StateError(

@@ -415,9 +415,18 @@ class BlueGreenLayout(Layout):
         return self.spec.alias == self.spec.collection
 
     def check_alias_steps(self) -> Steps[None]:
-        """An alias that names another existing collection would fail at cut-over, after
-        the phase moved: refused when the migration is planned, fitted and cut over."""
+        """Refused when the migration is planned, fitted and cut over: a legacy name that is
+        an alias of the new collection (a finished migration gave it; the two sides would
+        be one collection, which abandon and finish drop), and an alias that names another
+        existing collection (it would fail at cut-over, after the phase moved)."""
         spec = self.spec
+        behind = {a.alias_name: a.collection_name
+                  for a in (yield call("get_aliases")).aliases}
+        if behind.get(spec.collection) == spec.native_collection:
+            raise DriftError(
+                f"collection {spec.collection!r} is an alias of {spec.native_collection!r}, "
+                "the new_collection this file names: the legacy and the new side would be "
+                "one collection; name a new_collection that does not exist yet")
         if not spec.alias or self.takes_legacy_name():
             return
         names = {c.name for c in (yield call("get_collections")).collections}
