@@ -36,6 +36,7 @@ ray = pytest.importorskip(
     "ray", reason="the Ray backfill engine needs the 'ray' extra: pip install 'qdrant-drift[ray]'")
 
 from qdrant_drift.backfill.ray_engine import RayBackfill, RaySettings, ready_groups  # noqa: E402
+from qdrant_drift.backfill.ray_stage import packed, unpacked  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("named", "collection")
@@ -99,11 +100,13 @@ def embedded_twice(log: Path) -> list[str]:
 
 
 def backfill(world, factory=plain_embedder, shape="tasks", write_batches=None,
-             **kw) -> RayBackfill:
+             block_batches=None, **kw) -> RayBackfill:
     options = BackfillOptions(**{"batch_size": 16, **FAST, **kw.pop("options", {})})
     settings = SHAPES[shape]
     if write_batches is not None:
         settings = replace(settings, write_batches=write_batches)
+    if block_batches is not None:
+        settings = replace(settings, block_batches=block_batches)
     return RayBackfill(world.client, "upgrade", factory, PayloadField("text"),
                        options=options, ray=settings, **kw)
 
@@ -233,16 +236,38 @@ def test_a_ray_worker_killed_mid_batch_loses_nothing_writes_nothing_stale_and_re
     world = build_text_world(120)
     world.client.delete("docs", points_selector=models.PointIdsList(points=[7, 8]))
     (tmp_path / "log").mkdir()
+    # 8 batches of 16 in two blocks of 4: it dies in the third batch of the first block
     stats = backfill(world, DiesOnce(str(tmp_path / "died"), str(tmp_path / "log")),
-                     shape=shape).run()
+                     shape=shape, block_batches=4).run()
     assert (tmp_path / "died").exists()  # the task's worker or the actor did die mid-batch
     assert stats.state == "finished" and stats.written == 118
     assert wrong_vectors(world) == []  # 0 lost, 0 stale
     assert world.client.retrieve("docs", [7, 8]) == []  # 0 resurrected
-    # the batch it died in is embedded again, and nothing else: not the batches it had
-    # finished before (a block is one batch, and Ray retries whole blocks: the task, or the
-    # actor's call once Ray Data restarted it)
+    # the batch it died in is embedded again, and nothing else: Ray replays the whole block
+    # (the task, or the actor's call once Ray Data restarted it), and the replay skips the
+    # two batches the first attempt had handed on (without that: 48 texts twice)
     assert 0 < len(embedded_twice(tmp_path / "log")) <= 16
+
+
+def test_a_block_holds_up_to_block_batches_and_every_process_gets_two_blocks():
+    settings = RaySettings(block_batches=16)
+    assert settings.batches_per_block(32, width=1) == 16  # 2 blocks for the one process
+    assert settings.batches_per_block(3200, width=1) == 16  # at most block_batches
+    assert settings.batches_per_block(32, width=4) == 4  # 8 blocks: two for each process
+    assert settings.batches_per_block(3, width=2) == 1  # too few for two each: one a block
+    assert settings.batches_per_block(0, width=1) == 1
+    with pytest.raises(ValueError, match="block_batches must be 1 or more"):
+        RaySettings(block_batches=0)
+
+
+def test_a_batch_travels_back_as_one_packed_row():
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    rows = {key: np.concatenate([a[key], b[key]]) for a, b in [(
+        packed(10, vectors, ["", "no text", ""]), packed(40, np.zeros((0, 2)), []))]
+        for key in a}
+    index, back, problems = unpacked(rows, dim=2)
+    assert index.tolist() == [10, 11, 12]  # the skipped batch (count 0) adds nothing
+    assert np.array_equal(back, vectors) and problems == ["", "no text", ""]
 
 
 def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():

@@ -3,7 +3,9 @@
 Design. The *driver* (this process) owns the one Qdrant client; Ray's workers never talk to
 Qdrant. Each *pass* the driver lists the points that still lack the new vector (hot ids
 first, then the sweep in cursor order, dead letters left out) with the payload the content
-source needs, and hands them to Ray Data as a dataset of one row per batch, in that order.
+source needs, and hands them to Ray Data as a dataset of one row per batch, in that order,
+several batches to a block (``RaySettings.block_batches``: Ray Data costs the driver a fixed
+time per block).
 Ray loads the text (a :class:`~qdrant_drift.backfill.content.Loader` runs there) and embeds
 it with the same bad-item isolation and row checks as the worker: with GPUs in an actor pool
 (``num_gpus=1`` per actor, the model resident on its device), without in Ray Data tasks on
@@ -35,9 +37,10 @@ writer is one place for pause, stop and checkpoints. Past one writer's pace, run
 per partition set on a server (``partitions``; each driver lists only its own).
 
 Failure. A killed actor or Ray worker: Ray Data retries the task (``max_retries=-1``) or
-restarts the actor and retries its call (``max_restarts=-1``, ``max_task_retries=-1``); a call
-is one batch, nothing was written by it, and what it re-embeds is written conditionally, so
-nothing is lost and nothing stale lands. A killed driver: its Ray job goes with it; a new
+restarts the actor and retries its call (``max_restarts=-1``, ``max_task_retries=-1``). The
+retry re-embeds only the batch the kill interrupted: the batches of the block already handed
+on are in a ledger the retry reads (:mod:`.ray_handoff`). Nothing was written by Ray, and
+what it re-embeds is written conditionally, so nothing is lost and nothing stale lands. A killed driver: its Ray job goes with it; a new
 driver lists what still lacks the new vector and goes on (points already written drop out of
 the listing, which is the checkpoint). It re-embeds what was embedded and not yet written:
 the group being written, the batches waiting for the next write (at most ``write_batches``)
@@ -75,7 +78,8 @@ from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
 from .partitions import partition_of
 from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
-from .ray_stage import EmbedderFactory, EmbedStage, embed_batch, to_batches
+from .ray_handoff import driver_ledger
+from .ray_stage import EmbedderFactory, EmbedStage, embed_block, to_batches, unpacked
 from .targets import Outcome, Target, target_for
 
 log = logging.getLogger(__name__)
@@ -102,12 +106,23 @@ class RaySettings:
     # better (benchmarks/README.md). A driver kill re-embeds up to 2 x this many batches
     # (the group being written and the next one waiting) besides Ray Data's buffers
     write_batches: int = 8
+    # batches per Ray Data block (a task, or an actor call), at most: the executor costs the
+    # driver ~20 ms a block on 2 cores whatever it holds; a kill still redoes one batch
+    # (.ray_handoff). Fewer when a pass has too few batches to give every embedding
+    # process two blocks
+    block_batches: int = 16
 
     def __post_init__(self) -> None:
         if self.pass_items < 1 or (self.concurrency is not None and self.concurrency < 1):
             raise ValueError("pass_items and concurrency must be positive")
-        if self.write_batches < 1:
-            raise ValueError(f"write_batches must be 1 or more, got {self.write_batches}")
+        for name in ("write_batches", "block_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+
+    def batches_per_block(self, batches: int, width: int) -> int:
+        """Batches in each block of a pass: ``block_batches``, fewer when the pass's
+        ``batches`` would not give each of ``width`` embedding processes two blocks."""
+        return max(1, min(self.block_batches, batches // (2 * width)))
 
 
 def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[list[T]]:
@@ -175,16 +190,17 @@ def _merged(batches: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _items_of(batch: dict[str, np.ndarray], listing: Sequence[models.Record],
-              source: ContentSource) -> tuple[list[Item], np.ndarray, list[tuple[Any, str]]]:
-    """Embedded rows back on the driver: the listed points they can write (with the version
-    and payload as listed), their rows, and the poison."""
-    problems = batch["problem"]
+              source: ContentSource, dim: int
+              ) -> tuple[list[Item], np.ndarray, list[tuple[Any, str]]]:
+    """Embedded batches (packed rows) back on the driver: the listed points they can write
+    (with the version and payload as listed), their vectors, and the poison."""
+    rows, vectors, problems = unpacked(batch, dim)
     good = [i for i, problem in enumerate(problems) if not problem]
-    poison = [(listing[int(batch["row"][i])].id, str(problems[i]))
+    poison = [(listing[int(rows[i])].id, problems[i])
               for i, problem in enumerate(problems) if problem]
-    records = [listing[int(batch["row"][i])] for i in good]
+    records = [listing[int(rows[i])] for i in good]
     items = [Item(r.id, None, source.version_of(r), r.payload) for r in records]
-    return items, np.asarray(batch["vector"], dtype=np.float32)[good], poison
+    return items, vectors[good], poison
 
 
 class RayBackfill(Controls):
@@ -205,6 +221,8 @@ class RayBackfill(Controls):
         self.target: Target | None = None
         self.dim = 0
         self._run_id = uuid.uuid4().hex  # the task workers' key for this run's embedder
+        self._passes = 0
+        self._ledger: Any = None  # the batches tasks handed on (ray_handoff), at _connect
 
     # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -333,7 +351,7 @@ class RayBackfill(Controls):
         return partition_of(pid, self.options.partitions) in self.leases.owned
 
     # -- one pass on Ray -------------------------------------------------------------------
-    def _embedded_batches(self, listing: list[models.Record]
+    def _embedded_batches(self, listing: list[models.Record], pass_key: str
                           ) -> Iterator[dict[str, np.ndarray]]:
         ray = require("ray")
         opts, settings = self.options, self.settings
@@ -342,22 +360,28 @@ class RayBackfill(Controls):
         num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
         width = settings.concurrency or (
             max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
-        # a block is one batch (one row: to_batches) and so is a call (batch_size=1): Ray
-        # retries a killed worker's whole call, so a kill re-embeds at most one batch, and
-        # blocks start in hot-first order
+        # a row is one batch (to_batches), a block several, in hot-first order; a task (or an
+        # actor call) embeds a block a batch at a time and its answer for each batch leaves
+        # as a block of its own (target block size: one byte), so a retried task re-embeds
+        # only the batch it was killed in (ray_handoff)
         batches = to_batches(listing, self.source.payload_keys(), opts.batch_size)
-        dataset = ray.data.from_items(batches, override_num_blocks=len(batches))
+        per_block = settings.batches_per_block(len(batches), width)
+        dataset = ray.data.from_items(batches, override_num_blocks=-(-len(batches) // per_block))
+        dataset.context.target_max_block_size = 1
         stage = dict(embedder_factory=self.embedder_factory, source=self.source, dim=self.dim)
+        handoff = dict(ledger=self._ledger, pass_key=pass_key)
         if num_gpus:  # an actor per GPU holds the model on its device (restarted if killed)
             dataset = dataset.map_batches(
-                EmbedStage, fn_constructor_kwargs=stage, batch_size=1, batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=width), num_gpus=num_gpus, num_cpus=0)
-        else:  # tasks on reused workers, each keeping this run's stage (ray_stage.embed_batch);
+                EmbedStage, fn_constructor_kwargs=dict(stage, **handoff), batch_size=per_block,
+                batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=width),
+                num_gpus=num_gpus, num_cpus=0)
+        else:  # tasks on reused workers, each keeping this run's stage (ray_stage.embed_block);
             # Ray Data retries a task whose worker died (max_retries=-1)
             dataset = dataset.map_batches(
-                embed_batch, fn_kwargs=dict(stage, backfill=self._run_id), batch_size=1,
-                batch_format="numpy", compute=ray.data.TaskPoolStrategy(size=width), num_cpus=1)
-        # what a call returns is one block: it comes out as one batch
+                embed_block, fn_kwargs=dict(stage, **handoff, backfill=self._run_id),
+                batch_size=None, batch_format="numpy",
+                compute=ray.data.TaskPoolStrategy(size=width), num_cpus=1)
+        # each packed row comes out as its own block: one batch
         yield from dataset.iter_batches(batch_size=None, batch_format="numpy",
                                         prefetch_batches=1)
 
@@ -370,20 +394,23 @@ class RayBackfill(Controls):
         log.info("Ray backfill pass: %d points", len(listing))
         before = self.stats.written + self.stats.redone
         started, emitted = time.monotonic(), 0
+        self._passes += 1
+        pass_key = f"{self._run_id}-{self._passes}"
         # a group waits no longer than the heartbeat's interval for its batches
-        groups = ready_groups(self._embedded_batches(listing), self.settings.write_batches,
-                              self._heartbeat_interval())
+        groups = ready_groups(self._embedded_batches(listing, pass_key),
+                              self.settings.write_batches, self._heartbeat_interval())
         try:
             for group in groups:
                 self._wait_while_paused()
                 if self._stop.is_set():
                     break
                 self._write(group, listing)
-                emitted += sum(len(batch["row"]) for batch in group)
+                emitted += sum(int(count) for batch in group for count in batch["count"])
                 self._pace(started, emitted)
                 self._heartbeat()
         finally:
             groups.close()  # stops the pulling thread and Ray Data's execution
+            self._ledger.forget.remote(pass_key)
         return self.stats.written + self.stats.redone - before
 
     def _pace(self, started: float, items: int) -> None:
@@ -407,7 +434,7 @@ class RayBackfill(Controls):
         and the stamp that follow run once for the group."""
         assert self.target is not None
         t0 = time.perf_counter()
-        items, vectors, poison = _items_of(_merged(group), listing, self.source)
+        items, vectors, poison = _items_of(_merged(group), listing, self.source, self.dim)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
         dead = poison + self.ledger.settle(migrated=outcome.migrated, redo=outcome.redo)
@@ -484,6 +511,7 @@ class RayBackfill(Controls):
             ray.init(address=self.settings.address, include_dashboard=False,
                      log_to_driver=False)
         ray.data.DataContext.get_current().enable_progress_bars = False
+        self._ledger = driver_ledger()
 
     def _finish(self, state: str) -> None:
         """Hand the partitions back at once (no waiting for the lease to expire)."""

@@ -1,0 +1,92 @@
+"""Which batches of a block a Ray task has already handed on, so that a retried task
+re-embeds only the batch it was killed in.
+
+Why blocks of several batches: Ray Data's executor costs the driver about 20 ms per block
+on 2 cores whatever the block holds (32 one-batch blocks: 0.70 s; 4 blocks of 8: 0.14 s,
+benchmarks/README.md), which held a near-free embedder to 0.56x of a bare loop. But Ray
+retries a task, not a batch: it replays a killed task from its start, and without this
+ledger the replay would re-embed every batch of the block that the task had finished.
+
+How:
+- A task yields one row per batch, and every row leaves as a block of its own (the dataset's
+  target block size is one byte), so Ray stores and reports each batch's output as soon as
+  the task yields it.
+- When the task resumes after a yield, Ray has stored that output and queued it for the
+  driver. The task then marks the batch *handed* in the ledger and waits for the mark, so
+  a kill while embedding batch j always finds j-1 marked.
+- A replay first asks which batches of its block are handed. For each of them it yields an
+  empty row (``count`` 0) instead of embedding it again. Ray keeps the first attempt's
+  output where it reached the driver. A replay also yields as many rows as the first
+  attempt did, which Ray requires of a replayed generator.
+
+The one window: a kill after a batch's output was stored but before its report reached
+the driver. The replay then yields the empty row for that batch, its points keep lacking
+the new vector, and the driver's next pass lists and embeds them. The batch is redone
+later, never lost, and nothing stale is written: every write is the target's conditional
+write.
+
+The ledger is a Ray actor with no CPU, one per driver process and Ray job, keyed by pass
+(a batch is named by its first row in the pass's listing). If the actor itself is lost,
+Ray restarts it empty, and a replay then re-embeds its whole block, which is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+Row = dict[str, np.ndarray]
+
+
+class HandedBatches:
+    """The ledger's state: per pass key, the first rows of the batches handed on."""
+
+    def __init__(self) -> None:
+        self._handed: dict[str, set[int]] = {}
+
+    def hand(self, key: str, first: int) -> None:
+        self._handed.setdefault(key, set()).add(first)
+
+    def handed(self, key: str, firsts: Sequence[int]) -> list[int]:
+        done = self._handed.get(key, set())
+        return [first for first in firsts if first in done]
+
+    def forget(self, key: str) -> None:
+        self._handed.pop(key, None)
+
+
+_LEDGERS: dict[str, Any] = {}
+
+
+def driver_ledger() -> Any:
+    """This driver's ledger actor in the current Ray job (started once, then reused: an
+    actor's start is a process importing Ray, a second or two on 2 cores)."""
+    import ray
+
+    job = ray.get_runtime_context().get_job_id()
+    if job not in _LEDGERS:
+        _LEDGERS.clear()  # a ledger of an earlier job (ray.shutdown, ray.init) is gone
+        actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(HandedBatches)
+        _LEDGERS[job] = actor.remote()
+    return _LEDGERS[job]
+
+
+def hand_on_once(block: Mapping[str, np.ndarray], embed: Callable[[int, str], Row],
+                 empty: Callable[[int], Row], ledger: Any, key: str) -> Iterator[Row]:
+    """The rows of one block's batches, each embedded by ``embed(first, records)`` unless
+    an earlier attempt of this task handed it on (then ``empty(first)``), and each marked
+    handed once the task resumes after yielding it."""
+    import ray
+
+    firsts = [int(first) for first in block["first"]]
+    done = set(ray.get(ledger.handed.remote(key, firsts)))
+    for first, records in zip(firsts, block["records"]):
+        if first in done:
+            yield empty(first)
+            continue
+        yield embed(first, records)
+        ray.get(ledger.hand.remote(key, first))
+
+
+__all__: Sequence[str] = ("HandedBatches", "driver_ledger", "hand_on_once")
