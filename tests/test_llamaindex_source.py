@@ -104,3 +104,26 @@ def test_a_llamaindex_collection_backfills_the_vectors_llamaindex_would_have_mad
         i = int(str(copy.id)[-12:])
         want = text_vector(node(i).get_content(metadata_mode=schema.MetadataMode.EMBED))
         assert np.allclose(copy.vector, want, atol=1e-5)
+
+
+def test_a_backfill_refuses_to_start_once_the_file_reads_the_nodes_json_as_text(tmp_path):
+    # fitted right, then [source] edited back to text_from = "text": a backfill would write
+    # the embedding of every node's JSON, so it stops before its first batch
+    client = QdrantClient(":memory:")
+    llamaindex_collection(client)
+    path = migration_file(tmp_path, old_vector="", payload_field="_node_content",
+                          layout="collection", sample_size=100)
+    path.write_text(path.read_text().replace('payload_field = "_node_content"',
+                                             'payload_field = "_node_content"\n'
+                                             'text_from = "llamaindex"'))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*pairs")  # the tiny fixture's
+        Migration(client, path).fit()
+    Migration(client, path).start()
+    path.write_text(path.read_text().replace('text_from = "llamaindex"', 'text_from = "text"'))
+    copied = client.count("docs_new").count  # the fit sample's copies
+    edited = Migration(client, path, embedder=CallableEmbedder(embed_texts, normalize=False))
+    for engine in ("worker", "ray"):
+        with pytest.raises(DriftError, match="'_node_content' holds LlamaIndex nodes as JSON"):
+            edited.backfill_engine(engine)
+    assert client.count("docs_new").count == copied  # nothing more was written

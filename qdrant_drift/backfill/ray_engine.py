@@ -97,7 +97,8 @@ class RaySettings:
 
     address: str | None = None  # None: a local Ray instance; "auto" or ray://host:10001
     # embedding processes: actors with GPUs, concurrent tasks without; None: one per GPU,
-    # else CPUs - 1 (the driver's)
+    # else one per CPU (a CPU embedder's task gets one thread: with one fewer, MiniLM on 2
+    # cores ran at 0.53x the worker, whose model uses both; the driver's writes are light)
     concurrency: int | None = None
     num_gpus: float | None = None  # per actor; None: 1 when the cluster has GPUs, else 0
     pass_items: int = 200_000  # points listed per pass (bounded driver memory); passes repeat
@@ -359,7 +360,7 @@ class RayBackfill(Controls):
         gpus, cpus = resources.get("GPU", 0), resources.get("CPU", 1)
         num_gpus = settings.num_gpus if settings.num_gpus is not None else (1 if gpus else 0)
         width = settings.concurrency or (
-            max(1, int(gpus)) if num_gpus else max(1, int(cpus) - 1))
+            max(1, int(gpus)) if num_gpus else max(1, int(cpus)))
         # a row is one batch (to_batches), a block several, in hot-first order; a task (or an
         # actor call) embeds a block a batch at a time and its answer for each batch leaves
         # as a block of its own (target block size: one byte), so a retried task re-embeds

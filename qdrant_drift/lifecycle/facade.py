@@ -51,6 +51,7 @@ from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingSt
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, call, drive
 from ..errors import AdapterFileError, NoPreflightReport, StateError
+from ..backfill.setup import runnable_steps
 from ..backfill.targets import Target, target_for
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
@@ -78,6 +79,7 @@ def embedder_for(file: MigrationFile) -> Embedder:
 # Up to this many points, the fit's sample is drawn with the file's seed from the listed ids
 # (a repeatable fit); past it, listing every id costs more than a fit is worth waiting for.
 SEEDED_SAMPLE_MAX = 200_000
+TEXT_CHECK_SAMPLE = 32  # points a backfill start reads to check what [source] gives
 
 
 def _id_key(point_id: Any) -> tuple[bool, Any]:
@@ -239,6 +241,13 @@ class Migration:
                    else p.vector for p in points]
         return self.source.items(records), old
 
+    def _first_items(self, size: int) -> list[Item]:
+        """The first ``size`` points in id order, as items: one cheap page, for a check."""
+        records, _ = self.client.scroll(self.spec.collection, limit=size,
+                                        with_payload=self._target().payload_selector(),
+                                        with_vectors=False)
+        return self.source.items(records)
+
     def _all_ids_if_few(self) -> list[Any] | None:
         """Every point id in id order, or None when the collection holds more than
         :data:`SEEDED_SAMPLE_MAX` points."""
@@ -256,6 +265,12 @@ class Migration:
 
     def _target(self) -> Target:
         return target_for(self.spec, self.source)
+
+    def _check_texts(self, items: list[Item]) -> None:
+        """What ``[source]`` reads from sampled points is text to embed: plan, fit and every
+        backfill start check it (a file's ``[source]`` can change after its fit)."""
+        self._refuse_missing_texts(items)
+        self._check_structured_texts(items)
 
     def _refuse_missing_texts(self, items: list[Item]) -> None:
         """Every sampled point lacks the text: say which field, and what the points hold."""
@@ -312,8 +327,7 @@ class Migration:
         if record is not None:
             migrated, _ = self._drive(count_migrated(spec))
         items, _ = self._sample(sample, with_old=False)
-        self._refuse_missing_texts(items)
-        self._check_structured_texts(items)
+        self._check_texts(items)
         present = [item.text for item in items if item.text]
         rate, dim = None, None
         if present:
@@ -392,8 +406,7 @@ class Migration:
         new-model vectors."""
         sample_size = self.file.adapter.sample_size
         items, old = self._sample(sample_size, with_old=True)
-        self._refuse_missing_texts(items)
-        self._check_structured_texts(items)
+        self._check_texts(items)
         keep = [i for i, (item, o) in enumerate(zip(items, old or []))
                 if item.text and o is not None]
         if len(keep) < MIN_SAMPLE:
@@ -552,14 +565,17 @@ class Migration:
 
     def backfill_engine(self, engine: str, *, address: str | None = None,
                         **overrides: Any) -> Any:
-        """A backfill worker or a Ray driver: both ``run``, ``stop``, ``pause``, ``resume``."""
+        """A backfill worker or a Ray driver: both ``run``, ``stop``, ``pause``, ``resume``.
+        The file's ``[source]`` is checked on a sample first, as at plan and fit."""
+        if engine not in ("worker", "ray"):
+            raise DriftError(f"backfill engine must be 'worker' or 'ray', got {engine!r}")
+        if engine == "worker" and address is not None:
+            raise DriftError("--address is for the ray engine (the worker needs none)")
+        self._drive(runnable_steps(self.name, self.state_collection))  # the collection is there
+        self._check_texts(self._first_items(TEXT_CHECK_SAMPLE))
         if engine == "worker":
-            if address is not None:
-                raise DriftError("--address is for the ray engine (the worker needs none)")
             return self.worker(**overrides)
-        if engine == "ray":
-            return self.ray_backfill(address=address, **overrides)
-        raise DriftError(f"backfill engine must be 'worker' or 'ray', got {engine!r}")
+        return self.ray_backfill(address=address, **overrides)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         self.record()
