@@ -335,11 +335,17 @@ def test_a_dead_workers_partition_is_taken_over_after_its_heartbeat_expires():
     assert stats.written == 80
 
 
-def test_the_worker_refuses_to_run_unless_the_migration_is_backfilling():
+def test_the_worker_refuses_to_run_unless_the_migration_is_backfilling_and_says_what_to_run():
     world = build_text_world(10)
     set_phase(world.client, "upgrade", "rolled-back")
-    with pytest.raises(BackfillError, match="rolled-back"):
+    with pytest.raises(BackfillError, match="'rolled-back'.*run `qdrant-drift start` to open "
+                                            "the backfill again"):
         run_backfill(world.client, "upgrade", embedder(), PayloadField("text"))
+    set_phase(world.client, "upgrade", "abandoned", force=True)
+    with pytest.raises(BackfillError, match="'abandoned'.*start a new one with `qdrant-drift "
+                                            "fit`") as refused:
+        run_backfill(world.client, "upgrade", embedder(), PayloadField("text"))
+    assert "start it" not in str(refused.value)  # start refuses an abandoned migration
 
 
 def test_a_background_handle_pauses_resumes_and_stops():

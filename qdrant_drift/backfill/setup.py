@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..migration.phases import Phase
+from ..migration.phases import BACKFILL_CLOSED, BACKFILL_RUNS
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, call
 from ..store.records import load_record
 from ..errors import BackfillError
 
-RUNNABLE = (Phase.BACKFILLING, Phase.CUT_OVER)
+RUNNABLE = BACKFILL_RUNS
 
 
 def migration_steps(name: str, state_collection: str) -> Steps[Any]:
@@ -29,8 +29,8 @@ def runnable_steps(name: str, state_collection: str) -> Steps[Any]:
     record = yield from migration_steps(name, state_collection)
     if record.phase not in RUNNABLE:
         raise BackfillError(
-            f"migration {name!r} is {record.phase.value!r}: the backfill runs "
-            "while it is 'backfilling' (start it) or 'cut-over'")
+            f"migration {name!r} is {record.phase.value!r}: the backfill runs while it is "
+            f"'backfilling' or 'cut-over'; {BACKFILL_CLOSED[record.phase]}")
     return record
 
 

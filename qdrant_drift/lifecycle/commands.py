@@ -26,7 +26,8 @@ from ..errors import (
     AdapterFileError, AdapterMismatchError, DriftError, NoPreflightReport, StateError)
 from ..local import is_local
 from ..migration.phases import (
-    ACTIVE, ENDED_ADVICE, HOLDS_COLLECTION, TERMINAL, Phase, check_transition)
+    ACTIVE, BACKFILL_CLOSED, ENDED_ADVICE, HOLDS_COLLECTION, NOT_RUNNABLE, TERMINAL, Phase,
+    check_transition)
 from ..migration.layouts import layout_of
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
@@ -237,11 +238,6 @@ START_ROUTES: dict[Phase, tuple[Phase, ...]] = {
     Phase.BACKFILLING: (),  # started already: nothing to do
 }
 # Why a backfill cannot be started or resumed in these phases, and what to run instead.
-NOT_RUNNABLE: dict[Phase, str] = {
-    Phase.PLANNED: "run `qdrant-drift fit` first",
-    Phase.FINISHED: f"it is finished; {ENDED_ADVICE[Phase.FINISHED]}",
-    Phase.ABANDONED: f"it is abandoned; {ENDED_ADVICE[Phase.ABANDONED]}",
-}
 START_REFUSALS: dict[Phase, str] = {
     **NOT_RUNNABLE,
     Phase.CUT_OVER: ("it serves the new vectors already: `qdrant-drift finish` completes it, "
@@ -267,12 +263,7 @@ def start_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[Mi
 # Resuming a migration that is not paused: where its backfill is open (backfilling, cut
 # over) there is nothing to do, as for ``start`` on a started one; elsewhere no backfill
 # runs, so whoever asked expected something else and is told what to run.
-RESUME_REFUSALS: dict[Phase, str] = {
-    **NOT_RUNNABLE,
-    Phase.FITTED: "run `qdrant-drift start` to serve it and open the backfill",
-    Phase.SERVING_ADAPTED: "run `qdrant-drift start` to open the backfill",
-    Phase.ROLLED_BACK: "run `qdrant-drift start` to open the backfill again",
-}
+RESUME_REFUSALS = BACKFILL_CLOSED
 
 
 def pause_steps(name: str, paused: bool,

@@ -85,6 +85,21 @@ ENDED_ADVICE: dict[Phase, str] = {
     Phase.ABANDONED: "start a new one with `qdrant-drift fit`",
 }
 
+# The phases a backfill runs in, and what to run in each of the others (said by a backfill
+# refused at its start and by a resume with no backfill to resume).
+BACKFILL_RUNS = (Phase.BACKFILLING, Phase.CUT_OVER)
+NOT_RUNNABLE: dict[Phase, str] = {
+    Phase.PLANNED: "run `qdrant-drift fit` first",
+    Phase.FINISHED: f"it is finished; {ENDED_ADVICE[Phase.FINISHED]}",
+    Phase.ABANDONED: f"it is abandoned; {ENDED_ADVICE[Phase.ABANDONED]}",
+}
+BACKFILL_CLOSED: dict[Phase, str] = {
+    **NOT_RUNNABLE,
+    Phase.FITTED: "run `qdrant-drift start` to serve it and open the backfill",
+    Phase.SERVING_ADAPTED: "run `qdrant-drift start` to open the backfill",
+    Phase.ROLLED_BACK: "run `qdrant-drift start` to open the backfill again",
+}
+
 
 def next_command(current: Phase, target: Phase) -> str:
     """What to tell a user who asked for ``target`` while the migration is ``current``."""
