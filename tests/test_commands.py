@@ -198,6 +198,20 @@ def blue_green_behind(alias: str) -> tuple[QdrantClient, MigrationSpec, np.ndarr
     return client, spec, embed_texts([doc_text(i) for i in range(30)])
 
 
+def backfilled(client: QdrantClient, name: str) -> None:
+    run_backfill(client, name, CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+
+
+def finished(client: QdrantClient, spec: MigrationSpec, adapter) -> None:
+    """A migration taken to its end: create, start, backfill, cut over, finish."""
+    commands.create(client, spec, adapter)
+    commands.start(client, spec.name)
+    backfilled(client, spec.name)
+    commands.cutover(client, spec.name)
+    commands.finish(client, spec.name)
+
+
 def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_finish():
     # what a LangChain or LlamaIndex app that is not wrapped needs: its collection's name
     # still works after finish. Qdrant cannot alias a name a collection has, so the name is
@@ -205,8 +219,7 @@ def test_an_alias_with_the_legacy_collections_name_is_given_to_the_new_one_at_fi
     client, spec, new = blue_green_behind("docs")
     commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
     commands.start(client, "m")
-    run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
-                 PayloadField("text"))
+    backfilled(client, "m")
     commands.cutover(client, "m")
     commands.rollback(client, "m")
     commands.start(client, "m")
@@ -225,20 +238,10 @@ def test_a_second_upgrade_of_a_name_the_first_one_gave_drops_the_collection_behi
     # the first upgrade left "docs" an alias of docs_new; the next migrates "docs" again:
     # finish must drop docs_new (the legacy data), not just the alias, and move the name on
     client, spec, new = blue_green_behind("docs")
-    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
-    for command in (commands.start, commands.cutover, commands.finish):
-        if command is commands.cutover:
-            run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
-                         PayloadField("text"))
-        command(client, "m")
+    finished(client, spec, fit("procrustes", new, old_vectors(30)))
     second = MigrationSpec(name="m2", collection="docs", new_vector="", layout="collection",
                            new_collection="docs_v3", alias="docs")
-    commands.create(client, second, fit("procrustes", new, new))
-    commands.start(client, "m2")
-    run_backfill(client, "m2", CallableEmbedder(embed_texts, normalize=False),
-                 PayloadField("text"))
-    commands.cutover(client, "m2")
-    commands.finish(client, "m2")
+    finished(client, second, fit("procrustes", new, new))
     assert not client.collection_exists("docs_new")  # no orphan left holding the old data
     (alias,) = client.get_aliases().aliases
     assert (alias.alias_name, alias.collection_name) == ("docs", "docs_v3")
@@ -250,12 +253,7 @@ def test_a_finished_migration_or_a_new_side_behind_the_legacy_name_is_never_fitt
     # re-fit of the finished migration, or a next one whose new_collection is docs_new, would
     # make both sides one collection, and abandon or finish would drop all the data
     client, spec, new = blue_green_behind("docs")
-    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
-    commands.start(client, "m")
-    run_backfill(client, "m", CallableEmbedder(embed_texts, normalize=False),
-                 PayloadField("text"))
-    commands.cutover(client, "m")
-    commands.finish(client, "m")
+    finished(client, spec, fit("procrustes", new, old_vectors(30)))
     with pytest.raises(StateError, match="migration 'm' is finished; a next upgrade is a new "
                                          "migration"):
         commands.create(client, spec, fit("procrustes", new, new))

@@ -11,11 +11,14 @@ import threading
 from typing import Any
 
 from ..local import SerializedClient, is_local
+from ..sansio import Steps, drive
+from ..store import backfill as store
 from .leases import LeaseBook, ReopenGuard
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
 from .retry import RetryingClient
-from .targets import TidySchedule
+from .setup import migration_steps, new_vector_size_steps, runnable_steps
+from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,26 @@ class Controls:
         self._stop = threading.Event()
         self._paused_locally = threading.Event()
         self._paused_by_state = False  # the state's pause flag, as last read
+        self.target: Target | None = None  # where and how it writes, from _open
+        self.dim: int | None = None  # the new vector's size, from _open
+
+    def _drive(self, steps: Steps[Any]) -> Any:
+        return drive(steps, self.client)
+
+    def _record(self) -> Any:
+        """The migration's record as stored now (phase, pause flag, spec)."""
+        return self._drive(migration_steps(self.migration, self.state_collection))
+
+    def _open(self) -> Any:
+        """What both engines do before their first write: refuse a phase that does not
+        backfill, find the target and the new vector's size, and leave the dead letters out
+        of the work. Returns the record."""
+        record = self._drive(runnable_steps(self.migration, self.state_collection))
+        self.target = target_for(record.spec, self.source)
+        self.dim = self._drive(new_vector_size_steps(record.spec))
+        self.ledger.bury(d["point_id"] for d in self._drive(
+            store.read_dead_letters(self.migration, self.state_collection)))
+        return record
 
     def pause(self) -> None:
         self._paused_locally.set()

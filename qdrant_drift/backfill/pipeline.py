@@ -27,7 +27,6 @@ from ..embedders import Embedder
 from .handoff import offer
 from ..lifecycle.progress import Sample, WorkerStatus
 from ..migration.spec import MigrationSpec
-from ..sansio import Steps, drive
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
@@ -40,10 +39,10 @@ from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
 from .options import BackfillOptions, BackfillStats
 from .partitions import partition_of
-from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
+from .setup import RUNNABLE
 from .selection import Batch, select_steps
 from .sweep import Sweeps
-from .targets import Outcome, Target, target_for
+from .targets import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +75,6 @@ class BackfillWorker(Controls):
         self.sweeps = Sweeps(self.options.partitions)
         self._next_recount = 0.0
         self.spec: MigrationSpec | None = None
-        self.target: Target | None = None
-        self.dim: int | None = None
 
     # -- control ------------------------------------------------------------------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -85,25 +82,15 @@ class BackfillWorker(Controls):
         self._abandon = abandon
         self._stop.set()
 
-    def _drive(self, steps: Steps[Any]) -> Any:
-        return drive(steps, self.client)
-
     # -- setup and heartbeat ------------------------------------------------------------
-    def _load_migration(self) -> Any:
-        return self._drive(migration_steps(self.migration, self.state_collection))
-
     def _setup(self) -> None:
-        record = self._drive(runnable_steps(self.migration, self.state_collection))
+        record = self._open()
         self.spec = record.spec
         self._paused_by_state = record.backfill_paused
-        self.target = target_for(self.spec, self.source)
-        self.dim = self._drive(new_vector_size_steps(self.spec))
-        self.ledger.bury(d["point_id"] for d in self._drive(
-            store.read_dead_letters(self.migration, self.state_collection)))
 
     def _heartbeat(self) -> None:
         """Follow the migration state, renew and rebalance leases, report this worker."""
-        record = self._load_migration()
+        record = self._record()
         if record.phase not in RUNNABLE:
             log.info("migration is %s: stopping the backfill", record.phase.value)
             self._stop.set()

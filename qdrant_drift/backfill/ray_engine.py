@@ -65,7 +65,7 @@ from qdrant_client.http import models
 
 from ..extras import require
 from ..lifecycle.progress import Sample, WorkerStatus
-from ..sansio import Steps, call, drive
+from ..sansio import Steps, call
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
@@ -77,10 +77,10 @@ from .options import BackfillOptions, BackfillStats
 from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
 from .partitions import partition_of
-from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
+from .setup import RUNNABLE
 from .ray_handoff import driver_ledger
 from .ray_stage import EmbedderFactory, EmbedStage, embed_block, to_batches, unpacked
-from .targets import Outcome, Target, target_for
+from .targets import Outcome, Target
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +219,6 @@ class RayBackfill(Controls):
                           metrics=metrics, on_batch=on_batch)
         self.settings, self.embedder_factory = ray or RaySettings(), embedder_factory
         self._next_heartbeat = self._next_sample = 0.0
-        self.target: Target | None = None
-        self.dim = 0
         self._run_id = uuid.uuid4().hex  # the task workers' key for this run's embedder
         self._passes = 0
         self._ledger: Any = None  # the batches tasks handed on (ray_handoff), at _connect
@@ -231,19 +229,9 @@ class RayBackfill(Controls):
         the batches embedded and waiting are dropped, and listed again by the next run)."""
         self._stop.set()
 
-    def _drive(self, steps: Steps[Any]) -> Any:
-        return drive(steps, self.client)
-
     # -- state ---------------------------------------------------------------------------
-    def _record(self) -> Any:
-        return self._drive(migration_steps(self.migration, self.state_collection))
-
     def _setup(self) -> None:
-        record = self._drive(runnable_steps(self.migration, self.state_collection))
-        self.target = target_for(record.spec, self.source)
-        self.dim = self._drive(new_vector_size_steps(record.spec))
-        self.ledger.bury(d["point_id"] for d in self._drive(
-            store.read_dead_letters(self.migration, self.state_collection)))
+        self._open()
         self._reopen_if_points_left()
 
     def _reopen_if_points_left(self) -> bool:
