@@ -76,6 +76,7 @@ def test_phase_and_plan_are_one_hot_over_every_value():
     assert phases == {p.value: float(p is Phase.BACKFILLING) for p in Phase}
     plans = {p.value: value(s, "qdrant_drift_router_plan", migration="m1", plan=p.value) for p in Plan}
     assert plans == {"adapted": 0.0, "hybrid": 1.0, "native": 0.0}
+    assert value(s, "qdrant_drift_router_plan", migration="m1", plan="passthrough") == 0.0
 
     metrics.update_from_progress(progress(phase=Phase.CUT_OVER, plan=Plan.NATIVE))  # enums too
     s = scrape(metrics)
@@ -83,6 +84,11 @@ def test_phase_and_plan_are_one_hot_over_every_value():
     assert value(s, "qdrant_drift_phase", migration="m1", phase="backfilling") == 0.0
     assert value(s, "qdrant_drift_router_plan", migration="m1", plan="native") == 1.0
     assert sum(v for (n, _), v in s.items() if n == "qdrant_drift_phase") == 1.0
+
+    metrics.update_from_progress(progress(phase=Phase.ABANDONED, plan="passthrough"))
+    s = scrape(metrics)  # an abandoned migration routes nothing: a known value, not a plan
+    assert value(s, "qdrant_drift_router_plan", migration="m1", plan="passthrough") == 1.0
+    assert sum(v for (n, _), v in s.items() if n == "qdrant_drift_router_plan") == 1.0
 
 
 def test_unknown_values_are_absent_not_nan():

@@ -11,6 +11,7 @@ from qdrant_client.http import models
 
 from qdrant_drift import AsyncDriftClient, DriftClient, DriftError
 from qdrant_drift.lifecycle.commands import rollback
+from qdrant_drift.observability.metrics import DriftMetrics
 from qdrant_drift.migration.phases import Phase
 from qdrant_drift.sansio import adrive, drive
 from qdrant_drift.store.records import load_record
@@ -60,7 +61,8 @@ def test_an_app_that_deletes_the_migrating_collection_ends_the_migration_first(l
     """What LlamaIndex's clear() does: the collection goes, the migration is abandoned (not
     left holding a collection that is gone), and what the app does next passes through."""
     world = build_world(layout)
-    client = DriftClient(world.client, "upgrade", refresh_interval=0)
+    metrics = DriftMetrics()
+    client = DriftClient(world.client, "upgrade", refresh_interval=0, metrics=metrics)
     world.client.create_collection("other", vectors_config={})
     assert client.delete_collection("other") is True  # other collections: as they are
     assert drive(load_record("upgrade"), world.client).phase is Phase.SERVING_ADAPTED
@@ -77,6 +79,11 @@ def test_an_app_that_deletes_the_migrating_collection_ends_the_migration_first(l
     hits = client.query_points("docs", query=[1.0, 0.0, 0.0, 0.0], limit=3).points
     assert [hit.id for hit in hits] == [1]
     assert world.client.retrieve("docs", [1], with_vectors=True)[0].vector == [1.0, 0, 0, 0]
+    # ...and is counted as passed through, not as adapted
+    counted = {plan: metrics.registry.get_sample_value(
+        "qdrant_drift_queries_total", {"migration": "upgrade", "plan": plan})
+        for plan in ("adapted", "hybrid", "native", "passthrough")}
+    assert counted == {"adapted": None, "hybrid": None, "native": None, "passthrough": 1.0}
 
 
 def test_recreating_the_migrating_collection_ends_the_migration_first():

@@ -47,7 +47,8 @@ from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.layouts import Layout, coverage, layout_of
 from ..migration.phases import Phase
-from ..serving.router import DEFAULT_REFRESH_INTERVAL, RouterSettings, RoutingState
+from ..serving.router import (
+    DEFAULT_REFRESH_INTERVAL, PASSTHROUGH, RouterSettings, RoutingState)
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, call, drive
 from ..errors import AdapterFileError, NoPreflightReport, StateError
@@ -646,7 +647,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     return Progress(
         name=name, collection=record.spec.collection, layout=record.spec.layout,
         phase=record.phase.value if not record.backfill_paused else f"{record.phase.value} (paused)",
-        plan="passthrough" if record.phase is Phase.ABANDONED else plan.value,
+        plan=PASSTHROUGH if record.phase is Phase.ABANDONED else plan.value,
         migrated=migrated, total=total, items_per_s=rate,
         eta_s=eta_seconds(migrated, total, rate),
         predicted_recovery=report.get("predicted_recall_recovery"),

@@ -31,7 +31,7 @@ from prometheus_client import (
 
 from ..lifecycle.progress import Progress
 from ..migration.phases import Phase
-from ..serving.router import Plan
+from ..serving.router import PASSTHROUGH, Plan
 
 PREFIX = "qdrant_drift_"
 
@@ -150,7 +150,8 @@ class DriftMetrics:
 
             phases, plans = self._extra_labels.setdefault(name, (set(), set()))
             self._one_hot(self.phase, name, [p.value for p in Phase], phases, _label(progress.phase))
-            self._one_hot(self.router_plan, name, [p.value for p in Plan], plans, _label(progress.plan))
+            self._one_hot(self.router_plan, name, [*(p.value for p in Plan), PASSTHROUGH], plans,
+                          _label(progress.plan))
 
     def _one_hot(
         self, gauge: Gauge, name: str, known: list[str], extra: set[str], current: str

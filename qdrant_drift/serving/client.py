@@ -38,7 +38,8 @@ from ..local import SerializedClient, is_local
 from .hits import HitCounter
 from .merge import overlap_at_k
 from .shadow import SHADOW_OF, ShadowSampler, ShadowStats, flush_agreement_steps
-from .router import DEFAULT_REFRESH_INTERVAL, Plan, Router, RouterSettings, RoutingState
+from .router import (
+    DEFAULT_REFRESH_INTERVAL, PASSTHROUGH, Plan, Router, RouterSettings, RoutingState)
 from ..sansio import Steps, adrive, call, drive
 from ..scores import Orientation, orientation
 from ..store.adapters import load_stored_adapter
@@ -200,7 +201,8 @@ class _Core:
         """The snapshot a routed query runs on (counted, when metrics are on)."""
         serving = self.current()
         if self.metrics is not None:
-            self.metrics.record_query(self.migration, serving.plan)
+            self.metrics.record_query(self.migration,
+                                      PASSTHROUGH if serving.abandoned else serving.plan)
             if self.routing_state is not None and not self.routing_state.healthy:
                 self.metrics.record_degraded(self.migration, "state-unreadable")
         return serving
@@ -289,7 +291,8 @@ class _Wrapper:
 
     @property
     def plan(self) -> Plan:
-        """The plan routed queries take right now."""
+        """The plan routed queries take right now (once the migration is abandoned nothing is
+        routed, whatever this says: status and the query metrics say ``passthrough``)."""
         return self._core.plan
 
     @property

@@ -25,6 +25,11 @@ class Plan(str, Enum):
     NATIVE = "native"
 
 
+# What an abandoned migration's calls are counted and shown as: not a Plan (nothing is routed:
+# the app's calls go to Qdrant as they are), but a label beside the plans in status and metrics.
+PASSTHROUGH = "passthrough"
+
+
 @dataclass(frozen=True)
 class RoutingState:
     """What the router needs to know; a snapshot read from the migration state."""
