@@ -32,23 +32,25 @@ def given(embedder: Embedder) -> Embedder:
     return embedder
 
 
-def load_callable(reference: str) -> Callable[..., Any]:
-    """``"package.module:attribute"`` -> the object (a clear error when it is not there)."""
+def load_callable(reference: str, setting: str = "") -> Callable[..., Any]:
+    """``"package.module:attribute"`` -> the object (a clear error when it is not there,
+    naming the file's ``setting`` that holds the reference, when given)."""
+    where = f"{setting} = {reference!r}: " if setting else ""
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
-        raise DriftError(f"{reference!r} is not of the form 'package.module:attribute'")
+        raise DriftError(f"{where}{reference!r} is not of the form 'package.module:attribute'")
     if os.getcwd() not in sys.path:  # the user's own code, run from their project (as -m does)
         sys.path.append(os.getcwd())
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise DriftError(f"cannot import {module_name!r} (from {reference!r}): {exc}") from exc
+        raise DriftError(f"{where}cannot import {module_name!r}: {exc}") from exc
     for part in attribute.split("."):
         if not hasattr(target, part):
-            raise DriftError(f"{module_name!r} has no attribute {attribute!r}")
+            raise DriftError(f"{where}{module_name!r} has no attribute {attribute!r}")
         target = getattr(target, part)
     if not callable(target):
-        raise DriftError(f"{reference!r} is not callable")
+        raise DriftError(f"{where}{reference!r} is not callable")
     return target
 
 

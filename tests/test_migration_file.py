@@ -413,6 +413,16 @@ def test_callable_is_not_imported(tmp_path: Path) -> None:
     assert load_migration_file(write(tmp_path, text)).embedder.callable == "no_such_pkg.x:Embedder.encode"
 
 
+def test_a_callable_that_does_not_import_names_the_setting_that_holds_it(tmp_path: Path) -> None:
+    from qdrant_drift import DriftError
+    from qdrant_drift.lifecycle.facade import embedder_for
+
+    text = MINIMAL.replace('model = "all-MiniLM-L6-v2"', 'kind = "callable"\ncallable = "json:dumbs"')
+    with pytest.raises(DriftError, match="^\\[embedder\\] callable = 'json:dumbs': 'json' has no "
+                                         "attribute 'dumbs'$"):
+        embedder_for(load_migration_file(write(tmp_path, text)))
+
+
 def test_unknown_adapter_kind_lists_the_registered_ones(tmp_path: Path) -> None:
     from qdrant_drift.adapters import KINDS
 

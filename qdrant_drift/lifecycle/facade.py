@@ -68,7 +68,7 @@ def embedder_for(file: MigrationFile) -> Embedder:
     """The new model, as the migration file describes it."""
     section = file.embedder
     if section.kind == "callable":
-        fn = load_callable(section.callable or "")
+        fn = load_callable(section.callable or "", "[embedder] callable")
         return CallableEmbedder(fn, batch_size=section.batch_size, normalize=section.normalize)
     model = section.model or ""
     if model not in BUNDLED_MINILM and file.resolve(model).exists():
@@ -108,7 +108,8 @@ def source_for(file: MigrationFile) -> ContentSource:
     if section.payload_field:
         return PayloadField(section.payload_field, version_field=section.version_field,
                             text_from=section.text_from)
-    return Loader(load_callable(section.loader or ""), version_field=section.version_field)
+    return Loader(load_callable(section.loader or "", "[source] loader"),
+                  version_field=section.version_field)
 
 
 def backfill_options_for(file: MigrationFile, **overrides: Any) -> BackfillOptions:

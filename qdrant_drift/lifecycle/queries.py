@@ -58,7 +58,7 @@ def load_query_texts(
         collection, _, payload_field = source[len(QUERY_LOG_SCHEME):].partition("/")
         texts = read_log(read_query_log_steps(collection, payload_field, 50 * limit))
     elif is_callable_reference(source):
-        texts = [str(t).strip() for t in load_callable(source)()]
+        texts = [str(t).strip() for t in load_callable(source, "logged queries")()]
     else:
         path = file.resolve(source)
         if not path.is_file():
