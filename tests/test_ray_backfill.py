@@ -46,10 +46,14 @@ FAST = dict(sample_interval_s=0.2, heartbeat_timeout=2.0, max_retry_wait=0.05)
 SHAPES = {"tasks": RaySettings(num_gpus=0), "actors": RaySettings(num_gpus=1)}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
+def start_local_ray() -> None:
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    start_local_ray()
     yield
     ray.shutdown()
 
@@ -99,14 +103,12 @@ def embedded_twice(log: Path) -> list[str]:
     return sorted(t for t, n in started.items() if n > 1)
 
 
-def backfill(world, factory=plain_embedder, shape="tasks", write_batches=None,
-             block_batches=None, **kw) -> RayBackfill:
+def backfill(world, factory=plain_embedder, shape="tasks", **kw) -> RayBackfill:
+    """A Ray backfill of ``world``; ``write_batches``, ``block_batches`` and ``concurrency``
+    set those RaySettings."""
     options = BackfillOptions(**{"batch_size": 16, **FAST, **kw.pop("options", {})})
-    settings = SHAPES[shape]
-    if write_batches is not None:
-        settings = replace(settings, write_batches=write_batches)
-    if block_batches is not None:
-        settings = replace(settings, block_batches=block_batches)
+    settings = replace(SHAPES[shape], **{key: kw.pop(key) for key in (
+        "write_batches", "block_batches", "concurrency") if key in kw})
     return RayBackfill(world.client, "upgrade", factory, PayloadField("text"),
                        options=options, ray=settings, **kw)
 
@@ -236,9 +238,10 @@ def test_a_ray_worker_killed_mid_batch_loses_nothing_writes_nothing_stale_and_re
     world = build_text_world(120)
     world.client.delete("docs", points_selector=models.PointIdsList(points=[7, 8]))
     (tmp_path / "log").mkdir()
-    # 8 batches of 16 in two blocks of 4: it dies in the third batch of the first block
+    # 8 batches of 16 in two blocks of 4, one at a time: it dies in the third batch of the
+    # first block
     stats = backfill(world, DiesOnce(str(tmp_path / "died"), str(tmp_path / "log")),
-                     shape=shape, block_batches=4).run()
+                     shape=shape, block_batches=4, concurrency=1).run()
     assert (tmp_path / "died").exists()  # the task's worker or the actor did die mid-batch
     assert stats.state == "finished" and stats.written == 118
     assert wrong_vectors(world) == []  # 0 lost, 0 stale
@@ -247,6 +250,19 @@ def test_a_ray_worker_killed_mid_batch_loses_nothing_writes_nothing_stale_and_re
     # (the task, or the actor's call once Ray Data restarted it), and the replay skips the
     # two batches the first attempt had handed on (without that: 48 texts twice)
     assert 0 < len(embedded_twice(tmp_path / "log")) <= 16
+    assert len(os.listdir(tmp_path / "log")) == 9  # 8 batches, one of them embedded twice
+
+
+def test_a_backfill_after_ray_was_shut_down_and_started_again_in_the_same_process():
+    # a notebook or a long-running service: the hand-off ledger of the first Ray instance
+    # is gone with it, and its handle must not be used on the second
+    world = build_text_world(40)
+    assert backfill(world).run().written == 40
+    ray.shutdown()
+    start_local_ray()
+    again = build_text_world(40)
+    assert backfill(again).run().written == 40
+    assert wrong_vectors(again) == []
 
 
 def test_a_block_holds_up_to_block_batches_and_every_process_gets_two_blocks():

@@ -19,11 +19,12 @@ How:
   output where it reached the driver. A replay also yields as many rows as the first
   attempt did, which Ray requires of a replayed generator.
 
-The one window: a kill after a batch's output was stored but before its report reached
-the driver. The replay then yields the empty row for that batch, its points keep lacking
-the new vector, and the driver's next pass lists and embeds them. The batch is redone
-later, never lost, and nothing stale is written: every write is the target's conditional
-write.
+The windows: a kill after a batch's output was stored but before its report reached the
+driver (Ray sends the report asynchronously, and an output under 100 KiB travels inside
+it); and a lost node, whose finished blocks Ray rebuilds by running their tasks again. The
+replay then yields the empty row for a handed batch, its points keep lacking the new
+vector, and the driver's next pass lists and embeds them. The batch is redone later, never
+lost, and nothing stale is written: every write is the target's conditional write.
 
 The ledger is a Ray actor with no CPU, one per driver process and Ray job, keyed by pass
 (a batch is named by its first row in the pass's listing). If the actor itself is lost,
@@ -60,16 +61,19 @@ _LEDGERS: dict[str, Any] = {}
 
 
 def driver_ledger() -> Any:
-    """This driver's ledger actor in the current Ray job (started once, then reused: an
-    actor's start is a process importing Ray, a second or two on 2 cores)."""
+    """This driver's ledger actor in the current Ray cluster and job (started once, then
+    reused: an actor's start is a process importing Ray, a second or two on 2 cores). The
+    key holds the cluster's session: a new local instance numbers its jobs from 1 again, and
+    a handle from a cluster that is gone crashes the process that sends it."""
     import ray
 
-    job = ray.get_runtime_context().get_job_id()
-    if job not in _LEDGERS:
-        _LEDGERS.clear()  # a ledger of an earlier job (ray.shutdown, ray.init) is gone
+    context = ray.get_runtime_context()
+    key = f"{context.get_session_name()}/{context.get_job_id()}"
+    if key not in _LEDGERS:
+        _LEDGERS.clear()  # a ledger of an earlier cluster or job is gone with it
         actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(HandedBatches)
-        _LEDGERS[job] = actor.remote()
-    return _LEDGERS[job]
+        _LEDGERS[key] = actor.remote()
+    return _LEDGERS[key]
 
 
 def hand_on_once(block: Mapping[str, np.ndarray], embed: Callable[[int, str], Row],

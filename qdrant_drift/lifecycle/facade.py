@@ -80,7 +80,7 @@ def embedder_for(file: MigrationFile) -> Embedder:
 # Up to this many points, the fit's sample is drawn with the file's seed from the listed ids
 # (a repeatable fit); past it, listing every id costs more than a fit is worth waiting for.
 SEEDED_SAMPLE_MAX = 200_000
-TEXT_CHECK_SAMPLE = 32  # points a backfill start reads to check what [source] gives
+TEXT_CHECK_SAMPLE = 32  # points a backfill start reads to check its payload field for JSON
 
 
 def _id_key(point_id: Any) -> tuple[bool, Any]:
@@ -243,12 +243,19 @@ class Migration:
                    else p.vector for p in points]
         return self.source.items(records), old
 
-    def _first_items(self, size: int) -> list[Item]:
-        """The first ``size`` points in id order, as items: one cheap page, for a check."""
-        records, _ = self.client.scroll(self.spec.collection, limit=size,
-                                        with_payload=self._target().payload_selector(),
-                                        with_vectors=False)
-        return self.source.items(records)
+    def _check_first_texts(self, client: Any) -> None:
+        """:meth:`_check_structured_texts` on the first page of points, read through the
+        engine's ``client`` (it retries transient faults). Only a payload field read as text
+        is checked: a loader runs where the engine runs it, and points without a text are
+        the backfill's dead letters, as always."""
+        source = self.source
+        if not isinstance(source, PayloadField) or source.text_from != "text":
+            return
+        self._drive(runnable_steps(self.name, self.state_collection))  # the collection is there
+        records, _ = client.scroll(self.spec.collection, limit=TEXT_CHECK_SAMPLE,
+                                   with_payload=self._target().payload_selector(),
+                                   with_vectors=False)
+        self._check_structured_texts(source.items(records))
 
     def _all_ids_if_few(self) -> list[Any] | None:
         """Every point id in id order, or None when the collection holds more than
@@ -568,16 +575,16 @@ class Migration:
     def backfill_engine(self, engine: str, *, address: str | None = None,
                         **overrides: Any) -> Any:
         """A backfill worker or a Ray driver: both ``run``, ``stop``, ``pause``, ``resume``.
-        The file's ``[source]`` is checked on a sample first, as at plan and fit."""
+        A payload field read as text is checked first for JSON, as at plan and fit (a file's
+        ``[source]`` can change after its fit)."""
         if engine not in ("worker", "ray"):
             raise DriftError(f"backfill engine must be 'worker' or 'ray', got {engine!r}")
         if engine == "worker" and address is not None:
             raise DriftError("--address is for the ray engine (the worker needs none)")
-        self._drive(runnable_steps(self.name, self.state_collection))  # the collection is there
-        self._check_texts(self._first_items(TEXT_CHECK_SAMPLE))
-        if engine == "worker":
-            return self.worker(**overrides)
-        return self.ray_backfill(address=address, **overrides)
+        runner = (self.worker(**overrides) if engine == "worker"
+                  else self.ray_backfill(address=address, **overrides))
+        self._check_first_texts(runner.client)
+        return runner
 
     def dead_letters(self) -> list[dict[str, Any]]:
         self.record()
