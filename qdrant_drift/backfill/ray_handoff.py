@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 Row = dict[str, np.ndarray]
+LEDGER_TIMEOUT_S = 30.0  # a ledger call's longest wait (it asks no CPU: normally ~1 ms)
 
 
 class HandedBatches:
@@ -81,16 +82,26 @@ def hand_on_once(block: Mapping[str, np.ndarray], embed: Callable[[int, str], Ro
     """The rows of one block's batches, each embedded by ``embed(first, records)`` unless
     an earlier attempt of this task handed it on (then ``empty(first)``), and each marked
     handed once the task resumes after yielding it."""
-    import ray
-
     firsts = [int(first) for first in block["first"]]
-    done = set(ray.get(ledger.handed.remote(key, firsts)))
+    done = set(_asked(ledger.handed.remote(key, firsts)) or ())
     for first, records in zip(firsts, block["records"]):
         if first in done:
             yield empty(first)
             continue
         yield embed(first, records)
-        ray.get(ledger.hand.remote(key, first))
+        _asked(ledger.hand.remote(key, first))
+
+
+def _asked(call: Any) -> Any:
+    """A ledger call's answer, or None when the ledger does not answer in time. The ledger
+    only saves work: without its answer a replay embeds its whole block again, and without
+    a mark a batch may be embedded twice, both safe, so it never holds the embedding up."""
+    import ray
+
+    try:
+        return ray.get(call, timeout=LEDGER_TIMEOUT_S)
+    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError):
+        return None
 
 
 __all__: Sequence[str] = ("HandedBatches", "driver_ledger", "hand_on_once")
