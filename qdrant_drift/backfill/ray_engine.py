@@ -112,6 +112,9 @@ class RaySettings:
     # (.ray_handoff). Fewer when a pass has too few batches to give every embedding
     # process two blocks
     block_batches: int = 16
+    # Ray's own INFO and WARNING lines hidden (a local instance's start, each dataset's
+    # start and end, its progress-bar notice): the CLI's progress line says what matters
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         if self.pass_items < 1 or (self.concurrency is not None and self.concurrency < 1):
@@ -357,6 +360,7 @@ class RayBackfill(Controls):
         per_block = settings.batches_per_block(len(batches), width)
         dataset = ray.data.from_items(batches, override_num_blocks=-(-len(batches) // per_block))
         dataset.context.target_max_block_size = 1
+        dataset.context.print_on_execution_start = not settings.quiet
         stage = dict(embedder_factory=self.embedder_factory, source=self.source, dim=self.dim)
         handoff = dict(ledger=self._ledger, pass_key=pass_key)
         if num_gpus:  # an actor per GPU holds the model on its device (restarted if killed)
@@ -496,9 +500,13 @@ class RayBackfill(Controls):
 
     def _connect(self) -> None:
         ray = require("ray")
+        quiet = self.settings.quiet
         if not ray.is_initialized():
             ray.init(address=self.settings.address, include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, logging_level=logging.ERROR if quiet else logging.INFO)
+        if quiet:  # Ray Data sets its loggers up again per dataset, from this variable
+            os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
+            logging.getLogger("ray.data").setLevel(logging.ERROR)
         ray.data.DataContext.get_current().enable_progress_bars = False
         self._ledger = driver_ledger()
 

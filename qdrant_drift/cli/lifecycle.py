@@ -438,7 +438,7 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
         overrides["exit_when_done"] = False
     try:
         worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
-                                           metrics=metrics, **overrides)
+                                           metrics=metrics, quiet=True, **overrides)
     except DriftError as exc:
         fail(exc)
     signals: list[int] = []

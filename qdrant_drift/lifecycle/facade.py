@@ -549,7 +549,8 @@ class Migration:
                               options=backfill_options_for(self.file, **overrides),
                               state_collection=self.state_collection, **kw)
 
-    def ray_backfill(self, *, address: str | None = None, **overrides: Any) -> Any:
+    def ray_backfill(self, *, address: str | None = None, quiet: bool = False,
+                     **overrides: Any) -> Any:
         """The Ray Data engine (:mod:`qdrant_drift.backfill.ray_engine`, the ``ray`` extra):
         actors build the embedder from this file (or get a copy of the one given)."""
         from ..backfill.ray_engine import RayBackfill, RaySettings
@@ -560,7 +561,7 @@ class Migration:
                    else functools.partial(embedder_for, self.file))
         return RayBackfill(self.client, self.name, factory, self.source,
                            options=backfill_options_for(self.file, **overrides),
-                           ray=RaySettings(address=address),
+                           ray=RaySettings(address=address, quiet=quiet),
                            state_collection=self.state_collection, **kw)
 
     def start_backfill(self, *, background: bool = True, engine: str = "worker",
@@ -573,7 +574,7 @@ class Migration:
         return BackfillHandle(runner) if background else runner.run()
 
     def backfill_engine(self, engine: str, *, address: str | None = None,
-                        **overrides: Any) -> Any:
+                        quiet: bool = False, **overrides: Any) -> Any:
         """A backfill worker or a Ray driver: both ``run``, ``stop``, ``pause``, ``resume``.
         A payload field read as text is checked first for JSON, as at plan and fit (a file's
         ``[source]`` can change after its fit)."""
@@ -582,7 +583,7 @@ class Migration:
         if engine == "worker" and address is not None:
             raise DriftError("--address is for the ray engine (the worker needs none)")
         runner = (self.worker(**overrides) if engine == "worker"
-                  else self.ray_backfill(address=address, **overrides))
+                  else self.ray_backfill(address=address, quiet=quiet, **overrides))
         self._check_first_texts(runner.client)
         return runner
 
