@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from qdrant_drift.adapters import make_fitter
 from qdrant_drift.adapters.fitting import preflight_pairs
+from qdrant_drift import DriftError
 from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
@@ -73,6 +74,26 @@ def world(tmp_path):
     client = QdrantClient(":memory:")
     build_legacy_collection(client, 200)
     return client, migration_file(tmp_path)
+
+
+def test_a_backfill_refuses_a_file_that_reads_the_points_differently_from_the_fit(world):
+    # the fit sample's points hold vectors of the fit's reading: a backfill with another
+    # field or model would leave one collection with two kinds of vector, silently
+    client, path = world
+    Migration(client, path).fit()
+    Migration(client, path).start()
+    original = path.read_text()
+    for edit, said in (
+            (('payload_field = "text"', 'payload_field = "title"'),
+             '\\[source\\] payload_field = "text" at fit, payload_field = "title" now'),
+            (("backfill_fixtures:embed_texts", "backfill_fixtures:slow_embed_texts"),
+             '\\[embedder\\] callable = "tests.backfill_fixtures:embed_texts" at fit')):
+        path.write_text(original.replace(*edit))
+        for engine in ("worker", "ray"):
+            with pytest.raises(DriftError, match=f"reads the points differently.*{said}"):
+                Migration(client, path).backfill_engine(engine)
+    path.write_text(original)  # set back: it runs
+    assert Migration(client, path).start_backfill(background=False).written == 50
 
 
 def test_the_whole_lifecycle_from_fit_to_finish(world):

@@ -106,7 +106,12 @@ def test_a_llamaindex_collection_backfills_the_vectors_llamaindex_would_have_mad
         assert np.allclose(copy.vector, want, atol=1e-5)
 
 
-def test_a_backfill_refuses_to_start_once_the_file_reads_the_nodes_json_as_text(tmp_path):
+@pytest.mark.parametrize("sample_kept, refusal", [
+    (True, 'reads the points differently from the fit .*text_from = "llamaindex" at fit'),
+    # no sample vectors written (so no reading recorded): the JSON check still stops it
+    (False, "'_node_content' holds LlamaIndex nodes as JSON")])
+def test_a_backfill_refuses_to_start_once_the_file_reads_the_nodes_json_as_text(
+        tmp_path, sample_kept, refusal):
     # fitted right, then [source] edited back to text_from = "text": a backfill would write
     # the embedding of every node's JSON, so it stops before its first batch
     client = QdrantClient(":memory:")
@@ -118,12 +123,12 @@ def test_a_backfill_refuses_to_start_once_the_file_reads_the_nodes_json_as_text(
                                              'text_from = "llamaindex"'))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*pairs")  # the tiny fixture's
-        Migration(client, path).fit()
+        Migration(client, path).fit(keep_sample_vectors=sample_kept)
     Migration(client, path).start()
     path.write_text(path.read_text().replace('text_from = "llamaindex"', 'text_from = "text"'))
-    edited = Migration(client, path, embedder=CallableEmbedder(embed_texts, normalize=False))
+    edited = Migration(client, path)
     for engine in ("worker", "ray"):
-        with pytest.raises(DriftError, match="'_node_content' holds LlamaIndex nodes as JSON"):
+        with pytest.raises(DriftError, match=refusal):
             edited.backfill_engine(engine)
 
 

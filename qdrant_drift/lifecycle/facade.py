@@ -81,6 +81,7 @@ def embedder_for(file: MigrationFile) -> Embedder:
 # (a repeatable fit); past it, listing every id costs more than a fit is worth waiting for.
 SEEDED_SAMPLE_MAX = 200_000
 TEXT_CHECK_SAMPLE = 32  # points a backfill start reads to check its payload field for JSON
+FIT_READ = "fit_read"  # adapter info: the [source] and [embedder] the fit sample was embedded with
 
 
 def _id_key(point_id: Any) -> tuple[bool, Any]:
@@ -185,6 +186,8 @@ class Migration:
         self.name = self.spec.name
         self.state_collection = state_collection
         self._embedder, self._source = embedder, source
+        # given by the caller, else the file's (built when first used)
+        self._embedder_given, self._source_given = embedder is not None, source is not None
         self._record_matched = False
 
     @property
@@ -243,6 +246,39 @@ class Migration:
                    else p.vector for p in points]
         return self.source.items(records), old
 
+    def _what_is_read(self) -> dict[str, str]:
+        """The file's reading of each point (``[source]``) and, when the file's embedder is
+        the one used, its model: what the vectors written depend on."""
+        read = {}
+        if not self._source_given:
+            read["[source]"] = self.file.source.reading()
+        if not self._embedder_given:
+            read["[embedder]"] = self.file.embedder.identity()
+        return read
+
+    def _refuse_another_reading_than_fits(self, record: MigrationRecord) -> None:
+        """A backfill must embed what fit embedded its sample with: the sample's points hold
+        those vectors, and the others would get vectors of another text or model (one
+        collection, two kinds of vector, and nothing would say so)."""
+        if not record.adapter_digest:
+            return
+        try:
+            stored = self._drive(load_stored_adapter(record, self.state_collection))
+        except (StateError, AdapterFileError):  # serving's problem (status says it): the
+            return  # backfill needs no adapter, and a migration must be able to move on
+        fitted = stored.info.get(FIT_READ) or {}
+        now = self._what_is_read()
+        changed = [section for section in fitted if section in now
+                   and fitted[section] != now[section]]
+        if changed:
+            said = "; ".join(f"{section} {fitted[section]} at fit, {now[section]} now"
+                             for section in changed)
+            raise DriftError(
+                f"this file reads the points differently from the fit ({said}): the fit "
+                "sample's points hold vectors of the fit's reading, and a backfill would give "
+                "the others vectors of another one. Set it back, or abandon the migration "
+                "and fit again")
+
     def _check_first_texts(self, client: Any) -> None:
         """:meth:`_check_structured_texts` on the first page of points, read through the
         engine's ``client`` (it retries transient faults). Only a payload field read as text
@@ -251,7 +287,6 @@ class Migration:
         source = self.source
         if not isinstance(source, PayloadField) or source.text_from != "text":
             return
-        self._drive(runnable_steps(self.name, self.state_collection))  # the collection is there
         records, _ = client.scroll(self.spec.collection, limit=TEXT_CHECK_SAMPLE,
                                    with_payload=self._target().payload_selector(),
                                    with_vectors=False)
@@ -393,6 +428,8 @@ class Migration:
                 f"{replaced} logged queries: pass `--queries FILE` (or set [adapter] queries) to "
                 "keep them",
                 UserWarning, stacklevel=2)
+        if keep_sample_vectors:  # the sample's vectors are written: a backfill must match them
+            adapter.info[FIT_READ] = self._what_is_read()
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):
@@ -584,7 +621,9 @@ class Migration:
             raise DriftError("--address is for the ray engine (the worker needs none)")
         runner = (self.worker(**overrides) if engine == "worker"
                   else self.ray_backfill(address=address, quiet=quiet, **overrides))
-        self._check_first_texts(runner.client)
+        record = self._drive(runnable_steps(self.name, self.state_collection))
+        self._refuse_another_reading_than_fits(record)
+        self._check_first_texts(runner.client)  # runnable: the collection is there
         return runner
 
     def dead_letters(self) -> list[dict[str, Any]]:

@@ -424,6 +424,12 @@ class EmbedderSection(_Section):
                 "device",
             )
 
+    def identity(self) -> str:
+        """Which model embeds, as the file says it (device and batch size aside)."""
+        if self.kind == "callable":
+            return f'callable = "{self.callable}"'
+        return f'model = "{self.model}"'
+
 
 @dataclass(frozen=True)
 class SourceSection(_Section):
@@ -467,6 +473,14 @@ class SourceSection(_Section):
             raise self._error(
                 "needs exactly one of payload_field or loader", "payload_field"
             )
+
+    def reading(self) -> str:
+        """What decides each point's text, as the file says it (for the check that a
+        backfill reads what fit read)."""
+        if self.loader:
+            return f'loader = "{self.loader}"'
+        said = f'payload_field = "{self.payload_field}"'
+        return said if self.text_from == "text" else f'{said}, text_from = "{self.text_from}"'
 
 
 @dataclass(frozen=True)
