@@ -217,6 +217,23 @@ def test_a_stop_during_a_pass_checkpoints_only_what_its_writes_landed():
     assert wrong_vectors(world) == []
 
 
+def test_an_operators_stop_writes_the_batches_the_driver_holds_then_stops():
+    # Ctrl-C: what is embedded and in the driver's hands is written, not thrown away
+    class StoppedAtTheFirstBatch(RayBackfill):
+        def _embedded_batches(self, listing, pass_key):
+            for n, batch in enumerate(super()._embedded_batches(listing, pass_key)):
+                if n == 0:
+                    self.stop()
+                yield batch
+
+    world = build_text_world(400)  # 25 batches; a write group holds 8 at most
+    stats = StoppedAtTheFirstBatch(
+        world.client, "upgrade", plain_embedder, PayloadField("text"),
+        options=BackfillOptions(batch_size=16, **FAST), ray=SHAPES["tasks"]).run()
+    assert stats.state == "stopped" and 16 <= stats.written <= 8 * 16
+    assert round(drive(read_coverage(world.spec), world.client) * 400) == stats.written
+
+
 def test_ready_groups_wait_a_little_for_company_and_raise_what_the_source_raised():
     def source():
         yield from (1, 2, 3)

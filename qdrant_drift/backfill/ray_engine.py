@@ -224,12 +224,16 @@ class RayBackfill(Controls):
         self._next_heartbeat = self._next_sample = 0.0
         self._run_id = uuid.uuid4().hex  # the task workers' key for this run's embedder
         self._passes = 0
+        self._write_in_hand = False  # set by an operator's stop(): the group held is written
         self._ledger: Any = None  # the batches tasks handed on (ray_handoff), at _connect
 
     # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
     def stop(self, *, abandon: bool = False) -> None:
-        """Stop after the write group being written (nothing unwritten is ever checkpointed:
-        the batches embedded and waiting are dropped, and listed again by the next run)."""
+        """Write the group in hand (the embedded batches the driver holds; with
+        ``abandon``, or while paused, not even those), then stop. Nothing unwritten is ever
+        checkpointed: batches still in Ray or waiting are dropped, and listed again by the
+        next run. A stop the state asks for (the phase left the backfill) writes nothing."""
+        self._write_in_hand = not abandon
         self._stop.set()
 
     # -- state ---------------------------------------------------------------------------
@@ -395,10 +399,12 @@ class RayBackfill(Controls):
         try:
             for group in groups:
                 self._wait_while_paused()
-                if self._stop.is_set():
+                if self._stop.is_set() and (self.paused or not self._write_in_hand):
                     break
                 self._write(group, listing)
                 emitted += sum(int(count) for batch in group for count in batch["count"])
+                if self._stop.is_set():
+                    break
                 self._pace(started, emitted)
                 self._heartbeat()
         finally:
