@@ -138,11 +138,21 @@ def test_a_second_live_worker_makes_the_first_release_above_its_fair_share():
     (None, 0.0, True),  # free
     ("w2", 95.0, False),  # another worker, alive
     ("w2", 10.0, True),  # another worker, silent past the timeout
+    ("w1", 95.0, True),  # its own from before a restart under the same id: at once
 ])
 def test_a_worker_claims_free_and_expired_leases_only(owner, heartbeat, claimed):
     book = LeaseBook("w1", 1)
     stored = LeaseView({0: Lease(0, owner=owner, heartbeat=heartbeat)}, 2)
     assert (0 in book.renew(stored, now=100.0, timeout=30).claimed) is claimed
+
+
+def test_a_worker_restarted_under_its_id_takes_its_leases_back_at_once_from_their_cursor():
+    book = LeaseBook("w1", 4)  # a new process: it holds nothing yet
+    renewal = book.renew(view(*(Lease(k, owner="w1", heartbeat=95.0, cursor=10 * k)
+                                for k in range(4))), now=100.0, timeout=30)
+    assert sorted(renewal.claimed) == [0, 1, 2, 3]  # not after the 30 s timeout
+    assert [renewal.claimed[k].cursor for k in range(4)] == [0, 10, 20, 30]
+    assert book.open_partitions() == [0, 1, 2, 3]
 
 
 def test_a_lease_taken_over_while_this_worker_was_silent_is_lost():

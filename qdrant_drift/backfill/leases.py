@@ -87,7 +87,10 @@ class LeaseBook:
                            live_workers=view.live_workers)
         for k in plan.release:
             self.owned.pop(k, None)
-        claims = {k: claimed(stored[k], self.worker, now) for k in plan.claim}
+        # ours in the state but not held here: this worker restarted under the same id (a
+        # container's hostname-pid); it takes them back at once, cursor included, as claims
+        adopted = tuple(k for k in plan.keep if k not in self.owned)
+        claims = {k: claimed(stored[k], self.worker, now) for k in plan.claim + adopted}
         self.owned.update(claims)
         claims.update(reopened_here)
         self.owned = {k: replace(lease, heartbeat=now) for k, lease in self.owned.items()}
