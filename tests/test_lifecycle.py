@@ -420,6 +420,30 @@ def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroke
     assert "fitted" in _cli("fit", str(nxt), *where)
 
 
+def test_status_watch_piped_prints_a_table_per_refresh(tmp_path, monkeypatch):
+    # `status --watch > log` (or under a tool that reads its output): a refresh in place
+    # prints nothing until it exits, so off a terminal every refresh prints its table
+    import qdrant_drift.cli.lifecycle as cli
+
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 150)
+    client.close()
+    path = str(migration_file(tmp_path, sample_size=120))
+    _cli("fit", path, "--path", str(db))
+    naps = []
+
+    def nap(seconds):  # the third refresh is interrupted (Ctrl-C)
+        naps.append(seconds)
+        if len(naps) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.time, "sleep", nap)
+    out = CliRunner().invoke(app, ["status", path, "--path", str(db), "--watch",
+                                   "--interval", "0.5"])
+    assert out.exit_code == 0 and out.output.count("coverage") == 3 and naps == [0.5] * 3
+
+
 def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection(tmp_path):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))

@@ -360,7 +360,8 @@ def _past(what: str) -> str:
 
 def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
            api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
-           watch: bool = typer.Option(False, "--watch", help="refresh in place"),
+           watch: bool = typer.Option(
+               False, "--watch", help="refresh in place (piped: a table per refresh)"),
            interval: float = typer.Option(2.0, help="seconds between refreshes with --watch"),
            json_out: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Coverage, throughput, ETA, phase, router plan, quality, dead letters, workers."""
@@ -376,6 +377,10 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
             if not watch:
                 console.print(table())
                 return
+            if not console.is_terminal:  # piped or logged: a table per refresh, not in place
+                while True:
+                    console.print(table())
+                    time.sleep(interval)
             with Live(table(), console=console) as live:
                 while True:
                     time.sleep(interval)
