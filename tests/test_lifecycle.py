@@ -358,8 +358,12 @@ def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
     # finish must say so before "This cannot be undone?", not after the user said yes
     db, where = embedded
     path = str(migration_file(tmp_path, layout="collection"))
-    for command in ("fit", "start", "backfill", "cutover"):
+    for command in ("fit", "start"):
         _cli(command, path, *where)
+    said = _cli("backfill", path, *where).strip().splitlines()
+    # off a terminal the last lines are where the collection is now, then what the worker did
+    assert said[-2].strip() == "100.0% migrated (200/200)" and " finished: " in said[-1]
+    _cli("cutover", path, *where)
     client = QdrantClient(path=str(db))
     client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
     client.close()

@@ -145,7 +145,9 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
     paused = p.phase.endswith("(paused)")
     complete = p.phase.startswith("backfilling") and p.migrated >= p.total
     rows = [
-        ("phase", f"{p.phase}: backfill complete, `qdrant-drift cutover` next" if complete
+        ("phase", f"{p.phase}: every point has the new vector, `qdrant-drift cutover` next"
+         + (" (it first checks each copy against its legacy point's payload)"
+            if p.layout == "collection" else "") if complete
          else p.phase), ("router plan", p.plan),
         ("coverage", f"{p.coverage:.1%} ({p.migrated} of {p.total} points)"),
         ("throughput", "paused" if paused and not complete else
@@ -534,6 +536,11 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
         stats = handle.join()
     except DriftError as exc:
         fail(exc)
+    if not terminal:  # the last periodic line can be seconds old: where the collection is now
+        try:
+            _say(_progress_line(migration.progress(), worker)[0])
+        except Exception:  # noqa: BLE001 - the summary below says what this worker did
+            pass
     _say(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
          f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
          f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
