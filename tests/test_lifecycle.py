@@ -352,6 +352,29 @@ def test_start_and_resume_say_a_worker_runs_only_once_backfill_starts_one(tmp_pa
     assert "nothing to resume" not in _cli("resume", path, *where)
 
 
+def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp_path):
+    # blue-green: the wrapper mirrors a payload edit onto the copy, so the copy equals its
+    # legacy point again; an edit of the text flags the copy, which is then stale all the same
+    from qdrant_drift import DriftClient
+
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path, layout="collection"))
+    migration.fit()
+    migration.start()
+    migration.start_backfill(background=False)
+    app = DriftClient(client, "docs-v2", refresh_interval=0)
+    app.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    app.set_payload("docs", {"tag": "kept"}, points=[4])  # not the text: the copy is current
+    with pytest.raises(StateError, match="cut-over refused: 1 of 200 points"):
+        migration.cutover()
+    assert migration.start_backfill(background=False).written == 1
+    (copy,) = client.retrieve("docs_new", [3], with_vectors=True, with_payload=True)
+    assert np.allclose(copy.vector, text_vector(doc_text(3, version=1)), atol=1e-5)
+    assert copy.payload["text"] == doc_text(3, version=1)
+    assert migration.cutover().phase.value == "cut-over"
+
+
 def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
         tmp_path, embedded):
     # blue-green: a copy whose legacy point's payload a plain client edited since is stale;

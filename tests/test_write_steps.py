@@ -258,3 +258,20 @@ def test_after_finish_a_write_lands_on_the_new_side_under_the_new_name(spec):
     [upsert], _ = by_hand(steps, [("upsert", DONE)])
     assert upsert.args == (spec.native_collection,)
     assert upsert.kwargs["points"][0].vector == {"new": QUERY}  # no adapter, no legacy side
+
+
+@pytest.mark.parametrize("method, kwargs, edits", [
+    ("set_payload", {"payload": {"text": "new"}}, True),
+    ("set_payload", {"payload": {"tag": "x"}}, False),
+    ("set_payload", {"payload": {"x": 1}, "key": "text"}, True),  # inside the field
+    ("set_payload", {"payload": {"x": 1}, "key": "meta"}, False),
+    ("overwrite_payload", {"payload": {"text": "same?"}}, True),  # replaces it all
+    ("delete_payload", {"keys": ["text"]}, True),
+    ("delete_payload", {"keys": ["tag"]}, False),
+    ("clear_payload", {}, True),
+    ("delete", {}, False),
+])
+def test_which_payload_writes_may_change_the_embedded_text(method, kwargs, edits):
+    from qdrant_drift.serving.writes import _edits_field
+
+    assert _edits_field(method, kwargs, "text") is edits

@@ -54,6 +54,7 @@ from ..sansio import Steps, call, drive
 from ..errors import AdapterFileError, NoPreflightReport, StateError
 from ..backfill.setup import runnable_steps
 from ..backfill.targets import Target, target_for
+from ..serving.writes import TEXT_FIELD
 from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.records import MigrationRecord, count_migrated, load_record, require_record
@@ -246,6 +247,10 @@ class Migration:
                    else p.vector for p in points]
         return self.source.items(records), old
 
+    def _text_field(self) -> str | None:
+        """The payload field the backfill embeds (None: a loader's texts)."""
+        return self.source.field if isinstance(self.source, PayloadField) else None
+
     def _what_is_read(self) -> dict[str, str]:
         """The file's reading of each point (``[source]``) and, when the file's embedder is
         the one used, its model: what the vectors written depend on."""
@@ -414,6 +419,7 @@ class Migration:
 
             adapter = load_adapter(self.file.adapter_path, new_model=self.spec.new_model,
                                    old_model=self.spec.old_model)
+            adapter.info[TEXT_FIELD] = self._text_field()
             self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
             self.apply_router_settings()
             return adapter
@@ -430,6 +436,7 @@ class Migration:
                 UserWarning, stacklevel=2)
         if keep_sample_vectors:  # the sample's vectors are written: a backfill must match them
             adapter.info[FIT_READ] = self._what_is_read()
+        adapter.info[TEXT_FIELD] = self._text_field()  # wrapped edits of it flag copies
         self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
         self.apply_router_settings()
         for start in range(0, len(items) if keep_sample_vectors else 0, WRITE_BATCH):

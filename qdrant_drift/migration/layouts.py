@@ -55,6 +55,17 @@ def marker() -> dict[str, Any]:
     return {MIGRATED_MARKER: True}
 
 
+# In a copy's stamp: a wrapped write edited the text it was embedded from (the payload was
+# mirrored, so the copy still equals its legacy point; this flag makes it stale all the same)
+TEXT_EDITED = "text_edited"
+
+
+def text_edited(payload: Any) -> bool:
+    """Does a copy's stamp say its text was edited since it was embedded?"""
+    stamped = (payload or {}).get(STAMP_KEY)
+    return isinstance(stamped, dict) and stamped.get(TEXT_EDITED) is True
+
+
 def copied_content(payload: Any) -> dict[str, Any]:
     """What a blue-green copy carries over from its legacy point's payload: all of it but the
     migration's own keys (the legacy side's marker, the copy's stamp). A copy is current
@@ -562,7 +573,8 @@ class BlueGreenLayout(Layout):
         orphans = [p.id for p in page if p.id not in present]
         stale = [p.id for p in page if payloads and p.id in present
                  and self.is_migrated(present[p.id])
-                 and copied_content(p.payload) != copied_content(present[p.id].payload)]
+                 and (copied_content(p.payload) != copied_content(present[p.id].payload)
+                      or text_edited(p.payload))]
         return orphans, stale, offset
 
     def drop_new_steps(self) -> Steps[None]:

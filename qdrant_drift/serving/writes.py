@@ -21,11 +21,14 @@ from ..adapters import Adapter
 from ..errors import DriftError, InvalidVectorsError
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Gather, Steps, call
-from ..migration.layouts import MIGRATED_MARKER, STAMP_KEY, layout_of, marker, stamp
+from ..migration.layouts import (
+    BACKFILL_COPIES, MIGRATED_MARKER, STAMP_KEY, TEXT_EDITED, layout_of, marker, stamp)
 from .queries import dense_vector
 
 
 OldVectors = Mapping[Any, Any] | Sequence[Any] | np.ndarray | None
+# adapter info: the payload field the backfill embeds (fit records it; None: a loader's text)
+TEXT_FIELD = "text_field"
 # the app's old-model vector of the i-th point (id given), or None: derive it
 OldSource = Callable[[int, Any], Any]
 
@@ -268,10 +271,39 @@ _SELECTOR_KEY = {"delete": "points_selector", "clear_payload": "points_selector"
                  "delete_payload": "points", "delete_vectors": "points"}
 
 
-def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any]) -> Steps[Any]:
+def _edits_field(method: str, kwargs: dict[str, Any], field: str) -> bool:
+    """May this payload write change ``field`` (set, replace, delete or clear it)?"""
+    if method in ("overwrite_payload", "clear_payload"):
+        return True
+    if method == "set_payload":
+        nested = kwargs.get("key")
+        if nested:  # a write inside a nested key
+            return nested == field or nested.startswith(f"{field}.") or field.startswith(
+                f"{nested}.")
+        return field in (kwargs.get("payload") or {})
+    if method == "delete_payload":
+        return field in (kwargs.get("keys") or ())
+    return False
+
+
+def _backfill_copies_among(selector: Any) -> Any:
+    """The backfill's copies among the points ``selector`` picks in the new collection."""
+    if isinstance(selector, models.FilterSelector):
+        selector = selector.filter
+    if isinstance(selector, models.Filter):
+        return models.FilterSelector(filter=models.Filter(
+            must=[selector, *BACKFILL_COPIES.must]))  # type: ignore[misc]
+    return selector  # ids: flagged below only where the copy holds a stamp to flag
+
+
+def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
+                   text_field: str | None = None) -> Steps[Any]:
     """Deletes, payload edits and payload indexes reach both collections in the blue-green
     layout (on the new collection only for points it already holds; the backfill copies
-    the rest)."""
+    the rest). An edit that may change ``text_field`` (what the backfill embeds) flags the
+    backfill's copies it reached: their vectors are of the old text, and the backfill's
+    check against the legacy points, which the mirrored payload now equals, counts a
+    flagged copy stale, as it counts one a plain client's edit left behind."""
     if layout_of(spec).mirror_collection() is None:
         return (yield call(method, spec.collection, **kwargs))
     selector_key = _SELECTOR_KEY.get(method)
@@ -282,6 +314,9 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any]) -> 
     # in between is caught by the backfill's own check of the legacy point
     legacy_result = yield call(method, spec.collection, **kwargs)
     yield call(method, spec.native_collection, **native_kwargs)
+    if text_field is not None and _edits_field(method, kwargs, text_field):
+        yield call("set_payload", spec.native_collection, payload={TEXT_EDITED: True},
+                   key=STAMP_KEY, points=_backfill_copies_among(native_kwargs[selector_key]))
     if method in ("overwrite_payload", "clear_payload"):
         # the legacy payload was replaced: put back the marker that keeps migrated
         # points out of the legacy half of hybrid searches
@@ -435,7 +470,8 @@ def batch_update_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[st
 def _mirror(method: str) -> Callable[..., Steps[Any]]:
     def steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
               olds: OldSource) -> Steps[Any]:
-        return (yield from mirrored_steps(spec, method, kw))
+        text_field = adapter.info.get(TEXT_FIELD) if adapter is not None else None
+        return (yield from mirrored_steps(spec, method, kw, text_field))
     return steps
 
 
