@@ -85,13 +85,20 @@ def test_a_backfill_refuses_a_file_that_reads_the_points_differently_from_the_fi
     original = path.read_text()
     for edit, said in (
             (('payload_field = "text"', 'payload_field = "title"'),
-             '\\[source\\] payload_field = "text" at fit, payload_field = "title" now'),
+             '\\[source\\] at fit: payload_field = "text", now: payload_field = "title"'),
             (("backfill_fixtures:embed_texts", "backfill_fixtures:slow_embed_texts"),
-             '\\[embedder\\] callable = "tests.backfill_fixtures:embed_texts" at fit')):
+             '\\[embedder\\] at fit: callable = "tests.backfill_fixtures:embed_texts", '
+             'normalize = false, now: callable = "tests.backfill_fixtures:slow_embed_texts"'),
+            (("normalize = false", "normalize = true"),
+             '\\[embedder\\] at fit: .*normalize = false, now: callable = "tests.backfill_'
+             'fixtures:embed_texts"\\)')):
         path.write_text(original.replace(*edit))
         for engine in ("worker", "ray"):
             with pytest.raises(DriftError, match=f"reads the points differently.*{said}"):
                 Migration(client, path).backfill_engine(engine)
+        # nor past it by fitting again: the first sample's points keep their vectors
+        with pytest.raises(DriftError, match=f"reads the points differently.*{said}"):
+            Migration(client, path).fit()
     path.write_text(original)  # set back: it runs
     assert Migration(client, path).start_backfill(background=False).written == 50
 
@@ -366,12 +373,15 @@ def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp
     app = DriftClient(client, "docs-v2", refresh_interval=0)
     app.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
     app.set_payload("docs", {"tag": "kept"}, points=[4])  # not the text: the copy is current
-    with pytest.raises(StateError, match="cut-over refused: 1 of 200 points"):
+    # a replaced payload replaces the copy's stamp too: it must stay the backfill's copy
+    app.overwrite_payload("docs", {"text": doc_text(5, version=1)}, points=[5])
+    with pytest.raises(StateError, match="cut-over refused: 2 of 200 points"):
         migration.cutover()
-    assert migration.start_backfill(background=False).written == 1
-    (copy,) = client.retrieve("docs_new", [3], with_vectors=True, with_payload=True)
-    assert np.allclose(copy.vector, text_vector(doc_text(3, version=1)), atol=1e-5)
-    assert copy.payload["text"] == doc_text(3, version=1)
+    assert migration.start_backfill(background=False).written == 2
+    for i in (3, 5):
+        (copy,) = client.retrieve("docs_new", [i], with_vectors=True, with_payload=True)
+        assert np.allclose(copy.vector, text_vector(doc_text(i, version=1)), atol=1e-5)
+        assert copy.payload["text"] == doc_text(i, version=1)
     assert migration.cutover().phase.value == "cut-over"
 
 

@@ -374,6 +374,41 @@ def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
         client.close()
 
 
+def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
+    # how Kubernetes (KubeRay) stops a pod: the driver writes what it holds, hands its
+    # partitions back and says it stopped; Ray's own handler used to dump a stack and abort
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 3000)
+    path = tmp_path / "m.toml"
+    path.write_text(MIGRATION_FILE)
+    Migration(client, path).fit()
+    Migration(client, path).start()
+    client.close()
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
+         "--engine", "ray"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    said = []
+    for line in driver.stdout:
+        said.append(line)
+        written = re.search(rb"this worker (\d+) written", line)
+        if written and int(written.group(1)) > 0:
+            break
+    driver.terminate()
+    said += driver.stdout.readlines()
+    assert driver.wait(60) == 0, b"".join(said).decode()
+    text = b"".join(said).decode()
+    assert "SIGTERM received" not in text and " stopped: " in text
+    client = QdrantClient(path=str(db))
+    try:
+        (worker,) = Migration(client, path).progress().workers
+        assert worker.state == "stopped" and not worker.partitions
+    finally:
+        client.close()
+
+
 def test_an_unknown_engine_is_one_clear_error(tmp_path):
     from qdrant_drift.errors import DriftError
 

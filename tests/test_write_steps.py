@@ -157,13 +157,18 @@ def test_set_payload_reaches_every_collection_that_holds_the_point(spec):
     assert all(r.kwargs["payload"] == {"tag": "x"} for r in requests)
 
 
-def test_a_blue_green_payload_overwrite_puts_the_marker_back_on_the_migrated_points():
+def test_a_blue_green_payload_overwrite_keeps_the_copies_stamp_and_the_legacy_marker():
     steps = write(BLUE_GREEN, "overwrite_payload", payload={"n": 3}, points=[3, 5])
-    [legacy, copies, which, mark], _ = by_hand(steps, [
-        ("overwrite_payload", DONE), ("overwrite_payload", DONE),
+    [backfilled, legacy, copies, restamp, which, mark], _ = by_hand(steps, [
+        ("scroll", ([models.Record(id=3)], None)),  # 3 is a copy the backfill made
+        ("overwrite_payload", DONE), ("overwrite_payload", DONE), ("set_payload", DONE),
         ("retrieve", [models.Record(id=3, payload=None)]),  # only 3 has a copy
         ("set_payload", DONE)])
+    assert backfilled.args == ("docs_v2",) and not backfilled.kwargs["with_payload"]
     assert legacy.args == ("docs",) and copies.args == ("docs_v2",)
+    # the overwrite took the copy's stamp: it is put back, so the copy stays the backfill's
+    assert restamp.args == ("docs_v2",) and restamp.kwargs["points"] == [3]
+    assert restamp.kwargs["payload"][STAMP_KEY]["new_vector_by"] == "backfill"
     assert which.args == ("docs_v2", [3, 5])
     assert (mark.args, mark.kwargs) == (("docs",), {"payload": {MIGRATED_MARKER: True},
                                                     "points": [3]})
@@ -174,10 +179,11 @@ def test_a_filtered_blue_green_payload_clear_finds_the_migrated_points_page_by_p
         models.FieldCondition(key="group", match=models.MatchValue(value=1))]))
     steps = write(BLUE_GREEN, "clear_payload", points_selector=selector)
     requests, _ = by_hand(steps, [
+        ("scroll", ([], None)),  # no copy of the backfill's among them: no stamp to keep
         ("clear_payload", DONE), ("clear_payload", DONE),
         ("scroll", ([models.Record(id=1)], 2)), ("scroll", ([models.Record(id=2)], None)),
         ("set_payload", DONE)])
-    first_page, second_page, mark = requests[2:]
+    first_page, second_page, mark = requests[3:]
     assert first_page.kwargs["scroll_filter"] == selector.filter
     assert (first_page.kwargs["offset"], second_page.kwargs["offset"]) == (None, 2)
     assert mark.kwargs["points"] == [1, 2]

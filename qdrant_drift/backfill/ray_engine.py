@@ -504,6 +504,14 @@ class RayBackfill(Controls):
             self._finish("failed" if failed else ("finished" if done else "stopped"))
         return self.stats
 
+    def connect(self) -> None:
+        """Connect to Ray (or start a local instance) now, from the calling thread, not at
+        ``run``. A command line does it from its main thread before it installs its own
+        SIGTERM and SIGINT handlers: ``ray.init`` puts in one of Ray's that prints a stack
+        and aborts, so a SIGTERM (how Kubernetes stops a pod) wrote nothing held and left
+        this driver listed as running."""
+        self._connect()
+
     def _connect(self) -> None:
         ray = require("ray")
         quiet = self.settings.quiet

@@ -446,6 +446,8 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
     try:
         worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
                                            metrics=metrics, quiet=True, **overrides)
+        if hasattr(worker, "connect"):  # Ray: before our handlers (see RayBackfill.connect)
+            worker.connect()
     except DriftError as exc:
         fail(exc)
     signals: list[int] = []

@@ -46,7 +46,7 @@ from .commands import preflight_steps, record_fit_steps
 from .file import MigrationFile, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.layouts import Layout, coverage, layout_of
-from ..migration.phases import Phase
+from ..migration.phases import TERMINAL, Phase
 from ..serving.router import (
     DEFAULT_REFRESH_INTERVAL, PASSTHROUGH, RouterSettings, RoutingState)
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
@@ -276,13 +276,13 @@ class Migration:
         changed = [section for section in fitted if section in now
                    and fitted[section] != now[section]]
         if changed:
-            said = "; ".join(f"{section} {fitted[section]} at fit, {now[section]} now"
+            said = "; ".join(f"{section} at fit: {fitted[section]}, now: {now[section]}"
                              for section in changed)
             raise DriftError(
                 f"this file reads the points differently from the fit ({said}): the fit "
-                "sample's points hold vectors of the fit's reading, and a backfill would give "
-                "the others vectors of another one. Set it back, or abandon the migration "
-                "and fit again")
+                "sample's points hold vectors of the fit's reading, and a backfill (or a "
+                "re-fit, which keeps them) would give the others vectors of another one. Set "
+                "it back, or abandon the migration and fit again")
 
     def _check_first_texts(self, client: Any) -> None:
         """:meth:`_check_structured_texts` on the first page of points, read through the
@@ -423,6 +423,9 @@ class Migration:
             self._drive(record_fit_steps(self.spec, adapter, self.state_collection))
             self.apply_router_settings()
             return adapter
+        if previous is not None and previous.phase not in TERMINAL:
+            # a re-fit keeps the points the earlier fit's sample wrote: same reading only
+            self._refuse_another_reading_than_fits(previous)
         replaced = self._stored_logged_queries(previous)
         items, old, new = self._embed_sample(progress)
         logged = self._logged_query_vectors(queries)

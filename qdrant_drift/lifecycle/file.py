@@ -425,10 +425,11 @@ class EmbedderSection(_Section):
             )
 
     def identity(self) -> str:
-        """Which model embeds, as the file says it (device and batch size aside)."""
-        if self.kind == "callable":
-            return f'callable = "{self.callable}"'
-        return f'model = "{self.model}"'
+        """Which model embeds and whether its vectors are normalised, as the file says it
+        (device and batch size aside)."""
+        said = (f'callable = "{self.callable}"' if self.kind == "callable"
+                else f'model = "{self.model}"')
+        return said if self.normalize else f"{said}, normalize = false"
 
 
 @dataclass(frozen=True)

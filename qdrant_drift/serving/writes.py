@@ -22,7 +22,8 @@ from ..errors import DriftError, InvalidVectorsError
 from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Gather, Steps, call
 from ..migration.layouts import (
-    BACKFILL_COPIES, MIGRATED_MARKER, STAMP_KEY, TEXT_EDITED, layout_of, marker, stamp)
+    BACKFILL_COPIES, BY_BACKFILL, MIGRATED_MARKER, STAMP_KEY, TEXT_EDITED, layout_of, marker,
+    stamp)
 from .queries import dense_vector
 
 
@@ -286,6 +287,21 @@ def _edits_field(method: str, kwargs: dict[str, Any], field: str) -> bool:
     return False
 
 
+def _copy_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
+    """Ids of the backfill's copies among the points ``selector`` picks in the new
+    collection (read before a write that replaces their payloads, stamp included)."""
+    ids: list[Any] = []
+    offset = None
+    while True:
+        page, offset = yield call("scroll", spec.native_collection,
+                                  scroll_filter=_backfill_copies_among(selector).filter,
+                                  limit=1024, offset=offset, with_payload=False,
+                                  with_vectors=False)
+        ids.extend(point.id for point in page)
+        if offset is None:
+            return ids
+
+
 def _backfill_copies_among(selector: Any) -> Any:
     """The backfill's copies among the points ``selector`` picks in the new collection."""
     if isinstance(selector, models.FilterSelector):
@@ -310,11 +326,18 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
     native_kwargs = dict(kwargs)
     if selector_key in native_kwargs:
         native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
+    edits_text = text_field is not None and _edits_field(method, kwargs, text_field)
+    replaces = method in ("overwrite_payload", "clear_payload")  # the copies' stamps too
+    copies = (yield from _copy_ids(spec, native_kwargs[selector_key])) if replaces else []
     # legacy first, then the new collection, one after the other: a backfill copy made
     # in between is caught by the backfill's own check of the legacy point
     legacy_result = yield call(method, spec.collection, **kwargs)
     yield call(method, spec.native_collection, **native_kwargs)
-    if text_field is not None and _edits_field(method, kwargs, text_field):
+    if copies:  # still the backfill's copies (its own to replace), flagged when it may tell
+        flag = {TEXT_EDITED: True} if edits_text else {}
+        yield call("set_payload", spec.native_collection, points=copies, payload={
+            STAMP_KEY: {**stamp(spec, spec.old_model, BY_BACKFILL), **flag}})
+    elif edits_text and not replaces:
         yield call("set_payload", spec.native_collection, payload={TEXT_EDITED: True},
                    key=STAMP_KEY, points=_backfill_copies_among(native_kwargs[selector_key]))
     if method in ("overwrite_payload", "clear_payload"):
