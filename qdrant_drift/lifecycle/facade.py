@@ -316,8 +316,8 @@ class Migration:
         return target_for(self.spec, self.source)
 
     def _check_texts(self, items: list[Item]) -> None:
-        """What ``[source]`` reads from sampled points is text to embed: plan, fit and every
-        backfill start check it (a file's ``[source]`` can change after its fit)."""
+        """What ``[source]`` reads from sampled points is text to embed (plan and fit; a
+        backfill start checks the JSON half, :meth:`_check_first_texts`)."""
         self._refuse_missing_texts(items)
         self._check_structured_texts(items)
 

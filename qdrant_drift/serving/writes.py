@@ -272,9 +272,13 @@ _SELECTOR_KEY = {"delete": "points_selector", "clear_payload": "points_selector"
                  "delete_payload": "points", "delete_vectors": "points"}
 
 
+# payload writes that replace a point's whole payload (the copies' stamps included)
+REPLACING = frozenset(("overwrite_payload", "clear_payload"))
+
+
 def _edits_field(method: str, kwargs: dict[str, Any], field: str) -> bool:
     """May this payload write change ``field`` (set, replace, delete or clear it)?"""
-    if method in ("overwrite_payload", "clear_payload"):
+    if method in REPLACING:
         return True
     if method == "set_payload":
         nested = kwargs.get("key")
@@ -294,7 +298,7 @@ def _copy_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
     offset = None
     while True:
         page, offset = yield call("scroll", spec.native_collection,
-                                  scroll_filter=_backfill_copies_among(selector).filter,
+                                  scroll_filter=_copies_among(selector),
                                   limit=1024, offset=offset, with_payload=False,
                                   with_vectors=False)
         ids.extend(point.id for point in page)
@@ -302,14 +306,12 @@ def _copy_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
             return ids
 
 
-def _backfill_copies_among(selector: Any) -> Any:
-    """The backfill's copies among the points ``selector`` picks in the new collection."""
+def _copies_among(selector: Any) -> models.Filter:
+    """The backfill's copies among the points ``selector`` (a filter, as
+    :func:`_existing_only` makes every selector for the new collection) picks there."""
     if isinstance(selector, models.FilterSelector):
         selector = selector.filter
-    if isinstance(selector, models.Filter):
-        return models.FilterSelector(filter=models.Filter(
-            must=[selector, *BACKFILL_COPIES.must]))  # type: ignore[misc]
-    return selector  # ids: flagged below only where the copy holds a stamp to flag
+    return models.Filter(must=[selector, *BACKFILL_COPIES.must])  # type: ignore[list-item]
 
 
 def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
@@ -327,7 +329,7 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
     if selector_key in native_kwargs:
         native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
     edits_text = text_field is not None and _edits_field(method, kwargs, text_field)
-    replaces = method in ("overwrite_payload", "clear_payload")  # the copies' stamps too
+    replaces = method in REPLACING
     copies = (yield from _copy_ids(spec, native_kwargs[selector_key])) if replaces else []
     # legacy first, then the new collection, one after the other: a backfill copy made
     # in between is caught by the backfill's own check of the legacy point
@@ -339,8 +341,9 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
             STAMP_KEY: {**stamp(spec, spec.old_model, BY_BACKFILL), **flag}})
     elif edits_text and not replaces:
         yield call("set_payload", spec.native_collection, payload={TEXT_EDITED: True},
-                   key=STAMP_KEY, points=_backfill_copies_among(native_kwargs[selector_key]))
-    if method in ("overwrite_payload", "clear_payload"):
+                   key=STAMP_KEY, points=models.FilterSelector(
+                       filter=_copies_among(native_kwargs[selector_key])))
+    if replaces:
         # the legacy payload was replaced: put back the marker that keeps migrated
         # points out of the legacy half of hybrid searches
         migrated = yield from _migrated_ids(spec, kwargs.get(selector_key))
