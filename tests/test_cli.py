@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from qdrant_drift.cli.app import app
@@ -126,6 +127,8 @@ def test_a_better_kind_passed_over_for_its_cost_is_pointed_out_with_the_way_to_k
     shown = " ".join(capsys.readouterr().out.split())
     assert "whitened scored higher than procrustes but measured over the 100 us budget" in shown
     assert "fit again when it is quiet, or raise max_transform_us" in shown
+    assert "held-out score = Recall@10 of adapted search over documents the fit did not use" \
+        in shown  # a score of 1.0164 is not a mystery
 
 
 def test_the_drastic_drift_line_shows_the_figures_its_verdict_rests_on(capsys):
@@ -241,3 +244,30 @@ def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecatio
         warnings.warn("the adapter has no pre-flight report", UserWarning)
     said = capsys.readouterr().err
     assert said.strip() == "warning: the adapter has no pre-flight report"
+
+
+@pytest.mark.parametrize("owned, others, migrated, says", [
+    ({}, [("w-other", (0, 1), True)], 10, True),   # all leased elsewhere: say why it waits
+    ({0: "lease"}, [("w-other", (1,), True)], 10, False),  # it has work
+    ({}, [("w-other", (0, 1), False)], 10, False),  # a dead holder: taken over at once
+    ({}, [("w-other", (0, 1), True)], 40, False),   # nothing left to wait for
+    ({}, [("w-me", (0, 1), True)], 10, False),      # its own earlier heartbeat
+])
+def test_a_worker_that_waits_for_another_workers_lease_says_so_once(capsys, owned, others,
+                                                                     migrated, says):
+    from types import SimpleNamespace
+
+    from qdrant_drift.backfill import BackfillOptions
+    from qdrant_drift.cli.lifecycle import _say_if_waiting_for_a_lease
+    from qdrant_drift.lifecycle.progress import Progress, WorkerStatus
+
+    p = Progress(name="m", collection="docs", layout="named", phase="backfilling",
+                 plan="hybrid", migrated=migrated, total=40, workers=tuple(
+                     WorkerStatus(worker=w, partitions=parts, alive=alive, heartbeat_age_s=1.0)
+                     for w, parts, alive in others))
+    worker = SimpleNamespace(worker_id="w-me", leases=SimpleNamespace(owned=owned),
+                             options=BackfillOptions())
+    assert _say_if_waiting_for_a_lease(p, worker) is says
+    shown = " ".join(capsys.readouterr().out.split())
+    assert ("every partition is leased to another worker (w-other)" in shown) is says
+    assert ("misses heartbeats for 30 s" in shown) is says

@@ -103,6 +103,19 @@ def test_a_backfill_refuses_a_file_that_reads_the_points_differently_from_the_fi
     assert Migration(client, path).start_backfill(background=False).written == 50
 
 
+def test_start_refuses_a_file_that_reads_the_points_differently_from_the_fit(world):
+    # refused where the mistake is made, not at the backfill after serving has begun
+    client, path = world
+    Migration(client, path).fit()
+    original = path.read_text()
+    path.write_text(original.replace('payload_field = "text"', 'payload_field = "title"'))
+    with pytest.raises(DriftError, match="reads the points differently.*payload_field"):
+        Migration(client, path).start()
+    assert Migration(client, path).record().phase.value == "fitted"
+    path.write_text(original)
+    assert Migration(client, path).start().phase.value == "backfilling"
+
+
 def test_the_whole_lifecycle_from_fit_to_finish(world):
     client, path = world
     migration = Migration(client, path)

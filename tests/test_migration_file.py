@@ -360,8 +360,13 @@ def test_callable_kind_needs_callable_and_rejects_model_and_device(tmp_path: Pat
     assert '[embedder] callable is required when kind = "callable"' in str(err)
     err = error_for(tmp_path, with_line(MINIMAL, "embedder", 'kind = "callable"\ncallable = "a.b:c"'))
     assert '[embedder] model is only for kind = "sentence-transformers"' in str(err)
+    assert str(err).endswith("delete it")
     text = MINIMAL.replace('model = "all-MiniLM-L6-v2"', 'kind = "callable"\ncallable = "a.b:c"\ndevice = "cuda"')
     assert '[embedder] device is only for kind = "sentence-transformers"' in str(error_for(tmp_path, text))
+    # what the scaffold leaves when only kind is switched: both keys, in one error
+    text = with_line(MINIMAL, "embedder", 'kind = "callable"\ncallable = "a.b:c"\ndevice = "cpu"')
+    assert ('[embedder] model and device are only for kind = "sentence-transformers"; kind is '
+            '"callable": delete them') in str(error_for(tmp_path, text))
 
 
 def test_unknown_embedder_kind(tmp_path: Path) -> None:

@@ -89,6 +89,8 @@ def print_costs(info: dict[str, Any]) -> None:
     auto = info.get("auto")
     if auto and "transform_us" in auto:
         budget = info.get("max_transform_us")
+        console.print("auto: held-out score = Recall@10 of adapted search over documents the "
+                      "fit did not use, plus a tie-break (MRR@10) worth less than one query")
         for kind, us in auto["transform_us"].items():
             verdict = (f"passed over: more than {budget:g} us" if kind in auto["passed_over"]
                        else "chosen" if kind == auto["chosen"] else "")

@@ -485,6 +485,20 @@ def _progress_line(p: Progress, worker: Any) -> tuple[str, str, str]:
     return f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total})", rate, eta
 
 
+def _say_if_waiting_for_a_lease(p: Progress, worker: Any) -> bool:
+    """Say why a worker writes nothing while points are left: every partition is leased to
+    other live workers (it takes one over when its holder stops, or misses heartbeats for
+    ``heartbeat_timeout``). Whether it said so."""
+    holders = [w.worker for w in p.workers
+               if w.alive and w.partitions and w.worker != worker.worker_id]
+    if worker.leases.owned or not holders or p.migrated >= p.total:
+        return False
+    _say(f"every partition is leased to another worker ({', '.join(sorted(holders))}): this "
+         "one waits, and takes a partition over when its worker stops or misses heartbeats "
+         f"for {worker.options.heartbeat_timeout:g} s")
+    return True
+
+
 def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int]) -> None:
     """Run the worker with a progress bar (ETA from every worker's progress samples) on a
     terminal, a progress line whenever it changes otherwise; feed the metrics every few
@@ -501,7 +515,7 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
     try:
         with bar:
             task = bar.add_task("backfill", total=None, rate="", eta="-")
-            last, said, told, told_paused = 0.0, "", 0, False
+            last, said, told, told_paused, told_waiting = 0.0, "", 0, False, False
             while handle.running:
                 time.sleep(0.1)
                 if len(signals) > told:
@@ -522,6 +536,8 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
                     _say("paused through the state; on embedded Qdrant this worker holds the "
                          "storage folder, so `qdrant-drift resume` cannot run beside it: stop "
                          "it (Ctrl-C), resume, then start it again")
+                if not told_waiting:
+                    told_waiting = _say_if_waiting_for_a_lease(p, worker)
                 coverage, rate, eta = _progress_line(p, worker)
                 bar.update(task, total=p.total, completed=p.migrated, rate=rate, eta=eta)
                 line = (f"{coverage}, this worker {worker.stats.written} written, {rate}, "

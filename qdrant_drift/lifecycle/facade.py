@@ -540,7 +540,9 @@ class Migration:
     # -- phases (each one command of lifecycle.commands) -----------------------------------
     def start(self) -> MigrationRecord:
         """Serve new-model queries (adapted at first) and open the backfill; the fleet
-        follows this file's ``[router]`` settings from now on."""
+        follows this file's ``[router]`` settings from now on. Refused for a file that reads
+        the points differently from the fit (its backfill would be, later)."""
+        self._refuse_another_reading_than_fits(self.record())
         record = self._drive(commands.start_steps(self.name, self.state_collection))
         self.apply_router_settings()
         return record

@@ -369,7 +369,8 @@ class EmbedderSection(_Section):
 
     kind: str = _key(
         "sentence-transformers", rule=_choice(EMBEDDER_KINDS),
-        doc='"sentence-transformers" (needs model) or "callable" (needs callable)',
+        doc='"sentence-transformers" (needs model) or "callable" (needs callable, and no '
+            'model or device)',
     )
     model: str | None = _key(
         None, rule=_optional(_string()),
@@ -401,7 +402,8 @@ class EmbedderSection(_Section):
                 )
             if self.callable is not None:
                 raise self._error(
-                    'callable is only for kind = "callable"; kind is "sentence-transformers"',
+                    'callable is only for kind = "callable"; kind is '
+                    '"sentence-transformers": delete it, or set kind = "callable"',
                     "callable",
                 )
         else:
@@ -410,19 +412,17 @@ class EmbedderSection(_Section):
                     'callable is required when kind = "callable" '
                     '(form "package.module:attribute")', "callable",
                 )
-            if self.model is not None:
-                raise self._error(
-                    'model is only for kind = "sentence-transformers"; kind is "callable"',
-                    "model",
-                )
 
     @classmethod
     def _check_raw(cls, values: Mapping[str, Any]) -> None:
-        if values.get("kind") == "callable" and "device" in values:
+        # the scaffold writes model and device: switching kind leaves both behind, one error
+        stray = [key for key in ("model", "device") if key in values]
+        if values.get("kind") == "callable" and stray:
+            said = " and ".join(stray)
             raise cls._error(
-                'device is only for kind = "sentence-transformers"; kind is "callable"',
-                "device",
-            )
+                f'{said} {"are" if len(stray) > 1 else "is"} only for kind = '
+                f'"sentence-transformers"; kind is "callable": delete '
+                f'{"them" if len(stray) > 1 else "it"}', stray[0])
 
     def identity(self) -> str:
         """Which model embeds and whether its vectors are normalised, as the file says it
