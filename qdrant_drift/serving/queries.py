@@ -128,28 +128,29 @@ def map_vectors(query: Any, fn: Callable[[np.ndarray], Any]) -> Any:
 
 
 def wire_vector(serving: Serving, vector: np.ndarray) -> Any:
-    """A dense query vector as the routed request carries it.
+    """A dense query vector as a routed request carries it (the adapted query, and the native
+    half of a hybrid search).
 
     Embedded Qdrant scores a float32 array against its float32 vectors as it is; handed a
     list (what qdrant-client makes of any array), it builds a float64 array and so scores
     every stored vector in float64, and deep-copies the list float by float first: 1.7x the
     time of the whole search at 5,000 x 384 (``bench latency``). So for an embedded client
     the vector goes as a float32 array in a ``NearestQuery`` (qdrant-client keeps a query
-    model as it is); a server needs the list. Only the adapted query goes so: its scores
-    are calibrated anyway, while native scores stay exactly the plain client's."""
+    model as it is), scored in float32 as a Qdrant server scores every query; a server
+    needs the list. A query the wrapper passes through (native plan, other collections)
+    goes as the app sent it."""
     if serving.embedded:
         return models.NearestQuery.model_construct(nearest=vector)
     return vector.tolist()
 
 
 def wire_native(serving: Serving, original: Any, vector: np.ndarray) -> Any:
-    """The app's dense query as the native request carries it: its scores must be exactly
-    the plain client's. Embedded Qdrant searches a list as ``np.array(list)`` (float64), so
-    an embedded client gets that very array (sparing the float-by-float copies of a list);
-    a server gets the list."""
+    """The app's dense query as the native half of a hybrid search carries it: a float32
+    array for embedded Qdrant (:func:`wire_vector`: two float64 scans made a hybrid search
+    1.75x a plain one at 5,000 points, against 1.5x in float32), the app's own list for a
+    server."""
     if serving.embedded:
-        raw = original.nearest if isinstance(original, models.NearestQuery) else original
-        return models.NearestQuery.model_construct(nearest=np.asarray(raw, dtype=np.float64))
+        return wire_vector(serving, vector)
     return _as_list(original, vector)
 
 
