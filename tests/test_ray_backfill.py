@@ -234,6 +234,40 @@ def test_an_operators_stop_writes_the_batches_the_driver_holds_then_stops():
     assert round(drive(read_coverage(world.spec), world.client) * 400) == stats.written
 
 
+class SlowAndSaysSo:
+    """A 0.3 s a batch embedder that leaves a file under ``log`` as each batch starts."""
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+
+    def __call__(self) -> CallableEmbedder:
+        def embed(texts):
+            Path(self.log, uuid.uuid4().hex).touch()
+            time.sleep(0.3)
+            return embed_texts(texts)
+        return CallableEmbedder(embed, normalize=False)
+
+
+def test_a_stop_while_ray_embeds_a_block_does_not_wait_for_the_block(tmp_path):
+    # a block of 8 batches at 0.3 s each: Ctrl-C must not wait the 2.4 s of its embedding
+    world = build_text_world(256)  # 16 batches of 16, two blocks of 8 for the one process
+    engine = backfill(world, SlowAndSaysSo(str(tmp_path)), concurrency=1)
+
+    def stop_once_embedding() -> None:
+        while not any(tmp_path.iterdir()):
+            time.sleep(0.05)
+        stopped_at.append(time.monotonic())
+        engine.stop()
+
+    stopped_at: list[float] = []
+    threading.Thread(target=stop_once_embedding, daemon=True).start()
+    stats = engine.run()
+    assert stats.state == "stopped" and stats.written == 0  # the block never came back
+    assert time.monotonic() - stopped_at[0] < 1.5
+    assert backfill(world).run().written == 256  # the next run lists it all again
+    assert wrong_vectors(world) == []
+
+
 def test_ready_groups_wait_a_little_for_company_and_raise_what_the_source_raised():
     def source():
         yield from (1, 2, 3)
@@ -247,6 +281,29 @@ def test_ready_groups_wait_a_little_for_company_and_raise_what_the_source_raised
         next(groups)
     with pytest.raises(ValueError, match="write_batches must be 1 or more"):
         RaySettings(write_batches=0)
+
+
+def test_ready_groups_fill_up_to_most_batches_and_a_bigger_block_goes_alone():
+    blocks = ready_groups(iter([3, 1, 2, 9, 1]), most=4, wait_s=0.5, size=lambda n: n)
+    # 3+1 fit; 2 does not fit after them; 9 is over on its own; 1 follows it
+    assert list(blocks) == [[3, 1], [2], [9], [1]]
+
+
+def test_a_stop_ends_the_groups_without_waiting_for_the_next_block():
+    stop = threading.Event()
+
+    def source():
+        yield 1
+        time.sleep(5)  # Ray embedding a block of a slow model
+        yield 2
+
+    groups = ready_groups(source(), most=1, wait_s=0.0, stopped=stop.is_set)
+    assert next(groups) == [1]
+    stop.set()
+    started = time.monotonic()
+    with pytest.raises(StopIteration):
+        next(groups)
+    assert time.monotonic() - started < 1.0
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -264,8 +321,8 @@ def test_a_ray_worker_killed_mid_batch_loses_nothing_writes_nothing_stale_and_re
     assert wrong_vectors(world) == []  # 0 lost, 0 stale
     assert world.client.retrieve("docs", [7, 8]) == []  # 0 resurrected
     # the batch it died in is embedded again, and nothing else: Ray replays the whole block
-    # (the task, or the actor's call once Ray Data restarted it), and the replay skips the
-    # two batches the first attempt had handed on (without that: 48 texts twice)
+    # (the task, or the actor's call once Ray Data restarted it), and the replay takes the
+    # two batches the first attempt had kept in the ledger (without that: 48 texts twice)
     assert 0 < len(embedded_twice(tmp_path / "log")) <= 16
     assert len(os.listdir(tmp_path / "log")) == 9  # 8 batches, one of them embedded twice
 
@@ -299,7 +356,7 @@ def test_a_batch_travels_back_as_one_packed_row():
         packed(10, vectors, ["", "no text", ""]), packed(40, np.zeros((0, 2)), []))]
         for key in a}
     index, back, problems = unpacked(rows, dim=2)
-    assert index.tolist() == [10, 11, 12]  # the skipped batch (count 0) adds nothing
+    assert index.tolist() == [10, 11, 12]  # an empty batch (count 0) adds nothing
     assert np.array_equal(back, vectors) and problems == ["", "no text", ""]
 
 

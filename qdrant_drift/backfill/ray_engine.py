@@ -15,15 +15,15 @@ the embedded batches back and writes them through the same conditional target co
 worker (``target_for(...).write_steps``), then dead letters, checkpoints and progress samples
 into the state collection, so ``status``, metrics and ``report`` see it like any worker.
 
-Write groups. The driver writes, in one conditional write, every embedded batch that is ready
-when it comes to write, up to ``RaySettings.write_batches`` (:func:`ready_groups`). A batch is
-still one block and one Ray call (what a killed Ray worker re-embeds); only the driver's write
-spans several. What a write costs per request, not per point, is then paid once per group:
+Write groups. The driver writes, in one conditional write, every embedded block that is ready
+when it comes to write, up to ``RaySettings.write_batches`` batches (:func:`ready_groups`; a
+bigger block is a group of its own). What a write costs per request, not per point, is then
+paid once per group:
 the driver's own per-write work (dead letters, checkpoint, metrics) and, in the named layout,
 the check of what landed and the stamp, each a scan of the whole collection in embedded
 Qdrant (13 ms per write at 2,000 points, 65 ms at 10,000, measured). A group takes the
-batches that come within the heartbeat's interval (1 s at most) of its first: a slow
-embedder's batches come further apart, so its writes stay one batch, each at most that much
+blocks that come within the heartbeat's interval (1 s at most) of its first: a slow
+embedder's blocks come further apart, so its writes stay one block, each at most that much
 later; a near-free embedder or many GPUs fill groups, which is when the saving counts. The
 compare-and-set itself still goes out one batch per request (``chunk``), as the worker's
 does: its filter has a clause per point and is checked per point, so its cost grows with the
@@ -38,12 +38,12 @@ per partition set on a server (``partitions``; each driver lists only its own).
 
 Failure. A killed actor or Ray worker: Ray Data retries the task (``max_retries=-1``) or
 restarts the actor and retries its call (``max_restarts=-1``, ``max_task_retries=-1``). The
-retry re-embeds only the batch the kill interrupted: the batches of the block already handed
-on are in a ledger the retry reads (:mod:`.ray_handoff`). Nothing was written by Ray, and
+retry re-embeds only the batch the kill interrupted: the block's batches embedded before it
+are kept in a ledger the retry reads (:mod:`.ray_handoff`). Nothing was written by Ray, and
 what it re-embeds is written conditionally, so nothing is lost and nothing stale lands. A killed driver: its Ray job goes with it; a new
 driver lists what still lacks the new vector and goes on (points already written drop out of
 the listing, which is the checkpoint). It re-embeds what was embedded and not yet written:
-the group being written, the batches waiting for the next write (at most ``write_batches``)
+the group being written, the blocks waiting for the next write (at most ``write_batches``)
 and what Ray Data had buffered. Content that changed while it was embedded fails the
 compare-and-set and is re-embedded in the next pass.
 """
@@ -78,7 +78,7 @@ from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
 from .partitions import partition_of
 from .setup import RUNNABLE
-from .ray_handoff import driver_ledger
+from .ray_handoff import driver_ledger, joined
 from .ray_stage import EmbedderFactory, EmbedStage, embed_block, to_batches, unpacked
 from .targets import Outcome, Target
 
@@ -87,6 +87,7 @@ log = logging.getLogger(__name__)
 # the listing reads every page anyway; embedded Qdrant scans the collection once per filtered
 # page, so pages are large
 SWEEP_PAGE = 4096
+STOP_POLL_S = 0.2  # how often a driver waiting for Ray's next block looks for a stop
 
 T = TypeVar("T")
 
@@ -102,15 +103,16 @@ class RaySettings:
     concurrency: int | None = None
     num_gpus: float | None = None  # per actor; None: 1 when the cluster has GPUs, else 0
     pass_items: int = 200_000  # points listed per pass (bounded driver memory); passes repeat
-    # embedded batches written in one conditional write when they are ready (a write group;
-    # 1: a write per batch). 8 takes the per-write scans down to an eighth; 16 measured no
-    # better (benchmarks/README.md). A driver kill re-embeds up to 2 x this many batches
-    # (the group being written and the next one waiting) besides Ray Data's buffers
+    # embedded batches written in one conditional write when they are ready (a write group
+    # of whole blocks; a bigger block is one on its own; 1: a write per block). 8 takes the
+    # per-write scans down to an eighth; 16 measured no better (benchmarks/README.md). A
+    # driver kill re-embeds the group being written and the blocks waiting (up to this
+    # many) besides Ray Data's buffers
     write_batches: int = 8
-    # batches per Ray Data block (a task, or an actor call), at most: the executor costs the
-    # driver ~20 ms a block on 2 cores whatever it holds; a kill still redoes one batch
-    # (.ray_handoff). Fewer when a pass has too few batches to give every embedding
-    # process two blocks
+    # batches per Ray Data block (a task, or an actor call, answered as one output block),
+    # at most: the executor costs the driver a fixed time per block whatever it holds; a
+    # kill still redoes one batch (.ray_handoff). Fewer when a pass has too few batches to
+    # give every embedding process two blocks
     block_batches: int = 16
     # Ray's own INFO and WARNING lines hidden (a local instance's start, each dataset's
     # start and end, its progress-bar notice): the CLI's progress line says what matters
@@ -129,18 +131,23 @@ class RaySettings:
         return max(1, min(self.block_batches, batches // (2 * width)))
 
 
-def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[list[T]]:
-    """``batches`` in lists of 1 to ``most``: each list is its first batch (waited for) and
-    those that come within ``wait_s`` of it. A thread pulls ``batches`` into a queue of
-    ``most``, so at most ``most`` wait behind the list being handled; its errors are raised
-    here, after the batches that came before them. Closing this generator stops the pulling
-    (and closes ``batches``, a generator: Ray Data's execution ends with it).
+def ready_groups(blocks: Iterable[T], most: int, wait_s: float,
+                 size: Callable[[T], int] = lambda _: 1,
+                 stopped: Callable[[], bool] = lambda: False) -> Iterator[list[T]]:
+    """``blocks`` in lists of 1 to ``most`` batches (``size``: a block's batches): each list
+    is its first block (waited for, until ``stopped()``: then the lists end) and those that
+    come within ``wait_s`` of it while they fit; a block bigger than ``most`` is a list of
+    its own. A thread pulls ``blocks`` into a queue of ``most``, so at most ``most`` wait
+    behind the list being handled; its errors are raised here, after the blocks that came
+    before them. Closing this generator stops the pulling (and closes ``blocks``, a
+    generator: Ray Data's execution ends with it; after a stop, at the puller's next block).
 
     Why wait at all: Ray Data hands the driver one block at a time at the pace of its task
     round trips, about the pace of the driver's writes, so "what is ready" is nearly always
-    one batch and a group would never form; a short wait lets one form whenever batches come
-    faster than ``most`` per ``wait_s``, and costs a slow embedder's write at most ``wait_s``
-    (its batches go on embedding meanwhile)."""
+    one block and a group would never form where blocks are small (a short pass's are one
+    batch); a short wait lets one form whenever batches come faster than ``most`` per
+    ``wait_s``, and costs a slow embedder's write at most ``wait_s`` (its batches go on
+    embedding meanwhile)."""
     waiting: queue.Queue[Any] = queue.Queue(maxsize=most)
     closing = threading.Event()
     end = object()
@@ -149,11 +156,11 @@ def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[lis
         return not closing.is_set()
 
     def pull() -> None:
-        source = iter(batches)
+        source = iter(blocks)
         last: Any = end
         try:
-            for batch in source:
-                if not offer(waiting, batch, listening):
+            for block in source:
+                if not offer(waiting, block, listening):
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             last = exc
@@ -161,20 +168,36 @@ def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[lis
             getattr(source, "close", lambda: None)()
         offer(waiting, last, listening)
 
+    def final(item: Any) -> bool:
+        return item is end or isinstance(item, BaseException)
+
     puller = threading.Thread(target=pull, name="ray-backfill-batches", daemon=True)
     puller.start()
+    carried: Any = None  # the block that did not fit the last group: the next one's first
     try:
         while True:
-            group = [waiting.get()]
-            until = time.monotonic() + wait_s
-            while len(group) < most and group[-1] is not end and not isinstance(
-                    group[-1], BaseException):
+            first = carried
+            while first is None:  # a stop does not wait for a block (a block's embedding)
                 try:
-                    group.append(waiting.get(timeout=max(0.0, until - time.monotonic())))
+                    first = waiting.get(timeout=STOP_POLL_S)
+                except queue.Empty:
+                    if stopped():
+                        return
+            group, carried = [first], None
+            batches = 0 if final(group[0]) else size(group[0])
+            until = time.monotonic() + wait_s
+            while batches < most and not final(group[-1]):
+                try:
+                    block = waiting.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
+                if not final(block) and batches + size(block) > most:
+                    carried = block
+                    break
+                group.append(block)
+                batches += 0 if final(block) else size(block)
             last = group[-1]
-            if last is end or isinstance(last, BaseException):
+            if final(last):
                 if group[:-1]:
                     yield group[:-1]
                 if isinstance(last, BaseException):
@@ -183,14 +206,13 @@ def ready_groups(batches: Iterable[T], most: int, wait_s: float) -> Iterator[lis
             yield group
     finally:
         closing.set()
-        puller.join()
+        # the puller ends at its next block; a stop does not wait for it (Ray may be a
+        # block's embedding away): it closes Ray Data's execution when that block comes
+        puller.join(STOP_POLL_S if stopped() else None)
 
 
-def _merged(batches: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Embedded batches as one (the same columns, rows one after another)."""
-    if len(batches) == 1:
-        return batches[0]
-    return {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+def _batches_in(block: dict[str, np.ndarray]) -> int:
+    return len(block["count"])
 
 
 def _items_of(batch: dict[str, np.ndarray], listing: Sequence[models.Record],
@@ -225,7 +247,7 @@ class RayBackfill(Controls):
         self._run_id = uuid.uuid4().hex  # the task workers' key for this run's embedder
         self._passes = 0
         self._write_in_hand = False  # set by an operator's stop(): the group held is written
-        self._ledger: Any = None  # the batches tasks handed on (ray_handoff), at _connect
+        self._ledger: Any = None  # what tasks keep until their blocks leave (ray_handoff)
 
     # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -357,14 +379,16 @@ class RayBackfill(Controls):
         width = settings.concurrency or (
             max(1, int(gpus)) if num_gpus else max(1, int(cpus)))
         # a row is one batch (to_batches), a block several, in hot-first order; a task (or an
-        # actor call) embeds a block a batch at a time and its answer for each batch leaves
-        # as a block of its own (target block size: one byte), so a retried task re-embeds
-        # only the batch it was killed in (ray_handoff)
+        # actor call) embeds a block a batch at a time and answers it as one block, keeping
+        # each batch's answer in the ledger until then, so a retried task re-embeds only the
+        # batch it was killed in (ray_handoff)
         batches = to_batches(listing, self.source.payload_keys(), opts.batch_size)
         per_block = settings.batches_per_block(len(batches), width)
         dataset = ray.data.from_items(batches, override_num_blocks=-(-len(batches) // per_block))
-        dataset.context.target_max_block_size = 1
         dataset.context.print_on_execution_start = not settings.quiet
+        # One operator: nothing to reserve resources between, and the reservation held every
+        # embedding process but one back until the first block came out (a block's time)
+        dataset.context.op_resource_reservation_enabled = False
         stage = dict(embedder_factory=self.embedder_factory, source=self.source, dim=self.dim)
         handoff = dict(ledger=self._ledger, pass_key=pass_key)
         if num_gpus:  # an actor per GPU holds the model on its device (restarted if killed)
@@ -378,9 +402,10 @@ class RayBackfill(Controls):
                 embed_block, fn_kwargs=dict(stage, **handoff, backfill=self._run_id),
                 batch_size=None, batch_format="numpy",
                 compute=ray.data.TaskPoolStrategy(size=width), num_cpus=1)
-        # each packed row comes out as its own block: one batch
+        # each block's answer comes out as one: a packed row per batch. No prefetch: it held
+        # each block until the next was out (ready_groups pulls on a thread of its own)
         yield from dataset.iter_batches(batch_size=None, batch_format="numpy",
-                                        prefetch_batches=1)
+                                        prefetch_batches=0)
 
     def _pass(self) -> int:
         """List, embed on Ray, write; returns how many points it wrote or owes a re-embed."""
@@ -395,7 +420,8 @@ class RayBackfill(Controls):
         pass_key = f"{self._run_id}-{self._passes}"
         # a group waits no longer than the heartbeat's interval for its batches
         groups = ready_groups(self._embedded_batches(listing, pass_key),
-                              self.settings.write_batches, self._heartbeat_interval())
+                              self.settings.write_batches, self._heartbeat_interval(),
+                              size=_batches_in, stopped=self._stop.is_set)
         try:
             for group in groups:
                 self._wait_while_paused()
@@ -433,7 +459,7 @@ class RayBackfill(Controls):
         and the stamp that follow run once for the group."""
         assert self.target is not None
         t0 = time.perf_counter()
-        items, vectors, poison = _items_of(_merged(group), listing, self.source, self.dim)
+        items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
         dead = poison + self.ledger.settle(migrated=outcome.migrated, redo=outcome.redo)
@@ -445,7 +471,7 @@ class RayBackfill(Controls):
         self.stats.skipped += len(outcome.gone)
         self.stats.dead_lettered += len(dead)
         self.stats.redone += len(outcome.redo)
-        self.stats.batches += len(group)
+        self.stats.batches += sum(map(_batches_in, group))
         if self.metrics is not None:
             self.metrics.record_batch(self.migration, written=len(outcome.migrated),
                                       skipped=len(outcome.gone), dead_lettered=len(dead),

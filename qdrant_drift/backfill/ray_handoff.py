@@ -1,34 +1,33 @@
-"""Which batches of a block a Ray task has already handed on, so that a retried task
+"""Embedded batches kept until their block leaves its Ray task, so that a retried task
 re-embeds only the batch it was killed in.
 
-Why blocks of several batches: Ray Data's executor costs the driver about 20 ms per block
-on 2 cores whatever the block holds (32 one-batch blocks: 0.70 s; 4 blocks of 8: 0.14 s,
-benchmarks/README.md), which held a near-free embedder to 0.56x of a bare loop. But Ray
-retries a task, not a batch: it replays a killed task from its start, and without this
-ledger the replay would re-embed every batch of the block that the task had finished.
+Why blocks of several batches, answered as one: Ray Data's executor costs the driver a
+fixed time per block it hands on, whatever the block holds (a scheduling step, metrics,
+the object's reference and metadata, all under the driver's GIL, where the writes run): a
+near-free embedder's 2,000-point backfill took 1.05 s with an output block per batch and
+0.69 s with one per block of eight (benchmarks/README.md). But Ray retries a task, not a
+batch: it replays a killed task from its start, and its output leaves only at its end, so
+without this ledger a kill in the last batch of a block would re-embed the whole block.
 
 How:
-- A task yields one row per batch, and every row leaves as a block of its own (the dataset's
-  target block size is one byte), so Ray stores and reports each batch's output as soon as
-  the task yields it.
-- When the task resumes after a yield, Ray has stored that output and queued it for the
-  driver. The task then marks the batch *handed* in the ledger and waits for the mark, so
-  a kill while embedding batch j always finds j-1 marked.
-- A replay first asks which batches of its block are handed. For each of them it yields an
-  empty row (``count`` 0) instead of embedding it again. Ray keeps the first attempt's
-  output where it reached the driver. A replay also yields as many rows as the first
-  attempt did, which Ray requires of a replayed generator.
+- A task embeds its block a batch at a time. After each batch but the last it hands the
+  batch's answer (a packed row) to the ledger to *keep*, and waits for the ledger to say it
+  has it, so a kill while embedding batch j finds batches 1 to j-1 kept.
+- A task first asks the ledger which batches of its block are kept. A replay takes those
+  answers as they are and embeds only the others.
+- The task yields its block's answer once (one output block, one object to the driver), and
+  when Ray resumes it after that yield, the output is stored: it tells the ledger to
+  *release* the block's batches.
 
-The windows: a kill after a batch's output was stored but before its report reached the
-driver (Ray sends the report asynchronously, and an output under 100 KiB travels inside
-it); and a lost node, whose finished blocks Ray rebuilds by running their tasks again. The
-replay then yields the empty row for a handed batch, its points keep lacking the new
-vector, and the driver's next pass lists and embeds them. The batch is redone later, never
-lost, and nothing stale is written: every write is the target's conditional write.
+The windows: a kill between the store and the release leaves the batches kept until the
+pass ends (``forget``), a few rows; a lost node, whose finished blocks Ray rebuilds by
+running their tasks again, re-embeds them (released already). Either way nothing is lost
+and nothing stale is written: every write is the target's conditional write.
 
-The ledger is a Ray actor with no CPU, one per driver process and Ray job, keyed by pass
-(a batch is named by its first row in the pass's listing). If the actor itself is lost,
-Ray restarts it empty, and a replay then re-embeds its whole block, which is safe.
+The ledger is a Ray actor with no CPU, one per driver process and Ray job, keyed by pass (a
+batch is named by its first row in the pass's listing). It holds at most the answers of the
+blocks being embedded (embedding processes x ``block_batches`` batches). If the actor is
+lost, Ray restarts it empty, and a replay then re-embeds its whole block, which is safe.
 """
 
 from __future__ import annotations
@@ -41,21 +40,27 @@ Row = dict[str, np.ndarray]
 LEDGER_TIMEOUT_S = 30.0  # a ledger call's longest wait (it asks no CPU: normally ~1 ms)
 
 
-class HandedBatches:
-    """The ledger's state: per pass key, the first rows of the batches handed on."""
+class KeptBatches:
+    """The ledger's state: per pass key, the answers of batches whose block has not left
+    its task yet, by the batch's first row."""
 
     def __init__(self) -> None:
-        self._handed: dict[str, set[int]] = {}
+        self._kept: dict[str, dict[int, Row]] = {}
 
-    def hand(self, key: str, first: int) -> None:
-        self._handed.setdefault(key, set()).add(first)
+    def keep(self, key: str, first: int, row: Row) -> None:
+        self._kept.setdefault(key, {})[first] = row
 
-    def handed(self, key: str, firsts: Sequence[int]) -> list[int]:
-        done = self._handed.get(key, set())
-        return [first for first in firsts if first in done]
+    def kept(self, key: str, firsts: Sequence[int]) -> dict[int, Row]:
+        rows = self._kept.get(key, {})
+        return {first: rows[first] for first in firsts if first in rows}
+
+    def release(self, key: str, firsts: Sequence[int]) -> None:
+        rows = self._kept.get(key, {})
+        for first in firsts:
+            rows.pop(first, None)
 
     def forget(self, key: str) -> None:
-        self._handed.pop(key, None)
+        self._kept.pop(key, None)
 
 
 _LEDGERS: dict[str, Any] = {}
@@ -72,30 +77,40 @@ def driver_ledger() -> Any:
     key = f"{context.get_session_name()}/{context.get_job_id()}"
     if key not in _LEDGERS:
         _LEDGERS.clear()  # a ledger of an earlier cluster or job is gone with it
-        actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(HandedBatches)
+        actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(KeptBatches)
         _LEDGERS[key] = actor.remote()
     return _LEDGERS[key]
 
 
-def hand_on_once(block: Mapping[str, np.ndarray], embed: Callable[[int, str], Row],
-                 empty: Callable[[int], Row], ledger: Any, key: str) -> Iterator[Row]:
-    """The rows of one block's batches, each embedded by ``embed(first, records)`` unless
-    an earlier attempt of this task handed it on (then ``empty(first)``), and each marked
-    handed once the task resumes after yielding it."""
+def joined(rows: Sequence[Row]) -> Row:
+    """Packed rows as one (the same columns, rows one after another)."""
+    if len(rows) == 1:
+        return rows[0]
+    return {key: np.concatenate([row[key] for row in rows]) for key in rows[0]}
+
+
+def embed_once(block: Mapping[str, np.ndarray], embed: Callable[[int, str], Row],
+               ledger: Any, key: str) -> Iterator[Row]:
+    """The answer of one block (one row per batch), each batch embedded by
+    ``embed(first, records)`` unless an earlier attempt of this task kept it."""
     firsts = [int(first) for first in block["first"]]
-    done = set(_asked(ledger.handed.remote(key, firsts)) or ())
-    for first, records in zip(firsts, block["records"]):
-        if first in done:
-            yield empty(first)
-            continue
-        yield embed(first, records)
-        _asked(ledger.hand.remote(key, first))
+    kept = _asked(ledger.kept.remote(key, firsts)) or {}
+    rows = []
+    for n, (first, records) in enumerate(zip(firsts, block["records"])):
+        row = kept.get(first)
+        if row is None:
+            row = embed(first, records)
+            if n < len(firsts) - 1:  # the last one leaves with the block at once
+                _asked(ledger.keep.remote(key, first, row))
+        rows.append(row)
+    yield joined(rows)
+    ledger.release.remote(key, firsts)  # resumed: Ray stored the block's answer
 
 
 def _asked(call: Any) -> Any:
     """A ledger call's answer, or None when the ledger does not answer in time. The ledger
     only saves work: without its answer a replay embeds its whole block again, and without
-    a mark a batch may be embedded twice, both safe, so it never holds the embedding up."""
+    a keep a batch may be embedded twice, both safe, so it never holds the embedding up."""
     import ray
 
     try:
@@ -104,4 +119,4 @@ def _asked(call: Any) -> Any:
         return None
 
 
-__all__: Sequence[str] = ("HandedBatches", "driver_ledger", "hand_on_once")
+__all__: Sequence[str] = ("KeptBatches", "driver_ledger", "embed_once", "joined")

@@ -15,10 +15,10 @@ A dataset row is one batch: the index of its first point in the driver's listing
 list of the points' ids and the payload keys the source reads (ids are ints or UUIDs and
 payloads have no fixed Arrow type). A block holds several rows (a task embeds them one after
 another), and the stage answers each with one packed row (:func:`packed`): the batch's first
-index, how many points it holds, their vectors as bytes and their problems as JSON. One row
-per batch is one output block per batch, which is what lets a retried task skip the batches
-it already handed on (:mod:`.ray_handoff`). The driver writes the points it listed, so
-nothing else travels back.
+index, how many points it holds, their vectors as bytes and their problems as JSON. The
+block's rows leave together, as one output block; a retried task re-embeds only the batch
+it was killed in (:mod:`.ray_handoff`). The driver writes the points it listed, so nothing
+else travels back.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 from ..embedders import Embedder
 from .content import ContentSource, no_content_reason
 from .isolation import embed_isolating
-from .ray_handoff import Row, hand_on_once
+from .ray_handoff import Row, embed_once
 
 EmbedderFactory = Callable[[], Embedder]
 
@@ -85,8 +85,8 @@ class EmbedStage:
     """Loads the text of listed points and embeds it a batch at a time, isolating bad items
     (a Ray Data actor, or kept by a task's worker process: :func:`embed_block`).
 
-    Input: a block of :func:`to_batches` rows. Output: a :func:`packed` row per batch, each
-    embedded once per block even when Ray replays the block (:mod:`.ray_handoff`)."""
+    Input: a block of :func:`to_batches` rows. Output: one block of a :func:`packed` row per
+    batch, each batch embedded once even when Ray replays the block (:mod:`.ray_handoff`)."""
 
     def __init__(self, embedder_factory: EmbedderFactory, source: ContentSource, dim: int,
                  ledger: Any = None, pass_key: str = "") -> None:
@@ -98,10 +98,7 @@ class EmbedStage:
 
     def each_batch(self, block: Mapping[str, np.ndarray], ledger: Any,
                    pass_key: str) -> Iterator[Row]:
-        return hand_on_once(block, self.embed, self.empty, ledger, pass_key)
-
-    def empty(self, first: int) -> Row:
-        return packed(first, np.zeros((0, self.dim), dtype=np.float32), [])
+        return embed_once(block, self.embed, ledger, pass_key)
 
     def embed(self, first: int, records: str) -> Row:
         """One batch: its points' vectors (zeros where one cannot be embedded) and
