@@ -277,6 +277,11 @@ def _samples(*points: tuple[float, int]) -> list[Sample]:
     (_samples((0, 0), (10, 100), (250, 100)), 251.0, None),
     # without now (a pure reading of the samples), staleness is not judged
     (_samples((0, 0), (5, 50), (10, 100)), None, 10.0),
+    # a start-up that wrote nothing for 20 s (a model loading, Ray's first block) is not the
+    # pace: the rate runs from the last sample before the writes began (it read 3.3/s)
+    (_samples((0, 0), (10, 0), (20, 0), (25, 50), (30, 100)), 31.0, 10.0),
+    # nothing written yet: a rate of 0, no ETA
+    (_samples((0, 0), (10, 0), (20, 0)), 21.0, 0.0),
 ])
 def test_throughput_is_the_current_runs_rate(samples, now, rate):
     assert throughput(samples, now=now) == rate

@@ -43,7 +43,8 @@ def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
     """Items per second over the last ``window_s`` seconds of the current run's samples
     (None: too few, or, given ``now``, none for ``gap_s``: no worker is running, so there is
     no current rate). A run ends at a gap of ``gap_s`` between samples: a rate taken across
-    the idle time between two runs would understate the one running now."""
+    the idle time between two runs would understate the one running now; its start-up,
+    before its first write, is left out for the same reason."""
     if len(samples) < 2:
         return None
     ordered = sorted(samples, key=lambda s: s.at)
@@ -55,6 +56,10 @@ def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
         if ordered[i].at - ordered[i - 1].at > gap_s:
             start = i
     run = [s for s in ordered[start:] if s.at >= last.at - window_s]
+    # a run's start-up (a model loading, Ray's first block) writes nothing: the rate is the
+    # pace since its writes began (from its last sample before them), not spread over it
+    while len(run) > 2 and run[1].migrated == run[0].migrated:
+        run.pop(0)
     if len(run) < 2:
         return None
     elapsed = last.at - run[0].at
