@@ -398,6 +398,41 @@ def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp
     assert migration.cutover().phase.value == "cut-over"
 
 
+def test_a_text_edit_through_the_wrapper_is_re_embedded_in_the_named_layout_too(tmp_path):
+    # before cut-over the wrapper drops the backfill's vector of an edited text, so the
+    # backfill embeds the new text (the old text's vector passed cut-over and finish)
+    from qdrant_drift import DriftClient
+
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path))
+    migration.fit()
+    migration.start()
+    migration.start_backfill(background=False)
+    app = DriftClient(client, "docs-v2", refresh_interval=0)
+    app.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+    app.set_payload("docs", {"tag": "kept"}, points=[4])  # not the text: its vector is current
+    app.overwrite_payload("docs", {"text": doc_text(5, version=1)}, points=[5])
+    app.batch_update_points("docs", [models.DeletePayloadOperation(
+        delete_payload=models.DeletePayload(keys=["text"], points=[6]))])
+    with pytest.raises(StateError, match="cut-over refused: 3 of 200 points"):
+        migration.cutover()
+    assert migration.start_backfill(background=False).written == 2  # 6 has no text now
+    for i in (3, 5):
+        (point,) = client.retrieve("docs", [i], with_vectors=True)
+        assert np.allclose(point.vector["new"], text_vector(doc_text(i, version=1)), atol=1e-5)
+    (kept,) = client.retrieve("docs", [4], with_vectors=True)
+    assert np.allclose(kept.vector["new"], text_vector(doc_text(4)), atol=1e-5)
+    assert [d["point_id"] for d in migration.dead_letters()] == [6]
+    # after cut-over the new vectors serve: an edit no longer drops one (the point would
+    # vanish from search); as in an app that was never migrated, the text's owner re-embeds
+    migration.cutover(force=True)
+    app.refresh()
+    app.set_payload("docs", {"text": doc_text(7, version=1)}, points=[7])
+    (point,) = client.retrieve("docs", [7], with_vectors=True)
+    assert "new" in point.vector
+
+
 def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
         tmp_path, embedded):
     # blue-green: a copy whose legacy point's payload a plain client edited since is stale;

@@ -85,6 +85,11 @@ ENDED_ADVICE: dict[Phase, str] = {
     Phase.ABANDONED: "start a new one with `qdrant-drift fit`",
 }
 
+# Before cut-over: the legacy side serves what lacks the new vector, and a backfill will
+# embed it (what a wrapped text edit relies on when it drops a stale new vector)
+BEFORE_CUT_OVER = frozenset({Phase.FITTED, Phase.SERVING_ADAPTED, Phase.BACKFILLING,
+                             Phase.ROLLED_BACK})
+
 # The phases a backfill runs in, and what to run in each of the others (said by a backfill
 # refused at its start and by a resume with no backfill to resume).
 BACKFILL_RUNS = (Phase.BACKFILLING, Phase.CUT_OVER)

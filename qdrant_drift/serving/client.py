@@ -46,7 +46,7 @@ from ..store.adapters import load_stored_adapter
 from ..store.collection import STATE_COLLECTION
 from ..store.fleet import load_settings_steps, report_replica_steps
 from ..store.records import abandon_steps, read_routing_state, unknown_migration_note
-from ..migration.phases import ACTIVE, TERMINAL, Phase
+from ..migration.phases import ACTIVE, BEFORE_CUT_OVER, TERMINAL, Phase
 from .surface import ENDS_MIGRATION, SURFACE, Treatment, names_migration, refusal
 from .writes import write_steps
 
@@ -217,6 +217,13 @@ class _Core:
         state = self.routing_state
         return state is not None and state.healthy and state.phase is Phase.FINISHED
 
+    @property
+    def backfill_ahead(self) -> bool:
+        """Is the migration before cut-over (the backfill will still embed what lacks the
+        new vector, and the legacy side serves it meanwhile)?"""
+        state = self.routing_state
+        return state is not None and state.healthy and state.phase in BEFORE_CUT_OVER
+
     def after_blue_green_finish(self, kw: dict[str, Any]) -> dict[str, Any] | None:
         """``kw`` naming the new collection instead of the legacy one, once a blue-green
         migration finished (the legacy collection is dropped, and the app's name for it
@@ -246,7 +253,8 @@ class _Core:
                 yield from self.refresh_steps()
             return (yield call(method, **kw))
         return (yield from write_steps(serving.spec, serving.adapter, method, kw,
-                                       finished=self.finished, abandoned=serving.abandoned))
+                                       finished=self.finished, abandoned=serving.abandoned,
+                                       backfill_ahead=self.backfill_ahead))
 
 
 _NOT_QUERY_ARGS = frozenset(

@@ -294,16 +294,7 @@ def _edits_field(method: str, kwargs: dict[str, Any], field: str) -> bool:
 def _copy_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
     """Ids of the backfill's copies among the points ``selector`` picks in the new
     collection (read before a write that replaces their payloads, stamp included)."""
-    ids: list[Any] = []
-    offset = None
-    while True:
-        page, offset = yield call("scroll", spec.native_collection,
-                                  scroll_filter=_copies_among(selector),
-                                  limit=1024, offset=offset, with_payload=False,
-                                  with_vectors=False)
-        ids.extend(point.id for point in page)
-        if offset is None:
-            return ids
+    return (yield from _ids_matching(spec.native_collection, _copies_among(selector)))
 
 
 def _copies_among(selector: Any) -> models.Filter:
@@ -315,21 +306,27 @@ def _copies_among(selector: Any) -> models.Filter:
 
 
 def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
-                   text_field: str | None = None) -> Steps[Any]:
+                   text_field: str | None = None, *, backfill_ahead: bool = False
+                   ) -> Steps[Any]:
     """Deletes, payload edits and payload indexes reach both collections in the blue-green
     layout (on the new collection only for points it already holds; the backfill copies
     the rest). An edit that may change ``text_field`` (what the backfill embeds) flags the
     backfill's copies it reached: their vectors are of the old text, and the backfill's
     check against the legacy points, which the mirrored payload now equals, counts a
-    flagged copy stale, as it counts one a plain client's edit left behind."""
-    if layout_of(spec).mirror_collection() is None:
-        return (yield call(method, spec.collection, **kwargs))
+    flagged copy stale, as it counts one a plain client's edit left behind. In the named
+    layout, while the backfill is still ahead (``backfill_ahead``: before cut-over), such
+    an edit drops the new vector the backfill gave the points it reached, so the backfill
+    embeds their new text (:func:`_drop_backfilled_steps`)."""
     selector_key = _SELECTOR_KEY.get(method)
+    edits_text = text_field is not None and _edits_field(method, kwargs, text_field)
+    replaces = method in REPLACING
+    if layout_of(spec).mirror_collection() is None:
+        if not (edits_text and backfill_ahead and selector_key in kwargs):
+            return (yield call(method, spec.collection, **kwargs))
+        return (yield from _drop_backfilled_steps(spec, method, kwargs, selector_key))
     native_kwargs = dict(kwargs)
     if selector_key in native_kwargs:
         native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
-    edits_text = text_field is not None and _edits_field(method, kwargs, text_field)
-    replaces = method in REPLACING
     copies = (yield from _copy_ids(spec, native_kwargs[selector_key])) if replaces else []
     # legacy first, then the new collection, one after the other: a backfill copy made
     # in between is caught by the backfill's own check of the legacy point
@@ -352,6 +349,42 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
     return legacy_result
 
 
+def _drop_backfilled_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
+                           selector_key: str) -> Steps[Any]:
+    """A text edit in the named layout, then the new vectors the backfill wrote on the points
+    it reached dropped (with the marker vector), so the backfill embeds their new text: the
+    old text's vector would otherwise pass cut-over. Only the backfill's own (stamped)
+    vectors: an app's new-model vector is the app's to keep.
+
+    Races with a backfill writing those points: its compare-and-set admits a vector only
+    while the point holds the version (the text) it embedded, so one embedded before the
+    edit fails after it, and one that landed before it is dropped here. A replacing write
+    (overwrite, clear) takes the stamp with the payload, so its points are read first."""
+    layout = layout_of(spec)
+    stamped = _copies_among(_existing_only(kwargs[selector_key]))
+    if method in REPLACING:
+        ids = yield from _ids_matching(spec.collection, stamped)
+        stamped = models.Filter(must=[models.HasIdCondition(has_id=ids)]) if ids else None
+    result = yield call(method, spec.collection, **kwargs)
+    if stamped is not None:
+        yield call("delete_vectors", spec.collection,
+                   vectors=list(layout.new_vectors([0.0])),  # the new vector, its marker
+                   points=models.FilterSelector(filter=stamped))
+    return result
+
+
+def _ids_matching(collection: str, scroll_filter: models.Filter) -> Steps[list[Any]]:
+    ids: list[Any] = []
+    offset = None
+    while True:
+        page, offset = yield call("scroll", collection, scroll_filter=scroll_filter,
+                                  limit=1024, offset=offset, with_payload=False,
+                                  with_vectors=False)
+        ids.extend(point.id for point in page)
+        if offset is None:
+            return ids
+
+
 def _migrated_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
     """Ids of the selected points that the new collection already holds."""
     if isinstance(selector, models.PointIdsList):
@@ -364,15 +397,7 @@ def _migrated_ids(spec: MigrationSpec, selector: Any) -> Steps[list[Any]]:
         selector = selector.filter
     if not isinstance(selector, models.Filter):
         return []
-    ids: list[Any] = []
-    offset = None
-    while True:
-        page, offset = yield call("scroll", spec.native_collection, scroll_filter=selector,
-                                  limit=1000, offset=offset, with_payload=False,
-                                  with_vectors=False)
-        ids.extend(p.id for p in page)
-        if offset is None:
-            return ids
+    return (yield from _ids_matching(spec.native_collection, selector))
 
 
 def update_vectors_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
@@ -474,7 +499,8 @@ def _operation_calls(operation: Any, kw: dict[str, Any]) -> tuple[str, dict[str,
 
 
 def batch_update_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
-                       olds: OldSource) -> Steps[list[models.UpdateResult]]:
+                       olds: OldSource, *, backfill_ahead: bool = False
+                       ) -> Steps[list[models.UpdateResult]]:
     """Each operation as its own mirrored call, in order (checked all first: a bad vector
     anywhere writes nothing)."""
     kw = dict(kw)
@@ -489,15 +515,17 @@ def batch_update_steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[st
                     _legacy(spec, adapter, new, olds(index, item.id))
     results = []
     for method, op_kw in operations:
-        results.append((yield from _routed_write(spec, adapter, method, op_kw, olds)))
+        results.append((yield from _routed_write(spec, adapter, method, op_kw, olds,
+                                                 backfill_ahead)))
     return results
 
 
 def _mirror(method: str) -> Callable[..., Steps[Any]]:
     def steps(spec: MigrationSpec, adapter: Adapter | None, kw: dict[str, Any],
-              olds: OldSource) -> Steps[Any]:
+              olds: OldSource, *, backfill_ahead: bool = False) -> Steps[Any]:
         text_field = adapter.info.get(TEXT_FIELD) if adapter is not None else None
-        return (yield from mirrored_steps(spec, method, kw, text_field))
+        return (yield from mirrored_steps(spec, method, kw, text_field,
+                                          backfill_ahead=backfill_ahead))
     return steps
 
 
@@ -515,13 +543,20 @@ WRITES: dict[str, WriteSteps] = {
         "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload",
         "create_payload_index", "delete_payload_index")},
 }
+# the methods whose steps depend on whether the backfill is still ahead (payload edits of
+# the text drop the backfill's vectors in the named layout, see mirrored_steps)
+SEE_THE_BACKFILL = frozenset(("set_payload", "overwrite_payload", "delete_payload",
+                              "clear_payload", "batch_update_points"))
 # the methods that write vectors and so may carry the app's old-model vectors
 TAKES_OLD_VECTORS = frozenset(("upsert", "upload_points", "upload_collection",
                                "update_vectors", "batch_update_points"))
 
 
 def _routed_write(spec: MigrationSpec, adapter: Adapter | None, method: str,
-                  kw: dict[str, Any], olds: OldSource) -> Steps[Any]:
+                  kw: dict[str, Any], olds: OldSource, backfill_ahead: bool) -> Steps[Any]:
+    if method in SEE_THE_BACKFILL:
+        return (yield from WRITES[method](spec, adapter, kw, olds,
+                                          backfill_ahead=backfill_ahead))
     return (yield from WRITES[method](spec, adapter, kw, olds))
 
 
@@ -556,10 +591,11 @@ def after_finish_steps(spec: MigrationSpec, method: str, kw: dict[str, Any]) -> 
 
 def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
                 kw: dict[str, Any], *, finished: bool = False,
-                abandoned: bool = False) -> Steps[Any]:
+                abandoned: bool = False, backfill_ahead: bool = False) -> Steps[Any]:
     """Steps of one write call (``kw``: its arguments by name, ``collection_name`` included;
     ``finished``: the migration is over, only the new side is written; ``abandoned``: it was
-    given up, the call goes through as the app made it)."""
+    given up, the call goes through as the app made it; ``backfill_ahead``: the phase is
+    before cut-over, so the backfill will still embed what lacks the new vector)."""
     kw = dict(kw)
     collection_name = kw.pop("collection_name")
     old_vectors = kw.pop("old_vectors", None)
@@ -574,4 +610,5 @@ def write_steps(spec: MigrationSpec, adapter: Adapter | None, method: str,
         return (yield call(method, collection_name, **kw))
     if finished:
         return (yield from after_finish_steps(spec, method, kw))
-    return (yield from _routed_write(spec, adapter, method, kw, old_source(old_vectors)))
+    return (yield from _routed_write(spec, adapter, method, kw, old_source(old_vectors),
+                                     backfill_ahead))
