@@ -229,12 +229,28 @@ def embedded(tmp_path) -> tuple[Path, list[str]]:
     return db, ["--path", str(db)]
 
 
+def test_start_after_a_rollback_of_a_paused_backfill_says_to_resume(tmp_path, embedded):
+    # start reopens the backfill paused as it was: "runs a worker" alone left a worker
+    # waiting with no word of why
+    _, where = embedded
+    path = str(migration_file(tmp_path))
+    for command in ("fit", "start", "pause", "rollback"):
+        _cli(command, path, *where)
+    said = " ".join(_cli("start", path, *where).split())
+    assert "backfilling (backfill paused)" in said
+    assert f"the backfill is paused (since `qdrant-drift pause`): `qdrant-drift resume {path}" \
+        in said
+
+
 def test_commands_before_any_fit_say_to_run_fit_in_one_line(tmp_path, embedded):
     _, where = embedded
     path = str(migration_file(tmp_path))
     for command in (["cutover"], ["dead-letters"], ["status"], ["finish"], ["pause"]):
         assert "has not been fitted yet: run `qdrant-drift fit` first" in _refused(
             *command, path, *where)
+    # except to someone who wants out: there is nothing to undo
+    assert "nothing to abandon: migration 'docs-v2' was never fitted" in _refused(
+        "abandon", path, *where, "--yes")
 
 
 def test_embedder_dimension_is_checked_by_plan_and_fit_before_anything_is_written(tmp_path):
@@ -683,7 +699,8 @@ def test_sigterm_finishes_the_batch_in_flight_and_checkpoints(tmp_path):
     time.sleep(0.3)
     worker.send_signal(signal.SIGTERM)
     output = worker.communicate(timeout=60)[0].decode()
-    assert worker.returncode == 0 and "stopped" in output, output
+    # stopped, not done: 128 + SIGTERM, so `backfill && cutover` does not go on
+    assert worker.returncode == 128 + signal.SIGTERM and "stopped" in output, output
     client = QdrantClient(path=str(db))
     try:
         progress = Migration(client, path).progress()

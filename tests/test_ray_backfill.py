@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -455,13 +456,41 @@ def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
             break
     driver.terminate()
     said += driver.stdout.readlines()
-    assert driver.wait(60) == 0, b"".join(said).decode()
+    assert driver.wait(60) == 128 + signal.SIGTERM, b"".join(said).decode()
     text = b"".join(said).decode()
     assert "SIGTERM received" not in text and " stopped: " in text
     client = QdrantClient(path=str(db))
     try:
         (worker,) = Migration(client, path).progress().workers
         assert worker.state == "stopped" and not worker.partitions
+    finally:
+        client.close()
+
+
+def test_ctrl_c_while_ray_starts_stops_the_driver_before_its_first_batch(tmp_path):
+    # a Ctrl-C in the first seconds (Ray starting a local instance) was lost: the driver
+    # ran to the end and exited 0
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 3000)
+    path = tmp_path / "m.toml"
+    path.write_text(MIGRATION_FILE)
+    Migration(client, path).fit()
+    Migration(client, path).start()
+    client.close()
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
+         "--engine", "ray"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(4)  # imported and set up; a local Ray instance takes longer to start
+    driver.send_signal(signal.SIGINT)
+    said = driver.communicate(timeout=120)[0].decode()
+    assert driver.returncode == 128 + signal.SIGINT, said
+    assert "signal 2: " in said and " stopped: " in said and "Traceback" not in said, said
+    client = QdrantClient(path=str(db))
+    try:
+        assert Migration(client, path).progress().migrated < 3000
     finally:
         client.close()
 

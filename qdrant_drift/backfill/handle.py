@@ -34,6 +34,8 @@ class BackfillHandle:
             self._error = exc
 
     def progress(self) -> BackfillStats:
+        """This worker's counts (written, skipped, items/s); where the whole collection
+        stands (coverage, ETA) is ``Migration.progress()``."""
         return self.worker.stats
 
     def pause(self) -> None:

@@ -293,7 +293,10 @@ def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
         paused = " (backfill paused)" if record.backfill_paused else ""
         idle = "" if was_paused else " (it was not paused: nothing to resume)"
         console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}{idle}")
-        if action in ("start", "resume") and record.phase is Phase.BACKFILLING:
+        if action == "start" and record.backfill_paused:
+            console.print(f"the backfill is paused (since `qdrant-drift pause`): `qdrant-drift "
+                          f"resume {file}{_where(path, url, grpc)}` lets workers run")
+        elif action in ("start", "resume") and record.phase is Phase.BACKFILLING:
             console.print(f"the backfill is open; `qdrant-drift backfill {file}"
                           f"{_where(path, url, grpc)}` runs a worker (none runs until one is "
                           "started)")
@@ -443,27 +446,39 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
     overrides: dict[str, Any] = {"batch_size": batch_size, "rate_limit": rate_limit}
     if keep_running:
         overrides["exit_when_done"] = False
-    try:
-        worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
-                                           metrics=metrics, quiet=True, **overrides)
-        if hasattr(worker, "connect"):  # Ray: before our handlers (see RayBackfill.connect)
-            worker.connect()
-    except DriftError as exc:
-        fail(exc)
     signals: list[int] = []
+    running: list[Any] = []  # the engine, once there is one
 
     def graceful(signum: int, _frame: Any) -> None:
         # nothing that can raise here (printing to a closed pipe would): the follow loop
         # says it, and the worker finishes its batch, checkpoints and stops
         signals.append(signum)
-        worker.stop()
+        for worker in running:
+            worker.stop()
 
-    previous = {sig: signal.signal(sig, graceful) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # ours from the start (a Ctrl-C while Ray starts was lost), and again after Ray's start,
+    # which puts in a SIGTERM handler of its own that dumps a stack and aborts
+    caught = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, graceful) for sig in caught}
     try:
+        try:
+            worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
+                                               metrics=metrics, quiet=True, **overrides)
+            if hasattr(worker, "connect"):  # Ray: from this (the main) thread, see connect
+                worker.connect()
+                for sig in caught:
+                    signal.signal(sig, graceful)
+        except DriftError as exc:
+            fail(exc)
+        running.append(worker)
+        if signals:  # it came while the engine was set up: stop before the first batch
+            worker.stop()
         _follow(migration, worker, metrics, signals)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if signals:  # stopped, not done: a script's `backfill && cutover` must tell
+        raise typer.Exit(128 + signals[0])
 
 
 def _say(line: str) -> None:
@@ -550,6 +565,8 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
             worker.stop()
             while handle.running:
                 time.sleep(0.1)
+    if len(signals) > told:  # it stopped before the loop looked (a signal during set-up)
+        _say(f"signal {signals[-1]}: stopping")
     try:
         stats = handle.join()
     except DriftError as exc:

@@ -394,7 +394,10 @@ def check_abandon_steps(name: str, state_collection: str = STATE_COLLECTION
                         ) -> Steps[MigrationRecord]:
     """Is ``abandon`` allowed now? (Asked before anything is dropped, or confirmed: a
     finished migration has no new side left to drop, its legacy side is gone.)"""
-    record = yield from require_record(name, state_collection)
+    record = yield from load_record(name, state_collection)
+    if record is None:  # "fit first" would send a user who wants out further in
+        raise StateError(f"nothing to abandon: migration {name!r} was never fitted (there "
+                         "is no record of it)")
     if record.phase is not Phase.ABANDONED:
         check_transition(record.phase, Phase.ABANDONED)
     return record
