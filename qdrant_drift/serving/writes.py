@@ -315,15 +315,15 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
     check against the legacy points, which the mirrored payload now equals, counts a
     flagged copy stale, as it counts one a plain client's edit left behind. In the named
     layout, while the backfill is still ahead (``backfill_ahead``: before cut-over), such
-    an edit drops the new vector the backfill gave the points it reached, so the backfill
-    embeds their new text (:func:`_drop_backfilled_steps`)."""
+    an edit drops the new vector of the points it reached, so the backfill embeds their new
+    text (:func:`_drop_stale_new_vectors_steps`)."""
     selector_key = _SELECTOR_KEY.get(method)
     edits_text = text_field is not None and _edits_field(method, kwargs, text_field)
     replaces = method in REPLACING
     if layout_of(spec).mirror_collection() is None:
         if not (edits_text and backfill_ahead and selector_key in kwargs):
             return (yield call(method, spec.collection, **kwargs))
-        return (yield from _drop_backfilled_steps(spec, method, kwargs, selector_key))
+        return (yield from _drop_stale_new_vectors_steps(spec, method, kwargs, selector_key))
     native_kwargs = dict(kwargs)
     if selector_key in native_kwargs:
         native_kwargs[selector_key] = _existing_only(native_kwargs[selector_key])
@@ -349,27 +349,22 @@ def mirrored_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
     return legacy_result
 
 
-def _drop_backfilled_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
-                           selector_key: str) -> Steps[Any]:
-    """A text edit in the named layout, then the new vectors the backfill wrote on the points
-    it reached dropped (with the marker vector), so the backfill embeds their new text: the
-    old text's vector would otherwise pass cut-over. Only the backfill's own (stamped)
-    vectors: an app's new-model vector is the app's to keep.
+def _drop_stale_new_vectors_steps(spec: MigrationSpec, method: str, kwargs: dict[str, Any],
+                                  selector_key: str) -> Steps[Any]:
+    """A text edit in the named layout, then the new vector (and its marker) of the points
+    it picked dropped, so the backfill embeds their new text: a new vector of the old text
+    is stale whoever wrote it (the backfill, or the app before this edit), and would pass
+    cut-over. Points without one lose nothing.
 
     Races with a backfill writing those points: its compare-and-set admits a vector only
-    while the point holds the version (the text) it embedded, so one embedded before the
-    edit fails after it, and one that landed before it is dropped here. A replacing write
-    (overwrite, clear) takes the stamp with the payload, so its points are read first."""
-    layout = layout_of(spec)
-    stamped = _copies_among(_existing_only(kwargs[selector_key]))
-    if method in REPLACING:
-        ids = yield from _ids_matching(spec.collection, stamped)
-        stamped = models.Filter(must=[models.HasIdCondition(has_id=ids)]) if ids else None
+    while the point lacks one and holds the version (the text) it embedded, so a vector
+    embedded before the edit cannot land after it, and one that landed before it is
+    dropped here. No stamp is read: the backfill stamps after its write, in a call of its
+    own, and a replacing write (overwrite, clear) takes the stamps away."""
     result = yield call(method, spec.collection, **kwargs)
-    if stamped is not None:
-        yield call("delete_vectors", spec.collection,
-                   vectors=list(layout.new_vectors([0.0])),  # the new vector, its marker
-                   points=models.FilterSelector(filter=stamped))
+    yield call("delete_vectors", spec.collection,
+               vectors=list(layout_of(spec).new_vectors([0.0])),  # the new vector, its marker
+               points=kwargs[selector_key])
     return result
 
 
