@@ -455,6 +455,27 @@ def test_a_text_edit_through_the_wrapper_is_re_embedded_in_the_named_layout_too(
     assert "new" in point.vector
 
 
+@pytest.mark.parametrize("layout", ["named", "collection"])
+def test_abandon_while_a_background_backfill_runs_stops_it_quietly(tmp_path, layout):
+    # abandon drops the new vector (or collection) the worker writes to: its next write
+    # fails, and that is the end of the backfill, not an error for join() to raise
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path, layout=layout,
+                                                 embed="slow_embed_texts"))
+    migration.fit()
+    migration.start()
+    handle = migration.start_backfill(background=True)
+    deadline = time.time() + 60
+    while handle.progress().written == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert migration.abandon().phase.value == "abandoned"
+    stats = handle.join(60)
+    assert stats.state == "stopped"
+    info = client.get_collection("docs").config.params.vectors
+    assert "new" not in info and not client.collection_exists("docs_new")
+
+
 def test_finish_refuses_before_it_asks_when_a_plain_client_edited_copied_points(
         tmp_path, embedded):
     # blue-green: a copy whose legacy point's payload a plain client edited since is stale;

@@ -26,7 +26,7 @@ from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.backfill import read_leases, read_samples, read_workers
 from qdrant_drift.lifecycle.commands import pause, resume
-from qdrant_drift.store.records import read_coverage
+from qdrant_drift.store.records import abandon_steps, read_coverage
 
 from .backfill_fixtures import (
     DIM, PayloadEditAfterCopy, build_legacy_collection, build_text_world, doc_text,
@@ -267,6 +267,21 @@ def test_a_stop_while_ray_embeds_a_block_does_not_wait_for_the_block(tmp_path):
     assert time.monotonic() - stopped_at[0] < 1.5
     assert backfill(world).run().written == 256  # the next run lists it all again
     assert wrong_vectors(world) == []
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_abandon_mid_backfill_stops_the_driver_quietly(layout):
+    # abandon drops what the driver writes to: a write that fails on it ends the backfill
+    world = build_text_world(400, layout=layout)
+    abandoned: list[bool] = []
+
+    def abandon_once(engine, outcome):
+        if not abandoned:
+            abandoned.append(True)
+            drive(abandon_steps("upgrade"), world.client)
+
+    stats = backfill(world, write_batches=1, block_batches=1, on_batch=abandon_once).run()
+    assert abandoned and stats.state == "stopped"
 
 
 def test_ready_groups_wait_a_little_for_company_and_raise_what_the_source_raised():

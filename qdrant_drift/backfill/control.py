@@ -17,7 +17,7 @@ from .leases import LeaseBook, ReopenGuard
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
 from .retry import RetryingClient
-from .setup import migration_steps, new_vector_size_steps, runnable_steps
+from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_steps
 from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,15 @@ class Controls:
         self.ledger.bury(d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection)))
         return record
+
+    def _ended_under_it(self) -> bool:
+        """Did the migration leave the backfill phases (rollback, abandon) while this
+        engine ran? Then a write that failed on what that took away (abandon drops the new
+        vector or collection) is the end of the backfill, not an error to raise."""
+        try:
+            return self._record().phase not in RUNNABLE
+        except Exception:  # noqa: BLE001 - unreadable: the original error stands
+            return False
 
     def pause(self) -> None:
         self._paused_locally.set()

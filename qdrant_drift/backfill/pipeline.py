@@ -344,6 +344,9 @@ class BackfillWorker(Controls):
             _drain(to_embed)
         for thread in threads:
             thread.join()
+        if errors and self._ended_under_it():
+            log.info("the migration left the backfill phases: stopping (%r)", errors[0])
+            errors.clear()
         final = "failed" if errors else ("finished" if self._all_done else "stopped")
         try:
             self._finish(final)

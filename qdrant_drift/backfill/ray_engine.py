@@ -523,6 +523,11 @@ class RayBackfill(Controls):
                         done = True
                         break
                 self._stop.wait(self.options.heartbeat_timeout / 4)
+        except Exception as exc:
+            if not self._ended_under_it():
+                failed = True
+                raise
+            log.info("the migration left the backfill phases: stopping (%r)", exc)
         except BaseException:
             failed = True
             raise
