@@ -8,6 +8,7 @@ prefer gRPC), or the ``QDRANT_PATH`` / ``QDRANT_URL`` / ``QDRANT_API_KEY`` varia
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 import warnings
@@ -465,6 +466,8 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
             worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
                                                metrics=metrics, quiet=True, **overrides)
             if hasattr(worker, "connect"):  # Ray: from this (the main) thread, see connect
+                # Ray's native handler would dump a stack on a SIGTERM during its start
+                os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
                 worker.connect()
                 for sig in caught:
                     signal.signal(sig, graceful)
