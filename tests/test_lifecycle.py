@@ -455,6 +455,26 @@ def test_a_text_edit_through_the_wrapper_is_re_embedded_in_the_named_layout_too(
     assert "new" in point.vector
 
 
+def test_no_eta_while_no_worker_writes(tmp_path, monkeypatch):
+    # after a Ctrl-C, status said "ETA 0m05s" with no worker running
+    monkeypatch.setenv("DRIFT_TEST_EMBED_DELAY", "0.3")
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path, embed="slow_embed_texts",
+                                                 sample_size=100))
+    migration.fit()
+    migration.start()
+    handle = migration.start_backfill(background=True, sample_interval_s=0.2)
+    deadline = time.time() + 60
+    while migration.progress().eta_s is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert migration.progress().eta_s is not None  # a worker writes: an ETA
+    handle.stop()
+    assert handle.join(60).state == "stopped"
+    stopped = migration.progress()
+    assert stopped.migrated < 200 and stopped.eta_s is None and stopped.items_per_s is None
+
+
 @pytest.mark.parametrize("layout", ["named", "collection"])
 def test_abandon_while_a_background_backfill_runs_stops_it_quietly(tmp_path, layout):
     # abandon drops the new vector (or collection) the worker writes to: its next write

@@ -282,6 +282,9 @@ def _samples(*points: tuple[float, int]) -> list[Sample]:
     (_samples((0, 0), (10, 0), (20, 0), (25, 50), (30, 100)), 31.0, 10.0),
     # nothing written yet: a rate of 0, no ETA
     (_samples((0, 0), (10, 0), (20, 0)), 21.0, 0.0),
+    # stopped at 10 s, started again at 30 s (within the gap): the new run's pace, not the
+    # two runs' spread over the idle 20 s (it read 5.0/s)
+    (_samples((0, 0), (5, 50), (10, 100), (30, 100), (35, 150), (40, 200)), 41.0, 10.0),
 ])
 def test_throughput_is_the_current_runs_rate(samples, now, rate):
     assert throughput(samples, now=now) == rate

@@ -698,7 +698,9 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
             adapter_problem = f"{exc}: run `qdrant-drift fit` to store a new adapter"
         else:
             report = adapter.quality or {}
-    rate = throughput(samples, now=time.time())
+    # no worker writing, no current rate: an ETA then promised what nothing was doing
+    writing = any(w.alive and w.state in ("starting", "running") for w in workers)
+    rate = throughput(samples, now=time.time()) if writing else None
     router = router or (settings or RouterSettings()).router()
     plan = router.plan(RoutingState(phase=record.phase, coverage=coverage(migrated, total)))
     served: dict[str, int] = {}

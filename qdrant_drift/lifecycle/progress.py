@@ -36,10 +36,14 @@ class WorkerStatus:
 # Workers sample every few seconds (5 by default): this long without any sample means no
 # worker ran, so the samples before such a gap belong to an earlier run.
 RUN_GAP_S = 60.0
+# Between two samples this far apart with nothing written, no worker was writing (a run
+# samples every 5 s by default and writes between): what came before was another run.
+IDLE_S = 15.0
 
 
 def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
-               now: float | None = None, gap_s: float = RUN_GAP_S) -> float | None:
+               now: float | None = None, gap_s: float = RUN_GAP_S,
+               idle_s: float = IDLE_S) -> float | None:
     """Items per second over the last ``window_s`` seconds of the current run's samples
     (None: too few, or, given ``now``, none for ``gap_s``: no worker is running, so there is
     no current rate). A run ends at a gap of ``gap_s`` between samples: a rate taken across
@@ -56,6 +60,12 @@ def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
         if ordered[i].at - ordered[i - 1].at > gap_s:
             start = i
     run = [s for s in ordered[start:] if s.at >= last.at - window_s]
+    # a worker stopped and started again within the gap (Ctrl-C, resume): its samples
+    # either side of a long interval with nothing written belong to two runs
+    for i in range(len(run) - 1, 0, -1):
+        if run[i].migrated == run[i - 1].migrated and run[i].at - run[i - 1].at >= idle_s:
+            run = run[i:]
+            break
     # a run's start-up (a model loading, Ray's first block) writes nothing: the rate is the
     # pace since its writes began (from its last sample before them), not spread over it
     while len(run) > 2 and run[1].migrated == run[0].migrated:
