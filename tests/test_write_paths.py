@@ -198,7 +198,9 @@ def test_a_vector_of_the_wrong_dimension_names_the_vector_and_writes_nothing(she
     points = _points(good)
     points[3] = models.PointStruct(id=FRESH[3], vector={"old": [0.1] * (DIM + 2)})
     with pytest.raises(InvalidVectorsError,
-                       match=rf"vector 'old': expected dimension {DIM}, got {DIM + 2}"):
+                       match=rf"vector 'old': expected dimension {DIM}, got {DIM + 2}: during a "
+                             r"migration the wrapper takes the migrating vector.*as a NEW-model "
+                             r"vector .*pass an old-model vector as old_vectors="):
         client.upsert("docs", points)
     with pytest.raises(InvalidVectorsError, match=r"old_vectors \('old'\): expected dim"):
         client.upsert("docs", _points(good), old_vectors=[[0.5] * 3] * len(FRESH))

@@ -38,15 +38,20 @@ def _label(name: str) -> str:
     return f"{name!r} (the unnamed vector)" if name == DEFAULT_VECTOR else repr(name)
 
 
-def _checked(label: str, value: Any, dim: int | None) -> np.ndarray:
-    """A dense float32 vector of the expected dimension, or an error naming the vector."""
+def _checked(label: str, value: Any, dim: int | None, *,
+             migrating: bool = False) -> np.ndarray:
+    """A dense float32 vector of the expected dimension, or an error naming the vector
+    (``migrating``: it is taken as a new-model vector, which the error says)."""
     vector = dense_vector(value)
     if vector is None:
         raise InvalidVectorsError(f"vector {label} must be a dense vector (a list of floats "
                                   "or a 1-D array)")
     if dim is not None and vector.shape[0] != dim:
+        how = (": during a migration the wrapper takes the migrating vector, under its old "
+               "or new name, as a NEW-model vector (it derives the legacy one); pass an "
+               "old-model vector as old_vectors=" if migrating else "")
         raise InvalidVectorsError(
-            f"vector {label}: expected dimension {dim}, got {vector.shape[0]}")
+            f"vector {label}: expected dimension {dim}, got {vector.shape[0]}{how}")
     if not np.isfinite(vector).all():
         raise InvalidVectorsError(f"vector {label} contains NaN or inf")
     return vector
@@ -57,12 +62,12 @@ def _split_vectors(spec: MigrationSpec, adapter: Adapter | None,
     """(the new-model vector or None, the point's other named vectors)."""
     new_dim = adapter.new_dim if adapter is not None else None
     if not isinstance(vector, dict):
-        return _checked(_label(spec.new_vector), vector, new_dim), {}
+        return _checked(_label(spec.new_vector), vector, new_dim, migrating=True), {}
     named = {k: v for k, v in vector.items() if spec.is_migrating_vector(k)}
     others = {k: v for k, v in vector.items() if k not in named}
     if not named:
         return None, others
-    found = [_checked(_label(k), v, new_dim) for k, v in named.items()]
+    found = [_checked(_label(k), v, new_dim, migrating=True) for k, v in named.items()]
     if any(not np.array_equal(found[0], other) for other in found[1:]):
         raise InvalidVectorsError(
             f"vectors {' and '.join(map(_label, named))} are both the migrating vector "
