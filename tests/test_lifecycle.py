@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -388,18 +389,23 @@ def test_start_and_resume_say_a_worker_runs_only_once_backfill_starts_one(tmp_pa
     assert "nothing to resume" not in _cli("resume", path, *where)
 
 
-def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp_path):
-    # blue-green: the wrapper mirrors a payload edit onto the copy, so the copy equals its
-    # legacy point again; an edit of the text flags the copy, which is then stale all the same
+def _backfilled_with_an_app(tmp_path: Path, layout: str) -> tuple[QdrantClient, Migration, Any]:
+    """A 200-point migration backfilled to the end, and an app's DriftClient on it."""
     from qdrant_drift import DriftClient
 
     client = QdrantClient(":memory:")
     build_legacy_collection(client, 200)
-    migration = Migration(client, migration_file(tmp_path, layout="collection"))
+    migration = Migration(client, migration_file(tmp_path, layout=layout))
     migration.fit()
     migration.start()
     migration.start_backfill(background=False)
-    app = DriftClient(client, "docs-v2", refresh_interval=0)
+    return client, migration, DriftClient(client, "docs-v2", refresh_interval=0)
+
+
+def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp_path):
+    # blue-green: the wrapper mirrors a payload edit onto the copy, so the copy equals its
+    # legacy point again; an edit of the text flags the copy, which is then stale all the same
+    client, migration, app = _backfilled_with_an_app(tmp_path, "collection")
     app.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
     app.set_payload("docs", {"tag": "kept"}, points=[4])  # not the text: the copy is current
     # a replaced payload replaces the copy's stamp too: it must stay the backfill's copy
@@ -417,15 +423,7 @@ def test_a_text_edit_through_the_wrapper_is_re_embedded_like_a_plain_clients(tmp
 def test_a_text_edit_through_the_wrapper_is_re_embedded_in_the_named_layout_too(tmp_path):
     # before cut-over the wrapper drops the backfill's vector of an edited text, so the
     # backfill embeds the new text (the old text's vector passed cut-over and finish)
-    from qdrant_drift import DriftClient
-
-    client = QdrantClient(":memory:")
-    build_legacy_collection(client, 200)
-    migration = Migration(client, migration_file(tmp_path))
-    migration.fit()
-    migration.start()
-    migration.start_backfill(background=False)
-    app = DriftClient(client, "docs-v2", refresh_interval=0)
+    client, migration, app = _backfilled_with_an_app(tmp_path, "named")
     app.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
     app.set_payload("docs", {"tag": "kept"}, points=[4])  # not the text: its vector is current
     app.overwrite_payload("docs", {"text": doc_text(5, version=1)}, points=[5])

@@ -447,9 +447,9 @@ def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
         client.close()
 
 
-def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
-    # how Kubernetes (KubeRay) stops a pod: the driver writes what it holds, hands its
-    # partitions back and says it stopped; Ray's own handler used to dump a stack and abort
+def _started_ray_driver(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen]:
+    """A started 3,000-point migration on embedded Qdrant, and `qdrant-drift backfill
+    --engine ray` just launched on it (a local Ray instance), its output piped."""
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, 3000)
@@ -463,6 +463,13 @@ def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
          "--engine", "ray"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return path, db, driver
+
+
+def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
+    # how Kubernetes (KubeRay) stops a pod: the driver writes what it holds, hands its
+    # partitions back and says it stopped; Ray's own handler used to dump a stack and abort
+    path, db, driver = _started_ray_driver(tmp_path)
     said = []
     for line in driver.stdout:
         said.append(line)
@@ -488,19 +495,7 @@ def test_a_signal_while_ray_starts_stops_the_driver_before_its_first_batch(tmp_p
                                                                            after):
     # a Ctrl-C in the first seconds (Ray starting a local instance) was lost: the driver ran
     # to the end and exited 0; a SIGTERM there met Ray's native handler, which dumped a stack
-    db = tmp_path / "qdrant"
-    client = QdrantClient(path=str(db))
-    build_legacy_collection(client, 3000)
-    path = tmp_path / "m.toml"
-    path.write_text(MIGRATION_FILE)
-    Migration(client, path).fit()
-    Migration(client, path).start()
-    client.close()
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
-         "--engine", "ray"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    path, db, driver = _started_ray_driver(tmp_path)
     time.sleep(after)  # imported and set up; a local Ray instance takes longer to start
     driver.send_signal(signum)
     said = driver.communicate(timeout=120)[0].decode()
