@@ -500,7 +500,8 @@ class RayBackfill(Controls):
     def run(self) -> BackfillStats:
         """Passes until one finds nothing left to write (or until stopped)."""
         self._setup()
-        self._connect()
+        if not self._stop.is_set():  # stopped while Ray started: no second start
+            self._connect()
         self._heartbeat(force=True)
         failed = done = False
         try:

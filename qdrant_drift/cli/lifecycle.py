@@ -461,14 +461,20 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
     # which puts in a SIGTERM handler of its own that dumps a stack and aborts
     caught = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, graceful) for sig in caught}
+    if engine == "ray":  # read when Ray is imported: its native handler would dump a
+        # stack and abort on a SIGTERM during Ray's start, before ours is back
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         try:
             worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
                                                metrics=metrics, quiet=True, **overrides)
             if hasattr(worker, "connect"):  # Ray: from this (the main) thread, see connect
-                # Ray's native handler would dump a stack on a SIGTERM during its start
-                os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
-                worker.connect()
+                try:
+                    worker.connect()
+                except SystemExit as exc:  # ray.init's own SIGTERM handler: sys.exit(15)
+                    if exc.code != signal.SIGTERM:
+                        raise
+                    signals.append(signal.SIGTERM)  # ours, taken while Ray started
                 for sig in caught:
                     signal.signal(sig, graceful)
         except DriftError as exc:
