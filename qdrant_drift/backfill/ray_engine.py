@@ -50,6 +50,7 @@ compare-and-set and is re-embedded in the next pass.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import queue
@@ -537,12 +538,23 @@ class RayBackfill(Controls):
         return self.stats
 
     def connect(self) -> None:
-        """Connect to Ray (or start a local instance) now, from the calling thread, not at
-        ``run``. A command line does it from its main thread before it installs its own
-        SIGTERM and SIGINT handlers: ``ray.init`` puts in one of Ray's that prints a stack
-        and aborts, so a SIGTERM (how Kubernetes stops a pod) wrote nothing held and left
-        this driver listed as running."""
-        self._connect()
+        """Connect to Ray (or start a local instance) now, from the calling (main) thread,
+        keeping the caller's SIGTERM handler. ``ray.init`` puts in one of Ray's, that exits
+        the process (``sys.exit(15)``), first thing: a SIGTERM (how Kubernetes stops a pod)
+        during Ray's start of several seconds then broke ``ray.init`` off half done, and the
+        interpreter crashed at exit (SIGSEGV); after it, the driver wrote nothing it held and
+        stayed listed as running. So Ray is not let set one here (its Python handler; its
+        native one is off where ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER`` is set before Ray's
+        import, as the CLI does)."""
+        utils = importlib.import_module("ray._private.utils")
+        keep = getattr(utils, "set_sigterm_handler", None)
+        if keep is not None:
+            utils.set_sigterm_handler = lambda handler: None
+        try:
+            self._connect()
+        finally:
+            if keep is not None:
+                utils.set_sigterm_handler = keep
 
     def _connect(self) -> None:
         ray = require("ray")
