@@ -457,8 +457,9 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
         for worker in running:
             worker.stop()
 
-    # ours from the start (a Ctrl-C while Ray starts was lost), and again after Ray's start,
-    # which puts in a SIGTERM handler of its own that dumps a stack and aborts
+    # ours from the start (a Ctrl-C while Ray starts was lost); RayBackfill.connect keeps
+    # ours through ray.init where it can, and they are put back after it all the same, and
+    # an exit by Ray's handler taken as our stop, for a Ray that sets its own regardless
     caught = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, graceful) for sig in caught}
     if engine == "ray":  # read when Ray is imported: its native handler would dump a
