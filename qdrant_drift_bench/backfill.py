@@ -35,6 +35,7 @@ from qdrant_drift.adapters import fit
 from qdrant_drift.backfill import BackfillOptions, BackfillWorker, PayloadField, Sweep
 from qdrant_drift.backfill.targets import target_for
 from qdrant_drift.embedders import Embedder, given
+from qdrant_drift.local import is_local
 from qdrant_drift.lifecycle.commands import create, set_phase
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import drive
@@ -106,7 +107,8 @@ def _bare_loop(client: QdrantClient, name: str, texts: Sequence[str], old: np.nd
                embedder: Embedder, batch_size: int) -> dict[str, Any]:
     """Texts in memory, embed, then the worker's own conditional write, batch after batch."""
     source = PayloadField("text")
-    target = target_for(_migration(client, name, old, _dim(embedder)), source)
+    target = target_for(_migration(client, name, old, _dim(embedder)), source,
+                        embedded=is_local(client))
     records = [models.Record(id=i, payload={"text": t}) for i, t in enumerate(texts)]
     written = 0
     start = time.perf_counter()

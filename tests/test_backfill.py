@@ -4,6 +4,7 @@ resurrected or lost, whatever races it, whatever fails, however often it is stop
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,6 +57,54 @@ def test_every_point_ends_with_the_embedding_of_its_text(layout, backend, reques
     assert stats.written == 200 and stats.state == "finished"
     assert wrong_vectors(world) == []
     assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
+class _UpdateSizes:
+    """The embedded client, with the number of points of each ``update_vectors`` request."""
+
+    def __init__(self, client):
+        self._client, self.sizes = client, []
+
+    def __getattr__(self, name):
+        target = getattr(self._client, name)
+        if name != "update_vectors":
+            return target
+
+        def counted(collection_name, points, **kwargs):
+            self.sizes.append(len(points))
+            return target(collection_name, points, **kwargs)
+        return counted
+
+
+def test_on_embedded_qdrant_the_compare_and_set_goes_out_sixteen_points_at_a_time():
+    world = build_text_world(100)
+    client = _UpdateSizes(world.client)
+    stats = run_backfill(client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=40, **FAST))
+    assert stats.written == 100 and wrong_vectors(world) == []
+    assert client.sizes == [16, 16, 8] * 2 + [16, 4]
+
+
+@pytest.mark.parametrize("seconds_per_batch, embedded_in", [
+    (0.0, {"select"}),              # near-free: every batch inline, in the select thread
+    (0.05, {"select", "embed"}),    # slow: the first inline, then in the embed stage
+])
+def test_on_embedded_qdrant_a_near_free_embedder_runs_inline_and_a_slow_one_overlaps(
+        seconds_per_batch, embedded_in):
+    world = build_text_world(120)
+    threads = []
+    known = {doc_text(i): text_vector(doc_text(i)) for i in range(120)}
+
+    def embed(texts):  # a lookup: near-free, and what the sleep adds is all it costs
+        select = threading.current_thread().name.startswith("drift-select")
+        threads.append("select" if select else "embed")
+        time.sleep(seconds_per_batch)
+        return np.stack([known[t] for t in texts])
+
+    stats = run_backfill(world.client, "upgrade", embedder(embed), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, **FAST))
+    assert stats.written == 120 and wrong_vectors(world) == []
+    assert set(threads) == embedded_in and threads[0] == "select", threads
 
 
 def test_blue_green_copies_the_payload_and_marks_the_legacy_point():

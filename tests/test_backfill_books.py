@@ -23,6 +23,7 @@ from qdrant_drift.backfill.ledger import Ledger
 from qdrant_drift.backfill.selection import Batch, select_steps
 from qdrant_drift.backfill.sweep import Sweeps
 from qdrant_drift.backfill.options import BackfillOptions
+from qdrant_drift.backfill.overlap import StageOverlap
 from qdrant_drift.backfill.targets import TidySchedule, target_for
 from qdrant_drift.backfill.content import Item
 from qdrant_drift.migration.layouts import BACKFILL_COPIES, MIGRATED_MARKER, layout_of
@@ -104,6 +105,39 @@ def test_redo_pending_asks_about_the_ids_waiting_for_a_re_embed():
     ledger.settle(migrated=[], redo=[10, 11])
     assert ledger.redo_pending(lambda pid: pid == 11)
     assert not ledger.redo_pending(lambda pid: pid > 20)
+
+
+# -- overlapping the stages ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("embedded, inline_shares, handed_down, inline", [
+    (False, [], 0, False),                    # a server: the threads, from the first batch
+    (False, [0.01] * 3, 0, False),
+    (True, [], 0, True),                      # embedded: the first batches are measured inline
+    (True, [2.0, 2.0], 0, True),              # ... three of them
+    (True, [0.01, 0.01, 0.01], 0, True),      # a near-free embedder: inline
+    (True, [0.2, 0.3, 0.2], 0, True),         # under a quarter of selecting and writing
+    (True, [0.25, 0.3, 0.2], 0, False),       # a quarter: the threads
+    (True, [85.0, 80.0, 90.0], 0, False),     # a model on a CPU
+    (True, [0.01, 9.0, 0.01], 0, True),       # one slow batch (a garbage collection) is not a trend
+    (True, [85.0, 80.0, 90.0], 30, False),
+    (True, [85.0, 80.0, 90.0], 31, True),     # every 32nd batch is measured inline again
+])
+def test_batches_overlap_their_stages_unless_embedded_qdrant_and_the_embedder_is_a_small_share(
+        embedded, inline_shares, handed_down, inline):
+    policy = StageOverlap(embedded=embedded)
+    for share in inline_shares:
+        policy.observe(share * 0.02, 0.02)
+    policy.overlapped = handed_down
+    assert policy.inline_next() is inline
+
+
+def test_a_probe_batch_starts_a_new_count_of_batches_handed_down():
+    policy = StageOverlap(embedded=True)
+    for _ in range(3):
+        assert policy.inline_next()
+        policy.observe(1.0, 0.02)
+    decisions = [policy.inline_next() for _ in range(64)]
+    assert [i for i, inline in enumerate(decisions) if inline] == [31, 63]
 
 
 # -- the lease book ---------------------------------------------------------------------------
@@ -318,6 +352,31 @@ def test_commit_writes_conditionally_then_dead_letters_then_the_checkpoint():
     assert committed.outcome.migrated == [1] and committed.outcome.redo == [2]
     assert committed.dead == [(3, "no text")]
     assert ledger.in_flight == set() and ledger.dead == {3} and list(ledger.redo) == [2]
+
+
+@pytest.mark.parametrize("chunk, embedded, items, sizes", [
+    (None, False, 40, [40]),          # a server: one request for the whole write
+    (None, True, 40, [16, 16, 8]),    # embedded Qdrant: at most 16 points a request
+    (64, False, 130, [64, 64, 2]),    # the Ray driver's group: a batch a request
+    (64, True, 40, [16, 16, 8]),      # ... and on embedded Qdrant the smaller of the two
+    (8, True, 20, [8, 8, 4]),
+])
+def test_a_compare_and_set_goes_out_in_requests_of_the_batch_and_embedded_qdrants_size(
+        chunk, embedded, items, sizes):
+    target = target_for(SPEC, PayloadField("text"), embedded=embedded)
+    written = [Item(i, f"text {i}", f"text {i}") for i in range(items)]
+    steps = target.write_steps(written, np.ones((items, 4), dtype=np.float32), chunk=chunk)
+    requests, answers = [], [None] * len(sizes)
+    request = next(steps)
+    for answer in answers:
+        requests.append(request)
+        request = steps.send(answer)
+    assert [r.method for r in requests] == ["update_vectors"] * len(sizes)
+    assert [len(r.args[1]) for r in requests] == sizes
+    for r in requests:  # each request's filter names exactly the points it carries
+        clauses = r.kwargs["update_filter"].should
+        assert [c.must[0].has_id for c in clauses] == [[p.id] for p in r.args[1]]
+    assert request.method == "retrieve" and len(request.args[1]) == items
 
 
 def test_an_unwritten_batch_is_released_and_its_partition_swept_again_from_the_checkpoint():

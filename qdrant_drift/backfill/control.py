@@ -43,7 +43,8 @@ class Controls:
         self.state_collection, self.worker_id = state_collection, worker_id
         self.metrics, self.on_batch = metrics, on_batch
         self.stats = BackfillStats()
-        base = SerializedClient(client) if is_local(client) else client
+        self._embedded = is_local(client)
+        base = SerializedClient(client) if self._embedded else client
         self.client = RetryingClient(base, max_attempts=options.max_attempts,
                                      max_wait=options.max_retry_wait,
                                      on_retry=self._count_retry)
@@ -70,7 +71,7 @@ class Controls:
         backfill, find the target and the new vector's size, and leave the dead letters out
         of the work. Returns the record."""
         record = self._drive(runnable_steps(self.migration, self.state_collection))
-        self.target = target_for(record.spec, self.source)
+        self.target = target_for(record.spec, self.source, embedded=self._embedded)
         self.dim = self._drive(new_vector_size_steps(record.spec))
         self.ledger.bury(d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection)))

@@ -3,6 +3,8 @@
 Three stages overlap, linked by one-slot queues: *select* (heartbeats and leases, hot ids,
 the sweep, fetching content: :mod:`.selection`), *embed* (the compute-bound part:
 :mod:`.isolation`) and *write* (conditional writes, then the checkpoint: :mod:`.commit`).
+Where overlap cannot pay (embedded Qdrant and an embedder that takes a small share of a
+batch's time: :mod:`.overlap`), the select thread takes a batch through all three itself.
 This module is only the plumbing: threads, timers, stop and pause. The bookkeeping the
 stages share (:class:`.Ledger`, :class:`.LeaseBook`, :class:`.Sweeps`) is pure and guarded
 by one lock that is never held across a call to Qdrant.
@@ -38,6 +40,7 @@ from .isolation import embed_isolating
 from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
 from .options import BackfillOptions, BackfillStats
+from .overlap import StageOverlap
 from .partitions import partition_of
 from .setup import RUNNABLE
 from .selection import Batch, select_steps
@@ -73,6 +76,7 @@ class BackfillWorker(Controls):
         self._abandon = False
         self._lock = threading.Lock()  # guards ledger, leases, sweeps; never across a call
         self.sweeps = Sweeps(self.options.partitions)
+        self._overlap = StageOverlap(embedded=self._embedded)
         self._next_recount = 0.0
         self.spec: MigrationSpec | None = None
 
@@ -178,9 +182,13 @@ class BackfillWorker(Controls):
     # -- select stage --------------------------------------------------------------------
     def _select(self) -> Batch | None:
         assert self.target is not None
-        return self._drive(select_steps(
+        started = time.perf_counter()
+        batch = self._drive(select_steps(
             self.target, self.source, size=self.options.batch_size, order=self.options.order,
             ledger=self.ledger, sweeps=self.sweeps, leases=self.leases, guard=self._lock))
+        if batch is not None:
+            batch.other_seconds = time.perf_counter() - started
+        return batch
 
     def _pace(self, started: float, items: int) -> None:
         rate = self.options.rate_limit
@@ -227,6 +235,10 @@ class BackfillWorker(Controls):
                 emitted += len(batch.items) + len(batch.poison)
                 with self._lock:
                     self._batches_out += 1
+                    inline = self._overlap.inline_next()
+                if inline:
+                    self._inline(batch)
+                    continue
                 while not self._stop.is_set():
                     try:
                         out.put(batch, timeout=0.2)
@@ -235,6 +247,26 @@ class BackfillWorker(Controls):
                         continue
         finally:
             _offer_end(out, listening)
+
+    def _inline(self, batch: Batch) -> None:
+        """Embed and write ``batch`` in the select thread, once the batches handed down the
+        pipeline before it are written (a partition's checkpoints move in order)."""
+        try:
+            while self._batches_out > 1 and not self._stop.is_set():
+                self._written.wait(0.05)
+                self._written.clear()
+            if self._batches_out > 1 or self._abandon:  # stopped first: never written
+                self._release(batch)
+                return
+            self._embed(batch)
+            if self._abandon:
+                self._release(batch)
+                return
+            self._write(batch)
+            with self._lock:
+                self._overlap.observe(batch.embed_seconds, batch.other_seconds)
+        finally:
+            self._settled()
 
     # -- embed stage --------------------------------------------------------------------
     def _embed(self, batch: Batch) -> None:
@@ -282,6 +314,7 @@ class BackfillWorker(Controls):
             self.target, batch, migration=self.migration, state_collection=self.state_collection,
             ledger=self.ledger, leases=self.leases, sweeps=self.sweeps, guard=self._lock))
         outcome, dead = committed.outcome, committed.dead
+        batch.other_seconds += time.perf_counter() - t0
         self.stats.written += len(outcome.migrated)
         self.stats.skipped += len(outcome.gone)
         self.stats.dead_lettered += len(dead)

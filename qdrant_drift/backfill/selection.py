@@ -30,6 +30,7 @@ class Batch:
     ends_pass: bool = False
     vectors: np.ndarray | None = None
     embed_seconds: float = 0.0
+    other_seconds: float = 0.0  # selecting and writing it (what overlap could hide it behind)
     out_of_order: set[Any] = field(default_factory=set)  # hot / redo ids, not from the sweep
 
     @property

@@ -68,11 +68,28 @@ def _same_version(source: ContentSource, item: Item) -> list[models.Condition]:
         key=key, match=models.MatchValue(value=item.version))]
 
 
-class Target:
-    """How the backfill writes one layout (the layout says what "migrated" means)."""
+EMBEDDED_REQUEST_POINTS = 16
+"""Points per compare-and-set request on embedded Qdrant. It checks each point of a request
+against each of the filter's per-point clauses, and keeps the id lists of only its last 32
+``has_id`` conditions ready: a request of more than 32 points rebuilds them for every check.
+Measured (2,000 points, batches of 64): 0.31 s for the compare-and-sets in requests of 64,
+0.21 s of 32, 0.13 s of 16, 0.12 s of 8. A server indexes ids: one request per batch there."""
 
-    def __init__(self, layout: Layout, source: ContentSource) -> None:
+
+class Target:
+    """How the backfill writes one layout (the layout says what "migrated" means).
+    ``request_points``: the most points a compare-and-set request carries (None: no limit;
+    :func:`target_for` sets it for embedded Qdrant)."""
+
+    def __init__(self, layout: Layout, source: ContentSource, *,
+                 request_points: int | None = None) -> None:
         self.layout, self.spec, self.source = layout, layout.spec, source
+        self.request_points = request_points
+
+    def _request_size(self, items: Sequence[Any], chunk: int | None) -> int:
+        """Points per compare-and-set request: ``chunk`` and :attr:`request_points`, the
+        smaller one, else all of them."""
+        return min([n for n in (chunk, self.request_points) if n] or [max(1, len(items))])
 
     def unmigrated(self) -> models.Filter:
         return self.layout.unmigrated_filter()
@@ -127,7 +144,7 @@ class NamedTarget(Target):
                     chunk: int | None = None) -> Steps[Outcome]:
         spec = self.spec
         ids = [item.id for item in items]
-        step = chunk or max(1, len(items))
+        step = self._request_size(items, chunk)
         for first in range(0, len(items), step):  # a compare-and-set per point, per chunk
             yield from self._compare_and_set(items[first:first + step],
                                              vectors[first:first + step])
@@ -209,9 +226,13 @@ _TARGETS: dict[type[Layout], type[Target]] = {NamedLayout: NamedTarget,
                                               BlueGreenLayout: CollectionTarget}
 
 
-def target_for(spec: MigrationSpec, source: ContentSource) -> Target:
+def target_for(spec: MigrationSpec, source: ContentSource, *,
+               embedded: bool = False) -> Target:
+    """How a backfill writes ``spec``'s layout; ``embedded``: to embedded Qdrant (its
+    compare-and-set requests are kept to :data:`EMBEDDED_REQUEST_POINTS` points)."""
     layout = layout_of(spec)
-    return _TARGETS[type(layout)](layout, source)
+    return _TARGETS[type(layout)](layout, source,
+                                  request_points=EMBEDDED_REQUEST_POINTS if embedded else None)
 
 
 @dataclass

@@ -313,7 +313,7 @@ class Migration:
                 return sorted(ids, key=_id_key)
 
     def _target(self) -> Target:
-        return target_for(self.spec, self.source)
+        return target_for(self.spec, self.source, embedded=is_local(self.client))
 
     def _check_texts(self, items: list[Item]) -> None:
         """What ``[source]`` reads from sampled points is text to embed (plan and fit; a
