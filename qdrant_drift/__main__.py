@@ -1,5 +1,5 @@
 """``python -m qdrant_drift``: the CLI."""
 
-from .cli.app import main
+from ._entry import main
 
 main()

@@ -151,3 +151,15 @@ def test_the_cut_over_refusal_says_how_to_get_out(tmp_path):
         migration.cutover()
     assert "qdrant-drift backfill" in str(refused.value)
     assert "dead-letters --requeue" in str(refused.value)
+
+
+def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_traceback():
+    # the interrupt lands 20 ms in: Typer, Rich and qdrant-client take far longer to import
+    program = ("import os, signal, sys, threading\n"
+               "threading.Timer(0.02, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+               "sys.argv = ['qdrant-drift', '--help']\n"
+               "from qdrant_drift._entry import main\n"
+               "main()\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr.strip()) == (130, "aborted")

@@ -14,6 +14,7 @@ import sys
 import click
 import typer
 
+from .._entry import INTERRUPTED
 from . import lifecycle
 from .adapter import adapter_app
 from .bench import bench_app, demo
@@ -69,9 +70,9 @@ def main() -> None:
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    except CLICK_ABORTS:
+    except CLICK_ABORTS as exc:  # a declined prompt (1), or a Ctrl-C Click took (130)
         print("aborted", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
