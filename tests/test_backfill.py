@@ -25,7 +25,7 @@ from qdrant_drift.backfill import (
     run_backfill,
     start_backfill,
 )
-from qdrant_drift.store.backfill import read_leases
+from qdrant_drift.store.backfill import read_leases, read_samples
 from qdrant_drift.local import SerializedClient
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.errors import EmbedderSetupError
@@ -105,6 +105,23 @@ def test_on_embedded_qdrant_a_near_free_embedder_runs_inline_and_a_slow_one_over
                          options=BackfillOptions(batch_size=16, **FAST))
     assert stats.written == 120 and wrong_vectors(world) == []
     assert set(threads) == embedded_in and threads[0] == "select", threads
+
+
+def test_a_start_up_longer_than_a_second_is_followed_by_a_sample_right_before_the_first_write():
+    world = build_text_world(64)
+    calls = []
+
+    def embed(texts):  # the first batch waits like a model loading
+        calls.append(len(texts))
+        time.sleep(1.2 if len(calls) == 1 else 0.0)
+        return embed_texts(texts)
+
+    run_backfill(world.client, "upgrade", embedder(embed), PayloadField("text"),
+                 options=BackfillOptions(batch_size=32, **{**FAST, "sample_interval_s": 30}))
+    samples = drive(read_samples("upgrade"), world.client)
+    # the start, the one right before the first write (the rate is read from there), the end
+    assert [s.migrated for s in samples] == [0, 0, 64]
+    assert samples[1].at - samples[0].at >= 1.2
 
 
 def test_blue_green_copies_the_payload_and_marks_the_legacy_point():

@@ -7,8 +7,13 @@ engine."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from typing import Any
+
+from ..lifecycle.progress import Sample
+from ..store.records import count_migrated
 
 from ..local import SerializedClient, is_local
 from ..sansio import Steps, drive
@@ -21,6 +26,10 @@ from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_st
 from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
+
+# A start-up shorter than this before the first write is not worth a sample of its own
+# (one count of the collection): the first rate read spans at most this much idle time.
+PACE_FROM_S = 1.0
 
 
 class Controls:
@@ -58,6 +67,8 @@ class Controls:
         self._paused_by_state = False  # the state's pause flag, as last read
         self.target: Target | None = None  # where and how it writes, from _open
         self.dim: int | None = None  # the new vector's size, from _open
+        self._sampled_at = -math.inf  # the last progress sample (monotonic)
+        self._writing = False  # this run has begun writing
 
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)
@@ -76,6 +87,38 @@ class Controls:
         self.ledger.bury(d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection)))
         return record
+
+    def _sample(self) -> None:
+        """A progress sample (points migrated, and in all, now): status reads the rate and
+        the ETA off them."""
+        assert self.target is not None
+        migrated, total = self._drive(count_migrated(self.target.spec))
+        self._drive(store.write_sample(self.migration, self.worker_id,
+                                       Sample(at=time.time(), migrated=migrated, total=total),
+                                       self.state_collection))
+        self._sampled_at = time.monotonic()
+
+    def _writes_begin(self) -> None:
+        """Before each write: sample once more right before the run's first, unless the
+        last sample is under :data:`PACE_FROM_S` old. The rate status reads starts at the
+        last sample before the writes (:func:`~..lifecycle.progress.throughput` drops the
+        flat ones before it); a start-up (a model loading, Ray's first block) left that one
+        up to ``sample_interval_s`` before the first write, and the rate read across it
+        undercounted by as much: early in a run the ETA was several times too long."""
+        if self._writing:
+            return
+        self._writing = True
+        if time.monotonic() - self._sampled_at >= PACE_FROM_S:
+            self._sample()
+
+    def _pace(self, started: float, items: int) -> None:
+        """Wait as long as ``rate_limit`` (items per second) asks, ``items`` handed on since
+        ``started`` (monotonic)."""
+        rate = self.options.rate_limit
+        if rate:
+            wait = items / rate - (time.monotonic() - started)
+            if wait > 0:
+                self._stop.wait(wait)
 
     def _ended_under_it(self) -> bool:
         """Did the migration leave the backfill phases (rollback, abandon) while this

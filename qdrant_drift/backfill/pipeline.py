@@ -27,12 +27,11 @@ from typing import Any, Callable
 
 from ..embedders import Embedder
 from .handoff import offer
-from ..lifecycle.progress import Sample, WorkerStatus
+from ..lifecycle.progress import WorkerStatus
 from ..migration.spec import MigrationSpec
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
-from ..store.records import count_migrated
 from .commit import commit_steps, release
 from .control import Controls
 from .content import ContentSource
@@ -164,13 +163,6 @@ class BackfillWorker(Controls):
         if self.stats.state != state:
             self._report(state)
 
-    def _sample(self) -> None:
-        assert self.spec is not None
-        migrated, total = self._drive(count_migrated(self.spec))
-        sample = Sample(at=time.time(), migrated=migrated, total=total)
-        self._drive(store.write_sample(self.migration, self.worker_id, sample,
-                                       self.state_collection))
-
     def _refresh_hot(self) -> None:
         hits = self._drive(read_hot_steps(self.migration, self.state_collection))
         p = self.options.partitions
@@ -189,13 +181,6 @@ class BackfillWorker(Controls):
         if batch is not None:
             batch.other_seconds = time.perf_counter() - started
         return batch
-
-    def _pace(self, started: float, items: int) -> None:
-        rate = self.options.rate_limit
-        if rate:
-            wait = items / rate - (time.monotonic() - started)
-            if wait > 0:
-                self._stop.wait(wait)
 
     def _select_loop(self, out: "queue.Queue[Batch | None]",
                      listening: Callable[[], bool]) -> None:
@@ -310,6 +295,7 @@ class BackfillWorker(Controls):
     def _write(self, batch: Batch) -> None:
         assert self.target is not None
         t0 = time.perf_counter()
+        self._writes_begin()
         committed = self._drive(commit_steps(
             self.target, batch, migration=self.migration, state_collection=self.state_collection,
             ledger=self.ledger, leases=self.leases, sweeps=self.sweeps, guard=self._lock))

@@ -65,12 +65,11 @@ import numpy as np
 from qdrant_client.http import models
 
 from ..extras import require
-from ..lifecycle.progress import Sample, WorkerStatus
+from ..lifecycle.progress import WorkerStatus
 from ..sansio import Steps, call
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
-from ..store.records import count_migrated
 from .control import Controls
 from .handoff import offer
 from .content import ContentSource, Item
@@ -329,13 +328,6 @@ class RayBackfill(Controls):
             heartbeat_age_s=0.0, processed=self.stats.processed, state=state,
         ), self.state_collection))
 
-    def _sample(self) -> None:
-        assert self.target is not None
-        migrated, total = self._drive(count_migrated(self.target.spec))
-        self._drive(store.write_sample(self.migration, self.worker_id,
-                                       Sample(at=time.time(), migrated=migrated, total=total),
-                                       self.state_collection))
-
     def _wait_while_paused(self) -> None:
         while self.paused and not self._stop.is_set():
             self._stop.wait(0.2)
@@ -439,13 +431,6 @@ class RayBackfill(Controls):
             self._ledger.forget.remote(pass_key)
         return self.stats.written + self.stats.redone - before
 
-    def _pace(self, started: float, items: int) -> None:
-        rate = self.options.rate_limit
-        if rate:
-            wait = items / rate - (time.monotonic() - started)
-            if wait > 0:
-                self._stop.wait(wait)
-
     def _write(self, group: Sequence[dict[str, np.ndarray]],
                listing: Sequence[models.Record]) -> None:
         """One write group: a conditional write of its points, then its dead letters and one
@@ -460,6 +445,7 @@ class RayBackfill(Controls):
         and the stamp that follow run once for the group."""
         assert self.target is not None
         t0 = time.perf_counter()
+        self._writes_begin()
         items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
