@@ -125,6 +125,10 @@ class MigrationFileError(DriftError, ValueError):
         )
 
 
+class InvalidOptionError(DriftError, ValueError):
+    """An option given in code or on the command line is out of its range."""
+
+
 class BackfillError(DriftError):
     """The backfill cannot go on (a permanent fault, or the migration is not backfilling)."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -163,3 +164,25 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr.strip()) == (130, "aborted")
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--batch-size", "0"], "error: batch_size, partitions and unwritten_batches must be 1 or "
+                            "more, got 0, 1 and 1"),
+    (["--rate-limit", "-1"], "error: rate_limit must be above 0 items/s (or None for no limit), "
+                             "got -1"),
+    (["--metrics-port", "99999"], "error: Invalid value for '--metrics-port'"),
+    (["--metrics-port", "{busy}"], "error: cannot serve metrics on port {busy}: Address already "
+                                   "in use"),
+])
+def test_an_option_out_of_range_is_one_line_not_a_traceback(tmp_path, flags, says):
+    path, db = started_migration(tmp_path, n=120)
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = subprocess.run(cli("backfill", str(path), "--path", str(db),
+                                  *(f.format(busy=port) for f in flags)),
+                              cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert says.format(busy=port) in " ".join(done.stderr.split()), done.stderr

@@ -447,9 +447,11 @@ def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
         client.close()
 
 
-def _started_ray_driver(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen]:
+def _started_ray_driver(tmp_path: Path, *args: str
+                        ) -> tuple[Path, Path, subprocess.Popen]:
     """A started 3,000-point migration on embedded Qdrant, and `qdrant-drift backfill
-    --engine ray` just launched on it (a local Ray instance), its output piped."""
+    --engine ray [args]` just launched on it (a local Ray instance unless ``args`` say
+    --address), in a process group of its own, its output piped."""
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, 3000)
@@ -460,8 +462,8 @@ def _started_ray_driver(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen]:
     client.close()
     driver = subprocess.Popen(
         [sys.executable, "-m", "qdrant_drift", "backfill", str(path), "--path", str(db),
-         "--engine", "ray"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+         "--engine", "ray", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     return path, db, driver
 
@@ -489,15 +491,22 @@ def test_sigterm_stops_a_ray_driver_gracefully(tmp_path):
         client.close()
 
 
-@pytest.mark.parametrize("signum, after", [(signal.SIGINT, 4), (signal.SIGTERM, 6)],
-                         ids=["ctrl-c", "sigterm"])
-def test_a_signal_while_ray_starts_stops_the_driver_before_its_first_batch(tmp_path, signum,
-                                                                           after):
+@pytest.mark.parametrize("signum, after, group", [
+    (signal.SIGINT, 4, False), (signal.SIGTERM, 6, False), (signal.SIGTERM, 5, True),
+    (signal.SIGTERM, 8, True)], ids=["ctrl-c", "sigterm", "sigterm-to-the-group",
+                                     "sigterm-to-the-group-later"])
+def test_a_signal_while_ray_starts_stops_the_driver_before_its_first_batch(
+        tmp_path, signum, after, group):
     # a Ctrl-C in the first seconds (Ray starting a local instance) was lost: the driver ran
-    # to the end and exited 0; a SIGTERM there met Ray's native handler, which dumped a stack
+    # to the end and exited 0; a SIGTERM there met Ray's native handler, which dumped a
+    # stack; a SIGTERM to the whole group (timeout, systemd) killed Ray's own processes
+    # under the driver, which then hung or died with exit 1 a minute later
     path, db, driver = _started_ray_driver(tmp_path)
     time.sleep(after)  # imported and set up; a local Ray instance takes longer to start
-    driver.send_signal(signum)
+    if group:
+        os.killpg(driver.pid, signum)
+    else:
+        driver.send_signal(signum)
     said = driver.communicate(timeout=120)[0].decode()
     assert driver.returncode == 128 + signum, said
     assert f"signal {int(signum)}: " in said and " stopped: " in said, said
@@ -507,6 +516,25 @@ def test_a_signal_while_ray_starts_stops_the_driver_before_its_first_batch(tmp_p
         assert Migration(client, path).progress().migrated < 3000
     finally:
         client.close()
+
+
+def test_a_stop_while_the_driver_waits_for_a_ray_that_never_answers_ends_it_at_once(tmp_path):
+    # nothing listens at port 9: ray.init retried for ever, deaf to Ctrl-C and SIGTERM
+    path, db, driver = _started_ray_driver(tmp_path, "--address", "127.0.0.1:9")
+    time.sleep(5)
+    stopped = time.monotonic()
+    driver.send_signal(signal.SIGINT)
+    said = driver.communicate(timeout=60)[0].decode()
+    assert driver.returncode == 128 + signal.SIGINT, said
+    assert time.monotonic() - stopped < 10 and " stopped: 0 written" in said, said
+
+
+def test_a_wrong_ray_address_is_one_clear_error(tmp_path):
+    path, db, driver = _started_ray_driver(tmp_path, "--address", "garbage")
+    said = driver.communicate(timeout=120)[0].decode()
+    assert driver.returncode == 2, said
+    assert "could not reach Ray at garbage: Invalid address format" in said, said
+    assert "Traceback" not in said, said
 
 
 def test_an_unknown_engine_is_one_clear_error(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from ..errors import InvalidOptionError
 from .ordering import HotFirst, OrderPolicy
 
 
@@ -26,9 +27,12 @@ class BackfillOptions:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.partitions < 1 or self.unwritten_batches < 1:
-            raise ValueError("batch_size, partitions and unwritten_batches must be positive")
+            raise InvalidOptionError(
+                f"batch_size, partitions and unwritten_batches must be 1 or more, got "
+                f"{self.batch_size}, {self.partitions} and {self.unwritten_batches}")
         if self.rate_limit is not None and self.rate_limit <= 0:
-            raise ValueError("rate_limit must be positive (or None for no limit)")
+            raise InvalidOptionError(f"rate_limit must be above 0 items/s (or None for no "
+                                     f"limit), got {self.rate_limit:g}")
 
 
 @dataclass

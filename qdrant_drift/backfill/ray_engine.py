@@ -54,6 +54,7 @@ import importlib
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -64,6 +65,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 from qdrant_client.http import models
 
+from ..errors import BackfillError, InvalidOptionError
 from ..extras import require
 from ..lifecycle.progress import WorkerStatus
 from ..sansio import Steps, call
@@ -87,7 +89,10 @@ log = logging.getLogger(__name__)
 # the listing reads every page anyway; embedded Qdrant scans the collection once per filtered
 # page, so pages are large
 SWEEP_PAGE = 4096
-STOP_POLL_S = 0.2  # how often a driver waiting for Ray's next block looks for a stop
+STOP_POLL_S = 0.2  # how often a driver waiting for Ray (its start, its next block) looks for a stop
+# Ray's local start takes 5-30 s on a busy machine; a cluster answers in seconds. Past this
+# the address is wrong or the cluster is down.
+CONNECT_TIMEOUT_S = 120.0
 
 T = TypeVar("T")
 
@@ -120,10 +125,11 @@ class RaySettings:
 
     def __post_init__(self) -> None:
         if self.pass_items < 1 or (self.concurrency is not None and self.concurrency < 1):
-            raise ValueError("pass_items and concurrency must be positive")
+            raise InvalidOptionError(f"pass_items and concurrency must be 1 or more, got "
+                                     f"{self.pass_items} and {self.concurrency}")
         for name in ("write_batches", "block_batches"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be 1 or more, got {getattr(self, name)}")
+                raise InvalidOptionError(f"{name} must be 1 or more, got {getattr(self, name)}")
 
     def batches_per_block(self, batches: int, width: int) -> int:
         """Batches in each block of a pass: ``block_batches``, fewer when the pass's
@@ -237,6 +243,8 @@ class RayBackfill(Controls):
                  ray: RaySettings | None = None, state_collection: str = STATE_COLLECTION,
                  worker_id: str | None = None, metrics: Any = None,
                  on_batch: Callable[["RayBackfill", Outcome], None] | None = None) -> None:
+        # read when Ray is imported: its native handler dumps a stack and aborts on a SIGTERM
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         require("ray")  # a missing extra is one clear line before anything starts
         self._init_engine(client, migration, source, options or BackfillOptions(),
                           state_collection=state_collection,
@@ -248,6 +256,7 @@ class RayBackfill(Controls):
         self._passes = 0
         self._write_in_hand = False  # set by an operator's stop(): the group held is written
         self._ledger: Any = None  # what tasks keep until their blocks leave (ray_handoff)
+        self._started: threading.Event | None = None  # set when connect's ray.init is done
 
     # -- control (the same as a worker's, so a BackfillHandle drives either) -------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -488,7 +497,7 @@ class RayBackfill(Controls):
         """Passes until one finds nothing left to write (or until stopped)."""
         self._setup()
         if not self._stop.is_set():  # stopped while Ray started: no second start
-            self._connect()
+            self.connect()
         self._heartbeat(force=True)
         failed = done = False
         try:
@@ -521,38 +530,102 @@ class RayBackfill(Controls):
             raise
         finally:
             self._finish("failed" if failed else ("finished" if done else "stopped"))
+            if self.settings.quiet:  # a stop leaves Ray Data's execution to close in the
+                # background, after Ray's own shutdown at exit: what it says then is noise
+                logging.getLogger("ray.data").setLevel(logging.CRITICAL)
         return self.stats
 
     def connect(self) -> None:
-        """Connect to Ray (or start a local instance) now, from the calling (main) thread,
-        keeping the caller's SIGTERM handler. ``ray.init`` puts in one of Ray's, that exits
-        the process (``sys.exit(15)``), first thing: a SIGTERM (how Kubernetes stops a pod)
-        during Ray's start of several seconds then broke ``ray.init`` off half done, and the
-        interpreter crashed at exit (SIGSEGV); after it, the driver wrote nothing it held and
-        stayed listed as running. So Ray is not let set one here (its Python handler; its
-        native one is off where ``RAY_DISABLE_FAILURE_SIGNAL_HANDLER`` is set before Ray's
-        import, as the CLI does)."""
+        """Connect to Ray (or start a local instance) now, keeping the caller's SIGTERM
+        handler, and give up at once on a stop. ``run`` does it too; call it first from the
+        main thread to pay Ray's start before anything else (the CLI does).
+
+        ``ray.init`` runs on a thread of its own while this one waits for it, for a stop,
+        or for :data:`CONNECT_TIMEOUT_S`; that thread then stays, parked, for the life of
+        the process (a local Ray's processes get the parent-death signal when the thread
+        that started them ends: they died with it). A SIGTERM sent to the process group (``timeout``,
+        systemd) during a local start kills Ray's own processes as well, and ``ray.init``
+        then waited 10 to 60 s for them before failing; at an address where nothing
+        listens it waited for ever, deaf to signals. A stop now returns at once and
+        :attr:`starting` says a start was left behind: a process about to exit must not wait
+        for it (the CLI ends with ``os._exit``). A failure is one :class:`BackfillError`
+        line. Ray is not let set its own SIGTERM handler (``ray.init`` puts in one that exits
+        the process first thing: a SIGTERM then broke the start off half done and the
+        interpreter crashed at exit), and its native failure handler, which dumps a stack
+        and aborts, is off where Ray is first imported by this engine."""
+        if self._ledger is not None or self._stop.is_set():
+            return
         utils = importlib.import_module("ray._private.utils")
         keep = getattr(utils, "set_sigterm_handler", None)
         if keep is not None:
             utils.set_sigterm_handler = lambda handler: None
-        try:
-            self._connect()
-        finally:
-            if keep is not None:
-                utils.set_sigterm_handler = keep
+        failed: list[BaseException] = []
+        started = threading.Event()
 
-    def _connect(self) -> None:
+        def start() -> None:
+            # Ray's processes inherit this thread's signal mask: they block SIGINT already
+            # (Ray's own doing), and SIGTERM too from here, so that a SIGTERM to the whole
+            # process group (timeout, systemd) reaches the driver alone
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                initialised = self._connect()
+            except BaseException as exc:  # noqa: BLE001 - reported by the waiting thread
+                failed.append(exc)
+                return
+            finally:
+                started.set()
+            if initialised:  # Ray's local processes die with the thread that started them
+                threading.Event().wait()  # (Linux's parent-death signal): it stays, parked
+
+        self._started = started
+        threading.Thread(target=start, daemon=True, name="drift-ray-start").start()
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while (not started.is_set() and not self._stop.is_set()
+               and time.monotonic() < deadline):
+            started.wait(STOP_POLL_S)
+        if not started.is_set():
+            if self._stop.is_set():
+                return  # run() writes nothing; the start is left to the exiting process
+            address = self.settings.address
+            late = ("a local Ray instance did not start" if address is None
+                    else f"Ray at {address} did not answer")
+            raise BackfillError(f"{late} within {CONNECT_TIMEOUT_S:.0f} s: is the cluster up, "
+                                f"and is the address right?")
+        if keep is not None:
+            utils.set_sigterm_handler = keep
+        if failed and not self._stop.is_set():
+            reason = str(failed[0]).strip().splitlines()
+            raise BackfillError(f"could not {self._start_or_reach()}: "
+                                f"{reason[0] if reason else type(failed[0]).__name__}"
+                                ) from failed[0]
+
+    @property
+    def starting(self) -> bool:
+        """A start of Ray that a stop gave up on is still running (see :meth:`connect`)."""
+        return self._started is not None and not self._started.is_set()
+
+    def _start_or_reach(self) -> str:
+        address = self.settings.address
+        return "start a local Ray instance" if address is None else f"reach Ray at {address}"
+
+    def _connect(self) -> bool:
+        """Ray up (``ray.init`` unless it is), Ray Data quiet, the ledger actor; whether it
+        called ``ray.init``."""
         ray = require("ray")
         quiet = self.settings.quiet
-        if not ray.is_initialized():
+        initialised = not ray.is_initialized()
+        if initialised:
             ray.init(address=self.settings.address, include_dashboard=False,
                      log_to_driver=False, logging_level=logging.ERROR if quiet else logging.INFO)
+        # a Ray call once this Ray is shut down (Ray Data's pulling thread, at the exit after
+        # a stop) fails instead of starting a second local instance in the background
+        importlib.import_module("ray._private.auto_init_hook").enable_auto_connect = False
         if quiet:  # Ray Data sets its loggers up again per dataset, from this variable
             os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
             logging.getLogger("ray.data").setLevel(logging.ERROR)
         ray.data.DataContext.get_current().enable_progress_bars = False
         self._ledger = driver_ledger()
+        return initialised
 
     def _finish(self, state: str) -> None:
         """Hand the partitions back at once (no waiting for the lease to expire)."""

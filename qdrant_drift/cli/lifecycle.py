@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -419,11 +420,12 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
              batch_size: Optional[int] = typer.Option(None, help="overrides [backfill]"),
              rate_limit: Optional[float] = typer.Option(None, help="items/s, overrides [backfill]"),
              metrics_port: Optional[int] = typer.Option(
-                 None, help="serve Prometheus metrics on this port"),
+                 None, min=0, max=65535, help="serve Prometheus metrics on this port"),
              keep_running: bool = typer.Option(
                  False, help="keep polling for new work after the backfill is done"),
              engine: str = typer.Option(
-                 "worker", help="worker (this process) or ray (Ray Data actors embed)"),
+                 "worker", help="worker (this process) or ray (Ray Data embeds: tasks, or "
+                 "an actor per GPU)"),
              address: Optional[str] = typer.Option(
                  None, help="the Ray cluster (auto, ray://head:10001); none: a local one")
              ) -> None:
@@ -442,13 +444,18 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
 
     metrics = DriftMetrics()
     if metrics_port is not None:
-        metrics.serve(metrics_port)
+        try:
+            metrics.serve(metrics_port)
+        except (OSError, OverflowError) as exc:  # in use, or not a port
+            fail(DriftError(f"cannot serve metrics on port {metrics_port}: "
+                            f"{getattr(exc, 'strerror', None) or exc}"))
         console.print(f"metrics on :{metrics_port}/metrics")
     overrides: dict[str, Any] = {"batch_size": batch_size, "rate_limit": rate_limit}
     if keep_running:
         overrides["exit_when_done"] = False
     signals: list[int] = []
     running: list[Any] = []  # the engine, once there is one
+    worker: Any = None
 
     def graceful(signum: int, _frame: Any) -> None:
         # nothing that can raise here (printing to a closed pipe would): the follow loop
@@ -458,37 +465,42 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
             worker.stop()
 
     # ours from the start (a Ctrl-C while Ray starts was lost); RayBackfill.connect keeps
-    # ours through ray.init where it can, and they are put back after it all the same, and
-    # an exit by Ray's handler taken as our stop, for a Ray that sets its own regardless
+    # Ray from putting in its own, and gives up on Ray's start when one comes
     caught = (signal.SIGTERM, signal.SIGINT)
     previous = {sig: signal.signal(sig, graceful) for sig in caught}
-    if engine == "ray":  # read when Ray is imported: its native handler would dump a
-        # stack and abort on a SIGTERM during Ray's start, before ours is back
-        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         try:
             worker = migration.backfill_engine(engine, address=address, worker_id=worker_id,
                                                metrics=metrics, quiet=True, **overrides)
+            running.append(worker)
+            if signals:  # it came while the engine was set up: stop before the first batch
+                worker.stop()
             if hasattr(worker, "connect"):  # Ray: from this (the main) thread, see connect
-                try:
-                    worker.connect()
-                except SystemExit as exc:  # ray.init's own SIGTERM handler: sys.exit(15)
-                    if exc.code != signal.SIGTERM:
-                        raise
-                    signals.append(signal.SIGTERM)  # ours, taken while Ray started
-                for sig in caught:
-                    signal.signal(sig, graceful)
+                worker.connect()
         except DriftError as exc:
             fail(exc)
-        running.append(worker)
-        if signals:  # it came while the engine was set up: stop before the first batch
-            worker.stop()
         _follow(migration, worker, metrics, signals)
+        if signals:  # stopped, not done: a script's `backfill && cutover` must tell
+            raise typer.Exit(128 + signals[0])
+    except typer.Exit as exc:
+        _exit_now_if_ray_is_still_starting(migration, worker, exc.exit_code)
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if signals:  # stopped, not done: a script's `backfill && cutover` must tell
-        raise typer.Exit(128 + signals[0])
+
+
+def _exit_now_if_ray_is_still_starting(migration: Migration, worker: Any, code: int) -> None:
+    """A stop or a timeout gave up on Ray's start, which goes on in a thread: exit now,
+    rather than wait for it (for ever, at an address where nothing listens) or let the
+    interpreter's exit run into it half done (it crashed there). The engine has stopped
+    and reported so; the client is closed first."""
+    if not getattr(worker, "starting", False):
+        return
+    migration.client.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _say(line: str) -> None:
