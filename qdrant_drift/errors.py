@@ -9,6 +9,7 @@ one type; the subclasses say which promise was broken. The whole tree lives in t
     ├── AdapterFileError
     ├── MissingDependencyError     (also an ImportError)
     ├── MigrationFileError         (also a ValueError)
+    ├── InvalidOptionError         (also a ValueError)
     ├── EmbedderSetupError
     ├── StateError
     ├── BackfillError
