@@ -17,7 +17,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 from rich.console import Console
 
-from qdrant_drift.cli.lifecycle import _figure, status_table
+from qdrant_drift.cli.lifecycle import _figure, _share, status_table
 from qdrant_drift.errors import StateError
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.lifecycle.progress import Progress
@@ -167,8 +167,7 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--batch-size", "0"], "error: batch_size, partitions and unwritten_batches must be 1 or "
-                            "more, got 0, 1 and 1"),
+    (["--batch-size", "0"], "error: Invalid value for '--batch-size'"),
     (["--rate-limit", "-1"], "error: rate_limit must be above 0 items/s (or None for no limit), "
                              "got -1"),
     (["--metrics-port", "99999"], "error: Invalid value for '--metrics-port'"),
@@ -186,3 +185,11 @@ def test_an_option_out_of_range_is_one_line_not_a_traceback(tmp_path, flags, say
                               cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert says.format(busy=port) in " ".join(done.stderr.split()), done.stderr
+
+
+@pytest.mark.parametrize("part, whole, shown", [
+    (1999, 2000, "99.9%"), (2000, 2000, "100.0%"), (300, 2000, "15.0%"), (57, 100, "57.0%"),
+    (1, 3, "33.3%"), (0, 0, "100.0%"),
+])
+def test_coverage_is_shown_rounded_down_so_100_percent_means_every_point(part, whole, shown):
+    assert _share(part, whole) == shown

@@ -457,12 +457,13 @@ def test_no_eta_while_no_worker_writes(tmp_path, monkeypatch):
     # after a Ctrl-C, status said "ETA 0m05s" with no worker running
     monkeypatch.setenv("DRIFT_TEST_EMBED_DELAY", "0.3")
     client = QdrantClient(":memory:")
-    build_legacy_collection(client, 200)
+    build_legacy_collection(client, 400)
     migration = Migration(client, migration_file(tmp_path, embed="slow_embed_texts",
                                                  sample_size=100))
     migration.fit()
     migration.start()
-    handle = migration.start_backfill(background=True, sample_interval_s=0.2)
+    # 300 points in batches of 8 at 0.3 s a batch: an ETA takes 3 s of writes to show
+    handle = migration.start_backfill(background=True, sample_interval_s=0.2, batch_size=8)
     deadline = time.time() + 60
     while migration.progress().eta_s is None and time.time() < deadline:
         time.sleep(0.1)
@@ -470,7 +471,7 @@ def test_no_eta_while_no_worker_writes(tmp_path, monkeypatch):
     handle.stop()
     assert handle.join(60).state == "stopped"
     stopped = migration.progress()
-    assert stopped.migrated < 200 and stopped.eta_s is None and stopped.items_per_s is None
+    assert stopped.migrated < 400 and stopped.eta_s is None and stopped.items_per_s is None
 
 
 @pytest.mark.parametrize("layout", ["named", "collection"])

@@ -259,8 +259,10 @@ def test_expected_agreement_follows_coverage_between_the_plans():
     assert expected_agreement("adapted->other", 0.5, 0.6) is None
 
 
-def _samples(*points: tuple[float, int]) -> list[Sample]:
-    return [Sample(at=at, migrated=migrated, total=1000) for at, migrated in points]
+def _samples(*points: tuple) -> list[Sample]:
+    """(at, migrated) pairs; a third item, True, marks where a run's writes begin."""
+    return [Sample(at=at, migrated=migrated, total=1000, writes_begin=bool(begins))
+            for at, migrated, *begins in points]
 
 
 @pytest.mark.parametrize("samples, now, rate", [
@@ -285,6 +287,13 @@ def _samples(*points: tuple[float, int]) -> list[Sample]:
     # stopped at 10 s, started again at 30 s (within the gap): the new run's pace, not the
     # two runs' spread over the idle 20 s (it read 5.0/s)
     (_samples((0, 0), (5, 50), (10, 100), (30, 100), (35, 150), (40, 200)), 41.0, 10.0),
+    # stopped at 10 s, started at 13 s, writing again at 20 s after loading its model: the
+    # gaps are too short to tell runs apart, the worker's mark is not (it read 6.7/s)
+    (_samples((0, 0), (5, 50), (10, 100), (13, 100), (20, 100, True), (25, 150), (30, 200)),
+     31.0, 10.0),
+    # the marked sample and one batch 0.2 s after it: a burst, not a pace (it read 320/s)
+    (_samples((0, 0), (8, 0, True), (8.2, 64)), 9.0, None),
+    (_samples((0, 0), (8, 0, True), (8.2, 64), (13, 114)), 14.0, 22.8),
 ])
 def test_throughput_is_the_current_runs_rate(samples, now, rate):
     assert throughput(samples, now=now) == rate

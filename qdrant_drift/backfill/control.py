@@ -7,7 +7,6 @@ engine."""
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from typing import Any
@@ -27,9 +26,6 @@ from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
 
-# A start-up shorter than this before the first write is not worth a sample of its own
-# (one count of the collection): the first rate read spans at most this much idle time.
-PACE_FROM_S = 1.0
 
 
 class Controls:
@@ -67,7 +63,6 @@ class Controls:
         self._paused_by_state = False  # the state's pause flag, as last read
         self.target: Target | None = None  # where and how it writes, from _open
         self.dim: int | None = None  # the new vector's size, from _open
-        self._sampled_at = -math.inf  # the last progress sample (monotonic)
         self._writing = False  # this run has begun writing
 
     def _drive(self, steps: Steps[Any]) -> Any:
@@ -88,28 +83,27 @@ class Controls:
             store.read_dead_letters(self.migration, self.state_collection)))
         return record
 
-    def _sample(self) -> None:
+    def _sample(self, *, writes_begin: bool = False) -> None:
         """A progress sample (points migrated, and in all, now): status reads the rate and
         the ETA off them."""
         assert self.target is not None
         migrated, total = self._drive(count_migrated(self.target.spec))
         self._drive(store.write_sample(self.migration, self.worker_id,
-                                       Sample(at=time.time(), migrated=migrated, total=total),
+                                       Sample(at=time.time(), migrated=migrated, total=total,
+                                              writes_begin=writes_begin),
                                        self.state_collection))
-        self._sampled_at = time.monotonic()
 
     def _writes_begin(self) -> None:
-        """Before each write: sample once more right before the run's first, unless the
-        last sample is under :data:`PACE_FROM_S` old. The rate status reads starts at the
-        last sample before the writes (:func:`~..lifecycle.progress.throughput` drops the
-        flat ones before it); a start-up (a model loading, Ray's first block) left that one
-        up to ``sample_interval_s`` before the first write, and the rate read across it
-        undercounted by as much: early in a run the ETA was several times too long."""
+        """Before each write: right before the run's first, a sample marked as where this
+        run's pace starts (:func:`~..lifecycle.progress.throughput` reads the rate from the
+        last such sample). Without it the rate ran from the last scheduled sample, up to
+        ``sample_interval_s`` before the first write, or from a run stopped seconds before
+        this one started, across its start-up (a model loading, Ray's first block): early
+        in a run, and after a restart, the ETA was several times too long."""
         if self._writing:
             return
         self._writing = True
-        if time.monotonic() - self._sampled_at >= PACE_FROM_S:
-            self._sample()
+        self._sample(writes_begin=True)
 
     def _pace(self, started: float, items: int) -> None:
         """Wait as long as ``rate_limit`` (items per second) asks, ``items`` handed on since

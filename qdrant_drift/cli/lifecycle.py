@@ -101,6 +101,12 @@ def _where(path: Optional[Path], url: Optional[str], grpc: bool) -> str:
     return ""
 
 
+def _share(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a percentage to 0.1, rounded down: 1,999 of 2,000 is 99.9%,
+    never the 100.0% that cutover then refuses."""
+    return f"{(1000 * part) // whole / 10 if whole else 100.0:.1f}%"
+
+
 def _duration(seconds: Optional[float]) -> str:
     if seconds is None:
         return "-"
@@ -151,7 +157,7 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
          + (" (it first checks each copy against its legacy point's payload)"
             if p.layout == "collection" else "") if complete
          else p.phase), ("router plan", p.plan),
-        ("coverage", f"{p.coverage:.1%} ({p.migrated} of {p.total} points)"),
+        ("coverage", f"{_share(p.migrated, p.total)} ({p.migrated} of {p.total} points)"),
         ("throughput", "paused" if paused and not complete else
          "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
         ("ETA", "-" if complete else "- (paused)" if paused else _duration(p.eta_s)),
@@ -417,7 +423,7 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
              api_key: Optional[str] = KeyOpt, grpc: bool = GrpcOpt,
              worker_id: Optional[str] = typer.Option(
                  None, help="a stable id lets a restarted worker reclaim its partitions at once"),
-             batch_size: Optional[int] = typer.Option(None, help="overrides [backfill]"),
+             batch_size: Optional[int] = typer.Option(None, min=1, help="overrides [backfill]"),
              rate_limit: Optional[float] = typer.Option(None, help="items/s, overrides [backfill]"),
              metrics_port: Optional[int] = typer.Option(
                  None, min=0, max=65535, help="serve Prometheus metrics on this port"),
@@ -519,7 +525,7 @@ def _progress_line(p: Progress, worker: Any) -> tuple[str, str, str]:
     paused = worker.paused or p.phase.endswith("(paused)")
     rate = "paused" if paused else f"{worker.stats.items_per_s:.1f} items/s"
     eta = "- (paused)" if paused else _duration(p.eta_s)
-    return f"{p.coverage:6.1%} migrated ({p.migrated}/{p.total})", rate, eta
+    return f"{_share(p.migrated, p.total):>6} migrated ({p.migrated}/{p.total})", rate, eta
 
 
 def _say_if_waiting_for_a_lease(p: Progress, worker: Any) -> bool:

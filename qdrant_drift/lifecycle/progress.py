@@ -14,11 +14,14 @@ from typing import Any, Sequence
 
 @dataclass(frozen=True)
 class Sample:
-    """At ``at`` (unix seconds) ``migrated`` of ``total`` points had the new vector."""
+    """At ``at`` (unix seconds) ``migrated`` of ``total`` points had the new vector.
+    ``writes_begin``: a worker's last sample before its run's first write (the pace of a
+    run is read from there: :func:`throughput`)."""
 
     at: float
     migrated: int
     total: int
+    writes_begin: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ RUN_GAP_S = 60.0
 # Between two samples this far apart with nothing written, no worker was writing (a run
 # samples every 5 s by default and writes between): what came before was another run.
 IDLE_S = 15.0
+# A rate read over less time than this is one batch's burst, not a pace (the first write
+# lands right after the sample a run takes before it): no rate yet.
+MIN_SPAN_S = 3.0
 
 
 def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
@@ -67,13 +73,18 @@ def throughput(samples: Sequence[Sample], window_s: float = 300.0, *,
             run = run[i:]
             break
     # a run's start-up (a model loading, Ray's first block) writes nothing: the rate is the
-    # pace since its writes began (from its last sample before them), not spread over it
+    # pace since its writes began (from its last sample before them), not spread over it;
+    # a worker marks that sample, which also ends what came before (a run stopped seconds
+    # earlier, too soon for the idle rule above, and a restart's start-up after it)
+    begun = [i for i, s in enumerate(run) if s.writes_begin]
+    if begun:
+        run = run[begun[-1]:]
     while len(run) > 2 and run[1].migrated == run[0].migrated:
         run.pop(0)
     if len(run) < 2:
         return None
     elapsed = last.at - run[0].at
-    if elapsed <= 0:
+    if elapsed < min(MIN_SPAN_S, window_s) or elapsed <= 0:
         return None
     return max(0.0, (last.migrated - run[0].migrated) / elapsed)
 

@@ -159,14 +159,16 @@ def write_sample(name: str, worker: str, sample: Sample,
     yield call("upsert", state_collection, [_record(
         "sample", name, point_id("sample", name, worker, f"{sample.at:.3f}"),
         at=sample.at, migrated=sample.migrated, total=sample.total,
+        writes_begin=sample.writes_begin,
     )])
 
 
 def read_samples(name: str, state_collection: str = STATE_COLLECTION) -> Steps[list[Sample]]:
     records = yield from _scroll_all(state_collection, _selector("sample", name))
     samples = sorted((Sample(at=float(r.payload["at"]), migrated=int(r.payload["migrated"]),
-                             total=int(r.payload["total"])) for r in records if r.payload),
-                     key=lambda s: s.at)
+                             total=int(r.payload["total"]),
+                             writes_begin=bool(r.payload.get("writes_begin", False)))
+                      for r in records if r.payload), key=lambda s: s.at)
     if len(samples) > MAX_SAMPLES:  # prune the oldest so the state stays small
         stale = sorted(records, key=lambda r: float(r.payload["at"]))[: len(samples) - MAX_SAMPLES]
         yield call("delete", state_collection,
