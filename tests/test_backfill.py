@@ -91,19 +91,22 @@ def test_on_embedded_qdrant_the_compare_and_set_goes_out_sixteen_points_at_a_tim
 ])
 def test_on_embedded_qdrant_a_near_free_embedder_runs_inline_and_a_slow_one_overlaps(
         seconds_per_batch, embedded_in):
-    world = build_text_world(120)
+    # 600 points: selecting and writing a batch takes milliseconds (on a collection of a
+    # hundred, a lookup's own overhead came near a quarter of it)
+    world = build_text_world(600)
     threads = []
-    known = {doc_text(i): text_vector(doc_text(i)) for i in range(120)}
+    known = {doc_text(i): text_vector(doc_text(i)) for i in range(600)}
 
     def embed(texts):  # a lookup: near-free, and what the sleep adds is all it costs
         select = threading.current_thread().name.startswith("drift-select")
         threads.append("select" if select else "embed")
-        time.sleep(seconds_per_batch)
+        if seconds_per_batch:
+            time.sleep(seconds_per_batch)
         return np.stack([known[t] for t in texts])
 
     stats = run_backfill(world.client, "upgrade", embedder(embed), PayloadField("text"),
-                         options=BackfillOptions(batch_size=16, **FAST))
-    assert stats.written == 120 and wrong_vectors(world) == []
+                         options=BackfillOptions(batch_size=32, **FAST))
+    assert stats.written == 600 and wrong_vectors(world) == []
     assert set(threads) == embedded_in and threads[0] == "select", threads
 
 
