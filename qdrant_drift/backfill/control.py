@@ -12,11 +12,10 @@ import time
 from typing import Any
 
 from ..lifecycle.progress import Sample
-from ..store.records import count_migrated
-
 from ..local import SerializedClient, is_local
 from ..sansio import Steps, drive
 from ..store import backfill as store
+from ..store.records import count_migrated
 from .leases import LeaseBook, ReopenGuard
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
@@ -25,7 +24,6 @@ from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_st
 from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
-
 
 
 class Controls:

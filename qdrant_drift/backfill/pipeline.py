@@ -28,7 +28,6 @@ from typing import Any, Callable
 from ..embedders import Embedder
 from .handoff import offer
 from ..lifecycle.progress import WorkerStatus
-from ..migration.spec import MigrationSpec
 from ..serving.hits import read_hot_steps
 from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
@@ -77,7 +76,6 @@ class BackfillWorker(Controls):
         self.sweeps = Sweeps(self.options.partitions)
         self._overlap = StageOverlap(embedded=self._embedded)
         self._next_recount = 0.0
-        self.spec: MigrationSpec | None = None
 
     # -- control ------------------------------------------------------------------------
     def stop(self, *, abandon: bool = False) -> None:
@@ -88,7 +86,6 @@ class BackfillWorker(Controls):
     # -- setup and heartbeat ------------------------------------------------------------
     def _setup(self) -> None:
         record = self._open()
-        self.spec = record.spec
         self._paused_by_state = record.backfill_paused
 
     def _heartbeat(self) -> None:
@@ -294,8 +291,8 @@ class BackfillWorker(Controls):
 
     def _write(self, batch: Batch) -> None:
         assert self.target is not None
-        t0 = time.perf_counter()
         self._writes_begin()
+        t0 = time.perf_counter()
         committed = self._drive(commit_steps(
             self.target, batch, migration=self.migration, state_collection=self.state_collection,
             ledger=self.ledger, leases=self.leases, sweeps=self.sweeps, guard=self._lock))

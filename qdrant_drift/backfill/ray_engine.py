@@ -453,8 +453,8 @@ class RayBackfill(Controls):
         long per compare-and-set request (``chunk``), as the worker's writes are; the checks
         and the stamp that follow run once for the group."""
         assert self.target is not None
-        t0 = time.perf_counter()
         self._writes_begin()
+        t0 = time.perf_counter()
         items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
