@@ -168,8 +168,8 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
 
 @pytest.mark.parametrize("flags, says", [
     (["--batch-size", "0"], "error: Invalid value for '--batch-size'"),
-    (["--rate-limit", "-1"], "error: rate_limit must be above 0 items/s (or None for no limit), "
-                             "got -1"),
+    (["--rate-limit", "-1"], "error: rate_limit must be above 0 items/s, got -1 (leave it out "
+                             "for no limit)"),
     (["--metrics-port", "99999"], "error: Invalid value for '--metrics-port'"),
     (["--metrics-port", "{busy}"], "error: cannot serve metrics on port {busy}: Address already "
                                    "in use"),

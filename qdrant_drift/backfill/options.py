@@ -31,8 +31,8 @@ class BackfillOptions:
                 f"batch_size, partitions and unwritten_batches must be 1 or more, got "
                 f"{self.batch_size}, {self.partitions} and {self.unwritten_batches}")
         if self.rate_limit is not None and self.rate_limit <= 0:
-            raise InvalidOptionError(f"rate_limit must be above 0 items/s (or None for no "
-                                     f"limit), got {self.rate_limit:g}")
+            raise InvalidOptionError(f"rate_limit must be above 0 items/s, got "
+                                     f"{self.rate_limit:g} (leave it out for no limit)")
 
 
 @dataclass
