@@ -444,10 +444,80 @@ def test_whitened_averages_its_settings_into_one_rotation_each_weighing_the_same
                                rtol=1e-4, atol=1e-6)
 
 
+def test_whitened_serves_its_settings_averaged_and_is_judged_by_its_best_single_setting(
+        pairs_64):
+    from qdrant_drift.adapters.kinds import FitContext
+    from qdrant_drift.adapters.whitened import DEFAULT_SETTINGS, Whitened
+
+    new, old, _ = pairs_64
+    fitter = Whitened()
+    served = fitter(new, old, FitContext(seed=0))
+    averaged = fitter.build(new, old, DEFAULT_SETTINGS, 0.0)
+    np.testing.assert_allclose(served.rotation, averaged.rotation, rtol=1e-6, atol=1e-9)
+    judged = fitter.judged_by
+    assert judged is not None and judged is not served
+    single = [fitter.build(new, old, (s,), 0.0) for s in DEFAULT_SETTINGS]
+    assert any(np.allclose(judged.rotation, one.rotation, rtol=1e-6, atol=1e-9)
+               for one in single)
+    # a refit holds the averaged settings fixed: no selection, nothing to judge
+    refit = fitter.frozen()
+    assert refit.choose is False
+    again = refit(new, old, FitContext(seed=0))
+    np.testing.assert_allclose(again.rotation, averaged.rotation, rtol=1e-6, atol=1e-9)
+    assert refit.judged_by is None
+
+
+def test_whitened_chooses_one_setting_when_asked_not_to_average(pairs_64):
+    from qdrant_drift.adapters.kinds import FitContext
+    from qdrant_drift.adapters.whitened import DEFAULT_SETTINGS, Whitened
+
+    new, old, _ = pairs_64
+    fitter = Whitened(average=False)
+    served = fitter(new, old, FitContext(seed=0))
+    assert fitter.judged_by is None and len(fitter.selected[0]) == 1
+    assert fitter.selected[0][0] in DEFAULT_SETTINGS
+    with pytest.raises(ValueError, match="nothing it may choose among"):
+        Whitened(average=False, choose=False)
+    assert served.rotation.shape == (new.shape[1], old.shape[1])
+
+
+def test_auto_scores_a_kind_by_the_map_it_asks_to_be_judged_by(pairs_64, monkeypatch):
+    """A kind whose served map held-out data misjudges names the map to score it by; auto
+    scores that one, and serves (and times) the served one."""
+    from qdrant_drift.adapters import kinds as kinds_module
+    from qdrant_drift.adapters.closed_form import Procrustes
+    from qdrant_drift.adapters.maps import LinearMap
+
+    from .synthetic import random_orthogonal
+
+    _register_slow_and_poor_kinds(monkeypatch)
+
+    class JudgedByTheExactMap(Procrustes):
+        name = "test_judged"
+
+        def __call__(self, new, old, ctx):
+            self.judged_by = super().__call__(new, old, ctx)  # the exact map
+            rotation = random_orthogonal(np.random.default_rng(6), new.shape[1], old.shape[1])
+            return LinearMap(weight=rotation, bias=np.zeros(old.shape[1], np.float32))
+
+        def frozen(self):
+            return self
+
+    monkeypatch.setitem(kinds_module.KINDS, "test_judged", JudgedByTheExactMap)
+    new, old, _ = pairs_64
+    adapter = fit("auto", new, old, candidates=["test_poor", "test_judged"], seed=0,
+                  max_transform_us=None)
+    report = adapter.info["auto"]
+    assert report["chosen"] == "test_judged"
+    assert report["scores"]["test_judged"] > report["scores"]["test_poor"] + 0.3
+    # what serves is the map the kind returned, not the one it was judged by
+    assert adapter.info["quality"]["predicted_recall_recovery"] < 0.5
+
+
 def test_whitened_settings_that_cannot_be_averaged_are_refused_or_chosen_among(pairs_64):
     new, old, _ = pairs_64
     mixed = ((0.0, 0.5, 0.0), (0.0, 0.25, 0.0))  # two old-side powers: two back-transforms
     with pytest.raises(ValueError, match="must share the old side's power"):
         fit("whitened", new, old, settings=mixed, average=True)
-    chosen = fit("whitened", new, old, settings=mixed)
+    chosen = fit("whitened", new, old, settings=mixed, average=False)
     assert chosen.transform(new[:3]).shape == (3, old.shape[1])

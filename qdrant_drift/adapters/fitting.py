@@ -81,7 +81,9 @@ SECOND_LOOK_PAUSE_S = 0.25
 class Auto:
     """Fits several kinds and keeps the one with the best held-out RETRIEVAL score among
     those whose single-query transform fits ``max_transform_us`` (measured; None: no
-    budget). When none fits, the cheapest is kept, and the log says so."""
+    budget). When none fits, the cheapest is kept, and the log says so. A kind is scored by
+    its ``judged_by`` map where it sets one (see :class:`.whitened.Whitened`), its cost by
+    the map it serves."""
 
     candidates: Sequence[str] | None = None
     max_transform_us: float | None = DEFAULT_MAX_TRANSFORM_US
@@ -115,8 +117,11 @@ class Auto:
         fitted: dict[str, Map] = {}
         for kind in self.kinds(ctx.distance):
             started = time.perf_counter()
-            fitted[kind] = make_fitter(kind)(new[train], old[train], ctx)
-            scores[kind] = ctx.selection_score(fitted[kind], new[val], old[val])
+            fitter = make_fitter(kind)
+            fitted[kind] = fitter(new[train], old[train], ctx)
+            judged = getattr(fitter, "judged_by", None)
+            judged = fitted[kind] if judged is None else judged
+            scores[kind] = ctx.selection_score(judged, new[val], old[val])
             ctx.log(f"auto: {kind} held-out score {scores[kind]:.4f} "
                     f"({time.perf_counter() - started:.1f}s)")
         costs = served_costs_us(fitted, ctx.distance, new[val])  # side by side

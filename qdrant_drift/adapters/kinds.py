@@ -68,6 +68,11 @@ class Fitter(Protocol):
 
     def __call__(self, new: np.ndarray, old: np.ndarray, ctx: FitContext) -> Map: ...
 
+    # Optional, set by a call: the map ``auto`` should score this kind by, when the served
+    # one is a map held-out data misjudges (``whitened``'s averaged settings); None: the
+    # served map itself.
+    judged_by: Map | None
+
     def frozen(self) -> "Fitter":
         """This fitter with the hyperparameters its last call selected held fixed, so a refit
         on more pairs reuses them instead of searching again."""
