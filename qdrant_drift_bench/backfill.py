@@ -22,6 +22,7 @@ later backfills and passes do. ``ray_first_write_s`` is how long its first write
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import time
 from collections import defaultdict
@@ -215,6 +216,7 @@ def run_backfill_bench(texts: Sequence[str], old: np.ndarray, embedder: Embedder
         for which in engines[turn:] + engines[:turn]:
             name = f"bench_{which}_{r}"
             _legacy(client, name, texts, old)
+            gc.collect()  # no side pays for the garbage the one before it left
             if which == "raw":
                 run = _raw_loop(client, name, texts, embedder, batch_size)
             elif which == "bare":

@@ -91,6 +91,13 @@ class Controls:
                                               writes_begin=writes_begin),
                                        self.state_collection))
 
+    def _sample_on_schedule(self) -> None:
+        """A scheduled progress sample, once this run has begun writing: before its first
+        write, the ``writes_begin`` sample is the one the rate starts from, and one taken
+        before it only cost two counts of the collection (each a scan on embedded Qdrant)."""
+        if self._writing:
+            self._sample()
+
     def _writes_begin(self) -> None:
         """Before each write: right before the run's first, a sample marked as where this
         run's pace starts (:func:`~..lifecycle.progress.throughput` reads the rate from the

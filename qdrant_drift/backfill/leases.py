@@ -9,6 +9,7 @@ around the book and drives the steps; the steps never hold a lock.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
@@ -113,13 +114,10 @@ class LeaseBook:
         """Count each written point in its partition's pass; move the swept partition's
         cursor. A pass that wrote nothing (and leaves no redo behind) finishes the
         partition; any other ends in a new pass from the start."""
-        touched: dict[int, Lease] = {}
-        for pid in migrated:
-            k = partition_of(pid, self.partitions)
-            lease = touched.get(k) or self.owned.get(k)
-            if lease is not None:
-                touched[k] = replace(lease, pass_writes=lease.pass_writes + 1,
-                                     processed=lease.processed + 1)
+        written = Counter(partition_of(pid, self.partitions) for pid in migrated)
+        touched = {k: replace(self.owned[k], pass_writes=self.owned[k].pass_writes + n,
+                              processed=self.owned[k].processed + n)
+                   for k, n in written.items() if k in self.owned}
         done = False
         if partition is not None and partition in self.owned:
             lease = touched.get(partition) or self.owned[partition]

@@ -192,7 +192,7 @@ class BackfillWorker(Controls):
                     next_heartbeat = now + opts.heartbeat_timeout / 4
                     continue
                 if now >= next_sample:
-                    self._sample()
+                    self._sample_on_schedule()
                     next_sample = now + opts.sample_interval_s
                 if self.paused:
                     self._report_state("paused")

@@ -325,7 +325,7 @@ class RayBackfill(Controls):
             self._report("paused" if self.paused else "running")
         if force or now >= self._next_sample:
             self._next_sample = now + self.options.sample_interval_s
-            self._sample()
+            self._sample_on_schedule()
 
     def _heartbeat_interval(self) -> float:
         return min(1.0, self.options.heartbeat_timeout / 4)
