@@ -53,6 +53,16 @@ class TextWorld:
         return (found[0].payload or {}).get("text") if found else None
 
 
+def down_embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """The same model, behind a service that is down while ``DRIFT_TEST_EMBEDDER_DOWN`` is
+    set (a process's environment: a fit in the test's process still embeds)."""
+    import os
+
+    if os.environ.get("DRIFT_TEST_EMBEDDER_DOWN"):
+        raise ConnectionError("embedding service unreachable")
+    return embed_texts(texts)
+
+
 def slow_embed_texts(texts: Sequence[str]) -> np.ndarray:
     """The same model, slow enough that a kill lands mid-backfill (``DRIFT_TEST_EMBED_DELAY``
     seconds a batch, 0.05 by default); touches the file named by ``DRIFT_TEST_STARTED`` on

@@ -291,12 +291,70 @@ def test_poison_items_go_to_dead_letters_with_a_reason_and_the_rest_goes_on():
 
 
 def test_a_wrong_dimension_from_the_embedder_is_a_dead_letter_not_a_write():
-    world = build_text_world(10)
+    world = build_text_world(10)  # one batch: below what stops the backfill (three)
     run_backfill(world.client, "upgrade", embedder(lambda t: np.ones((len(t), DIM + 1))),
                  PayloadField("text"), options=BackfillOptions(**FAST))
     dead = drive(read_dead_letters("upgrade"), world.client)
     assert len(dead) == 10 and "dimension 17" in dead[0]["reason"]
     assert world.new_vector(0) is None
+
+
+@pytest.mark.parametrize("fails", ["raises", "wrong dimension"])
+def test_an_embedder_that_fails_on_everything_stops_the_backfill_after_three_batches(fails):
+    world = build_text_world(200)
+
+    def broken(texts):
+        if fails == "raises":
+            raise ConnectionError("embedding service unreachable")
+        return np.ones((len(texts), DIM + 1))
+
+    with pytest.raises(BackfillError, match=r"failed on every item of the last 3 batches "
+                                            r"\(24 items, now dead letters\).*requeue"):
+        run_backfill(world.client, "upgrade", embedder(broken), PayloadField("text"),
+                     options=BackfillOptions(batch_size=8, **FAST))
+    # three batches' worth of dead letters, not the collection's; nothing written
+    assert len(drive(read_dead_letters("upgrade"), world.client)) == 24
+    assert drive(count_migrated(world.spec), world.client) == (0, 200)
+    # the way on that the error gives: fix the embedder, requeue, run again
+    assert drive(requeue_dead_letters("upgrade"), world.client) == 24
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=8, **FAST))
+    assert stats.written == 200 and stats.dead_lettered == 0 and wrong_vectors(world) == []
+
+
+def test_whole_batches_of_bad_items_among_good_ones_are_dead_letters_not_a_stop():
+    world = build_text_world(96)
+    bad = set(range(16, 32)) | set(range(48, 64))  # two whole batches, good ones between
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=sorted(bad))
+
+    def fragile(texts):
+        if "EXPLODE" in texts:
+            raise RuntimeError("tokenizer crashed")
+        return embed_texts(texts)
+
+    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, order=Sweep(), **FAST))
+    assert stats.state == "finished" and stats.written == 64 and stats.dead_lettered == 32
+
+
+def test_the_embedder_breaker_counts_whole_batches_failed_in_a_row():
+    from qdrant_drift.backfill.breaker import EmbedderBreaker
+
+    def run(*batches):  # each batch: (items tried, items failed)
+        breaker = EmbedderBreaker(limit=3)
+        for tried, failed in batches:
+            breaker.observe(tried, [(i, f"failure {i}") for i in range(failed)])
+        return breaker.tripped
+
+    assert run((8, 8), (8, 8), (8, 8))
+    assert not run((8, 8), (8, 8))
+    assert not run((8, 8), (8, 8), (8, 7))  # one item embedded: the embedder works
+    assert run((8, 7), (8, 8), (8, 8), (8, 8))  # a working batch before the run of failures
+    assert not run((8, 8), (8, 8), (8, 1), (8, 8), (8, 8))  # a good batch resets the count
+    assert run((8, 8), (0, 0), (8, 8), (8, 8))  # a batch with nothing to embed counts nothing
+    breaker = EmbedderBreaker(limit=3)
+    breaker.observe(24, [(i, "down") for i in range(24)], batches=3)  # one Ray write group
+    assert breaker.tripped and "last 3 batches (24 items" in str(breaker.error())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

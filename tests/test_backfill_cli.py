@@ -26,11 +26,12 @@ from .backfill_fixtures import build_legacy_collection
 from .test_lifecycle import ROOT, migration_file
 
 
-def started_migration(tmp_path: Path, n: int = 300) -> tuple[Path, Path]:
+def started_migration(tmp_path: Path, n: int = 300, embed: str = "slow_embed_texts"
+                      ) -> tuple[Path, Path]:
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, n)
-    path = migration_file(tmp_path, embed="slow_embed_texts")
+    path = migration_file(tmp_path, embed=embed)
     Migration(client, path).fit()
     Migration(client, path).start()
     client.close()
@@ -68,6 +69,23 @@ def test_ctrl_c_on_a_worker_piped_into_tee_stops_it_gracefully(tmp_path):
         assert progress.workers[0].state == "stopped" and 0 < progress.migrated < 300
     finally:
         client.close()
+
+
+def test_a_backfill_whose_embedder_is_down_stops_with_one_line_that_says_how_to_go_on(
+        tmp_path):
+    path, db = started_migration(tmp_path, n=400, embed="down_embed_texts")  # fit: 150
+    down = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT,
+                          env=env(DRIFT_TEST_EMBEDDER_DOWN="1"), capture_output=True,
+                          text=True, timeout=120)
+    assert down.returncode != 0 and "Traceback" not in down.stderr + down.stdout
+    said = [line for line in (down.stdout + down.stderr).splitlines() if "error:" in line]
+    assert len(said) == 1 and "failed on every item of the last 3 batches (48 items" in said[0]
+    requeued = subprocess.run(cli("dead-letters", str(path), "--path", str(db), "--requeue"),
+                              cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
+    assert "re-queued 48 items" in requeued.stdout
+    fixed = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert fixed.returncode == 0 and "250 written" in fixed.stdout, fixed.stdout + fixed.stderr
 
 
 def test_a_command_on_a_folder_a_worker_holds_says_what_to_do_in_one_line(tmp_path):

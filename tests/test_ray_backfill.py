@@ -20,13 +20,14 @@ import pytest
 from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
-from qdrant_drift.backfill import BackfillOptions, PayloadField, read_dead_letters
+from qdrant_drift.backfill import (
+    BackfillError, BackfillOptions, PayloadField, read_dead_letters, requeue_dead_letters)
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.sansio import drive
 from qdrant_drift.store.backfill import read_leases, read_samples, read_workers
 from qdrant_drift.lifecycle.commands import pause, resume
-from qdrant_drift.store.records import abandon_steps, read_coverage
+from qdrant_drift.store.records import abandon_steps, count_migrated, read_coverage
 
 from .backfill_fixtures import (
     DIM, PayloadEditAfterCopy, build_legacy_collection, build_text_world, doc_text,
@@ -78,6 +79,12 @@ def fragile_embedder() -> CallableEmbedder:
         out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
         return out
     return CallableEmbedder(fragile, normalize=False)
+
+
+def unreachable_embedder() -> CallableEmbedder:
+    def unreachable(texts):
+        raise ConnectionError("embedding service unreachable")
+    return CallableEmbedder(unreachable, normalize=False)
 
 
 class DiesOnce:
@@ -182,6 +189,17 @@ def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     assert stats.written == 37 and stats.dead_lettered == 3 and stats.state == "finished"
     dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
     assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
+
+
+def test_an_embedder_that_fails_on_everything_stops_a_ray_backfill_long_before_the_end():
+    world = build_text_world(400)
+    with pytest.raises(BackfillError, match="failed on every item of the last"):
+        backfill(world, unreachable_embedder, options={"batch_size": 8}).run()
+    dead = len(drive(read_dead_letters("upgrade"), world.client))
+    assert 24 <= dead < 400 and drive(count_migrated(world.spec), world.client) == (0, 400)
+    assert drive(requeue_dead_letters("upgrade"), world.client) == dead
+    stats = backfill(world).run()
+    assert stats.written == 400 and wrong_vectors(world) == []
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

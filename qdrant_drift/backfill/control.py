@@ -16,6 +16,7 @@ from ..local import SerializedClient, is_local
 from ..sansio import Steps, drive
 from ..store import backfill as store
 from ..store.records import count_migrated
+from .breaker import EmbedderBreaker
 from .leases import LeaseBook, ReopenGuard
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
@@ -55,6 +56,7 @@ class Controls:
         self.leases = LeaseBook(worker_id, options.partitions)
         self._tidy = TidySchedule.for_backfill(options)
         self._reopen = ReopenGuard()
+        self._breaker = EmbedderBreaker()
         self._all_done = False
         self._stop = threading.Event()
         self._paused_locally = threading.Event()
@@ -109,6 +111,13 @@ class Controls:
             return
         self._writing = True
         self._sample(writes_begin=True)
+
+    def _stop_if_the_embedder_fails_everything(self) -> None:
+        """After a write's dead letters are stored: raise when the embedder failed on every
+        item of the last batches (:mod:`.breaker`), so the run ends with an error that says
+        what to do instead of dead-lettering the collection."""
+        if self._breaker.tripped:
+            raise self._breaker.error()
 
     def _pace(self, started: float, items: int) -> None:
         """Wait as long as ``rate_limit`` (items per second) asks, ``items`` handed on since

@@ -253,6 +253,8 @@ class BackfillWorker(Controls):
     # -- embed stage --------------------------------------------------------------------
     def _embed(self, batch: Batch) -> None:
         embedded = embed_isolating(self.embedder, batch.items, self.dim)
+        with self._lock:
+            self._breaker.observe(len(batch.items), embedded.poison)
         batch.items, batch.vectors = embedded.items, embedded.vectors
         batch.poison += embedded.poison
         batch.embed_seconds = embedded.seconds
@@ -310,6 +312,7 @@ class BackfillWorker(Controls):
                                       embed_seconds=batch.embed_seconds)
         if self.on_batch is not None:
             self.on_batch(self, outcome)
+        self._stop_if_the_embedder_fails_everything()
 
     def _write_loop(self, inbox: "queue.Queue[Batch | None]") -> None:
         while True:

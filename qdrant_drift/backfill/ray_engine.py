@@ -74,7 +74,7 @@ from ..store import backfill as store
 from ..store.collection import STATE_COLLECTION
 from .control import Controls
 from .handoff import offer
-from .content import ContentSource, Item
+from .content import ContentSource, Item, no_content_reason
 from .options import BackfillOptions, BackfillStats
 from .leases import (
     LeaseView, count_left_steps, read_lease_view, reopened)
@@ -456,6 +456,10 @@ class RayBackfill(Controls):
         self._writes_begin()
         t0 = time.perf_counter()
         items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
+        no_content = no_content_reason(self.source)
+        failed = [letter for letter in poison if letter[1] != no_content]
+        self._breaker.observe(len(items) + len(failed), failed,
+                              batches=sum(map(_batches_in, group)))
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
         dead = poison + self.ledger.settle(migrated=outcome.migrated, redo=outcome.redo)
@@ -474,6 +478,7 @@ class RayBackfill(Controls):
                                       seconds=time.perf_counter() - t0, embed_seconds=0.0)
         if self.on_batch is not None:
             self.on_batch(self, outcome)
+        self._stop_if_the_embedder_fails_everything()
 
     def _checkpoint(self, migrated: Sequence[Any]) -> None:
         """Count the written points in their partitions' leases (no cursor: what is written
