@@ -309,7 +309,7 @@ def test_an_embedder_that_fails_on_everything_stops_the_backfill_after_three_bat
         return np.ones((len(texts), DIM + 1))
 
     with pytest.raises(BackfillError, match=r"failed on every item of the last 3 batches "
-                                            r"\(24 items, now dead letters\).*requeue"):
+                                            r"\(24 items, now dead letters; the first: .*requeue"):
         run_backfill(world.client, "upgrade", embedder(broken), PayloadField("text"),
                      options=BackfillOptions(batch_size=8, **FAST))
     # three batches' worth of dead letters, not the collection's; nothing written
