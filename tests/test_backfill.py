@@ -464,6 +464,28 @@ def test_a_dead_workers_partition_is_taken_over_after_its_heartbeat_expires():
     assert stats.written == 80
 
 
+def test_after_a_kill_9_on_embedded_qdrant_a_new_worker_takes_over_without_waiting():
+    """The dead process's lease and worker record look alive for 30 s, but embedded Qdrant's
+    storage is one process's: no engine of this one runs that worker, so it is gone."""
+    from qdrant_drift.backfill.partitions import Lease
+    from qdrant_drift.lifecycle.progress import WorkerStatus
+    from qdrant_drift.store.backfill import write_leases, write_worker
+
+    world = build_text_world(80)
+    killed = "host-4242"  # hostname-pid of a worker that was killed mid-backfill
+    drive(write_leases("upgrade", 1, [Lease(partition=0, owner=killed,
+                                            heartbeat=time.time(), cursor=None)]), world.client)
+    drive(write_worker("upgrade", WorkerStatus(worker=killed, partitions=(0,), alive=True,
+                                               heartbeat_age_s=0.0, processed=0,
+                                               state="running")), world.client)
+    started = time.monotonic()
+    stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
+                         options=BackfillOptions(batch_size=16, **{**FAST,
+                                                                   "heartbeat_timeout": 30.0}))
+    assert stats.written == 80 and stats.state == "finished"
+    assert time.monotonic() - started < 10.0  # not the 30 s of the dead worker's lease
+
+
 def test_the_worker_refuses_to_run_unless_the_migration_is_backfilling_and_says_what_to_run():
     world = build_text_world(10)
     set_phase(world.client, "upgrade", "rolled-back")

@@ -4,10 +4,12 @@ result fed in with ``.send()``, each call they yield asserted)."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift.backfill import Lease, PayloadField, Sweep, partition_of
@@ -28,7 +30,8 @@ from qdrant_drift.backfill.targets import TidySchedule, target_for
 from qdrant_drift.backfill.content import Item
 from qdrant_drift.migration.layouts import BACKFILL_COPIES, MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
-from qdrant_drift.sansio import Call
+from qdrant_drift.sansio import Call, drive
+from qdrant_drift.store.collection import STATE_COLLECTION as STATE, ensure_state_collection
 
 from .by_hand import BLUE_GREEN, by_hand, finish, finish_without_calls
 
@@ -178,6 +181,41 @@ def test_a_worker_claims_free_and_expired_leases_only(owner, heartbeat, claimed)
     book = LeaseBook("w1", 1)
     stored = LeaseView({0: Lease(0, owner=owner, heartbeat=heartbeat)}, 2)
     assert (0 in book.renew(stored, now=100.0, timeout=30).claimed) is claimed
+
+
+@pytest.mark.parametrize("gone, claimed", [
+    (frozenset(), False),  # alive by its heartbeat: wait
+    (frozenset({"w2"}), True),  # known to have exited (embedded Qdrant): at once
+    (frozenset({"w3"}), False),  # someone else exited
+])
+def test_a_lease_of_a_worker_known_to_be_gone_is_claimed_without_waiting(gone, claimed):
+    book = LeaseBook("w1", 1)
+    stored = LeaseView({0: Lease(0, owner="w2", heartbeat=95.0)}, 1, gone)
+    assert (0 in book.renew(stored, now=100.0, timeout=30).claimed) is claimed
+
+
+def test_on_embedded_qdrant_only_the_engines_of_this_process_are_alive():
+    from qdrant_drift.backfill.leases import read_lease_view
+    from qdrant_drift.store.backfill import write_leases, write_worker
+    from qdrant_drift.lifecycle.progress import WorkerStatus
+
+    client = QdrantClient(":memory:")
+    drive(ensure_state_collection(), client)
+    drive(write_leases("m", 2, [Lease(0, owner="dead-1", heartbeat=time.time()),
+                                Lease(1, owner="here-2", heartbeat=time.time())]), client)
+    for worker in ("dead-1", "here-2"):
+        drive(write_worker("m", WorkerStatus(worker=worker, partitions=(), alive=True,
+                                             heartbeat_age_s=0.0, processed=0,
+                                             state="running")), client)
+
+    def view(running_here):
+        return drive(read_lease_view("m", "me", 2, timeout=30, state_collection=STATE,
+                                     running_here=running_here), client)
+
+    on_a_server = view(None)  # any process may run a worker: heartbeats decide
+    assert on_a_server.live_workers == 3 and on_a_server.gone == frozenset()
+    embedded = view({"here-2"})
+    assert embedded.live_workers == 2 and embedded.gone == {"dead-1"}
 
 
 def test_a_worker_restarted_under_its_id_takes_its_leases_back_at_once_from_their_cursor():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from typing import Any
 
 from ..lifecycle.progress import Sample
@@ -25,6 +26,11 @@ from .setup import RUNNABLE, migration_steps, new_vector_size_steps, runnable_st
 from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
+
+# the engines this process runs (a worker or a Ray driver each, gone once collected): on
+# embedded Qdrant the only live ones (see :func:`.leases.read_lease_view`)
+_ENGINES_HERE: "weakref.WeakSet[Controls]" = weakref.WeakSet()
+_ENGINES_LOCK = threading.Lock()
 
 
 class Controls:
@@ -64,6 +70,16 @@ class Controls:
         self.target: Target | None = None  # where and how it writes, from _open
         self.dim: int | None = None  # the new vector's size, from _open
         self._writing = False  # this run has begun writing
+        with _ENGINES_LOCK:
+            _ENGINES_HERE.add(self)
+
+    def _running_here(self) -> frozenset[str] | None:
+        """On embedded Qdrant, the worker ids of this process's engines (no other process
+        can hold the storage); None on a server, where any process may run a worker."""
+        if not self._embedded:
+            return None
+        with _ENGINES_LOCK:
+            return frozenset(engine.worker_id for engine in _ENGINES_HERE)
 
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)

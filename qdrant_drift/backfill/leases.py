@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 from qdrant_client.http import models
 
@@ -25,19 +25,35 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LeaseView:
-    """The partitions' leases as stored, and how many workers are alive (this one included)."""
+    """The partitions' leases as stored, how many workers are alive (this one included), and
+    the workers known to have exited although their heartbeats look fresh (``gone``)."""
 
     stored: dict[int, Lease]
     live_workers: int
+    gone: frozenset[str] = frozenset()
 
 
 def read_lease_view(name: str, worker: str, partitions: int, *, timeout: float,
-                    state_collection: str) -> Steps[LeaseView]:
+                    state_collection: str, running_here: AbstractSet[str] | None = None
+                    ) -> Steps[LeaseView]:
+    """The leases and the live workers. ``running_here``: on embedded Qdrant, the engines
+    this process runs, which are then the only live ones.
+
+    Why that is safe: embedded Qdrant's storage is open in one process at a time
+    (qdrant-client locks the folder; ``:memory:`` is one process's own), so a worker that no
+    engine of this process runs wrote its lease from a process that has exited (a kill -9, a
+    crash): nobody will renew it, and a restart would wait out its heartbeat timeout (30 s by
+    default) for nothing. Engines of this process that claim the same lease at once are still
+    told apart by the claim's compare-and-set."""
     workers = yield from store.read_workers(name, timeout=timeout,
                                             state_collection=state_collection)
     live = {w.worker for w in workers if w.alive} | {worker}
     stored = yield from store.read_leases(name, partitions, state_collection)
-    return LeaseView(stored, len(live))
+    if running_here is None:
+        return LeaseView(stored, len(live))
+    here = set(running_here) | {worker}
+    owners = {lease.owner for lease in stored.values() if lease.owner is not None}
+    return LeaseView(stored, len(live & here), frozenset((owners | live) - here))
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class LeaseBook:
         self.owned.update(reopened_here)
         current = [self.owned.get(k, lease) for k, lease in stored.items()]
         plan = plan_claims(current, self.worker, now=now, timeout=timeout,
-                           live_workers=view.live_workers)
+                           live_workers=view.live_workers, gone=view.gone)
         for k in plan.release:
             self.owned.pop(k, None)
         # ours in the state but not held here: this worker restarted under the same id (a

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable
 
 
 def partition_of(point_id: Any, partitions: int) -> int:
@@ -40,8 +40,11 @@ class Lease:
     def expired(self, now: float, timeout: float) -> bool:
         return now - self.heartbeat > timeout
 
-    def claimable_by(self, worker: str, now: float, timeout: float) -> bool:
-        return not self.done and (self.owner in (None, worker) or self.expired(now, timeout))
+    def claimable_by(self, worker: str, now: float, timeout: float,
+                     gone: AbstractSet[str] = frozenset()) -> bool:
+        """Open, and unowned, ours, expired, or owned by a worker known to be ``gone``."""
+        return not self.done and (self.owner in (None, worker) or self.owner in gone
+                                  or self.expired(now, timeout))
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,8 +65,9 @@ class Claims:
 
 
 def plan_claims(leases: Iterable[Lease], worker: str, *, now: float, timeout: float,
-                live_workers: int) -> Claims:
-    """Claim up to a fair share of the open partitions; release what is above it."""
+                live_workers: int, gone: AbstractSet[str] = frozenset()) -> Claims:
+    """Claim up to a fair share of the open partitions; release what is above it (``gone``:
+    owners known to have exited, whose leases need not expire first)."""
     open_leases = [lease for lease in leases if not lease.done]
     share = math.ceil(len(open_leases) / max(1, live_workers)) if open_leases else 0
     mine = sorted(lease.partition for lease in open_leases
@@ -72,7 +76,7 @@ def plan_claims(leases: Iterable[Lease], worker: str, *, now: float, timeout: fl
         return Claims(release=tuple(mine[share:]), keep=tuple(mine[:share]))
     free = sorted(
         (lease for lease in open_leases
-         if lease.partition not in mine and lease.claimable_by(worker, now, timeout)),
+         if lease.partition not in mine and lease.claimable_by(worker, now, timeout, gone)),
         key=lambda lease: (lease.owner is not None, lease.partition),  # unowned first
     )
     wanted = tuple(lease.partition for lease in free[: share - len(mine)])

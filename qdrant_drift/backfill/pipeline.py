@@ -101,7 +101,8 @@ class BackfillWorker(Controls):
         opts, now = self.options, time.time()
         view = self._drive(read_lease_view(self.migration, self.worker_id, opts.partitions,
                                            timeout=opts.heartbeat_timeout,
-                                           state_collection=self.state_collection))
+                                           state_collection=self.state_collection,
+                                           running_here=self._running_here()))
         view = self._reopen_for_late_arrivals(view, now)
         with self._lock:
             renewal = self.leases.renew(view, now=now, timeout=opts.heartbeat_timeout)
@@ -147,7 +148,7 @@ class BackfillWorker(Controls):
         self._drive(store.write_leases(self.migration, self.options.partitions, opened,
                                        self.state_collection))
         return LeaseView({**view.stored, **{lease.partition: lease for lease in opened}},
-                         view.live_workers)
+                         view.live_workers, view.gone)
 
     def _report(self, state: str) -> None:
         self.stats.state = state

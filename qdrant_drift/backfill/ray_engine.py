@@ -292,7 +292,8 @@ class RayBackfill(Controls):
     def _lease_view(self) -> LeaseView:
         return self._drive(read_lease_view(
             self.migration, self.worker_id, self.options.partitions,
-            timeout=self.options.heartbeat_timeout, state_collection=self.state_collection))
+            timeout=self.options.heartbeat_timeout, state_collection=self.state_collection,
+            running_here=self._running_here()))
 
     def _renew(self) -> None:
         """Claim a fair share of the open partitions (other drivers or workers take the rest),
