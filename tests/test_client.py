@@ -23,7 +23,7 @@ from qdrant_drift import (
     StateError,
     wrap,
 )
-from qdrant_drift.lifecycle.commands import aset_phase, cutover, rollback, set_phase
+from qdrant_drift.lifecycle.commands import aset_phase, cutover, finish, rollback, set_phase
 from qdrant_drift.local import SerializedClient, is_local
 
 from .conftest import BACKENDS, make_async_client, make_client
@@ -89,6 +89,45 @@ def test_cutover_serves_native_and_rollback_is_instant(world):
     assert ids(client.query_points("docs", query=query, using="new", limit=5)) == ids(native)
     rollback(world.client, "upgrade")
     assert client.refresh() is Plan.ADAPTED
+
+
+def test_a_replica_that_has_not_refreshed_since_finish_still_answers_every_query(world):
+    """finish drops the legacy side a replica planned on up to refresh_interval ago: the
+    query that finds it gone reads the state, and is planned again on the new one."""
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    client = drift(world)  # reads the state once: no refresh until asked
+    assert client.plan is Plan.HYBRID
+    world.migrate(range(N))
+    cutover(world.client, "upgrade")
+    finish(world.client, "upgrade")
+    query = world.new[7]
+    assert ids(client.query_points("docs", query=query, using="new", limit=5))[:3] == (
+        world.native_top(query, 3))
+    assert client.plan is Plan.NATIVE
+
+
+def test_a_query_on_a_stale_plan_is_planned_again_in_batches_and_groups_too(world):
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    batch_client, groups_client = drift(world), drift(world)
+    world.migrate(range(N))
+    cutover(world.client, "upgrade")
+    finish(world.client, "upgrade")
+    batch = batch_client.query_batch_points("docs", [
+        models.QueryRequest(query=world.new[i].tolist(), using="new", limit=2) for i in (4, 5)])
+    assert [ids(r)[0] for r in batch] == [4, 5]
+    groups = groups_client.query_points_groups("docs", "group", query=world.new[9],
+                                               using="new", limit=2, group_size=2)
+    assert groups.groups[0].hits[0].id == 9
+
+
+def test_a_failing_query_on_a_current_plan_fails_as_it_would_without_the_wrapper(world):
+    client = drift(world)
+    with pytest.raises(Exception) as wrapped:
+        client.query_points("docs", query=[0.1] * 3, using="new", limit=5)  # wrong dimension
+    assert "dimension" in str(wrapped.value).lower() or "size" in str(wrapped.value).lower()
+    assert client.plan is Plan.ADAPTED
 
 
 def test_filter_offset_limit_threshold_payload_and_vectors_keep_their_meaning(world):

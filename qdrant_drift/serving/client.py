@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from qdrant_client.http import models
@@ -51,6 +51,7 @@ from .surface import ENDS_MIGRATION, SURFACE, Treatment, names_migration, refusa
 from .writes import write_steps
 
 log = logging.getLogger("qdrant_drift")
+T = TypeVar("T")
 
 
 class _Core:
@@ -206,6 +207,40 @@ class _Core:
             if self.routing_state is not None and not self.routing_state.healthy:
                 self.metrics.record_degraded(self.migration, "state-unreadable")
         return serving
+
+    def replanned_steps(self, serving: Serving, steps_for: Callable[[Serving], Steps[T]]
+                        ) -> Steps[tuple[Serving, T]]:
+        """``steps_for(serving)``; if it fails and the state has moved on since ``serving``
+        was read, once more on the fresh snapshot. Returns the snapshot that answered.
+
+        A replica serves on the state it read last, up to ``refresh_interval`` old. When the
+        phase moves meanwhile, what that snapshot plans may be gone: ``finish`` drops the
+        legacy collection (blue-green) or vector (named), and a hybrid query planned before
+        it fails with "not found" (embedded Qdrant says so with a ValueError, a server with
+        a 404 or a 400: no error class tells them apart). So any failure re-reads the state,
+        and only a changed phase or plan is retried: an app's own mistake fails as it would
+        without the wrapper, after one state read, and a retry happens at most once."""
+        before = self._moment()
+        try:
+            return serving, (yield from steps_for(serving))
+        except Exception as exc:
+            try:
+                yield from self.refresh_steps()
+            except Exception:  # the state cannot be read: the call's own error stands
+                raise exc from None
+            fresh = self.current()
+            if self._moment() == before:
+                raise
+            log.info("qdrant-drift: the migration moved on (%s) while a call was planned on "
+                     "the state before: planned again", self._moment()[0])
+            return fresh, (yield from steps_for(fresh))
+
+    def _moment(self) -> tuple[Any, Plan | None, bool]:
+        """What a stale snapshot differs in: the phase, the plan, abandoned or not."""
+        state, serving = self.routing_state, self.serving
+        return (state.phase if state is not None and state.healthy else None,
+                serving.plan if serving is not None else None,
+                serving.abandoned if serving is not None else False)
 
     @property
     def plan(self) -> Plan:
@@ -364,6 +399,35 @@ class _Wrapper:
                 "timeout": timeout, **extra} for r in requests]
         return kws, [self._core.routed() for _ in kws]
 
+    def _query_steps(self, collection_name: str, kw: dict[str, Any], old_query: Any
+                     ) -> Steps[tuple[Serving, models.QueryResponse]]:
+        """One routed query, and the snapshot that answered it (see
+        :meth:`_Core.replanned_steps`)."""
+        return self._core.replanned_steps(self._core.routed(), lambda serving: query_steps(
+            serving, collection_name, kw, old_query, self._core.hits.record))
+
+    def _batch_steps(self, collection_name: str, requests: Sequence[models.QueryRequest],
+                     consistency: Any, timeout: Any, extra: dict[str, Any]
+                     ) -> Steps[tuple[Serving, list[dict[str, Any]], list[Any]]]:
+        """A batch of routed queries on one snapshot (one round trip per collection)."""
+        kws, servings = self._batch(requests, consistency, timeout, extra)
+        if not kws:
+            return self._core.current(), kws, []
+        serving, responses = yield from self._core.replanned_steps(
+            servings[0], lambda snapshot: batched_steps([
+                query_steps(snapshot, collection_name, kw, None, self._core.hits.record)
+                for kw in kws]))
+        return serving, kws, responses
+
+    def _groups_steps(self, collection_name: str, group_by: str, kw: dict[str, Any],
+                      old_query: Any) -> Steps[tuple[Serving, models.GroupsResult]]:
+        return self._core.replanned_steps(self._core.routed(), lambda serving: coalesced(
+            groups_steps(serving, collection_name, group_by, kw, old_query)))
+
+    def _matrix_steps(self, name: str, kw: dict[str, Any]) -> Steps[tuple[Serving, Any]]:
+        return self._core.replanned_steps(self._core.routed(),
+                                          lambda serving: matrix_steps(serving, name, kw))
+
     def _shadow(self, serving: Serving, collection_name: str, kw: dict[str, Any],
                 old_query: Any) -> Serving | None:
         if not serving.targets(collection_name):
@@ -450,9 +514,8 @@ class DriftClient(_Wrapper):
               "score_threshold": score_threshold, "lookup_from": lookup_from,
               "consistency": consistency, "shard_key_selector": shard_key_selector,
               "timeout": timeout, **kwargs}  # _pack's dict, written out: the hot path
-        serving = self._core.routed()
-        response = drive(query_steps(serving, collection_name, kw, old_query,
-                                     self._core.hits.record), self._client)
+        serving, response = drive(self._query_steps(collection_name, kw, old_query),
+                                  self._client)
         self._sample(serving, collection_name, kw, old_query, response)
         return response
 
@@ -496,11 +559,9 @@ class DriftClient(_Wrapper):
     def query_batch_points(self, collection_name: str, requests: Sequence[models.QueryRequest],
                            consistency: Any = None, timeout: int | None = None,
                            **kwargs: Any) -> list[models.QueryResponse]:
-        kws, servings = self._batch(requests, consistency, timeout, kwargs)
-        responses = drive(batched_steps([
-            query_steps(serving, collection_name, kw, None, self._core.hits.record)
-            for serving, kw in zip(servings, kws)]), self._client)
-        for serving, kw, response in zip(servings, kws, responses):
+        serving, kws, responses = drive(self._batch_steps(
+            collection_name, requests, consistency, timeout, kwargs), self._client)
+        for kw, response in zip(kws, responses):
             self._sample(serving, collection_name, kw, None, response)
         return responses
 
@@ -513,8 +574,8 @@ class DriftClient(_Wrapper):
                             consistency: Any = None, shard_key_selector: Any = None,
                             timeout: int | None = None, *, old_query: Any = None,
                             **kwargs: Any) -> models.GroupsResult:
-        return drive(coalesced(groups_steps(self._core.routed(), collection_name, group_by,
-                                            _pack(locals()), old_query)), self._client)
+        return drive(self._groups_steps(collection_name, group_by, _pack(locals()), old_query),
+                     self._client)[1]
 
     def __getattr__(self, name: str) -> Any:
         treatment = self._entry(name)
@@ -526,7 +587,7 @@ class DriftClient(_Wrapper):
         if treatment is Treatment.ROUTED:  # (the query methods above are found first)
             def routed(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
-                return drive(matrix_steps(self._core.routed(), name, kw), self._client)
+                return drive(self._matrix_steps(name, kw), self._client)[1]
             return routed
         if treatment is Treatment.REFUSED:
             def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -615,9 +676,8 @@ class AsyncDriftClient(_Wrapper):
               "consistency": consistency, "shard_key_selector": shard_key_selector,
               "timeout": timeout, **kwargs}  # _pack's dict, written out: the hot path
         await self._serving()
-        serving = self._core.routed()
-        response = await adrive(query_steps(serving, collection_name, kw, old_query,
-                                            self._core.hits.record), self._client)
+        serving, response = await adrive(self._query_steps(collection_name, kw, old_query),
+                                         self._client)
         self._sample(serving, collection_name, kw, old_query, response)
         return response
 
@@ -677,11 +737,9 @@ class AsyncDriftClient(_Wrapper):
                                  consistency: Any = None, timeout: int | None = None,
                                  **kwargs: Any) -> list[models.QueryResponse]:
         await self._serving()
-        kws, servings = self._batch(requests, consistency, timeout, kwargs)
-        responses = await adrive(batched_steps([
-            query_steps(serving, collection_name, kw, None, self._core.hits.record)
-            for serving, kw in zip(servings, kws)]), self._client)
-        for serving, kw, response in zip(servings, kws, responses):
+        serving, kws, responses = await adrive(self._batch_steps(
+            collection_name, requests, consistency, timeout, kwargs), self._client)
+        for kw, response in zip(kws, responses):
             self._sample(serving, collection_name, kw, None, response)
         return responses
 
@@ -696,9 +754,8 @@ class AsyncDriftClient(_Wrapper):
                                   *, old_query: Any = None, **kwargs: Any) -> models.GroupsResult:
         kw = _pack(locals())
         await self._serving()
-        serving = self._core.routed()
-        return await adrive(coalesced(groups_steps(serving, collection_name, group_by, kw,
-                                                   old_query)), self._client)
+        return (await adrive(self._groups_steps(collection_name, group_by, kw, old_query),
+                             self._client))[1]
 
     def __getattr__(self, name: str) -> Any:
         treatment = self._entry(name)
@@ -714,7 +771,7 @@ class AsyncDriftClient(_Wrapper):
             async def routed(*args: Any, **kwargs: Any) -> Any:
                 kw = _arguments(self._client, name, args, kwargs)
                 await self._serving()
-                return await adrive(matrix_steps(self._core.routed(), name, kw), self._client)
+                return (await adrive(self._matrix_steps(name, kw), self._client))[1]
             return routed
         if treatment is Treatment.REFUSED:
             async def guarded(*args: Any, **kwargs: Any) -> Any:
