@@ -488,6 +488,20 @@ def test_resuming_a_migration_with_no_open_backfill_says_its_phase_and_what_to_r
     assert not commands.resume(client, "upgrade").backfill_paused  # once paused, it resumes
 
 
+@pytest.mark.parametrize("ended", ["finished", "abandoned"])
+def test_pause_and_resume_are_refused_once_the_migration_is_over(ended):
+    client = build_text_world(20).client
+    commands.pause(client, "upgrade")  # paused while it ran: the flag outlives the run
+    if ended == "finished":
+        commands.set_phase(client, "upgrade", Phase.CUT_OVER, force=True)
+        commands.finish(client, "upgrade", force=True)
+    else:
+        commands.abandon(client, "upgrade")
+    for command, verb in ((commands.pause, "pause"), (commands.resume, "resume")):
+        with pytest.raises(StateError, match=f"is {ended}: there is no backfill to {verb}; "):
+            command(client, "upgrade")
+
+
 def test_resuming_an_open_backfill_that_is_not_paused_changes_nothing_and_succeeds():
     # a second operator, or a runbook re-run after a lost response: resumed already
     client = build_text_world(20).client

@@ -268,10 +268,15 @@ RESUME_REFUSALS = BACKFILL_CLOSED
 
 def pause_steps(name: str, paused: bool,
                 state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
-    """Every backfill worker pauses (or resumes) within its heartbeat interval. Resuming one
-    that is not paused changes nothing while its backfill is open and is refused in the
-    other phases (:data:`RESUME_REFUSALS`)."""
+    """Every backfill worker pauses (or resumes) within its heartbeat interval. A pause
+    before ``start`` holds the backfill it opens. Resuming one that is not paused changes
+    nothing while its backfill is open and is refused in the other phases
+    (:data:`RESUME_REFUSALS`); a finished or abandoned migration refuses both."""
     def change(record: MigrationRecord) -> list[dict[str, Any]]:
+        if record.phase in TERMINAL:  # over: no backfill will ever run to pause or resume
+            raise StateError(
+                f"migration {name!r} is {record.phase.value}: there is no backfill to "
+                f"{'pause' if paused else 'resume'}; {ENDED_ADVICE[record.phase]}")
         if not paused and not record.backfill_paused:
             if record.phase in RESUME_REFUSALS:
                 raise StateError(
