@@ -232,6 +232,28 @@ def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shad
     assert "adapted->hybrid 0.90," in text  # 0.90-0.925 expected at 25% coverage: inside
 
 
+@pytest.mark.parametrize("verdict, advice, shows", [
+    (None, None, "drastic drift - (no pre-flight report)"),
+    (False, None, "drastic drift no"),
+    (True, "keep old-model queries on the legacy side", "drastic drift yes: keep old-model "
+                                                        "queries on the legacy side"),
+])
+def test_status_says_the_drastic_drift_verdict_only_where_a_pre_flight_gave_one(
+        verdict, advice, shows):
+    from rich.console import Console
+
+    from qdrant_drift.cli.lifecycle import status_table
+    from qdrant_drift.lifecycle.progress import Progress
+
+    snapshot = Progress(name="m", collection="docs", layout="named", phase="fitted",
+                        plan="adapted", migrated=0, total=10, drastic_drift=verdict,
+                        drastic_advice=advice)
+    console = Console(record=True, width=200, markup=False)
+    console.print(status_table(snapshot))
+    line = next(row for row in console.export_text().splitlines() if "drastic drift" in row)
+    assert " ".join(line.replace("│", " ").split()) == shows
+
+
 def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecation(capsys):
     import warnings
 

@@ -162,7 +162,9 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
          "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
         ("ETA", "-" if complete else "- (paused)" if paused else _duration(p.eta_s)),
         ("predicted recovery (adapted)", _predicted(p)),
-        ("drastic drift", "yes: see the pre-flight advice" if p.drastic_drift else "no"),
+        ("drastic drift", "- (no pre-flight report)" if p.drastic_drift is None else
+         f"yes: {p.drastic_advice}" if p.drastic_drift and p.drastic_advice else
+         "yes" if p.drastic_drift else "no"),
         ("shadow agreement", _shadow(p)),
         ("dead letters", str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),

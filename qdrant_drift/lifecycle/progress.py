@@ -144,7 +144,8 @@ class Progress:
     predicted_recovery_low: float | None = None
     predicted_recovery_high: float | None = None
     prediction_basis: str | None = None  # "logged_queries" | "documents"
-    drastic_drift: bool = False
+    drastic_drift: bool | None = None  # the pre-flight's verdict; None: no pre-flight report
+    drastic_advice: str | None = None  # what the pre-flight advises when it says drastic
     shadow_agreement: dict[str, float] = field(default_factory=dict)
     # pre-flight overlap@10 of adapted vs native search (interval), for live confirmation
     predicted_agreement_low: float | None = None
