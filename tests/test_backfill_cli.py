@@ -141,6 +141,15 @@ def shown(progress: Progress) -> str:
     return out.getvalue()
 
 
+def test_status_with_no_worker_running_says_why_it_shows_no_rate():
+    idle = Progress(name="m", collection="docs", layout="named", phase="backfilling",
+                    plan="hybrid", migrated=10, total=40)
+    assert shown(idle).count("- (no backfill worker running)") == 2  # throughput and ETA
+    fitted = Progress(name="m", collection="docs", layout="named", phase="fitted",
+                      plan="adapted", migrated=0, total=40)
+    assert "no backfill worker running" not in shown(fitted)  # no backfill to run yet
+
+
 def test_status_of_a_paused_backfill_shows_no_eta_and_a_finished_one_says_what_is_next():
     paused = Progress(name="m", collection="docs", layout="named",
                       phase="backfilling (paused)", plan="hybrid", migrated=10, total=40,

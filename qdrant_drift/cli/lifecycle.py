@@ -152,6 +152,10 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
     table.add_column("value")
     paused = p.phase.endswith("(paused)")
     complete = p.phase.startswith("backfilling") and p.migrated >= p.total
+    # the rate is the running workers' own: none runs (on embedded Qdrant, status cannot run
+    # beside one), so none is shown, and the table says why
+    idle = ("- (no backfill worker running)" if p.workers_alive == 0
+            and p.phase.split(" ")[0] in ("backfilling", "cut-over") else "-")
     rows = [
         ("phase", f"{p.phase}: every point has the new vector, `qdrant-drift cutover` next"
          + (" (it first checks each copy against its legacy point's payload)"
@@ -159,8 +163,9 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
          else p.phase), ("router plan", p.plan),
         ("coverage", f"{_share(p.migrated, p.total)} ({p.migrated} of {p.total} points)"),
         ("throughput", "paused" if paused and not complete else
-         "-" if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
-        ("ETA", "-" if complete else "- (paused)" if paused else _duration(p.eta_s)),
+         idle if p.items_per_s is None else f"{p.items_per_s:.1f} items/s"),
+        ("ETA", "-" if complete else "- (paused)" if paused else
+         idle if p.eta_s is None else _duration(p.eta_s)),
         ("predicted recovery (adapted)", _predicted(p)),
         ("drastic drift", "- (no pre-flight report)" if p.drastic_drift is None else
          f"yes: {p.drastic_advice}" if p.drastic_drift and p.drastic_advice else
