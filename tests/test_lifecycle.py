@@ -554,7 +554,9 @@ def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroke
                                               payload={"text": doc_text(120)})])
     client.close()
     assert "1 written" in " ".join(_cli("backfill", path, *where).split())
-    assert "cut-over" in _cli("cutover", path, *where)
+    cut = " ".join(_cli("cutover", path, *where).split())
+    assert "cut-over" in cut and f"`qdrant-drift finish {path} --path {where[1]}`" in cut
+    assert f"`qdrant-drift rollback {path} --path {where[1]}` goes back at once" in cut
     finished = " ".join(_cli("finish", path, *where, "--yes").split())
     assert "migration 'docs-v2' is finished; dropped the legacy collection 'docs'" in finished
     status = json.loads(_cli("status", path, *where, "--json"))
@@ -602,6 +604,7 @@ def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection
     _cli("start", path, *where)
     declined = CliRunner().invoke(app, ["abandon", path, *where], input="n\n")
     assert declined.exit_code == 1 and "drop the new vector 'new' of 'docs'" in declined.output
+    assert "not abandoned: nothing changed" in declined.output
     said = " ".join(_cli("abandon", path, *where, "--yes").split())
     assert "migration 'docs-v2' is abandoned; dropped the new vector 'new' of 'docs'" in said
     assert json.loads(_cli("status", path, *where, "--json"))["phase"] == "abandoned"

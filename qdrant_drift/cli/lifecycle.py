@@ -336,6 +336,10 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
     except DriftError as exc:
         fail(exc)
     console.print(f"migration {record.spec.name!r}: {record.phase.value}")
+    where = f"{file}{_where(path, url, grpc)}"
+    console.print(f"new-model vectors serve every query (replicas within their refresh "
+                  f"interval); `qdrant-drift finish {where}` drops the legacy side once you "
+                  f"are satisfied, `qdrant-drift rollback {where}` goes back at once")
 
 
 def finish(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
@@ -365,6 +369,8 @@ def _end(verb: str, file: Path, path: Optional[Path], url: Optional[str],
         what = getattr(migration, f"check_{verb}")(**options)
         if not yes and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
                                          "This cannot be undone."):
+            typer.echo(f"not {'finished' if verb == 'finish' else 'abandoned'}: nothing "
+                       "changed", err=True)
             raise typer.Exit(code=1)
         record = getattr(migration, verb)(**options)
     console.print(f"migration {record.spec.name!r} is {record.phase.value}; {_past(what)}")
