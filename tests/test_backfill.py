@@ -478,6 +478,14 @@ def test_after_a_kill_9_on_embedded_qdrant_a_new_worker_takes_over_without_waiti
     drive(write_worker("upgrade", WorkerStatus(worker=killed, partitions=(0,), alive=True,
                                                heartbeat_age_s=0.0, processed=0,
                                                state="running")), world.client)
+    from qdrant_drift.backfill.control import engines_running_here
+    from qdrant_drift.lifecycle.facade import progress_steps
+
+    def alive(running_here):  # what status counts: here, and as a server would
+        return drive(progress_steps("upgrade", running_here=running_here),
+                     world.client).workers_alive
+
+    assert alive(engines_running_here()) == 0 and alive(None) == 1
     started = time.monotonic()
     stats = run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
                          options=BackfillOptions(batch_size=16, **{**FAST,

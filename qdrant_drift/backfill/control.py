@@ -27,10 +27,22 @@ from .targets import Target, TidySchedule, target_for
 
 log = logging.getLogger(__name__)
 
-# the engines this process runs (a worker or a Ray driver each, gone once collected): on
-# embedded Qdrant the only live ones (see :func:`.leases.read_lease_view`)
+# the engines this process runs (a worker or a Ray driver each, gone once collected)
 _ENGINES_HERE: "weakref.WeakSet[Controls]" = weakref.WeakSet()
 _ENGINES_LOCK = threading.Lock()
+
+
+def engines_running_here() -> frozenset[str]:
+    """The worker ids of the backfill engines this process runs: on embedded Qdrant, the
+    only live ones.
+
+    Why: embedded Qdrant's storage is open in one process at a time (qdrant-client locks
+    the folder; ``:memory:`` is one process's own), so a worker that no engine of this
+    process runs reported from a process that has exited (a kill -9, a crash), however
+    fresh its heartbeat: nobody renews its leases, and waiting out its heartbeat timeout
+    (30 s by default) would be waiting for nothing; ``status`` would count it alive."""
+    with _ENGINES_LOCK:
+        return frozenset(engine.worker_id for engine in _ENGINES_HERE)
 
 
 class Controls:
@@ -74,12 +86,9 @@ class Controls:
             _ENGINES_HERE.add(self)
 
     def _running_here(self) -> frozenset[str] | None:
-        """On embedded Qdrant, the worker ids of this process's engines (no other process
-        can hold the storage); None on a server, where any process may run a worker."""
-        if not self._embedded:
-            return None
-        with _ENGINES_LOCK:
-            return frozenset(engine.worker_id for engine in _ENGINES_HERE)
+        """On embedded Qdrant, :func:`engines_running_here`; None on a server, where any
+        process may run a worker."""
+        return engines_running_here() if self._embedded else None
 
     def _drive(self, steps: Steps[Any]) -> Any:
         return drive(steps, self.client)

@@ -37,23 +37,20 @@ def read_lease_view(name: str, worker: str, partitions: int, *, timeout: float,
                     state_collection: str, running_here: AbstractSet[str] | None = None
                     ) -> Steps[LeaseView]:
     """The leases and the live workers. ``running_here``: on embedded Qdrant, the engines
-    this process runs, which are then the only live ones.
-
-    Why that is safe: embedded Qdrant's storage is open in one process at a time
-    (qdrant-client locks the folder; ``:memory:`` is one process's own), so a worker that no
-    engine of this process runs wrote its lease from a process that has exited (a kill -9, a
-    crash): nobody will renew it, and a restart would wait out its heartbeat timeout (30 s by
-    default) for nothing. Engines of this process that claim the same lease at once are still
-    told apart by the claim's compare-and-set."""
+    this process runs, which are then the only live ones, and a lease owned by any other
+    worker is one nobody will renew (see :func:`.control.engines_running_here`): it is
+    taken at once instead of after its heartbeat timeout. Engines of this process that
+    claim the same lease at once are still told apart by the claim's compare-and-set."""
+    here = None if running_here is None else frozenset(running_here) | {worker}
     workers = yield from store.read_workers(name, timeout=timeout,
-                                            state_collection=state_collection)
+                                            state_collection=state_collection,
+                                            running_here=here)
     live = {w.worker for w in workers if w.alive} | {worker}
     stored = yield from store.read_leases(name, partitions, state_collection)
-    if running_here is None:
+    if here is None:
         return LeaseView(stored, len(live))
-    here = set(running_here) | {worker}
     owners = {lease.owner for lease in stored.values() if lease.owner is not None}
-    return LeaseView(stored, len(live & here), frozenset((owners | live) - here))
+    return LeaseView(stored, len(live), frozenset(owners - here))
 
 
 @dataclass(frozen=True)

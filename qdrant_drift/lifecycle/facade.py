@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import AbstractSet, Any, Callable
 
 import numpy as np
 from qdrant_client.http import models
@@ -52,6 +52,7 @@ from ..serving.router import (
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, call, drive
 from ..errors import AdapterFileError, NoPreflightReport, StateError
+from ..backfill.control import engines_running_here
 from ..backfill.setup import runnable_steps
 from ..backfill.targets import Target, target_for
 from ..serving.writes import TEXT_FIELD
@@ -652,7 +653,9 @@ class Migration:
     def progress(self) -> Progress:
         """Coverage, throughput, ETA, phase, plan, quality, dead letters, workers and what
         the serving replicas report."""
+        running_here = engines_running_here() if is_local(self.client) else None
         return self._drive(progress_steps(self.name, self.state_collection,
+                                          running_here=running_here,
                                           heartbeat_timeout=self.file.backfill.heartbeat_timeout))
 
     def apply_router_settings(self) -> None:
@@ -668,8 +671,11 @@ class Migration:
 
 
 def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, router: Any = None,
-                   heartbeat_timeout: float = 30.0) -> Steps[Progress]:
-    """``router``: judge the plan by this router instead of the stored router settings."""
+                   heartbeat_timeout: float = 30.0,
+                   running_here: AbstractSet[str] | None = None) -> Steps[Progress]:
+    """``router``: judge the plan by this router instead of the stored router settings;
+    ``running_here``: on embedded Qdrant, the only live workers (see
+    :func:`~..backfill.control.engines_running_here`)."""
     from ..serving.shadow import read_agreement_steps
 
     record = yield from require_record(name, state_collection)
@@ -685,7 +691,8 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
     samples = yield from store.read_samples(name, state_collection)
     dead = yield from store.read_dead_letters(name, state_collection)
     workers = yield from store.read_workers(name, timeout=heartbeat_timeout,
-                                            state_collection=state_collection)
+                                            state_collection=state_collection,
+                                            running_here=running_here)
     agreement = yield from read_agreement_steps(name, state_collection)
     settings = yield from load_settings_steps(name, state_collection)
     interval = settings.refresh_interval if settings else DEFAULT_REFRESH_INTERVAL

@@ -9,7 +9,7 @@ the migration record, so every worker, replica and CLI reads the same numbers.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable
+from typing import AbstractSet, Any, Iterable
 
 from qdrant_client.http import models
 
@@ -102,8 +102,11 @@ def write_worker(name: str, status: WorkerStatus,
     )])
 
 
-def read_workers(name: str, *, timeout: float,
-                 state_collection: str = STATE_COLLECTION) -> Steps[list[WorkerStatus]]:
+def read_workers(name: str, *, timeout: float, state_collection: str = STATE_COLLECTION,
+                 running_here: AbstractSet[str] | None = None) -> Steps[list[WorkerStatus]]:
+    """Every worker's last report; alive = running and heard from within ``timeout``, and,
+    on embedded Qdrant, one of the engines this process runs (``running_here``: see
+    :func:`qdrant_drift.backfill.control.engines_running_here`)."""
     now = time.time()
     records = yield from _scroll_all(state_collection, _selector("worker", name))
     statuses = []
@@ -112,7 +115,8 @@ def read_workers(name: str, *, timeout: float,
         age = max(0.0, now - float(p.get("heartbeat", 0.0)))
         statuses.append(WorkerStatus(
             worker=p["worker"], partitions=tuple(p.get("partitions") or ()),
-            alive=p.get("state") in ("starting", "running", "paused") and age <= timeout,
+            alive=(p.get("state") in ("starting", "running", "paused") and age <= timeout
+                   and (running_here is None or p["worker"] in running_here)),
             heartbeat_age_s=age, processed=int(p.get("processed") or 0),
             state=p.get("state", "running"),
         ))
