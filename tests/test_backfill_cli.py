@@ -80,12 +80,24 @@ def test_a_backfill_whose_embedder_is_down_stops_with_one_line_that_says_how_to_
     assert down.returncode != 0 and "Traceback" not in down.stderr + down.stdout
     said = [line for line in (down.stdout + down.stderr).splitlines() if "error:" in line]
     assert len(said) == 1 and "failed on every item of the last 3 batches (48 items" in said[0]
+    assert f"`qdrant-drift dead-letters {path} --path {db} --requeue`" in said[0]  # pastable
     requeued = subprocess.run(cli("dead-letters", str(path), "--path", str(db), "--requeue"),
                               cwd=ROOT, env=env(), capture_output=True, text=True, timeout=120)
     assert "re-queued 48 items" in requeued.stdout
     fixed = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT, env=env(),
                            capture_output=True, text=True, timeout=120)
     assert fixed.returncode == 0 and "250 written" in fixed.stdout, fixed.stdout + fixed.stderr
+
+
+def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tmp_path):
+    path, db = started_migration(tmp_path, n=180, embed="down_embed_texts")  # 30 left: 2 batches
+    down = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT,
+                          env=env(DRIFT_TEST_EMBEDDER_DOWN="1"), capture_output=True,
+                          text=True, timeout=120)
+    said = " ".join((down.stdout + down.stderr).split())
+    assert down.returncode == 0 and "0 written, 0 skipped, 30 dead letters" in said
+    assert (f"nothing was written: every item this run tried is a dead letter; "
+            f"`qdrant-drift dead-letters {path} --path {db}` shows why") in said
 
 
 def test_a_command_on_a_folder_a_worker_holds_says_what_to_do_in_one_line(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -452,13 +453,13 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
     in flight, checkpoint, exit). Start several, anywhere, to share the work."""
     with _migration(file, path, url, api_key, grpc) as migration:
         _run_worker(migration, worker_id, batch_size, rate_limit, metrics_port, keep_running,
-                    engine, address)
+                    engine, address, where=f"{file}{_where(path, url, grpc)}")
 
 
 def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Optional[int],
                 rate_limit: Optional[float], metrics_port: Optional[int],
                 keep_running: bool, engine: str = "worker",
-                address: Optional[str] = None) -> None:
+                address: Optional[str] = None, *, where: str = "FILE") -> None:
     from ..observability.metrics import DriftMetrics
 
     metrics = DriftMetrics()
@@ -498,7 +499,7 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
                 worker.connect()
         except DriftError as exc:
             fail(exc)
-        _follow(migration, worker, metrics, signals)
+        _follow(migration, worker, metrics, signals, where)
         if signals:  # stopped, not done: a script's `backfill && cutover` must tell
             raise typer.Exit(128 + signals[0])
     except typer.Exit as exc:
@@ -555,7 +556,8 @@ def _say_if_waiting_for_a_lease(p: Progress, worker: Any) -> bool:
     return True
 
 
-def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int]) -> None:
+def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
+            where: str = "FILE") -> None:
     """Run the worker with a progress bar (ETA from every worker's progress samples) on a
     terminal, a progress line whenever it changes otherwise; feed the metrics every few
     seconds. Whatever happens here, the worker is stopped and joined before the client
@@ -610,8 +612,8 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
         _say(f"signal {signals[-1]}: stopping")
     try:
         stats = handle.join()
-    except DriftError as exc:
-        fail(exc)
+    except DriftError as exc:  # a command it names, ready to paste (the engine knows no file)
+        fail(type(exc)(re.sub(r"(`qdrant-drift [a-z-]+) FILE\b", rf"\1 {where}", str(exc))))
     if not terminal:  # the last periodic line can be seconds old: where the collection is now
         try:
             _say(_progress_line(migration.progress(), worker)[0])
@@ -620,6 +622,10 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int])
     _say(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
          f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
          f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
+    if stats.dead_lettered and not stats.written:
+        _say(f"nothing was written: every item this run tried is a dead letter; "
+             f"`qdrant-drift dead-letters {where}` shows why, and `--requeue` gives them back "
+             "once the cause is fixed")
 
 
 def dead_letters(file: Path = FileArg, path: Optional[Path] = PathOpt,
