@@ -248,6 +248,18 @@ def test_a_second_upgrade_of_a_name_the_first_one_gave_drops_the_collection_behi
     assert client.count("docs").count == 30
 
 
+def test_fitting_a_finished_named_migration_again_says_it_is_finished_not_what_it_dropped():
+    world = build_text_world(20)
+    run_backfill(world.client, "upgrade", CallableEmbedder(embed_texts, normalize=False),
+                 PayloadField("text"))
+    commands.cutover(world.client, "upgrade")
+    commands.finish(world.client, "upgrade")  # drops the legacy vector the file names
+    new = embed_texts([doc_text(i) for i in range(world.n)])
+    with pytest.raises(StateError, match="migration 'upgrade' is finished; a next upgrade is "
+                                         "a new migration"):
+        commands.create(world.client, world.spec, fit("procrustes", new, old_vectors(world.n)))
+
+
 def test_a_finished_migration_or_a_new_side_behind_the_legacy_name_is_never_fitted_again():
     # after a finish that gave the legacy name to the new collection, "docs" IS docs_new: a
     # re-fit of the finished migration, or a next one whose new_collection is docs_new, would

@@ -108,19 +108,20 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     migration holds the collection. ``embedded``: the client is local mode (see
     :meth:`Layout.check_source`).
     Returns (collection info, legacy vector params, this migration's record if any)."""
+    previous = yield from load_record(spec.name, state_collection)
+    if previous is not None and previous.phase is Phase.FINISHED:
+        # first: its legacy vector or collection is gone, which the checks below would report
+        # instead; and its collection's name may now be an alias of its new collection: a
+        # re-fit would make the two sides one collection, which abandon or finish then drops
+        raise StateError(
+            f"migration {spec.name!r} is finished; {ENDED_ADVICE[Phase.FINISHED]}")
     yield from require_collection_steps(spec.collection)
     info = yield call("get_collection", spec.collection)
     old_params = _vector_params(info, spec.old_vector)
     distance_name(old_params.distance)
     layout_of(spec).check_source(info, embedded=embedded)
-    previous = yield from load_record(spec.name, state_collection)
     if previous is not None:
         refuse_other_migration(previous, spec, "this one")
-        if previous.phase is Phase.FINISHED:
-            # its collection's name may now be an alias of its new collection: a re-fit
-            # would make the two sides one collection, which abandon or finish then drops
-            raise StateError(
-                f"migration {spec.name!r} is finished; {ENDED_ADVICE[Phase.FINISHED]}")
     yield from layout_of(spec).check_alias_steps()
     other = yield from _active_on(spec.collection, spec.name, state_collection)
     if other is not None:
