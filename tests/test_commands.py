@@ -77,6 +77,16 @@ def test_cutover_is_refused_while_points_lack_the_new_vector_unless_forced():
     assert commands.cutover(world.client, "upgrade", force=True).phase is Phase.CUT_OVER
 
 
+def test_cutover_and_rollback_repeated_change_nothing_and_succeed():
+    world = build_text_world(20)
+    commands.cutover(world.client, "upgrade", force=True)
+    revision = drive(load_record("upgrade"), world.client).revision
+    assert commands.cutover(world.client, "upgrade").phase is Phase.CUT_OVER
+    commands.rollback(world.client, "upgrade")
+    assert commands.rollback(world.client, "upgrade").phase is Phase.ROLLED_BACK
+    assert drive(load_record("upgrade"), world.client).revision == revision + 1  # one move
+
+
 def test_cutover_after_rollback_names_the_command_to_run_first():
     world = build_text_world(20)
     migrate_everything(world)
@@ -647,11 +657,12 @@ def test_racing_commands_from_threads_lose_no_change_and_keep_a_serial_history()
                 check_transition(phase, Phase(entry["to"]))
                 phase = Phase(entry["to"])
     assert (phase, paused) == (final.phase, final.backfill_paused)
-    # each successful call that changed something is exactly one of those writes; a start
-    # may also find the migration started already, a resume find it running, and write nothing
+    # each successful call that changed something is exactly one of those writes; a start,
+    # cutover or rollback may also find the migration there already, a resume find it
+    # running, and write nothing
     by_revision: dict[int, str] = {}
     for operation, record in successes:
-        idle = operation in ("start", "resume")
+        idle = operation in ("start", "resume", "cutover", "rollback")
         if idle and record.revision in by_revision:
             continue
         if idle and not _entry_matches(operation, writes.get(record.revision, [])):

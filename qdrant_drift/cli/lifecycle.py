@@ -302,12 +302,16 @@ def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
                 grpc: bool = GrpcOpt) -> None:
         try:
             with _migration(file, path, url, api_key, grpc) as migration:
-                was_paused = action != "resume" or migration.record().backfill_paused
+                before = migration.record() if action in ("resume", "rollback") else None
                 record = getattr(migration, action)()
         except DriftError as exc:
             fail(exc)
         paused = " (backfill paused)" if record.backfill_paused else ""
-        idle = "" if was_paused else " (it was not paused: nothing to resume)"
+        idle = ("" if before is None else
+                " (it was not paused: nothing to resume)"
+                if action == "resume" and not before.backfill_paused else
+                " (it was already: nothing changed)"
+                if action == "rollback" and before.phase is record.phase else "")
         console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}{idle}")
         if action == "start" and record.backfill_paused:
             console.print(f"the backfill is paused (since `qdrant-drift pause`): `qdrant-drift "
@@ -333,10 +337,12 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
     """Serve the new vectors only (refused while points lack them, unless --force)."""
     try:
         with _migration(file, path, url, api_key, grpc) as migration:
+            before = migration.record().phase
             record = migration.cutover(force=force)
     except DriftError as exc:
         fail(exc)
-    console.print(f"migration {record.spec.name!r}: {record.phase.value}")
+    already = " (it was already: nothing changed)" if before is record.phase else ""
+    console.print(f"migration {record.spec.name!r}: {record.phase.value}{already}")
     where = f"{file}{_where(path, url, grpc)}"
     console.print(f"new-model vectors serve every query (replicas within their refresh "
                   f"interval); `qdrant-drift finish {where}` drops the legacy side once you "

@@ -299,6 +299,8 @@ def cutover_steps(name: str, *, force: bool = False,
     """Serve the new vectors only. Refused while points lack them (they would drop out of
     search results) unless ``force``; the phase rule is checked first, it costs nothing."""
     record = yield from require_record(name, state_collection)
+    if record.phase is Phase.CUT_OVER:  # a runbook re-run, a second operator: as `start`
+        return record
     check_transition(record.phase, Phase.CUT_OVER)
     yield from layout_of(record.spec).check_alias_steps()  # before the phase moves
     # blue-green: copies of points a plain client deleted must not come back once the new
@@ -326,6 +328,8 @@ def rollback_steps(name: str, state_collection: str = STATE_COLLECTION
     Refused while the stored adapter is unreadable: the legacy path would have nothing to
     adapt new-model queries with, so every wrapped query would fail."""
     record = yield from require_record(name, state_collection)
+    if record.phase is Phase.ROLLED_BACK:  # rolled back already: nothing to do, as `start`
+        return record
     check_transition(record.phase, Phase.ROLLED_BACK)
     if record.adapter_digest:
         try:
