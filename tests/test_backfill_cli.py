@@ -100,6 +100,28 @@ def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tm
             f"`qdrant-drift dead-letters {path} --path {db}` shows why") in said
 
 
+def test_ctrl_c_during_fit_says_interrupted_and_a_second_fit_works(tmp_path):
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 300)
+    client.close()
+    path = migration_file(tmp_path, embed="slow_embed_texts")
+    started = tmp_path / "started"
+    fit = subprocess.Popen(cli("fit", str(path), "--path", str(db)), cwd=ROOT, text=True,
+                           env=env(DRIFT_TEST_STARTED=str(started), DRIFT_TEST_EMBED_DELAY="1"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    fit.send_signal(signal.SIGINT)  # in the middle of embedding the sample
+    out, err = fit.communicate(timeout=60)
+    assert fit.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in out + err
+    again = subprocess.run(cli("fit", str(path), "--path", str(db)), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "fitted" in again.stdout
+
+
 def test_a_command_on_a_folder_a_worker_holds_says_what_to_do_in_one_line(tmp_path):
     path, db = started_migration(tmp_path, n=150)
     holder = QdrantClient(path=str(db))  # stands for a running worker process

@@ -8,6 +8,7 @@ this one only assembles them.
 from __future__ import annotations
 
 import os
+import signal
 
 import sys
 
@@ -63,6 +64,15 @@ CLICK_ERRORS, CLICK_ABORTS = _click_errors()
 def main() -> None:
     """The ``qdrant-drift`` entry point. Warnings are one line each (the callback); so are
     usage errors (a missing option, a file that is not there), instead of Click's panel."""
+    interrupted: list[int] = []
+
+    def ctrl_c(signum: int, frame: object) -> None:  # Python's own behaviour, remembered
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    # Typer turns a KeyboardInterrupt into a silent exit 130; a command that handles signals
+    # itself (backfill) puts in its own handler and says what it does
+    signal.signal(signal.SIGINT, ctrl_c)
     try:
         code = app(standalone_mode=False)
     except CLICK_ERRORS as exc:
@@ -73,6 +83,8 @@ def main() -> None:
     except CLICK_ABORTS as exc:  # a declined prompt (1), or a Ctrl-C Click took (130)
         print("aborted", file=sys.stderr)
         sys.exit(INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else 1)
+    if code == INTERRUPTED and interrupted:
+        print("interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 
