@@ -254,6 +254,30 @@ def test_status_says_the_drastic_drift_verdict_only_where_a_pre_flight_gave_one(
     assert " ".join(line.replace("│", " ").split()) == shows
 
 
+@pytest.mark.parametrize("said, shown", [
+    ("run `qdrant-drift start`, then `qdrant-drift cutover` first",
+     "run `qdrant-drift start d.toml --path qd`, then `qdrant-drift cutover d.toml --path qd` "
+     "first"),
+    ("force it (`qdrant-drift cutover --force`, `cutover(force=True)`)",
+     "force it (`qdrant-drift cutover d.toml --path qd --force`, `cutover(force=True)`)"),
+    ("requeue them (`qdrant-drift dead-letters FILE --requeue`)",
+     "requeue them (`qdrant-drift dead-letters d.toml --path qd --requeue`)"),
+    ("`qdrant-drift fit --queries FILE`", "`qdrant-drift fit d.toml --path qd --queries FILE`"),
+    ("`qdrant-drift backfill --worker-id w1`: it",
+     "`qdrant-drift backfill d.toml --path qd --worker-id w1`: it"),
+    # a file named already, a command that takes none, and no command: as they were
+    ("`qdrant-drift resume other.toml --path x`", "`qdrant-drift resume other.toml --path x`"),
+    ("`qdrant-drift init` and `qdrant-drift demo`", "`qdrant-drift init` and `qdrant-drift demo`"),
+    ("the migration is finished", "the migration is finished"),
+])
+def test_commands_an_error_names_are_given_the_file_and_store_to_paste(said, shown):
+    from qdrant_drift.cli.output import pasteable
+    from qdrant_drift.errors import StateError
+
+    filled = pasteable(StateError(said), "d.toml --path qd")
+    assert str(filled) == shown and isinstance(filled, StateError)
+
+
 def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecation(capsys):
     import warnings
 

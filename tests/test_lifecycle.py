@@ -247,8 +247,9 @@ def test_commands_before_any_fit_say_to_run_fit_in_one_line(tmp_path, embedded):
     _, where = embedded
     path = str(migration_file(tmp_path))
     for command in (["cutover"], ["dead-letters"], ["status"], ["finish"], ["pause"]):
-        assert "has not been fitted yet: run `qdrant-drift fit` first" in _refused(
-            *command, path, *where)
+        # the command to run, with this file and store: ready to paste
+        assert (f"has not been fitted yet: run `qdrant-drift fit {path} {' '.join(where)}` "
+                "first") in _refused(*command, path, *where)
     # except to someone who wants out: there is nothing to undo
     assert "nothing to abandon: migration 'docs-v2' was never fitted" in _refused(
         "abandon", path, *where, "--yes")
@@ -359,13 +360,14 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
 
 @pytest.mark.parametrize("after_fit, refused, message", [
     # finish is checked before it asks: with no --yes and no input a prompt would exit 1
-    ("start", "finish", "cannot go from 'backfilling' to 'finished': run `qdrant-drift cutover` "
-                        "first"),
+    ("start", "finish", "cannot go from 'backfilling' to 'finished': run `qdrant-drift cutover "
+                        "{here}` first"),
     ("rollback", "cutover", "cannot go from 'rolled-back' to 'cut-over': run `qdrant-drift "
-                            "start` first"),
+                            "start {here}` first"),
     # fitted, never started ("status" changes nothing): there is no paused backfill
     ("status", "resume", "migration 'docs-v2' is not paused (phase: fitted); nothing to "
-                         "resume: run `qdrant-drift start` to serve it and open the backfill"),
+                         "resume: run `qdrant-drift start {here}` to serve it and open the "
+                         "backfill"),
 ])
 def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedded, after_fit,
                                                                refused, message):
@@ -373,7 +375,8 @@ def test_a_command_in_the_wrong_phase_names_the_command_to_run(tmp_path, embedde
     path = str(migration_file(tmp_path))
     _cli("fit", path, *where)
     _cli(after_fit, path, *where)
-    assert message in _refused(refused, path, *where)
+    here = f"{path} {' '.join(where)}"  # this file and store: ready to paste
+    assert message.format(here=here) in " ".join(_refused(refused, path, *where).split())
 
 
 def test_start_and_resume_say_a_worker_runs_only_once_backfill_starts_one(tmp_path, embedded):

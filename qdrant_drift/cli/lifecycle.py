@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -23,7 +22,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import console, fail, fmt
+from .output import console, fail, fmt, pasteable
 from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..local import is_local
 from ..migration.phases import Phase
@@ -81,7 +80,7 @@ def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Op
     try:
         yield Migration(client, migration_file)
     except DriftError as exc:
-        fail(exc)
+        fail(pasteable(exc, f"{file}{_where(path, url, grpc)}"))
     except Exception as exc:
         if url is None or classify(exc) is not QdrantFault.TRANSIENT:
             raise
@@ -618,8 +617,8 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
         _say(f"signal {signals[-1]}: stopping")
     try:
         stats = handle.join()
-    except DriftError as exc:  # a command it names, ready to paste (the engine knows no file)
-        fail(type(exc)(re.sub(r"(`qdrant-drift [a-z-]+) FILE\b", rf"\1 {where}", str(exc))))
+    except DriftError as exc:
+        fail(pasteable(exc, where))
     if not terminal:  # the last periodic line can be seconds old: where the collection is now
         try:
             _say(_progress_line(migration.progress(), worker)[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -23,6 +24,27 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140, m
 def styled(label: str, style: str, rest: str) -> Text:
     """``label`` in ``style``, then ``rest`` as plain text (never parsed for markup)."""
     return Text.assemble((label, style), rest)
+
+
+# the commands that take a migration file, as a message may name them: `qdrant-drift
+# cutover --force`, `qdrant-drift dead-letters FILE --requeue` (FILE: a placeholder)
+_NAMED_COMMAND = re.compile(
+    r"`qdrant-drift (plan|fit|start|backfill|status|pause|resume|cutover|rollback|finish"
+    r"|abandon|report|dead-letters)(?: FILE)?((?: --?[a-z][\w-]*(?:[ =][^`\s-][^`\s]*)?)*)`")
+
+
+def pasteable(exc: Exception, where: str) -> Exception:
+    """``exc`` with the commands its message names given this run's migration file and
+    store (``where``: ``docs.toml --path qd``), ready to paste; the library that raised it
+    knows neither. The same exception type, or ``exc`` itself when it names none."""
+    message = str(exc)
+    filled = _NAMED_COMMAND.sub(lambda m: f"`qdrant-drift {m[1]} {where}{m[2]}`", message)
+    if filled == message:
+        return exc
+    try:
+        return type(exc)(filled)
+    except TypeError:  # an exception type that takes other arguments: say it as it was
+        return exc
 
 
 def fail(exc: Exception) -> None:
