@@ -295,23 +295,50 @@ class Whitened:
     def build(self, new: np.ndarray, old: np.ndarray, settings: Sequence[Sequence[float]],
               gamma: float) -> WhitenedMap:
         """The map of ``settings`` (one, or several averaged) and lookup blend ``gamma``."""
+        return self.build_each(new, old, [settings], gamma)[0]
+
+    def build_each(self, new: np.ndarray, old: np.ndarray,
+                   groups: Sequence[Sequence[Sequence[float]]], gamma: float
+                   ) -> list[WhitenedMap]:
+        """:meth:`build` for each group of settings, from one pass over the pairs: the
+        covariances, and per old-side power its whitening, norm direction, reference rows
+        and lookup, are the same for every group (they are most of a build's time)."""
         x = new.astype(np.float64)
         y = old.astype(np.float64)
         x_mean, y_mean = x.mean(0), y.mean(0)
         xc, yc = x - x_mean, y - y_mean
         n = len(x)
         cross = xc.T @ yc / n
-        white_old = _matrix_power(np.linalg.eigh(yc.T @ yc / n), float(settings[0][1]),
-                                  self.shrinkage)
+        eig_old = np.linalg.eigh(yc.T @ yc / n)
         eig_new = np.linalg.eigh(xc.T @ xc / n)
-        rotation = np.zeros((x.shape[1], y.shape[1]))
-        for power_new, _, correlation_power in settings:
-            white_new = _matrix_power(eig_new, float(power_new), self.shrinkage)
-            u, s, vt = np.linalg.svd(white_new @ cross @ white_old, full_matrices=False)
-            weights = (s / max(s.max(), 1e-12)) ** float(correlation_power)
-            one = white_new @ (u * weights) @ vt
-            # each setting weighs the same: its output's typical length on the docs is 1
-            rotation += one / max(float(np.median(np.linalg.norm(xc @ one, axis=1))), 1e-12)
+        old_sides: dict[float, dict[str, np.ndarray]] = {}
+        maps = []
+        for settings in groups:
+            power_old = float(settings[0][1])
+            if power_old not in old_sides:
+                old_sides[power_old] = self._old_side(new, y, yc, eig_old, power_old, gamma)
+            side = old_sides[power_old]
+            white_old = side["back"].T
+            rotation = np.zeros((x.shape[1], y.shape[1]))
+            for power_new, _, correlation_power in settings:
+                white_new = _matrix_power(eig_new, float(power_new), self.shrinkage)
+                u, s, vt = np.linalg.svd(white_new @ cross @ white_old, full_matrices=False)
+                weights = (s / max(s.max(), 1e-12)) ** float(correlation_power)
+                one = white_new @ (u * weights) @ vt
+                # each setting weighs the same: its output's typical length on the docs is 1
+                rotation += one / max(float(np.median(np.linalg.norm(xc @ one, axis=1))),
+                                      1e-12)
+            maps.append(WhitenedMap(x_mean=x_mean, rotation=rotation, **side))
+        return maps
+
+    def _old_side(self, new: np.ndarray, y: np.ndarray, yc: np.ndarray,
+                  eig_old: tuple[np.ndarray, np.ndarray], power: float, gamma: float
+                  ) -> dict[str, np.ndarray]:
+        """A map's arrays that depend on the old side's whitening ``power`` only (and on
+        ``gamma`` for the lookup): the back-transform, the norm direction, the level's
+        reference rows, the lookup's index, the settings row."""
+        n = len(y)
+        white_old = _matrix_power(eig_old, power, self.shrinkage)
         z = yc @ white_old
         z_norm = np.linalg.norm(z, axis=1)
         design = np.c_[y, np.ones(n)]
@@ -329,12 +356,9 @@ class Whitened:
             rows = self.references
             ref_old = ref_old[np.sort(np.random.default_rng(0).choice(n, rows, replace=False))]
         level_rank = max(1, round(self.level_rank * rows / n))
-        return WhitenedMap(
-            x_mean=x_mean, rotation=rotation, back=white_old.T, norm_dir=norm_dir,
-            ref_old=ref_old, **index,
-            settings=np.array([gamma, self.temperature, self.neighbours, level_rank,
-                               self.probes]),
-        )
+        return {"back": white_old.T, "norm_dir": norm_dir, "ref_old": ref_old, **index,
+                "settings": np.array([gamma, self.temperature, self.neighbours, level_rank,
+                                      self.probes])}
 
     def _settings(self) -> tuple[tuple[float, ...], ...]:
         return tuple(tuple(float(v) for v in s) for s in self.settings)
@@ -354,9 +378,12 @@ class Whitened:
             terms: dict[tuple, list[np.ndarray]] = {c: [] for c in candidates}
             for _ in range(self.selection_rounds):
                 train, val = split_indices(len(new), 0.4, ctx.rng)
-                for settings, gamma in candidates:
-                    built = self.build(new[train], old[train], settings, gamma)
-                    terms[(settings, gamma)].append(ctx.selection_terms(built, new[val], old[val]))
+                for gamma in dict.fromkeys(g for _, g in candidates):
+                    groups = [settings for settings, g in candidates if g == gamma]
+                    built = self.build_each(new[train], old[train], groups, gamma)
+                    for settings, one in zip(groups, built):
+                        terms[(settings, gamma)].append(
+                            ctx.selection_terms(one, new[val], old[val]))
             best = self._choose(terms)
             ctx.log(f"{self.name}: {'best' if self.average else 'chose'} setting {best[0]} "
                     f"gamma {best[1]} (held-out score {_held_out_score(terms[best]):.4f})")
@@ -366,9 +393,9 @@ class Whitened:
             self.selected = best
             return self.build(new, old, *best)
         self.selected = (self._settings(), best[1])
-        self.judged_by = self.build(new, old, *best)
+        self.judged_by, served = self.build_each(new, old, [best[0], self._settings()], best[1])
         ctx.log(f"{self.name}: serving the {len(self.settings)} settings averaged")
-        return self.build(new, old, *self.selected)
+        return served
 
     @staticmethod
     def _choose(rounds: dict[tuple, list[np.ndarray]]) -> tuple:
