@@ -54,6 +54,12 @@ log = logging.getLogger("qdrant_drift")
 T = TypeVar("T")
 
 
+def _moment(state: RoutingState | None, serving: Serving) -> tuple[Any, Plan, bool]:
+    """What a stale snapshot differs in: the phase, the plan, abandoned or not."""
+    return (state.phase if state is not None and state.healthy else None, serving.plan,
+            serving.abandoned)
+
+
 class _Core:
     """What both clients share: the current serving snapshot and how to refresh it."""
 
@@ -220,7 +226,7 @@ class _Core:
         a 404 or a 400: no error class tells them apart). So any failure re-reads the state,
         and only a changed phase or plan is retried: an app's own mistake fails as it would
         without the wrapper, after one state read, and a retry happens at most once."""
-        before = self._moment()
+        state = self.routing_state  # read with ``serving``; compared only after a failure
         try:
             return serving, (yield from steps_for(serving))
         except Exception as exc:
@@ -229,18 +235,12 @@ class _Core:
             except Exception:  # the state cannot be read: the call's own error stands
                 raise exc from None
             fresh = self.current()
-            if self._moment() == before:
+            moved = _moment(self.routing_state, fresh)
+            if moved == _moment(state, serving):
                 raise
             log.info("qdrant-drift: the migration moved on (%s) while a call was planned on "
-                     "the state before: planned again", self._moment()[0])
+                     "the state before: planned again", moved[0])
             return fresh, (yield from steps_for(fresh))
-
-    def _moment(self) -> tuple[Any, Plan | None, bool]:
-        """What a stale snapshot differs in: the phase, the plan, abandoned or not."""
-        state, serving = self.routing_state, self.serving
-        return (state.phase if state is not None and state.healthy else None,
-                serving.plan if serving is not None else None,
-                serving.abandoned if serving is not None else False)
 
     @property
     def plan(self) -> Plan:
@@ -388,17 +388,6 @@ class _Wrapper:
         """Agreement (overlap@k) between served plans and their shadows."""
         return self._core.shadow_stats
 
-    def _batch(self, requests: Sequence[models.QueryRequest], consistency: Any, timeout: Any,
-               extra: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Serving]]:
-        """Each batch request as routed ``query_points`` arguments, and its serving snapshot."""
-        clashing = sorted(set(extra) & set(QUERY_DEFAULTS))
-        if clashing:  # they belong in the requests; qdrant-client refuses them too
-            raise TypeError(f"query_batch_points() got unexpected keyword arguments {clashing}: "
-                            "set them on each QueryRequest")
-        kws = [{**QUERY_DEFAULTS, **request_kwargs(r), "consistency": consistency,
-                "timeout": timeout, **extra} for r in requests]
-        return kws, [self._core.routed() for _ in kws]
-
     def _query_steps(self, collection_name: str, kw: dict[str, Any], old_query: Any
                      ) -> Steps[tuple[Serving, models.QueryResponse]]:
         """One routed query, and the snapshot that answered it (see
@@ -409,12 +398,21 @@ class _Wrapper:
     def _batch_steps(self, collection_name: str, requests: Sequence[models.QueryRequest],
                      consistency: Any, timeout: Any, extra: dict[str, Any]
                      ) -> Steps[tuple[Serving, list[dict[str, Any]], list[Any]]]:
-        """A batch of routed queries on one snapshot (one round trip per collection)."""
-        kws, servings = self._batch(requests, consistency, timeout, extra)
+        """A batch of routed queries, each request as routed ``query_points`` arguments, on
+        one snapshot (one round trip per collection); returns the snapshot, the arguments
+        and the responses."""
+        clashing = sorted(set(extra) & set(QUERY_DEFAULTS))
+        if clashing:  # they belong in the requests; qdrant-client refuses them too
+            raise TypeError(f"query_batch_points() got unexpected keyword arguments {clashing}: "
+                            "set them on each QueryRequest")
+        kws = [{**QUERY_DEFAULTS, **request_kwargs(r), "consistency": consistency,
+                "timeout": timeout, **extra} for r in requests]
         if not kws:
             return self._core.current(), kws, []
+        for _ in kws[1:]:  # each request counts as a routed query (metrics)
+            self._core.routed()
         serving, responses = yield from self._core.replanned_steps(
-            servings[0], lambda snapshot: batched_steps([
+            self._core.routed(), lambda snapshot: batched_steps([
                 query_steps(snapshot, collection_name, kw, None, self._core.hits.record)
                 for kw in kws]))
         return serving, kws, responses
