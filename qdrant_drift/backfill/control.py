@@ -121,7 +121,7 @@ class Controls:
     def _sample_on_schedule(self) -> None:
         """A scheduled progress sample, once this run has begun writing: before its first
         write, the ``writes_begin`` sample is the one the rate starts from, and one taken
-        before it only cost two counts of the collection (each a scan on embedded Qdrant)."""
+        before it only cost a count of the migrated points (a scan on embedded Qdrant)."""
         if self._writing:
             self._sample()
 

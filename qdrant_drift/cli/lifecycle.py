@@ -464,7 +464,7 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
 def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Optional[int],
                 rate_limit: Optional[float], metrics_port: Optional[int],
                 keep_running: bool, engine: str = "worker",
-                address: Optional[str] = None, *, where: str = "FILE") -> None:
+                address: Optional[str] = None, *, where: str) -> None:
     from ..observability.metrics import DriftMetrics
 
     metrics = DriftMetrics()
@@ -562,7 +562,7 @@ def _say_if_waiting_for_a_lease(p: Progress, worker: Any) -> bool:
 
 
 def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
-            where: str = "FILE") -> None:
+            where: str) -> None:
     """Run the worker with a progress bar (ETA from every worker's progress samples) on a
     terminal, a progress line whenever it changes otherwise; feed the metrics every few
     seconds. Whatever happens here, the worker is stopped and joined before the client
