@@ -89,6 +89,24 @@ def test_a_backfill_whose_embedder_is_down_stops_with_one_line_that_says_how_to_
     assert fixed.returncode == 0 and "250 written" in fixed.stdout, fixed.stdout + fixed.stderr
 
 
+def test_fit_whose_embedder_is_down_is_one_line_and_fits_once_it_is_back(tmp_path):
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 200)
+    client.close()
+    path = migration_file(tmp_path, embed="down_embed_texts")
+    down = subprocess.run(cli("fit", str(path), "--path", str(db)), cwd=ROOT,
+                          env=env(DRIFT_TEST_EMBEDDER_DOWN="1"), capture_output=True,
+                          text=True, timeout=120)
+    said = (down.stdout + down.stderr).strip().splitlines()
+    assert down.returncode == 2 and "Traceback" not in down.stdout + down.stderr
+    assert said[-1].startswith("error: the new model's embedder failed on the fit's sample: "
+                               "ConnectionError('embedding service unreachable')")
+    back = subprocess.run(cli("fit", str(path), "--path", str(db)), cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert back.returncode == 0 and "fitted" in back.stdout
+
+
 def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tmp_path):
     path, db = started_migration(tmp_path, n=180, embed="down_embed_texts")  # 30 left: 2 batches
     down = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT,

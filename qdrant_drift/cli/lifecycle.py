@@ -287,7 +287,8 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
         fail(exc)
     if phase is Phase.FITTED:
         console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
-                      "is 'fitted': `qdrant-drift start` to serve and backfill")
+                      f"is 'fitted': `qdrant-drift start {file}{_where(path, url, grpc)}` to "
+                      "serve and backfill")
     else:  # a re-fit of a running migration: its phase is unchanged
         console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
                       f"stays {phase.value!r} and serves it (replicas pick it up)")
@@ -503,7 +504,7 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
             if hasattr(worker, "connect"):  # Ray: from this (the main) thread, see connect
                 worker.connect()
         except DriftError as exc:
-            fail(exc)
+            fail(pasteable(exc, where))
         _follow(migration, worker, metrics, signals, where)
         if signals:  # stopped, not done: a script's `backfill && cutover` must tell
             raise typer.Exit(128 + signals[0])

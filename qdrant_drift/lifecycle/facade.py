@@ -51,7 +51,7 @@ from ..serving.router import (
     DEFAULT_REFRESH_INTERVAL, PASSTHROUGH, RouterSettings, RoutingState)
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
 from ..sansio import Steps, call, drive
-from ..errors import AdapterFileError, NoPreflightReport, StateError
+from ..errors import AdapterFileError, EmbedderSetupError, NoPreflightReport, StateError
 from ..backfill.control import engines_running_here
 from ..backfill.setup import runnable_steps
 from ..backfill.targets import Target, target_for
@@ -383,9 +383,9 @@ class Migration:
         if present:
             # the model's load and its first full batch (thread pools, lazy kernels) outside
             # the timing: a first batch of 64 ran at 0.6x the rate of the next (MiniLM, CPU)
-            self.embedder(present)
+            self._embed(present, "plan's sample")
             t0 = time.perf_counter()
-            vectors = self.embedder(present)
+            vectors = self._embed(present, "plan's sample")
             rate = len(present) / max(1e-9, time.perf_counter() - t0)
             dim = self._checked_dimension(np.asarray(vectors))
         remaining = max(0, total - migrated)
@@ -477,8 +477,7 @@ class Migration:
         texts = [item.text or "" for item in items]
         chunks, step = [], max(1, self.file.embedder.batch_size)
         for start in range(0, len(texts), step):
-            chunks.append(np.asarray(self.embedder(texts[start : start + step]),
-                                     dtype=np.float32))
+            chunks.append(self._embed(texts[start : start + step], "the fit's sample"))
             if start == 0:
                 self._checked_dimension(chunks[0])  # before the rest is embedded
             if progress is not None:
@@ -524,7 +523,21 @@ class Migration:
             return None
         texts = load_query_texts(str(source), self.file, limit=self.file.adapter.queries_limit,
                                  seed=self.file.adapter.seed, read_log=self._drive)
-        return np.asarray(self.embedder(texts), dtype=np.float32)
+        return self._embed(texts, "the logged queries")
+
+    def _embed(self, texts: list[str], what: str) -> np.ndarray:
+        """The new model's vectors of ``texts`` for ``plan`` or ``fit``. There is no item to
+        blame here (the backfill dead-letters what one item breaks): a failure is the
+        embedder's, and one error that says so, not the embedder's traceback."""
+        try:
+            return np.asarray(self.embedder(texts), dtype=np.float32)
+        except DriftError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user's embedder raises anything
+            raise EmbedderSetupError(
+                f"the new model's embedder failed on {what}: {exc!r}; check the [embedder] "
+                "section (the model, the callable, the service it calls) and run it again"
+            ) from exc
 
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
