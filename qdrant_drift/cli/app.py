@@ -24,6 +24,7 @@ from .output import one_line_warnings
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
     help="Upgrade the embedding model behind a Qdrant collection without downtime.",
 )
 
