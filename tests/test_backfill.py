@@ -308,8 +308,8 @@ def test_an_embedder_that_fails_on_everything_stops_the_backfill_after_three_bat
             raise ConnectionError("embedding service unreachable")
         return np.ones((len(texts), DIM + 1))
 
-    with pytest.raises(BackfillError, match=r"failed on every item of the last 3 batches "
-                                            r"\(24 items, now dead letters; the first: .*requeue"):
+    with pytest.raises(BackfillError, match=r"failed on the last 24 items it was given, every "
+                                            r"one \(now dead letters; the first: .*requeue"):
         run_backfill(world.client, "upgrade", embedder(broken), PayloadField("text"),
                      options=BackfillOptions(batch_size=8, **FAST))
     # three batches' worth of dead letters, not the collection's; nothing written
@@ -337,11 +337,26 @@ def test_whole_batches_of_bad_items_among_good_ones_are_dead_letters_not_a_stop(
     assert stats.state == "finished" and stats.written == 64 and stats.dead_lettered == 32
 
 
-def test_the_embedder_breaker_counts_whole_batches_failed_in_a_row():
+def test_bad_texts_scattered_through_batches_that_hold_little_else_do_not_stop_the_backfill():
+    world = build_text_world(64)
+    world.client.set_payload("docs", {"text": ""}, points=list(range(64)))
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5, 13, 21])
+
+    def fragile(texts):
+        if "EXPLODE" in texts:
+            raise RuntimeError("tokenizer crashed")
+        return embed_texts(texts)
+
+    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+                         options=BackfillOptions(batch_size=8, order=Sweep(), **FAST))
+    assert stats.state == "finished" and stats.dead_lettered == 64
+
+
+def test_the_embedder_breaker_trips_on_three_batches_worth_of_items_failed_in_a_row():
     from qdrant_drift.backfill.breaker import EmbedderBreaker
 
-    def run(*batches):  # each batch: (items tried, items failed)
-        breaker = EmbedderBreaker(limit=3)
+    def run(*batches):  # each batch: (items with content tried, items failed)
+        breaker = EmbedderBreaker.for_batches(8)
         for tried, failed in batches:
             breaker.observe(tried, [(i, f"failure {i}") for i in range(failed)])
         return breaker.tripped
@@ -352,9 +367,12 @@ def test_the_embedder_breaker_counts_whole_batches_failed_in_a_row():
     assert run((8, 7), (8, 8), (8, 8), (8, 8))  # a working batch before the run of failures
     assert not run((8, 8), (8, 8), (8, 1), (8, 8), (8, 8))  # a good batch resets the count
     assert run((8, 8), (0, 0), (8, 8), (8, 8))  # a batch with nothing to embed counts nothing
-    breaker = EmbedderBreaker(limit=3)
-    breaker.observe(24, [(i, "down") for i in range(24)], batches=3)  # one Ray write group
-    assert breaker.tripped and "last 3 batches (24 items" in str(breaker.error())
+    # batches that hold one text each (the rest have none): three bad texts are not an outage
+    assert not run((1, 1), (1, 1), (1, 1), (1, 1))
+    assert run(*[(1, 1)] * 24)  # ... but three batches' worth of them in a row is
+    breaker = EmbedderBreaker.for_batches(8)
+    breaker.observe(24, [(i, "down") for i in range(24)])  # one Ray write group of 3 batches
+    assert breaker.tripped and "the last 24 items it was given" in str(breaker.error())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -191,9 +191,19 @@ def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():
     assert "no text" in dead[4] and "tokenizer crashed" in dead[5] and "NaN" in dead[6]
 
 
+def test_one_bad_text_among_batches_without_text_is_a_dead_letter_not_an_outage():
+    # a write group of text-less batches and one that fails: one failed item, not three
+    # failed batches (the breaker counts items with content, whatever the grouping)
+    world = build_text_world(200)
+    world.client.set_payload("docs", {"text": ""}, points=list(range(200)))
+    world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5])
+    stats = backfill(world, fragile_embedder, options={"batch_size": 8}).run()
+    assert stats.state == "finished" and stats.dead_lettered == 200
+
+
 def test_an_embedder_that_fails_on_everything_stops_a_ray_backfill_long_before_the_end():
     world = build_text_world(400)
-    with pytest.raises(BackfillError, match="failed on every item of the last"):
+    with pytest.raises(BackfillError, match="failed on the last .* items it was given, every one"):
         backfill(world, unreachable_embedder, options={"batch_size": 8}).run()
     dead = len(drive(read_dead_letters("upgrade"), world.client))
     assert 24 <= dead < 400 and drive(count_migrated(world.spec), world.client) == (0, 400)

@@ -74,7 +74,7 @@ class Controls:
         self.leases = LeaseBook(worker_id, options.partitions)
         self._tidy = TidySchedule.for_backfill(options)
         self._reopen = ReopenGuard()
-        self._breaker = EmbedderBreaker()
+        self._breaker = EmbedderBreaker.for_batches(options.batch_size)
         self._all_done = False
         self._stop = threading.Event()
         self._paused_locally = threading.Event()

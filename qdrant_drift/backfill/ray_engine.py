@@ -459,8 +459,7 @@ class RayBackfill(Controls):
         items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
         no_content = no_content_reason(self.source)
         failed = [letter for letter in poison if letter[1] != no_content]
-        self._breaker.observe(len(items) + len(failed), failed,
-                              batches=sum(map(_batches_in, group)))
+        self._breaker.observe(len(items) + len(failed), failed)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()
         dead = poison + self.ledger.settle(migrated=outcome.migrated, redo=outcome.redo)
