@@ -130,6 +130,44 @@ def test_a_failing_query_on_a_current_plan_fails_as_it_would_without_the_wrapper
     assert client.plan is Plan.ADAPTED
 
 
+class GoesDown:
+    """The world's client until ``down``: then every call fails as an unreachable Qdrant's."""
+
+    def __init__(self, client) -> None:
+        self._client, self.down = client, False
+
+    def __getattr__(self, name):
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def call(*args, **kwargs):
+            if self.down:
+                try:
+                    raise ConnectionRefusedError(111, "connection refused")
+                except ConnectionRefusedError as cause:
+                    raise RuntimeError(f"{name}: response handling failed") from cause
+            return target(*args, **kwargs)
+        return call
+
+
+def test_a_query_that_fails_while_the_state_cannot_be_read_either_changes_nothing(world):
+    """Qdrant down for a moment: the query's own error, cause and all, and the plan stays
+    (a failed state read after a failed call must not degrade serving to the safe plan)."""
+    world.migrate(range(0, N, 2))
+    set_phase(world.client, "upgrade", Phase.BACKFILLING)
+    proxy = GoesDown(unblocked(world.client))
+    client = drift(world, client=proxy)
+    assert client.plan is Plan.HYBRID
+    proxy.down = True
+    with pytest.raises(RuntimeError, match="query_points|query_batch_points") as failed:
+        client.query_points("docs", query=world.new[3], using="new", limit=5)
+    assert isinstance(failed.value.__cause__, ConnectionRefusedError)
+    proxy.down = False
+    assert client.plan is Plan.HYBRID
+    assert ids(client.query_points("docs", query=world.new[3], using="new", limit=5))[0] == 3
+
+
 def test_filter_offset_limit_threshold_payload_and_vectors_keep_their_meaning(world):
     world.migrate(range(0, N, 3))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)

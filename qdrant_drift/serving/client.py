@@ -229,11 +229,17 @@ class _Core:
         state = self.routing_state  # read with ``serving``; compared only after a failure
         try:
             return serving, (yield from steps_for(serving))
-        except Exception as exc:
+        except Exception:
+            kept, readable = (self.routing_state, self.serving), True
             try:
                 yield from self.refresh_steps()
-            except Exception:  # the state cannot be read: the call's own error stands
-                raise exc from None
+            except Exception:  # noqa: BLE001 - the call's own error is the one raised
+                # a state read that failed after a failed call (Qdrant down, say) changes
+                # nothing: the snapshot keeps its plan until a refresh of its own fails
+                self.routing_state, self.serving = kept
+                readable = False
+            if not readable:
+                raise  # the call's error, its cause and context as they were
             fresh = self.current()
             moved = _moment(self.routing_state, fresh)
             if moved == _moment(state, serving):
