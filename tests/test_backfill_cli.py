@@ -245,6 +245,21 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
     assert (done.returncode, done.stderr.strip()) == (130, "aborted")
 
 
+def test_a_sigint_the_parent_left_ignored_stays_ignored():
+    # `cmd &` in a script, nohup: Python leaves SIGINT ignored, and so must the command line
+    program = ("import os, signal, sys\n"
+               "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+               "sys.argv = ['qdrant-drift', 'init', '--help']\n"
+               "import importlib\n"
+               "app = importlib.import_module('qdrant_drift.cli.app')\n"
+               "app.app = lambda **kw: (os.kill(os.getpid(), signal.SIGINT), print('survived'))"
+               " and 0\n"
+               "app.main()\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "survived", "")
+
+
 @pytest.mark.parametrize("flags, says", [
     (["--batch-size", "0"], "error: Invalid value for '--batch-size'"),
     (["--rate-limit", "-1"], "error: rate_limit must be above 0 items/s, got -1 (leave it out "

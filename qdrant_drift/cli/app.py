@@ -72,8 +72,10 @@ def main() -> None:
         raise KeyboardInterrupt
 
     # Typer turns a KeyboardInterrupt into a silent exit 130; a command that handles signals
-    # itself (backfill) puts in its own handler and says what it does
-    signal.signal(signal.SIGINT, ctrl_c)
+    # itself (backfill) puts in its own handler and says what it does. A SIGINT the parent
+    # left ignored (``cmd &`` in a script, nohup) stays ignored, as Python leaves it
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, ctrl_c)
     try:
         code = app(standalone_mode=False)
     except CLICK_ERRORS as exc:

@@ -492,7 +492,8 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
 
     # ours from the start (a Ctrl-C while Ray starts was lost); RayBackfill.connect keeps
     # Ray from putting in its own, and gives up on Ray's start when one comes
-    caught = (signal.SIGTERM, signal.SIGINT)
+    caught = (signal.SIGTERM,) + (  # a SIGINT the parent left ignored stays ignored
+        () if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else (signal.SIGINT,))
     previous = {sig: signal.signal(sig, graceful) for sig in caught}
     try:
         try:
