@@ -278,6 +278,28 @@ def test_commands_an_error_names_are_given_the_file_and_store_to_paste(said, sho
     assert str(filled) == shown and isinstance(filled, StateError)
 
 
+@pytest.mark.parametrize("file, path, url, grpc, pasted", [
+    ("d.toml", "qd", None, False, "d.toml --path qd"),
+    ("my docs.toml", "/tmp/q d", None, False, "'my docs.toml' --path '/tmp/q d'"),
+    ("d.toml", None, "http://h:6333", True, "d.toml --url http://h:6333 --grpc"),
+    ("d.toml", None, None, False, "d.toml"),  # the environment says where: it still will
+])
+def test_the_file_and_store_in_a_suggested_command_are_quoted_for_a_shell(file, path, url,
+                                                                         grpc, pasted):
+    from pathlib import Path
+
+    from qdrant_drift.cli.lifecycle import _where
+
+    assert _where(Path(file), None if path is None else Path(path), url, grpc) == pasted
+
+
+def test_init_names_the_next_command_with_the_file_quoted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = runner.invoke(app, ["init", "my docs.toml", "--name", "m", "--collection", "docs",
+                               "--new-vector", "new"])
+    assert done.exit_code == 0 and "`qdrant-drift plan 'my docs.toml'`" in done.output
+
+
 def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecation(capsys):
     import warnings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -80,7 +81,7 @@ def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Op
     try:
         yield Migration(client, migration_file)
     except DriftError as exc:
-        fail(pasteable(exc, f"{file}{_where(path, url, grpc)}"))
+        fail(pasteable(exc, _where(file, path, url, grpc)))
     except Exception as exc:
         if url is None or classify(exc) is not QdrantFault.TRANSIENT:
             raise
@@ -91,14 +92,16 @@ def _migration(file: Path, path: Optional[Path], url: Optional[str], api_key: Op
         client.close()
 
 
-def _where(path: Optional[Path], url: Optional[str], grpc: bool) -> str:
-    """The options that said where Qdrant is, for a command line this one suggests (none
-    when the environment said it: QDRANT_PATH / QDRANT_URL hold for that one too)."""
+def _where(file: Path, path: Optional[Path], url: Optional[str], grpc: bool) -> str:
+    """The migration file and the options that said where Qdrant is, for a command line
+    this one suggests, quoted for a shell (no store options when the environment said it:
+    QDRANT_PATH / QDRANT_URL hold for that one too)."""
+    store = ""
     if path is not None:
-        return f" --path {path}"
-    if url is not None:
-        return f" --url {url}" + (" --grpc" if grpc else "")
-    return ""
+        store = f" --path {shlex.quote(str(path))}"
+    elif url is not None:
+        store = f" --url {shlex.quote(url)}" + (" --grpc" if grpc else "")
+    return shlex.quote(str(file)) + store
 
 
 def _share(part: int, whole: int) -> str:
@@ -220,7 +223,7 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
                       "the data under the legacy name if [migration] alias is that name (the "
                       "new collection takes it at finish), else they must name the new "
                       "collection (or wrap them)")
-    console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {file}`")
+    console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {shlex.quote(str(file))}`")
 
 
 # plan's rows whose key alone would mislead (the JSON keeps the keys)
@@ -287,7 +290,7 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
         fail(exc)
     if phase is Phase.FITTED:
         console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
-                      f"is 'fitted': `qdrant-drift start {file}{_where(path, url, grpc)}` to "
+                      f"is 'fitted': `qdrant-drift start {_where(file, path, url, grpc)}` to "
                       "serve and backfill")
     else:  # a re-fit of a running migration: its phase is unchanged
         console.print(f"fitted the {adapter.kind} adapter; migration {migration.name!r} "
@@ -315,10 +318,10 @@ def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
         console.print(f"migration {record.spec.name!r}: {record.phase.value}{paused}{idle}")
         if action == "start" and record.backfill_paused:
             console.print(f"the backfill is paused (since `qdrant-drift pause`): `qdrant-drift "
-                          f"resume {file}{_where(path, url, grpc)}` lets workers run")
+                          f"resume {_where(file, path, url, grpc)}` lets workers run")
         elif action in ("start", "resume") and record.phase is Phase.BACKFILLING:
-            console.print(f"the backfill is open; `qdrant-drift backfill {file}"
-                          f"{_where(path, url, grpc)}` runs a worker (none runs until one is "
+            console.print(f"the backfill is open; `qdrant-drift backfill "
+                          f"{_where(file, path, url, grpc)}` runs a worker (none runs until one is "
                           "started)")
 
     command.__doc__ = {
@@ -343,7 +346,7 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
         fail(exc)
     already = " (it was already: nothing changed)" if before is record.phase else ""
     console.print(f"migration {record.spec.name!r}: {record.phase.value}{already}")
-    where = f"{file}{_where(path, url, grpc)}"
+    where = _where(file, path, url, grpc)
     console.print(f"new-model vectors serve every query (replicas within their refresh "
                   f"interval); `qdrant-drift finish {where}` drops the legacy side once you "
                   f"are satisfied, `qdrant-drift rollback {where}` goes back at once")
@@ -459,7 +462,7 @@ def backfill(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional
     in flight, checkpoint, exit). Start several, anywhere, to share the work."""
     with _migration(file, path, url, api_key, grpc) as migration:
         _run_worker(migration, worker_id, batch_size, rate_limit, metrics_port, keep_running,
-                    engine, address, where=f"{file}{_where(path, url, grpc)}")
+                    engine, address, where=_where(file, path, url, grpc))
 
 
 def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Optional[int],
