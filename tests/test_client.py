@@ -168,6 +168,35 @@ def test_a_query_that_fails_while_the_state_cannot_be_read_either_changes_nothin
     assert ids(client.query_points("docs", query=world.new[3], using="new", limit=5))[0] == 3
 
 
+class CountsStateReads(GoesDown):
+    """The world's client, counting the calls that read the state collection."""
+
+    def __init__(self, client) -> None:
+        super().__init__(client)
+        self.state_reads = 0
+
+    def __getattr__(self, name):
+        call = super().__getattr__(name)
+        if not callable(call):
+            return call
+
+        def counted(*args, **kwargs):
+            if "qdrant_drift_state" in (list(args[:1]) + [kwargs.get("collection_name")]):
+                self.state_reads += 1
+            return call(*args, **kwargs)
+        return counted
+
+
+def test_a_flood_of_bad_queries_reads_the_state_once_not_once_each(world):
+    proxy = CountsStateReads(unblocked(world.client))
+    client = drift(world, client=proxy)
+    before = proxy.state_reads
+    for _ in range(20):
+        with pytest.raises(Exception):
+            client.query_points("docs", query=[0.1] * 3, using="new", limit=5)  # wrong size
+    assert 0 < proxy.state_reads - before <= 6  # one read (a few calls), not twenty
+
+
 def test_filter_offset_limit_threshold_payload_and_vectors_keep_their_meaning(world):
     world.migrate(range(0, N, 3))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)

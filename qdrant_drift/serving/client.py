@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +55,11 @@ log = logging.getLogger("qdrant_drift")
 T = TypeVar("T")
 
 
+FAILED_CALL_READ_S = 1.0
+"""The least time between two state reads that failed calls make (see
+:meth:`_Core.replanned_steps`)."""
+
+
 def _moment(state: RoutingState | None, serving: Serving) -> tuple[Any, Plan, bool]:
     """What a stale snapshot differs in: the phase, the plan, abandoned or not."""
     return (state.phase if state is not None and state.healthy else None, serving.plan,
@@ -84,6 +90,7 @@ class _Core:
         self.routing_state: RoutingState | None = None
         self.refreshed_at: float | None = None
         self.refresh_errors = 0
+        self._failure_read_at = -math.inf  # when a failed call last read the state (monotonic)
         self._said_failure: str | None = None  # the background failure last logged
         self._adapter: Adapter | None = adapter
         self._adapter_digest: str | None = None
@@ -223,13 +230,20 @@ class _Core:
         phase moves meanwhile, what that snapshot plans may be gone: ``finish`` drops the
         legacy collection (blue-green) or vector (named), and a hybrid query planned before
         it fails with "not found" (embedded Qdrant says so with a ValueError, a server with
-        a 404 or a 400: no error class tells them apart). So any failure re-reads the state,
+        a 404 or a 400: no error class tells them apart). So a failure re-reads the state,
         and only a changed phase or plan is retried: an app's own mistake fails as it would
-        without the wrapper, after one state read, and a retry happens at most once."""
+        without the wrapper, after one state read, and a retry happens at most once. The
+        state is read for a failure at most once per :data:`FAILED_CALL_READ_S`: a flood of
+        bad queries (or of errors from an overloaded Qdrant) costs one read a second, not one
+        each (the read counts the migrated points: a scan on embedded Qdrant)."""
         state = self.routing_state  # read with ``serving``; compared only after a failure
         try:
             return serving, (yield from steps_for(serving))
         except Exception:
+            now = time.monotonic()
+            if now - self._failure_read_at < FAILED_CALL_READ_S:
+                raise
+            self._failure_read_at = now
             kept, readable = (self.routing_state, self.serving), True
             try:
                 yield from self.refresh_steps()
