@@ -129,6 +129,33 @@ def test_a_run_samples_first_right_before_its_first_write_not_during_its_start_u
     assert samples[0].at - started >= 1.2
 
 
+def test_a_run_ends_on_the_count_it_ran_out_of_work_on_not_a_second_one():
+    # on embedded Qdrant each count of points lacking (or having) the new vector is a scan
+    world = build_text_world(64)
+    scans = []
+
+    class Counting:
+        def __init__(self, client):
+            self._client = client
+
+        def __getattr__(self, name):
+            target = getattr(self._client, name)
+            if name == "count":
+                def counted(collection, *args, **kwargs):
+                    if collection == "docs" and kwargs.get("count_filter") is not None:
+                        scans.append(time.time())
+                    return target(collection, *args, **kwargs)
+                return counted
+            return target
+
+    run_backfill(Counting(world.client), "upgrade", embedder(), PayloadField("text"),
+                 options=BackfillOptions(batch_size=16, **{**FAST, "sample_interval_s": 30}))
+    samples = drive(read_samples("upgrade"), world.client)
+    assert [(s.migrated, s.total) for s in samples] == [(0, 64), (64, 64)]
+    assert len(scans) == 2  # the sample before the first write, the count at the end
+    assert samples[-1].at == pytest.approx(scans[-1], abs=0.05)  # the end's sample is it
+
+
 def test_blue_green_copies_the_payload_and_marks_the_legacy_point():
     world = build_text_world(50, layout="collection")
     run_backfill(world.client, "upgrade", embedder(), PayloadField("text"),
@@ -160,6 +187,28 @@ def test_a_plain_client_s_edits_and_deletes_behind_the_sweep_are_caught_up(layou
     for gone in (10, 11, 12):
         assert world.new_vector(gone) is None  # not resurrected on the new side
     assert drive(count_migrated(world.spec), world.client) == (57, 57)
+
+
+@pytest.mark.parametrize("layout", ["named", "collection"])
+def test_a_point_a_plain_client_rewrites_behind_the_sweep_is_migrated_before_the_run_ends(
+        layout):
+    """The end-of-work count is what finds points rewritten behind the sweep (no pass per
+    partition to find none): the run opens the partitions again and migrates them."""
+    world = build_text_world(96, layout=layout)
+    old = old_vectors(96)
+
+    def rewrite_behind(worker, outcome):
+        if worker.stats.batches == 3:  # points 0-47 are written: rewrite two of them
+            world.client.upsert("docs", [models.PointStruct(
+                id=i, vector={"old": old[i].tolist()}, payload={"text": doc_text(i, version=1)})
+                for i in (3, 40)])
+
+    stats = BackfillWorker(world.client, "upgrade", embedder(), PayloadField("text"),
+                           options=BackfillOptions(batch_size=16, order=Sweep(), partitions=3,
+                                                   **FAST), on_batch=rewrite_behind).run()
+    assert stats.state == "finished" and stats.written >= 97  # 96, and at least one again
+    assert wrong_vectors(world) == []  # the rewritten texts' embeddings
+    assert drive(count_migrated(world.spec), world.client) == (96, 96)
 
 
 def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_copied_again():

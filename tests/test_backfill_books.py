@@ -17,8 +17,8 @@ from qdrant_drift.backfill.commit import commit_steps, release
 from qdrant_drift.backfill.leases import (
     LeaseBook,
     LeaseView,
-    count_left_steps,
     read_lease_view,
+    remaining_steps,
     reopened,
 )
 from qdrant_drift.backfill.ledger import Ledger
@@ -30,7 +30,7 @@ from qdrant_drift.backfill.targets import TidySchedule, target_for
 from qdrant_drift.backfill.content import Item
 from qdrant_drift.migration.layouts import BACKFILL_COPIES, MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
-from qdrant_drift.sansio import Call, drive
+from qdrant_drift.sansio import Call, Gather, drive
 from qdrant_drift.store.collection import STATE_COLLECTION as STATE, ensure_state_collection
 
 from .by_hand import BLUE_GREEN, by_hand, finish, finish_without_calls
@@ -237,8 +237,10 @@ def test_a_lease_taken_over_while_this_worker_was_silent_is_lost():
 
 @pytest.mark.parametrize("pass_writes, redo_pending, done, next_pass", [
     (0, False, True, 0),  # a pass that wrote nothing: the partition is done
-    (0, True, False, 1),  # ... unless a re-embed is still pending there
-    (3, False, False, 1),  # a pass that wrote something: sweep again from the start
+    (3, False, True, 0),  # ... and one that wrote: what arrived behind it is counted at the
+    #                       end, once for every partition (no pass each to find nothing)
+    (0, True, False, 1),  # ... unless a re-embed is still pending there: sweep again
+    (3, True, False, 1),
 ])
 def test_the_end_of_a_pass_finishes_the_partition_or_starts_another(pass_writes, redo_pending,
                                                                    done, next_pass):
@@ -290,12 +292,18 @@ def test_the_claim_read_asks_for_the_workers_then_the_leases():
     assert result.stored[1].owner == "w9" and result.stored[0] == Lease(0)
 
 
-def test_the_count_of_points_left_excludes_dead_letters():
-    steps = count_left_steps(TARGET, [3, 4])
-    request = next(steps)
-    assert request.method == "count" and request.args == ("docs",)
-    assert request.kwargs["count_filter"].must_not == [models.HasIdCondition(has_id=[3, 4])]
-    assert finish(steps, SimpleNamespace(count=2)) == 2
+def test_the_count_of_points_left_excludes_the_dead_letters_that_still_lack_the_vector():
+    steps = remaining_steps(TARGET, [3, 4, 5])
+    counts = next(steps)
+    assert isinstance(counts, Gather) and [c.method for c in counts.calls] == ["count"] * 2
+    assert counts.calls[0].kwargs["count_filter"].must_not  # lacking the new vector
+    assert "count_filter" not in counts.calls[1].kwargs  # all points
+    dead = steps.send([SimpleNamespace(count=7), SimpleNamespace(count=50)])
+    assert dead.method == "retrieve" and dead.args[1] == [3, 4, 5]
+    # 4 was given its new vector by the app since it was dead-lettered, 5 was deleted
+    remaining = finish(steps, [models.Record(id=3, vector={}),
+                               models.Record(id=4, vector={"new": [1.0] * 4})])
+    assert (remaining.left, remaining.migrated, remaining.total) == (6, 43, 50)
 
 
 def test_the_sweep_reads_ahead_a_page_and_serves_batches_from_its_buffer():

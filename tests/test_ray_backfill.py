@@ -21,7 +21,7 @@ from qdrant_client import QdrantClient
 from qdrant_client.http import models
 
 from qdrant_drift.backfill import (
-    BackfillError, BackfillOptions, PayloadField, read_dead_letters, requeue_dead_letters)
+    BackfillError, BackfillOptions, PayloadField, Sweep, read_dead_letters, requeue_dead_letters)
 from qdrant_drift.embedders import CallableEmbedder
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.sansio import drive
@@ -178,6 +178,29 @@ def test_a_plain_clients_payload_edit_of_a_point_copied_earlier_in_the_run_is_co
     stats = backfill(world, on_batch=edit, write_batches=1).run()
     assert stats.state == "finished" and edit.copied_again()
     assert drive(read_coverage(world.spec), world.client) == 1.0
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_points_a_plain_client_rewrites_behind_the_listing_are_migrated_before_the_run_ends(
+        layout):
+    # no second listing to find none: the count once every partition is done finds them
+    world = build_text_world(96, layout=layout)
+    rewritten = []
+
+    def rewrite_behind(engine, outcome):
+        if not rewritten and engine.stats.written >= 48:
+            world.client.set_payload("docs", {"text": doc_text(3, version=1)}, points=[3])
+            if layout == "named":  # a plain upsert of the point drops its new vector
+                world.client.delete_vectors("docs", ["new"], points=[3])
+            else:  # ... and the blue-green marker
+                world.client.delete_payload("docs", ["_drift_migrated"], points=[3])
+            rewritten.append(3)
+
+    stats = backfill(world, on_batch=rewrite_behind, write_batches=1,
+                     options={"order": Sweep()}).run()
+    assert rewritten and stats.state == "finished" and stats.written == 97
+    assert wrong_vectors(world) == []
+    assert drive(count_migrated(world.spec), world.client) == (96, 96)
 
 
 def test_poison_items_on_ray_are_dead_lettered_and_the_rest_is_written():

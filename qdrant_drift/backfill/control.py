@@ -18,7 +18,7 @@ from ..sansio import Steps, drive
 from ..store import backfill as store
 from ..store.records import count_migrated
 from .breaker import EmbedderBreaker
-from .leases import LeaseBook, ReopenGuard
+from .leases import LeaseBook, Remaining, ReopenGuard, remaining_steps
 from .ledger import Ledger
 from .options import BackfillOptions, BackfillStats
 from .retry import RetryingClient
@@ -82,6 +82,7 @@ class Controls:
         self.target: Target | None = None  # where and how it writes, from _open
         self.dim: int | None = None  # the new vector's size, from _open
         self._writing = False  # this run has begun writing
+        self._counted: tuple[int, Remaining] | None = None  # (batches then, the count left)
         with _ENGINES_LOCK:
             _ENGINES_HERE.add(self)
 
@@ -117,6 +118,27 @@ class Controls:
                                        Sample(at=time.time(), migrated=migrated, total=total,
                                               writes_begin=writes_begin),
                                        self.state_collection))
+
+    def _count_left(self, dead: Any) -> int:
+        """Points still to backfill (lacking the new vector, not ``dead`` letters), counted
+        when the work ran out. The count is kept: if the run ends with no write after it,
+        it is also the run's last progress sample (:meth:`_last_sample`), instead of a
+        second scan of the collection on embedded Qdrant a moment later."""
+        assert self.target is not None
+        remaining = self._drive(remaining_steps(self.target, dead))
+        self._counted = (self.stats.batches, remaining)
+        return remaining.left
+
+    def _last_sample(self) -> None:
+        """The sample a finished run ends with: the count it ran out of work on, when
+        nothing was written since, else a new one."""
+        if self._counted is None or self._counted[0] != self.stats.batches:
+            self._sample()
+            return
+        remaining = self._counted[1]
+        self._drive(store.write_sample(self.migration, self.worker_id, Sample(
+            at=remaining.at, migrated=remaining.migrated, total=remaining.total),
+            self.state_collection))
 
     def _sample_on_schedule(self) -> None:
         """A scheduled progress sample, once this run has begun writing: before its first

@@ -9,13 +9,13 @@ around the book and drives the steps; the steps never hold a lock.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import AbstractSet, Any, Callable, Iterable
 
-from qdrant_client.http import models
 
-from ..sansio import Steps, call
+from ..sansio import Gather, Steps, call
 from ..store import backfill as store
 from .partitions import Lease, claimed, partition_of, plan_claims
 from .targets import Target
@@ -125,8 +125,11 @@ class LeaseBook:
                    ends_pass: bool, redo_pending: Callable[[int], bool],
                    now: float) -> Checkpoint:
         """Count each written point in its partition's pass; move the swept partition's
-        cursor. A pass that wrote nothing (and leaves no redo behind) finishes the
-        partition; any other ends in a new pass from the start."""
+        cursor. A pass that leaves no redo behind finishes the partition; one that does
+        ends in a new pass from the start. Points that arrived behind the sweep meanwhile are
+        not looked for here, partition by partition (a pass each, to find none most of the
+        time): once every partition is done, one count of what is left finds them
+        (:func:`remaining_steps`) and opens every partition again (:func:`reopened`)."""
         written = Counter(partition_of(pid, self.partitions) for pid in migrated)
         touched = {k: replace(self.owned[k], pass_writes=self.owned[k].pass_writes + n,
                               processed=self.owned[k].processed + n)
@@ -136,7 +139,7 @@ class LeaseBook:
             lease = touched.get(partition) or self.owned[partition]
             lease = replace(lease, cursor=cursor, heartbeat=now)
             if ends_pass:
-                done = lease.pass_writes == 0 and not redo_pending(partition)
+                done = not redo_pending(partition)
                 lease = (replace(lease, done=True) if done else
                          replace(lease, pass_no=lease.pass_no + 1, pass_writes=0, cursor=None))
             touched[partition] = lease
@@ -161,7 +164,7 @@ def reopened(view: LeaseView) -> list[Lease]:
 @dataclass
 class ReopenGuard:
     """Whether a backfill whose partitions are all done opens them for another pass: while
-    points are left (:func:`count_left_steps`), but not twice for the same points left with
+    points are left (:func:`remaining_steps`), but not twice for the same points left with
     nothing processed between (the last pass found none of them: there is no way forward,
     and reopening again would loop). Such a stall is logged once."""
 
@@ -180,12 +183,42 @@ class ReopenGuard:
         return True
 
 
-def count_left_steps(target: Target, dead: Iterable[Any]) -> Steps[int]:
-    """Points that still lack the new vector and are not dead letters (asked when the
-    backfill has run out of work)."""
-    ids = list(dead)
-    left = target.unmigrated()
-    if ids:
-        left = models.Filter(must=[left], must_not=[models.HasIdCondition(has_id=ids)])
-    result = yield call("count", target.spec.collection, count_filter=left, exact=True)
-    return int(result.count)
+@dataclass(frozen=True)
+class Remaining:
+    """What a backfill that ran out of work finds left: points lacking the new vector, all
+    points, and how many of the lacking are dead letters (one scan of the collection on
+    embedded Qdrant: the dead letters are read by id). ``at``: when it was counted."""
+
+    lacking: int
+    total: int
+    dead: int
+    at: float
+
+    @property
+    def left(self) -> int:
+        """Points still to backfill: lacking the new vector, and not dead letters."""
+        return self.lacking - self.dead
+
+    @property
+    def migrated(self) -> int:
+        return self.total - self.lacking
+
+
+DEAD_LETTERS_PER_READ = 1000  # dead letters read by id per request
+
+
+def remaining_steps(target: Target, dead: Iterable[Any]) -> Steps[Remaining]:
+    """Count what is left (asked when the backfill has run out of work). The count comes
+    before the read of the dead letters: a dead letter that gets its new vector in between
+    (written by the app) is counted left, which costs at most a pass that finds nothing,
+    never a point left behind."""
+    at = time.time()
+    collection = target.spec.collection
+    lacking, total = yield Gather((
+        call("count", collection, count_filter=target.unmigrated(), exact=True),
+        call("count", collection, exact=True)))
+    ids, still_dead = list(dead), 0
+    for first in range(0, len(ids), DEAD_LETTERS_PER_READ):
+        still_dead += len((yield from target.fetch_steps(
+            ids[first:first + DEAD_LETTERS_PER_READ])))
+    return Remaining(int(lacking.count), int(total.count), still_dead, at)

@@ -32,7 +32,7 @@ class Lease:
     owner: str | None = None
     heartbeat: float = 0.0
     cursor: Any = None  # sweep resumes here (a point id; None = from the start)
-    pass_no: int = 0  # sweeps restart until one pass writes nothing
+    pass_no: int = 0  # a new pass when one leaves a redo, or points are left at the end
     pass_writes: int = 0
     done: bool = False
     processed: int = 0

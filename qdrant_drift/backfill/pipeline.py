@@ -36,7 +36,7 @@ from .control import Controls
 from .content import ContentSource
 from .isolation import embed_isolating
 from .leases import (
-    LeaseView, count_left_steps, read_lease_view, reopened)
+    LeaseView, read_lease_view, reopened)
 from .options import BackfillOptions, BackfillStats
 from .overlap import StageOverlap
 from .partitions import partition_of
@@ -140,7 +140,7 @@ class BackfillWorker(Controls):
             self._drive(self.target.tidy_steps(payloads=self._tidy.payloads))
         dead = {d["point_id"] for d in self._drive(
             store.read_dead_letters(self.migration, self.state_collection))}
-        left = self._drive(count_left_steps(self.target, dead | self.ledger.dead))
+        left = self._count_left(dead | self.ledger.dead)
         if not self._reopen.reopen(left, self.stats.processed):
             return view
         log.info("%d points arrived behind the sweep: sweeping again", left)
@@ -385,7 +385,7 @@ class BackfillWorker(Controls):
                                        self.state_collection))
         self._report(state)
         if state == "finished":
-            self._sample()
+            self._last_sample()
 
 
 def _offer_end(q: "queue.Queue[Any]", listening: Callable[[], bool]) -> None:

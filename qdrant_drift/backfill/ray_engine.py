@@ -77,7 +77,7 @@ from .handoff import offer
 from .content import ContentSource, Item, no_content_reason
 from .options import BackfillOptions, BackfillStats
 from .leases import (
-    LeaseView, count_left_steps, read_lease_view, reopened)
+    LeaseView, read_lease_view, reopened)
 from .partitions import partition_of
 from .setup import RUNNABLE
 from .ray_handoff import driver_ledger, joined
@@ -282,7 +282,7 @@ class RayBackfill(Controls):
             return False
         if self._tidy.due(time.time()):  # what plain deletes and edits left behind the copies
             self._drive(self.target.tidy_steps(payloads=self._tidy.payloads))
-        left = self._drive(count_left_steps(self.target, self.ledger.dead))
+        left = self._count_left(self.ledger.dead)
         if not self._reopen.reopen(left, self.stats.processed):
             return False
         self._drive(store.write_leases(self.migration, self.options.partitions,
@@ -410,14 +410,18 @@ class RayBackfill(Controls):
         yield from dataset.iter_batches(batch_size=None, batch_format="numpy",
                                         prefetch_batches=0)
 
-    def _pass(self) -> int:
-        """List, embed on Ray, write; returns how many points it wrote or owes a re-embed."""
+    def _pass(self) -> bool:
+        """List, embed on Ray, write; returns whether another pass is owed at once: the
+        listing stopped at ``pass_items``, or points must be re-embedded (their content
+        changed while they were embedded). Points that arrive behind the listing are not
+        looked for with another pass (one more listing, to find none most of the time): the
+        count once every partition is done finds them."""
         self.ledger.redo.clear()  # what still lacks the new vector is listed again anyway
         listing = self._listing()
         if not listing:
-            return 0
+            return False
         log.info("Ray backfill pass: %d points", len(listing))
-        before = self.stats.written + self.stats.redone
+        before = self.stats.redone
         started, emitted = time.monotonic(), 0
         self._passes += 1
         pass_key = f"{self._run_id}-{self._passes}"
@@ -439,7 +443,7 @@ class RayBackfill(Controls):
         finally:
             groups.close()  # stops the pulling thread and Ray Data's execution
             self._ledger.forget.remote(pass_key)
-        return self.stats.written + self.stats.redone - before
+        return len(listing) >= self.settings.pass_items or self.stats.redone > before
 
     def _write(self, group: Sequence[dict[str, np.ndarray]],
                listing: Sequence[models.Record]) -> None:
@@ -491,7 +495,7 @@ class RayBackfill(Controls):
                                            checkpoint.to_write, self.state_collection))
 
     def _close_owned(self) -> None:
-        """A pass over the owned partitions wrote nothing and owes nothing: they are done."""
+        """A pass over the owned partitions owes no other: they are done."""
         done = [replace(lease, done=True) for lease in self.leases.owned.values()]
         self.leases.owned.update({lease.partition: lease for lease in done})
         self._drive(store.write_leases(self.migration, self.options.partitions, done,
@@ -499,7 +503,7 @@ class RayBackfill(Controls):
 
     # -- run ---------------------------------------------------------------------------
     def run(self) -> BackfillStats:
-        """Passes until one finds nothing left to write (or until stopped)."""
+        """Passes until every partition is done and nothing is left (or until stopped)."""
         self._setup()
         if not self._stop.is_set():  # stopped while Ray started: no second start
             self.connect()
@@ -512,8 +516,8 @@ class RayBackfill(Controls):
                     break
                 if self._pass() or self._stop.is_set():
                     continue
-                # a pass that neither wrote nor owes a re-embed: these partitions are done;
-                # the backfill is done once every partition is (other drivers' included)
+                # a pass that owes no other: these partitions are done; the backfill is
+                # done once every partition is (other drivers' included)
                 self._close_owned()
                 self._heartbeat(force=True)
                 if self._all_done:
@@ -638,7 +642,7 @@ class RayBackfill(Controls):
                                        self.leases.release_all(), self.state_collection))
         self._report(state)
         if state == "finished":
-            self._sample()
+            self._last_sample()
 
 
 def _scroll(target: Target, *, offset: Any) -> Steps[Any]:
