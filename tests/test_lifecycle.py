@@ -635,8 +635,10 @@ def test_no_server_at_url_and_a_model_that_cannot_load_are_one_line_each(tmp_pat
     typo.write_text(typo.read_text().replace(
         'kind = "callable"\ncallable = "tests.backfill_fixtures:embed_texts"\nnormalize = false',
         'kind = "sentence-transformers"\nmodel = "no-such-org/no-such-model"'))
-    said = _refused("plan", str(typo), "--path", str(db), env={"HF_HUB_OFFLINE": "1"})
+    # by default nothing is downloaded: a name the cache does not hold fails at once
+    said = _refused("plan", str(typo), "--path", str(db), env={"HF_HUB_OFFLINE": ""})
     assert "cannot load the model 'no-such-org/no-such-model' ([embedder] model)" in said
+    assert "nothing is downloaded (HF_HUB_OFFLINE=0 allows it)" in said
     if importlib.util.find_spec("torch") is not None and not _has_cuda():
         gpu = migration_file(tmp_path, name="gpu")
         gpu.write_text(gpu.read_text().replace(
@@ -645,6 +647,19 @@ def test_no_server_at_url_and_a_model_that_cannot_load_are_one_line_each(tmp_pat
             'device = "cuda"'))
         said = _refused("plan", str(gpu), "--path", str(db), env={"HF_HUB_OFFLINE": "1"})
         assert "cannot put the model on device 'cuda' ([embedder] device)" in said
+
+
+@pytest.mark.parametrize("setting, allowed", [
+    (None, False), ("", False), ("1", False), ("0", True), ("false", True)])
+def test_models_are_downloaded_only_when_hf_hub_offline_0_asks_for_it(monkeypatch, setting,
+                                                                       allowed):
+    from qdrant_drift.embedders import downloads_allowed
+
+    if setting is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", setting)
+    assert downloads_allowed() is allowed
 
 
 def _has_cuda() -> bool:
