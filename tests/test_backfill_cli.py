@@ -245,6 +245,25 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
     assert (done.returncode, done.stderr.strip()) == (130, "aborted")
 
 
+def test_ctrl_c_at_a_confirmation_prompt_exits_130_like_anywhere_else():
+    program = ("import importlib, os, signal, sys, threading, typer\n"
+               "app = importlib.import_module('qdrant_drift.cli.app')\n"
+               "def asks(**kw):\n"
+               "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+               "    typer.confirm('Finish it?')\n"
+               "app.app = asks\n"
+               "app.main()\n")
+    silent, keeps_open = os.pipe()  # a terminal nobody types in: the prompt waits
+    try:
+        asked = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
+                               stdin=silent, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(silent)
+        os.close(keeps_open)
+    said = asked.stderr.strip().splitlines()
+    assert (asked.returncode, said[-1]) == (130, "aborted"), asked.stdout + asked.stderr
+
+
 def test_a_sigint_the_parent_left_ignored_stays_ignored():
     # `cmd &` in a script, nohup: Python leaves SIGINT ignored, and so must the command line
     program = ("import os, signal, sys\n"

@@ -83,9 +83,11 @@ def main() -> None:
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]
-    except CLICK_ABORTS as exc:  # a declined prompt (1), or a Ctrl-C Click took (130)
+    except CLICK_ABORTS as exc:  # a declined prompt (1), or a Ctrl-C Click took (130):
+        # a prompt turns Ctrl-C into an abort with no cause, so the handler's record says it
         print("aborted", file=sys.stderr)
-        sys.exit(INTERRUPTED if isinstance(exc.__cause__, KeyboardInterrupt) else 1)
+        ctrl_c_taken = interrupted or isinstance(exc.__cause__, KeyboardInterrupt)
+        sys.exit(INTERRUPTED if ctrl_c_taken else 1)
     if code == INTERRUPTED and interrupted:
         print("interrupted", file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
