@@ -53,6 +53,13 @@ class TextWorld:
         return (found[0].payload or {}).get("text") if found else None
 
 
+def picky_embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """The same model, failing on any batch that holds document 7 (a text it cannot take)."""
+    if doc_text(7) in texts:
+        raise ValueError("cannot tokenize document 7")
+    return embed_texts(texts)
+
+
 def down_embed_texts(texts: Sequence[str]) -> np.ndarray:
     """The same model, behind a service that is down while ``DRIFT_TEST_EMBEDDER_DOWN`` is
     set (a process's environment: a fit in the test's process still embeds)."""

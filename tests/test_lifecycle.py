@@ -26,7 +26,8 @@ from qdrant_drift import DriftError
 from qdrant_drift.cli.app import app
 from qdrant_drift.lifecycle.facade import Migration
 from qdrant_drift.observability.metrics import DriftMetrics
-from qdrant_drift.errors import NoPreflightReport, StateError
+from qdrant_drift.embedders import CallableEmbedder
+from qdrant_drift.errors import EmbedderSetupError, NoPreflightReport, StateError
 from qdrant_drift.migration.phases import Phase
 
 from .backfill_fixtures import DIM, build_legacy_collection, doc_text, old_vectors, text_vector
@@ -810,6 +811,48 @@ def test_a_migration_name_stays_with_its_collection_even_after_it_ended(tmp_path
         with pytest.raises(StateError, match="migrates collection 'docs'"):
             command()
     assert first.record().phase is Phase.ABANDONED
+
+
+def test_a_file_whose_vector_names_changed_since_the_fit_is_refused_until_abandoned(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    path = migration_file(tmp_path)
+    Migration(client, path).fit()
+    edited = tmp_path / "edited.toml"
+    edited.write_text(path.read_text().replace('new_vector = "new"', 'new_vector = "new2"'))
+    with pytest.raises(StateError, match="says new_vector = 'new2' \\(Qdrant's: 'new'\\), "
+                       "but migration 'docs-v2' in Qdrant \\(phase 'fitted'\\).*put .*back as "
+                       "it was; to change it, abandon"):
+        Migration(client, edited).start()
+    assert Migration(client, path).record().phase is Phase.FITTED  # nothing moved
+    Migration(client, path).abandon()  # the way out: abandoned, the new name may be fitted
+    assert Migration(client, edited).fit().info["pairs"] > 0
+    assert Migration(client, edited).record().spec.new_vector == "new2"
+
+
+def test_a_point_the_embedder_cannot_take_is_left_out_of_the_fit_and_dead_lettered_later(
+        tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    migration = Migration(client, migration_file(tmp_path, embed="picky_embed_texts",
+                                                 sample_size=200))
+    with pytest.warns(UserWarning, match="1 of the 200 points of the fit's sample could not be "
+                      "embedded and were left out of it \\(the first: point 7, embedder "
+                      "failed: ValueError\\('cannot tokenize document 7'\\)\\); the backfill "
+                      "will dead-letter them"):
+        adapter = migration.fit()
+    assert adapter.info["pairs"] == 199
+    migration.start()
+    stats = migration.start_backfill(background=False)
+    assert stats.dead_lettered == 1 and migration.dead_letters()[0]["point_id"] == 7
+
+
+def test_a_fit_whose_embedder_fails_on_most_of_the_sample_stops_with_one_error(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    broken = CallableEmbedder(lambda texts: [[float("nan")] * 8 for _ in texts])
+    with pytest.raises(EmbedderSetupError, match="gave no usable vector .*NaN"):
+        Migration(client, migration_file(tmp_path), embedder=broken).fit()
 
 
 def test_after_a_blue_green_finish_the_apps_name_for_the_collection_still_reads_by_id(tmp_path):

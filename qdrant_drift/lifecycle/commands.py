@@ -86,7 +86,9 @@ def _active_on(collection: str, except_name: str,
 def refuse_other_migration(record: MigrationRecord, spec: MigrationSpec, file: str) -> None:
     """A migration's name stays its collection's, finished or not: a file that names it for
     another collection or layout would act on the wrong data (``abandon`` dropping another
-    collection's new side while naming this one's). One line, with the way out."""
+    collection's new side while naming this one's). Until it is abandoned, its vectors stay
+    where it was fitted: a file edited since (another ``new_vector``) was ignored, silently.
+    One line, with the way out."""
     stored = record.spec
     if ((stored.collection, stored.layout, stored.new_collection)
             != (spec.collection, spec.layout, spec.new_collection)):
@@ -97,6 +99,16 @@ def refuse_other_migration(record: MigrationRecord, spec: MigrationSpec, file: s
             f"({spec.layout} layout, new collection {spec.new_collection!r}): give {file} its own "
             "[migration] name, or fix its [migration] section"
         )
+    if record.phase is Phase.ABANDONED:  # nothing of it is left: a new fit may place anew
+        return
+    changed = [f"{key} = {getattr(spec, key)!r} (Qdrant's: {getattr(stored, key)!r})"
+               for key in ("old_vector", "new_vector") if getattr(spec, key) != getattr(stored, key)]
+    if changed:
+        raise StateError(
+            f"{file} says {', '.join(changed)}, but migration {spec.name!r} in Qdrant (phase "
+            f"{record.phase.value!r}) keeps its vectors where it was fitted, and every command "
+            f"acts on that: put {file}'s [migration] section back as it was; to change it, "
+            "abandon the migration (with the file as it was) and fit again")
 
 
 def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTION, *,

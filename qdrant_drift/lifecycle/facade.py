@@ -36,9 +36,11 @@ from ..backfill import (
     PayloadField,
     order_policy,
 )
+from ..backfill.isolation import Embedded, embed_isolating
 from ..store import backfill as store
 from ..embedders import (
     BUNDLED_MINILM, CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
+    row_problems,
 )
 from ..errors import DriftError
 from . import commands
@@ -473,16 +475,69 @@ class Migration:
                 f"only {len(keep)} of {len(items)} sampled points have both a text and an old "
                 f"vector {self.spec.old_vector!r}: need at least {MIN_SAMPLE} "
                 "(raise [adapter] sample_size, or check [source] and old_vector)")
-        items = [items[i] for i in keep]
-        texts = [item.text or "" for item in items]
-        chunks, step = [], max(1, self.file.embedder.batch_size)
-        for start in range(0, len(texts), step):
-            chunks.append(self._embed(texts[start : start + step], "the fit's sample"))
-            if start == 0:
-                self._checked_dimension(chunks[0])  # before the rest is embedded
+        items, old = [items[i] for i in keep], [old[i] for i in keep]  # type: ignore[index]
+        kept: list[int] = []
+        chunks: list[np.ndarray] = []
+        failed: list[tuple[Any, str]] = []
+        dim, step = None, max(1, self.file.embedder.batch_size)
+        for start in range(0, len(items), step):
+            part = items[start : start + step]
+            embedded = self._embed_items(part, dim)
+            if dim is None and len(embedded.vectors):
+                dim = self._checked_dimension(embedded.vectors)  # before the rest is embedded
+            at = {item.id: start + i for i, item in enumerate(part)}
+            kept += [at[item.id] for item in embedded.items]
+            chunks.append(embedded.vectors)
+            failed += embedded.poison
             if progress is not None:
-                progress(min(len(texts), start + step), len(texts))
-        return items, [old[i] for i in keep], np.concatenate(chunks)  # type: ignore[index]
+                progress(min(len(items), start + step), len(items))
+        self._left_out_of_the_fit(failed, len(items))
+        return ([items[i] for i in kept], [old[i] for i in kept],
+                np.concatenate(chunks).astype(np.float32))
+
+    def _embed_items(self, items: list[Item], dim: int | None) -> Embedded:
+        """One batch of the fit's sample, what the embedder cannot embed left out (as the
+        backfill dead-letters it). When the batch fails, its first two items are tried
+        alone: both failing is the embedder's failure (a service that is down), one error at
+        once, not a call per item before it; else the items that break it are found one by
+        one (:func:`~qdrant_drift.backfill.isolation.embed_isolating`)."""
+        try:
+            vectors = self.embedder([item.text or "" for item in items])
+        except DriftError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a user's embedder raises anything
+            alone = [embed_isolating(self.embedder, [item], dim) for item in items[:2]]
+            widths = [int(one.vectors.shape[1]) for one in alone if len(one.vectors)]
+            if not widths:  # neither embeds alone: the embedder (or a one-item batch's item)
+                if len(items) == 1:
+                    return alone[0]
+                raise self._embedder_failed("the fit's sample", exc) from exc
+            return embed_isolating(self.embedder, items, dim or widths[0])
+        problems = row_problems(vectors, len(items), dim)
+        good = [i for i, problem in enumerate(problems) if problem is None]
+        if not good:
+            raise EmbedderSetupError(
+                f"the new model's embedder gave no usable vector for a batch of the fit's "
+                f"sample: {problems[0]}; check the [embedder] section and run it again")
+        return Embedded([items[i] for i in good], np.asarray(vectors, dtype=np.float32)[good],
+                        [(items[i].id, p) for i, p in enumerate(problems) if p is not None],
+                        0.0)
+
+    @staticmethod
+    def _left_out_of_the_fit(failed: list[tuple[Any, str]], sampled: int) -> None:
+        """Say which sampled points the embedder could not embed (left out of the fit; the
+        backfill will dead-letter them), or stop when they are most of the sample."""
+        if not failed:
+            return
+        first = f"the first: point {failed[0][0]!r}, {failed[0][1]}"
+        if 2 * len(failed) > sampled:
+            raise EmbedderSetupError(
+                f"the new model's embedder failed on {len(failed)} of the {sampled} points of "
+                f"the fit's sample ({first}); check the [embedder] section and run it again")
+        warnings.warn(f"{len(failed)} of the {sampled} points of the fit's sample could not be "
+                      f"embedded and were left out of it ({first}); the backfill will "
+                      "dead-letter them: `qdrant-drift dead-letters` shows them once it ran",
+                      UserWarning, stacklevel=3)
 
     def _fit_adapter(self, new: np.ndarray, old: np.ndarray, log: Log | None,
                      queries: np.ndarray | None = None, distance: str = "cosine",
@@ -534,10 +589,13 @@ class Migration:
         except DriftError:
             raise
         except Exception as exc:  # noqa: BLE001 - a user's embedder raises anything
-            raise EmbedderSetupError(
-                f"the new model's embedder failed on {what}: {exc!r}; check the [embedder] "
-                "section (the model, the callable, the service it calls) and run it again"
-            ) from exc
+            raise self._embedder_failed(what, exc) from exc
+
+    @staticmethod
+    def _embedder_failed(what: str, exc: Exception) -> EmbedderSetupError:
+        return EmbedderSetupError(
+            f"the new model's embedder failed on {what}: {exc!r}; check the [embedder] "
+            "section (the model, the callable, the service it calls) and run it again")
 
     def adapter(self) -> Adapter:
         return self._drive(load_stored_adapter(self.record(), self.state_collection))
