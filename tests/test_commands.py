@@ -258,6 +258,38 @@ def test_a_second_upgrade_of_a_name_the_first_one_gave_drops_the_collection_behi
     assert client.count("docs").count == 30
 
 
+def half_finished(client: QdrantClient, name: str) -> None:
+    """A finish stopped between its record and its drop (a crash, a lost connection)."""
+    commands.cutover(client, name)
+    drive(update_record(name, phase_change(Phase.FINISHED)), client)
+
+
+def test_a_second_finish_completes_one_stopped_half_way_and_else_changes_nothing():
+    world = build_text_world(20)
+    backfilled(world.client, "upgrade")
+    half_finished(world.client, "upgrade")
+    assert "old" in world.client.get_collection("docs").config.params.vectors
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED
+    vectors = world.client.get_collection("docs").config.params.vectors
+    assert "old" not in vectors and "new" in vectors  # the drop it stopped before
+    assert commands.finish(world.client, "upgrade").phase is Phase.FINISHED  # and again
+    assert world.client.count("docs").count == 20
+
+
+def test_a_second_blue_green_finish_completes_one_stopped_half_way_and_else_changes_nothing():
+    client, spec, new = blue_green_behind("docs")
+    commands.create(client, spec, fit("procrustes", new, old_vectors(30)))
+    commands.start(client, "m")
+    backfilled(client, "m")
+    half_finished(client, "m")
+    assert not client.get_aliases().aliases  # the legacy collection still holds the name
+    commands.finish(client, "m")
+    (alias,) = client.get_aliases().aliases
+    assert (alias.alias_name, alias.collection_name) == ("docs", "docs_new")
+    commands.finish(client, "m")
+    assert client.count("docs").count == 30 and client.collection_exists("docs_new")
+
+
 def test_fitting_a_finished_named_migration_again_says_it_is_finished_not_what_it_dropped():
     world = build_text_world(20)
     run_backfill(world.client, "upgrade", CallableEmbedder(embed_texts, normalize=False),

@@ -563,6 +563,8 @@ def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroke
     assert f"`qdrant-drift rollback {path} --path {where[1]}` goes back at once" in cut
     finished = " ".join(_cli("finish", path, *where, "--yes").split())
     assert "migration 'docs-v2' is finished; dropped the legacy collection 'docs'" in finished
+    again = " ".join(_cli("finish", path, *where).split())  # no --yes: nothing to ask
+    assert "is finished; kept things as they are (it was finished already" in again
     status = json.loads(_cli("status", path, *where, "--json"))
     assert status["phase"] == "finished"
     client = QdrantClient(path=str(db))
@@ -612,7 +614,7 @@ def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection
     said = " ".join(_cli("abandon", path, *where, "--yes").split())
     assert "migration 'docs-v2' is abandoned; dropped the new vector 'new' of 'docs'" in said
     assert json.loads(_cli("status", path, *where, "--json"))["phase"] == "abandoned"
-    again = " ".join(_cli("abandon", path, *where, "--yes").split())
+    again = " ".join(_cli("abandon", path, *where).split())  # no --yes: nothing to ask
     assert "abandoned already: nothing left to drop" in again and "dropped" not in again
     assert "abandoned; start a new one" in _refused("cutover", path, *where)
     assert "fitted" in _cli("fit", path, *where)  # the same file starts over

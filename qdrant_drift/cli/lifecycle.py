@@ -27,7 +27,7 @@ from .output import console, fail, fmt, pasteable
 from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..local import is_local
 from ..migration.phases import Phase
-from ..lifecycle.facade import Migration
+from ..lifecycle.facade import NOTHING_TO_DO, Migration
 from ..lifecycle.file import default_layout, load_migration_file, scaffold
 from ..lifecycle.progress import Progress
 
@@ -377,7 +377,8 @@ def _end(verb: str, file: Path, path: Optional[Path], url: Optional[str],
     done; irreversible either way."""
     with _migration(file, path, url, api_key, grpc) as migration:
         what = getattr(migration, f"check_{verb}")(**options)
-        if not yes and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
+        asks = not yes and not what.startswith(NOTHING_TO_DO)  # a second run changes nothing
+        if asks and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
                                          "This cannot be undone."):
             typer.echo(f"not {'finished' if verb == 'finish' else 'abandoned'}: nothing "
                        "changed", err=True)

@@ -370,6 +370,8 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     blue-green, nor while copies hold a payload edited since: ``finish``'s tidy unmarks
     those points before it counts, so they are counted here too, without changing them."""
     record = yield from require_record(name, state_collection)
+    if record.phase is Phase.FINISHED:  # a second finish: nothing to refuse (see finish_steps)
+        return record
     check_transition(record.phase, Phase.FINISHED)
     stale = 0 if force else (yield from layout_of(record.spec).count_stale_steps())
     yield from _refuse_points_lacking(record, force, stale)
@@ -395,8 +397,15 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
                  force: bool = False) -> Steps[MigrationRecord]:
     """Record ``finished`` first (a checked write: nothing can roll back after it), then drop
     the legacy vector (named layout) or collection (blue-green). A collection's unnamed
-    legacy vector cannot be dropped in Qdrant: it stays, unused."""
+    legacy vector cannot be dropped in Qdrant: it stays, unused. A second ``finish``
+    completes a first that stopped between its record and its drop, else changes nothing
+    (as a second ``cutover`` or ``abandon``)."""
     record = yield from require_record(name, state_collection)
+    if record.phase is Phase.FINISHED:
+        layout = layout_of(record.spec)
+        if (yield from layout.legacy_left_steps()):
+            yield from layout.drop_legacy_steps()
+        return record
     check_transition(record.phase, Phase.FINISHED)
     # see cutover_steps; the tidy first, so that the count sees the points it unmarks
     # (edited by a plain client since they were copied: to be copied again first)

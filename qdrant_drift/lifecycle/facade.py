@@ -176,6 +176,11 @@ def _adapter_distance(collection_distance: Any) -> str:
     return name if name in METRIC_DISTANCES else "cosine"
 
 
+NOTHING_TO_DO = "keep things as they are"
+"""How ``check_finish`` and ``check_abandon`` begin when a second run changes nothing (the
+CLI then asks nothing)."""
+
+
 class Migration:
     """One migration file bound to one Qdrant client."""
 
@@ -640,9 +645,16 @@ class Migration:
         return self._drive(commands.rollback_steps(self.name, self.state_collection))
 
     def check_finish(self, *, force: bool = False) -> str:
-        """Raise unless ``finish`` is allowed now; what it will do, in words."""
-        self._drive(commands.check_finish_steps(self.name, self.state_collection, force=force))
-        return commands.finish_note(self.spec)
+        """Raise unless ``finish`` is allowed now; what it will do, in words (for a migration
+        finished already: nothing, or what a finish stopped half way left to drop)."""
+        record = self._drive(commands.check_finish_steps(self.name, self.state_collection,
+                                                         force=force))
+        if record.phase is not Phase.FINISHED:
+            return commands.finish_note(self.spec)
+        if self._drive(layout_of(record.spec).legacy_left_steps()):
+            return (f"{commands.finish_note(record.spec)} (what a finish stopped half way "
+                    "left behind)")
+        return f"{NOTHING_TO_DO} (it was finished already: nothing left to drop)"
 
     def finish(self, *, force: bool = False) -> MigrationRecord:
         """Drop the legacy vector (named layout) or collection (blue-green). Only after
@@ -656,7 +668,7 @@ class Migration:
         migration already abandoned: a second ``abandon`` confirms it)."""
         record = self._drive(commands.check_abandon_steps(self.name, self.state_collection))
         if record.phase is Phase.ABANDONED:
-            return "keep things as they are (it was abandoned already: nothing left to drop)"
+            return f"{NOTHING_TO_DO} (it was abandoned already: nothing left to drop)"
         return commands.abandon_note(self.spec)
 
     def abandon(self) -> MigrationRecord:

@@ -180,6 +180,11 @@ class Layout:
         stays (:func:`unstamp_steps`)."""
         raise NotImplementedError
 
+    def legacy_left_steps(self) -> Steps[bool]:
+        """After ``finish`` was recorded: is some of what it drops still there (a finish
+        stopped between its record and its drop)? Then a second ``finish`` completes it."""
+        raise NotImplementedError
+
     def abandon_note(self) -> str:
         """What ``abandon`` does to the new data, in words (the CLI asks with it)."""
         raise NotImplementedError
@@ -326,11 +331,22 @@ class NamedLayout(Layout):
         return f"drop the legacy vector {spec.old_vector!r} of {spec.collection!r}"
 
     def drop_legacy_steps(self) -> Steps[None]:
-        """The unnamed legacy vector cannot be dropped in Qdrant: it stays, unused."""
-        if self.spec.old_vector != DEFAULT_VECTOR:
-            yield call("delete_vector_name", self.spec.collection, self.spec.old_vector)
-        yield call("delete_vector_name", self.spec.collection, self.marker_vector)
+        """The unnamed legacy vector cannot be dropped in Qdrant: it stays, unused. What a
+        finish stopped half way dropped already is not dropped again."""
+        for name in (yield from self._legacy_vectors_left()):
+            yield call("delete_vector_name", self.spec.collection, name)
         yield from unstamp_steps(self.spec.collection)
+
+    def legacy_left_steps(self) -> Steps[bool]:
+        return bool((yield from self._legacy_vectors_left()))
+
+    def _legacy_vectors_left(self) -> Steps[list[str]]:
+        """The vectors ``finish`` drops that the collection still has, in drop order."""
+        info = yield call("get_collection", self.spec.collection)
+        vectors = info.config.params.vectors
+        named = vectors if isinstance(vectors, dict) else {}
+        return [name for name in (self.spec.old_vector, self.marker_vector)
+                if name != DEFAULT_VECTOR and name in named]
 
     def abandon_note(self) -> str:
         return (f"drop the new vector {self.spec.new_vector!r} of {self.spec.collection!r}; "
@@ -493,6 +509,16 @@ class BlueGreenLayout(Layout):
             if self.takes_legacy_name():  # the name is free now: it names the new collection
                 yield call("update_collection_aliases", change_aliases_operations=[give_name])
         yield from unstamp_steps(spec.native_collection)
+
+    def legacy_left_steps(self) -> Steps[bool]:
+        """The legacy collection is gone once its name is free, or is the alias the new
+        collection took."""
+        spec = self.spec
+        behind = {a.alias_name: a.collection_name
+                  for a in (yield call("get_aliases")).aliases}
+        if spec.collection in behind:
+            return behind[spec.collection] != spec.native_collection
+        return bool((yield call("collection_exists", spec.collection)))
 
     def unmigrated_note(self) -> str:
         # a plain client's payload edit keeps the marker: the tidy unmarks those points
