@@ -197,6 +197,22 @@ def test_a_flood_of_bad_queries_reads_the_state_once_not_once_each(world):
     assert 0 < proxy.state_reads - before <= 6  # one read (a few calls), not twenty
 
 
+def test_a_background_refresh_that_fails_inside_embedded_qdrant_says_what_likely_broke_it(
+        caplog):
+    from qdrant_drift.serving.client import _Core
+
+    def said(embedded, exc):
+        core = _Core("m", state_collection="s", router=None, adapter=None, embedded=embedded)
+        caplog.clear()
+        core.background_failed(exc)
+        return caplog.text
+
+    race = ValueError("operands could not be broadcast together with shapes (1763,) (1764,)")
+    assert "not thread-safe" in said(True, race) and "SerializedClient" in said(True, race)
+    assert "not thread-safe" not in said(False, race)  # a server: no such cause
+    assert "not thread-safe" not in said(True, StateError("no migration named 'm'"))
+
+
 def test_filter_offset_limit_threshold_payload_and_vectors_keep_their_meaning(world):
     world.migrate(range(0, N, 3))
     set_phase(world.client, "upgrade", Phase.BACKFILLING)

@@ -103,8 +103,18 @@ class _Core:
         said = str(exc)
         if said != self._said_failure:
             self._said_failure = said
-            log.warning("qdrant-drift: state refresh failed: %s (logged again only if the "
-                        "error changes)", exc)
+            log.warning("qdrant-drift: state refresh failed: %s%s (logged again only if the "
+                        "error changes)", exc, self._unlocked_hint(exc))
+
+    def _unlocked_hint(self, exc: BaseException) -> str:
+        """Embedded Qdrant used from two threads at once fails inside its own arrays (numpy's
+        "operands could not be broadcast", an index out of range), which says nothing of the
+        cause: an app thread that writes through the client it wrapped, beside this one."""
+        if not self.embedded or isinstance(exc, (DriftError, OSError)):
+            return ""
+        return (" (embedded Qdrant is not thread-safe: does another thread use the client "
+                "without its lock? write through the wrapper, or wrap the client in "
+                "qdrant_drift.local.SerializedClient, in every thread)")
 
     def background_succeeded(self) -> None:
         if self._said_failure is not None:
