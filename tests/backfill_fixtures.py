@@ -53,6 +53,16 @@ class TextWorld:
         return (found[0].payload or {}).get("text") if found else None
 
 
+def fragile_embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """The same model, breaking on a batch that holds the text "EXPLODE" (a tokenizer that
+    crashes) and giving NaN for the text "NAN": the poison items a backfill dead-letters."""
+    if "EXPLODE" in texts:
+        raise RuntimeError("tokenizer crashed")
+    out = embed_texts(texts)
+    out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
+    return out
+
+
 def picky_embed_texts(texts: Sequence[str]) -> np.ndarray:
     """The same model, failing on any batch that holds document 7 (a text it cannot take)."""
     if doc_text(7) in texts:

@@ -37,8 +37,8 @@ from qdrant_drift.store.records import count_migrated, read_coverage
 
 from .conftest import BACKENDS, make_client
 from .backfill_fixtures import (
-    DIM, PayloadEditAfterCopy, build_text_world, doc_text, embed_texts, old_vectors,
-    text_vector, wrong_vectors)
+    DIM, PayloadEditAfterCopy, build_text_world, doc_text, embed_texts, fragile_embed_texts,
+    old_vectors, text_vector, wrong_vectors)
 
 LAYOUTS = ("named", "collection")
 FAST = dict(sample_interval_s=0.2, hot_refresh_s=0.1, heartbeat_timeout=2.0, max_retry_wait=0.05)
@@ -318,14 +318,7 @@ def test_poison_items_go_to_dead_letters_with_a_reason_and_the_rest_goes_on():
     world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5])
     world.client.set_payload("docs", {"text": "NAN"}, points=[6])
 
-    def fragile(texts):
-        if "EXPLODE" in texts:
-            raise RuntimeError("tokenizer crashed")
-        out = embed_texts(texts)
-        out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
-        return out
-
-    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+    stats = run_backfill(world.client, "upgrade", embedder(fragile_embed_texts), PayloadField("text"),
                          options=BackfillOptions(batch_size=8, **FAST))
     assert stats.written == 37 and stats.dead_lettered == 3 and stats.state == "finished"
     dead = {d["point_id"]: d["reason"] for d in drive(read_dead_letters("upgrade"), world.client)}
@@ -334,7 +327,7 @@ def test_poison_items_go_to_dead_letters_with_a_reason_and_the_rest_goes_on():
 
     world.client.set_payload("docs", {"text": "fixed"}, points=[4, 5, 6])
     assert drive(requeue_dead_letters("upgrade"), world.client) == 3
-    again = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+    again = run_backfill(world.client, "upgrade", embedder(fragile_embed_texts), PayloadField("text"),
                          options=BackfillOptions(batch_size=8, **FAST))
     assert again.written == 3 and wrong_vectors(world) == []
 
@@ -376,12 +369,7 @@ def test_whole_batches_of_bad_items_among_good_ones_are_dead_letters_not_a_stop(
     bad = set(range(16, 32)) | set(range(48, 64))  # two whole batches, good ones between
     world.client.set_payload("docs", {"text": "EXPLODE"}, points=sorted(bad))
 
-    def fragile(texts):
-        if "EXPLODE" in texts:
-            raise RuntimeError("tokenizer crashed")
-        return embed_texts(texts)
-
-    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+    stats = run_backfill(world.client, "upgrade", embedder(fragile_embed_texts), PayloadField("text"),
                          options=BackfillOptions(batch_size=16, order=Sweep(), **FAST))
     assert stats.state == "finished" and stats.written == 64 and stats.dead_lettered == 32
 
@@ -391,12 +379,7 @@ def test_bad_texts_scattered_through_batches_that_hold_little_else_do_not_stop_t
     world.client.set_payload("docs", {"text": ""}, points=list(range(64)))
     world.client.set_payload("docs", {"text": "EXPLODE"}, points=[5, 13, 21])
 
-    def fragile(texts):
-        if "EXPLODE" in texts:
-            raise RuntimeError("tokenizer crashed")
-        return embed_texts(texts)
-
-    stats = run_backfill(world.client, "upgrade", embedder(fragile), PayloadField("text"),
+    stats = run_backfill(world.client, "upgrade", embedder(fragile_embed_texts), PayloadField("text"),
                          options=BackfillOptions(batch_size=8, order=Sweep(), **FAST))
     assert stats.state == "finished" and stats.dead_lettered == 64
 

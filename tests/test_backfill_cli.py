@@ -233,6 +233,12 @@ def test_the_cut_over_refusal_says_how_to_get_out(tmp_path):
     assert "dead-letters --requeue" in str(refused.value)
 
 
+def run_program(program: str, **options) -> subprocess.CompletedProcess:
+    """``python -c program`` in the project, its output captured."""
+    return subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=60, **options)
+
+
 def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_traceback():
     # the interrupt lands 20 ms in: Typer, Rich and qdrant-client take far longer to import
     program = ("import os, signal, sys, threading\n"
@@ -240,8 +246,7 @@ def test_ctrl_c_while_the_command_line_is_still_importing_ends_it_without_a_trac
                "sys.argv = ['qdrant-drift', '--help']\n"
                "from qdrant_drift._entry import main\n"
                "main()\n")
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
-                          capture_output=True, text=True, timeout=60)
+    done = run_program(program)
     assert (done.returncode, done.stderr.strip()) == (130, "aborted")
 
 
@@ -255,8 +260,7 @@ def test_ctrl_c_at_a_confirmation_prompt_exits_130_like_anywhere_else():
                "app.main()\n")
     silent, keeps_open = os.pipe()  # a terminal nobody types in: the prompt waits
     try:
-        asked = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
-                               stdin=silent, capture_output=True, text=True, timeout=60)
+        asked = run_program(program, stdin=silent)
     finally:
         os.close(silent)
         os.close(keeps_open)
@@ -274,8 +278,7 @@ def test_a_sigint_the_parent_left_ignored_stays_ignored():
                "app.app = lambda **kw: (os.kill(os.getpid(), signal.SIGINT), print('survived'))"
                " and 0\n"
                "app.main()\n")
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env(),
-                          capture_output=True, text=True, timeout=60)
+    done = run_program(program)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "survived", "")
 
 

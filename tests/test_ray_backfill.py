@@ -31,7 +31,7 @@ from qdrant_drift.store.records import abandon_steps, count_migrated, read_cover
 
 from .backfill_fixtures import (
     DIM, PayloadEditAfterCopy, build_legacy_collection, build_text_world, doc_text,
-    embed_texts, text_vector, wrong_vectors,
+    embed_texts, fragile_embed_texts, text_vector, wrong_vectors,
 )
 
 ray = pytest.importorskip(
@@ -72,13 +72,7 @@ def slow_embedder() -> CallableEmbedder:
 
 
 def fragile_embedder() -> CallableEmbedder:
-    def fragile(texts):
-        if "EXPLODE" in texts:
-            raise RuntimeError("tokenizer crashed")
-        out = embed_texts(texts)
-        out[[i for i, t in enumerate(texts) if t == "NAN"]] = np.nan
-        return out
-    return CallableEmbedder(fragile, normalize=False)
+    return CallableEmbedder(fragile_embed_texts, normalize=False)
 
 
 def unreachable_embedder() -> CallableEmbedder:
