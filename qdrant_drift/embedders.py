@@ -9,10 +9,11 @@ those items to the dead-letter list instead of failing the batch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -99,9 +100,10 @@ class SentenceTransformerEmbedder(CallableEmbedder):
             _follow_progress_bar_setting()
             download = downloads_allowed()
             try:
-                self._model = library.SentenceTransformer(
-                    local_copy(self.model_name), device=self.device,
-                    local_files_only=not download)
+                with contextlib.nullcontext() if download else hub_offline():
+                    self._model = library.SentenceTransformer(
+                        local_copy(self.model_name), device=self.device,
+                        local_files_only=not download)
             except (OSError, ValueError) as exc:  # not in the cache, not a path, not a model
                 why = (str(exc).splitlines()[0] if download else
                        "it is neither a local path nor in the local Hugging Face cache, and "
@@ -121,6 +123,26 @@ class SentenceTransformerEmbedder(CallableEmbedder):
 
 
 BUNDLED_MINILM = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """Hugging Face's libraries offline while a model loads: ``local_files_only`` keeps the
+    weights from being fetched, not the other requests on the way (huggingface_hub asks the
+    Hub for its agent registry on load unless it is offline). The setting is put back after:
+    the process's own use of the Hub is not ours to change."""
+    import huggingface_hub.constants as hub
+
+    before_env, before_flag = os.environ.get("HF_HUB_OFFLINE"), hub.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"], hub.HF_HUB_OFFLINE = "1", True
+    try:
+        yield
+    finally:
+        hub.HF_HUB_OFFLINE = before_flag
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
 
 
 def downloads_allowed() -> bool:

@@ -293,11 +293,15 @@ def test_the_file_and_store_in_a_suggested_command_are_quoted_for_a_shell(file, 
     assert _where(Path(file), None if path is None else Path(path), url, grpc) == pasted
 
 
-def test_init_names_the_next_command_with_the_file_quoted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("file", ["my docs.toml", "a migration file whose name is long " * 5
+                                  + ".toml"])
+def test_init_names_the_next_command_quoted_and_on_one_line(tmp_path, monkeypatch, file):
+    # piped output is 140 columns wide: a command in a message must not be broken across lines
     monkeypatch.chdir(tmp_path)
-    done = runner.invoke(app, ["init", "my docs.toml", "--name", "m", "--collection", "docs",
+    done = runner.invoke(app, ["init", file, "--name", "m", "--collection", "docs",
                                "--new-vector", "new"])
-    assert done.exit_code == 0 and "`qdrant-drift plan 'my docs.toml'`" in done.output
+    command = f"`qdrant-drift plan '{file}'`"
+    assert done.exit_code == 0 and any(command in line for line in done.output.splitlines())
 
 
 def test_a_cli_user_sees_warnings_as_one_line_each_and_no_third_party_deprecation(capsys):

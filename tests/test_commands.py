@@ -490,7 +490,7 @@ def test_a_second_migration_of_a_collection_is_refused_naming_the_first():
     world = build_text_world(20)
     spec = MigrationSpec(name="another", collection="docs", old_vector="old", new_vector="x")
     with pytest.raises(StateError, match="already has a migration that has not ended, "
-                                         "'upgrade'.*`qdrant-drift abandon`"):
+                                         "'upgrade'.*`qdrant-drift abandon <its file>`"):
         drive(commands.preflight_steps(spec), world.client)
 
 

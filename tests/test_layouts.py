@@ -156,18 +156,36 @@ def test_a_hybrid_search_is_one_batch_in_named_and_two_concurrent_batches_in_blu
     assert done.value.value == ["native", "legacy"]  # native first, like the named batch
 
 
+def drop_with(spec: MigrationSpec, *vectors: str) -> list[Call]:
+    """The calls a named layout's finish makes once it reads a collection with ``vectors``."""
+    steps = layout_of(spec).drop_legacy_steps()
+    assert next(steps) == Call("get_collection", ("docs",), {})
+    info = SimpleNamespace(config=SimpleNamespace(params=SimpleNamespace(
+        vectors={name: None for name in vectors})))
+    calls, request = [], steps.send(info)
+    try:
+        while True:
+            calls.append(request)
+            request = steps.send(None)
+    except StopIteration:
+        return calls
+
+
 def test_finish_drops_the_legacy_vector_or_collection_and_keeps_an_unnamed_vector():
     unstamp = list(unstamp_steps("docs"))[0]
     assert (unstamp.method, unstamp.kwargs["keys"]) == ("delete_payload", ["_drift"])
-    assert list(layout_of(NAMED).drop_legacy_steps()) == [
+    assert drop_with(NAMED, "old", "new", "_drift_migrated_new") == [
         Call("delete_vector_name", ("docs", "old"), {}),
+        Call("delete_vector_name", ("docs", "_drift_migrated_new"), {}), unstamp]
+    # a finish stopped half way, run again: what is gone already is not dropped again
+    assert drop_with(NAMED, "new", "_drift_migrated_new") == [
         Call("delete_vector_name", ("docs", "_drift_migrated_new"), {}), unstamp]
     steps = layout_of(BLUE_GREEN).drop_legacy_steps()
     assert next(steps).method == "get_aliases"  # is "docs" a collection or an alias?
     assert steps.send(SimpleNamespace(aliases=[])) == Call("delete_collection", ("docs",), {})
     assert list(steps) == list(unstamp_steps("docs_v2"))  # stamps go from the copies
     unnamed = MigrationSpec(name="m", collection="docs", new_vector="new")
-    assert list(layout_of(unnamed).drop_legacy_steps()) == [  # only the marker goes
+    assert drop_with(unnamed, "", "new", "_drift_migrated_new") == [  # only the marker goes
         Call("delete_vector_name", ("docs", "_drift_migrated_new"), {}), unstamp]
     assert "keep the legacy unnamed vector" in layout_of(unnamed).finish_note()
     assert layout_of(NAMED).finish_note() == "drop the legacy vector 'old' of 'docs'"

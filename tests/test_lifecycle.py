@@ -356,6 +356,8 @@ def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path
     other = migration_file(tmp_path, name="another", embed="slow_embed_texts")
     message = _refused("fit", str(other), *where, env={"DRIFT_TEST_STARTED": str(embedded_marker)})
     assert "already has a migration that has not ended, 'docs-v2'" in message
+    # the commands it names are for the other migration's file: not filled with this one
+    assert "`qdrant-drift abandon <its file>`" in message and str(other) not in message
     assert not embedded_marker.exists()  # the new model never ran
 
 
@@ -663,6 +665,29 @@ def test_models_are_downloaded_only_when_hf_hub_offline_0_asks_for_it(monkeypatc
     else:
         monkeypatch.setenv("HF_HUB_OFFLINE", setting)
     assert downloads_allowed() is allowed
+
+
+def test_a_model_loads_with_the_hub_offline_and_the_setting_is_put_back(monkeypatch):
+    # local_files_only alone still let huggingface_hub ask the Hub for its agent registry
+    import huggingface_hub.constants as hub
+    import sentence_transformers
+
+    from qdrant_drift.embedders import SentenceTransformerEmbedder
+
+    seen = []
+
+    def loads(name, **options):
+        seen.append((hub.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE"),
+                     options.get("local_files_only")))
+        raise OSError("not in the cache")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", loads)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    before = hub.HF_HUB_OFFLINE
+    with pytest.raises(EmbedderSetupError, match="nothing is downloaded"):
+        SentenceTransformerEmbedder("no-such-org/no-such-model")(["a text"])
+    assert seen == [(True, "1", True)]
+    assert hub.HF_HUB_OFFLINE == before and "HF_HUB_OFFLINE" not in os.environ
 
 
 def _has_cuda() -> bool:

@@ -17,8 +17,11 @@ from rich.text import Text
 # Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
 # Markup is off: messages quote TOML sections ("[embedder]"), keys and user text in
 # brackets, which Rich would otherwise swallow as style tags; styles are given explicitly.
-console = Console(width=None if sys.stdout.isatty() else 140, markup=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140, markup=False)
+# Soft wrap: a line of text is never broken by Rich (a terminal wraps it on screen), so the
+# commands messages suggest paste as printed, whatever the width; tables still fit the width.
+console = Console(width=None if sys.stdout.isatty() else 140, markup=False, soft_wrap=True)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140, markup=False,
+                      soft_wrap=True)
 
 
 def styled(label: str, style: str, rest: str) -> Text:

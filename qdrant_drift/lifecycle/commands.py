@@ -139,9 +139,10 @@ def preflight_steps(spec: MigrationSpec, state_collection: str = STATE_COLLECTIO
     if other is not None:
         raise StateError(
             f"collection {spec.collection!r} already has a migration that has not ended, "
-            f"{other.spec.name!r} (phase {other.phase.value!r}): take it to the end "
-            "(`qdrant-drift cutover`, then `finish`; a rolled-back one needs `start` first) "
-            "or abandon it (`qdrant-drift abandon`) before starting another"
+            f"{other.spec.name!r} (phase {other.phase.value!r}): with the migration file that "
+            f"names {other.spec.name!r}, not this one, take it to the end (`qdrant-drift "
+            "cutover <its file>`, then `finish`; a rolled-back one needs `start` first) or "
+            "abandon it (`qdrant-drift abandon <its file>`) before starting another"
         )
     return info, old_params, previous
 
