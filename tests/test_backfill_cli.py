@@ -26,12 +26,20 @@ from .backfill_fixtures import build_legacy_collection
 from .test_lifecycle import ROOT, migration_file
 
 
-def started_migration(tmp_path: Path, n: int = 300, embed: str = "slow_embed_texts"
-                      ) -> tuple[Path, Path]:
+def legacy_folder(tmp_path: Path, n: int) -> Path:
+    """An embedded Qdrant folder holding a legacy collection of ``n`` points, closed."""
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, n)
+    client.close()
+    return db
+
+
+def started_migration(tmp_path: Path, n: int = 300, embed: str = "slow_embed_texts"
+                      ) -> tuple[Path, Path]:
+    db = legacy_folder(tmp_path, n)
     path = migration_file(tmp_path, embed=embed)
+    client = QdrantClient(path=str(db))
     Migration(client, path).fit()
     Migration(client, path).start()
     client.close()
@@ -90,10 +98,7 @@ def test_a_backfill_whose_embedder_is_down_stops_with_one_line_that_says_how_to_
 
 
 def test_fit_whose_embedder_is_down_is_one_line_and_fits_once_it_is_back(tmp_path):
-    db = tmp_path / "qdrant"
-    client = QdrantClient(path=str(db))
-    build_legacy_collection(client, 200)
-    client.close()
+    db = legacy_folder(tmp_path, 200)
     path = migration_file(tmp_path, embed="down_embed_texts")
     down = subprocess.run(cli("fit", str(path), "--path", str(db)), cwd=ROOT,
                           env=env(DRIFT_TEST_EMBEDDER_DOWN="1"), capture_output=True,
@@ -119,10 +124,7 @@ def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tm
 
 
 def test_ctrl_c_during_fit_says_interrupted_and_a_second_fit_works(tmp_path):
-    db = tmp_path / "qdrant"
-    client = QdrantClient(path=str(db))
-    build_legacy_collection(client, 300)
-    client.close()
+    db = legacy_folder(tmp_path, 300)
     path = migration_file(tmp_path, embed="slow_embed_texts")
     started = tmp_path / "started"
     fit = subprocess.Popen(cli("fit", str(path), "--path", str(db)), cwd=ROOT, text=True,

@@ -14,7 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import AbstractSet, Any, Callable, Iterable
 
-
 from ..sansio import Gather, Steps, call
 from ..store import backfill as store
 from .partitions import Lease, claimed, partition_of, plan_claims

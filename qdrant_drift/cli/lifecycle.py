@@ -223,7 +223,8 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
                       "the data under the legacy name if [migration] alias is that name (the "
                       "new collection takes it at finish), else they must name the new "
                       "collection (or wrap them)")
-    console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan {shlex.quote(str(file))}`")
+    console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan "
+                  f"{shlex.quote(str(file))}`")
 
 
 # plan's rows whose key alone would mislead (the JSON keeps the keys)
