@@ -235,17 +235,17 @@ def test_a_lease_taken_over_while_this_worker_was_silent_is_lost():
     assert renewal.lost == (0,) and book.owned == {}
 
 
-@pytest.mark.parametrize("pass_writes, redo_pending, done, next_pass", [
+@pytest.mark.parametrize("written, redo_pending, done, next_pass", [
     (0, False, True, 0),  # a pass that wrote nothing: the partition is done
     (3, False, True, 0),  # ... and one that wrote: what arrived behind it is counted at the
     #                       end, once for every partition (no pass each to find nothing)
     (0, True, False, 1),  # ... unless a re-embed is still pending there: sweep again
     (3, True, False, 1),
 ])
-def test_the_end_of_a_pass_finishes_the_partition_or_starts_another(pass_writes, redo_pending,
+def test_the_end_of_a_pass_finishes_the_partition_or_starts_another(written, redo_pending,
                                                                    done, next_pass):
     book = LeaseBook("w1", 1)
-    book.owned[0] = Lease(0, owner="w1", pass_writes=pass_writes, cursor=5)
+    book.owned[0] = Lease(0, owner="w1", processed=written, cursor=5)
     cp = book.checkpoint(migrated=[], partition=0, cursor=None, ends_pass=True,
                          redo_pending=lambda k: redo_pending, now=1.0)
     assert cp.pass_ended == 0 and cp.partition_done is done
@@ -260,7 +260,7 @@ def test_a_checkpoint_counts_each_write_in_its_partition_and_moves_the_cursor():
     cp = book.checkpoint(migrated=ids, partition=0, cursor=77, ends_pass=False,
                          redo_pending=lambda k: False, now=1.0)
     per_partition = {k: sum(partition_of(i, 2) == k for i in ids) for k in (0, 1)}
-    assert {lease.partition: lease.pass_writes for lease in cp.to_write} == per_partition
+    assert {lease.partition: lease.processed for lease in cp.to_write} == per_partition
     assert book.owned[0].cursor == 77 and book.owned[1].cursor is None
     assert cp.pass_ended is None
 
@@ -271,11 +271,19 @@ def test_release_all_hands_every_lease_back_unowned():
     assert {lease.owner for lease in book.release_all()} == {None} and book.owned == {}
 
 
+def test_a_lease_stored_by_an_older_version_still_loads():
+    # stop 29's leases also counted each pass's writes (``pass_writes``), which nothing reads
+    stored = {"partition": 3, "owner": "w1", "cursor": 41, "pass_no": 2, "pass_writes": 7,
+              "done": False, "processed": 90, "heartbeat": 5.0}
+    assert Lease.from_payload(stored) == Lease(3, owner="w1", heartbeat=5.0, cursor=41,
+                                               pass_no=2, processed=90)
+
+
 def test_late_arrivals_reopen_only_done_partitions_for_a_new_pass():
     stored = view(Lease(0, done=True, cursor=9, pass_no=2), Lease(1, done=False, cursor=4))
     opened = {lease.partition: lease for lease in reopened(stored)}
     assert sorted(opened) == [0]
-    assert opened[0] == Lease(0, done=False, cursor=None, pass_no=3, pass_writes=0)
+    assert opened[0] == Lease(0, done=False, cursor=None, pass_no=3)
 
 
 # -- the step generators -----------------------------------------------------------------------
@@ -393,7 +401,7 @@ def test_commit_writes_conditionally_then_dead_letters_then_the_checkpoint():
     lease_write = steps.send(None)
     assert lease_write.method == "upsert"
     [lease] = [p.payload for p in lease_write.args[1]]
-    assert lease["pass_writes"] == 0 and lease["pass_no"] == 1 and not lease["done"]
+    assert lease["pass_no"] == 1 and not lease["done"] and lease["cursor"] is None
     committed = finish(steps, None)
     assert committed.outcome.migrated == [1] and committed.outcome.redo == [2]
     assert committed.dead == [(3, "no text")]

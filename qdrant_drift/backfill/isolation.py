@@ -2,7 +2,8 @@
 
 An embedder that raises on a batch is retried item by item, so the items that break it are
 found; every row is checked (:func:`row_problems`) before it may be written. What cannot be
-embedded becomes a dead letter with the reason; the rest goes on.
+embedded becomes a dead letter with the reason; the rest goes on. Only the good rows are
+kept, so the vectors' width need not be known before the first one comes back.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embedders import Embedder, row_problems
-from ..errors import EmbedderSetupError, MissingDependencyError
+from ..errors import DriftError
 from .content import Item
 
 log = logging.getLogger(__name__)
@@ -29,32 +30,56 @@ class Embedded:
     seconds: float
 
 
-def embed_isolating(embedder: Embedder, items: Sequence[Item], dim: int | None) -> Embedded:
+class EmbedderDown(Exception):
+    """A failing batch's first items failed alone too: the embedder (a service that is
+    down, a broken callable) fails, not its items. ``cause``: the batch's error."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
+def embed_isolating(embedder: Embedder, items: Sequence[Item], dim: int | None, *,
+                    probe: int = 0) -> Embedded:
+    """The batch's good rows and its poison. ``probe``: when the batch raises, its first
+    ``probe`` items are tried alone before the rest; all of them failing raises
+    :class:`EmbedderDown` (one error at once, not a call per item before it). Errors of
+    qdrant-drift's own (the embedder cannot be set up) always propagate: no item is poison."""
     t0 = time.perf_counter()
-    vectors, problems = _embed(embedder, items, dim)
+    rows, problems = _embed(embedder, items, dim, probe)
     good = [i for i, problem in enumerate(problems) if problem is None]
     poison = [(items[i].id, problem) for i, problem in enumerate(problems)
               if problem is not None]
-    matrix = (np.asarray(vectors, dtype=np.float32)[good] if good
+    matrix = (np.stack([rows[i] for i in good]) if good
               else np.zeros((0, dim or 0), dtype=np.float32))
     return Embedded([items[i] for i in good], matrix, poison, time.perf_counter() - t0)
 
 
-def _embed(embedder: Embedder, items: Sequence[Item], dim: int | None
-           ) -> tuple[Any, list[str | None]]:
+def _embed(embedder: Embedder, items: Sequence[Item], dim: int | None, probe: int
+           ) -> tuple[list[np.ndarray | None], list[str | None]]:
+    """Per item: its row (None where it has a problem) and its problem (None where good)."""
     texts = [item.text or "" for item in items]
+    if not texts:
+        return [], []
     try:
-        vectors = embedder(texts) if texts else np.zeros((0, dim or 0))
-        return vectors, row_problems(vectors, len(texts), dim)
-    except (EmbedderSetupError, MissingDependencyError):
-        raise  # the embedder itself cannot run: no item is poison, the backfill stops
+        vectors = embedder(texts)
+    except DriftError:
+        raise  # the embedder itself cannot run: no item is poison
     except Exception as exc:  # noqa: BLE001 - isolate the item that breaks the embedder
         if len(texts) == 1:
-            return None, [f"embedder failed: {exc!r}"]
+            return [None], [f"embedder failed: {exc!r}"]
         log.warning("embedder failed on a batch (%r): embedding items one by one", exc)
-        rows, problems = [], []
-        for item in items:
-            single = embed_isolating(embedder, [item], dim)
-            problems.append(single.poison[0][1] if single.poison else None)
-            rows.append(single.vectors[0] if len(single.vectors) else np.zeros(dim or 0))
-        return np.asarray(rows, dtype=np.float32), problems
+        rows: list[np.ndarray | None] = []
+        problems: list[str | None] = []
+        for at, item in enumerate(items):
+            (row,), (problem,) = _embed(embedder, [item], dim, 0)
+            rows.append(row)
+            problems.append(problem)
+            if at + 1 == probe and all(p is not None for p in problems):
+                raise EmbedderDown(exc) from exc
+        return rows, problems
+    problems = row_problems(vectors, len(texts), dim)
+    if all(p is not None for p in problems):
+        return [None] * len(texts), problems
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return [row if p is None else None for row, p in zip(matrix, problems)], problems

@@ -123,15 +123,14 @@ class LeaseBook:
     def checkpoint(self, *, migrated: Iterable[Any], partition: int | None, cursor: Any,
                    ends_pass: bool, redo_pending: Callable[[int], bool],
                    now: float) -> Checkpoint:
-        """Count each written point in its partition's pass; move the swept partition's
+        """Count each written point in its partition; move the swept partition's
         cursor. A pass that leaves no redo behind finishes the partition; one that does
         ends in a new pass from the start. Points that arrived behind the sweep meanwhile are
         not looked for here, partition by partition (a pass each, to find none most of the
         time): once every partition is done, one count of what is left finds them
         (:func:`remaining_steps`) and opens every partition again (:func:`reopened`)."""
         written = Counter(partition_of(pid, self.partitions) for pid in migrated)
-        touched = {k: replace(self.owned[k], pass_writes=self.owned[k].pass_writes + n,
-                              processed=self.owned[k].processed + n)
+        touched = {k: replace(self.owned[k], processed=self.owned[k].processed + n)
                    for k, n in written.items() if k in self.owned}
         done = False
         if partition is not None and partition in self.owned:
@@ -140,7 +139,7 @@ class LeaseBook:
             if ends_pass:
                 done = not redo_pending(partition)
                 lease = (replace(lease, done=True) if done else
-                         replace(lease, pass_no=lease.pass_no + 1, pass_writes=0, cursor=None))
+                         replace(lease, pass_no=lease.pass_no + 1, cursor=None))
             touched[partition] = lease
         self.owned.update(touched)
         return Checkpoint(to_write=list(touched.values()),
@@ -156,7 +155,7 @@ class LeaseBook:
 def reopened(view: LeaseView) -> list[Lease]:
     """Every done lease, opened for a new pass from the start (points arrived after the
     sweep passed: written by a client that does not go through the wrapper)."""
-    return [replace(lease, done=False, cursor=None, pass_writes=0, pass_no=lease.pass_no + 1)
+    return [replace(lease, done=False, cursor=None, pass_no=lease.pass_no + 1)
             for lease in view.stored.values() if lease.done]
 
 

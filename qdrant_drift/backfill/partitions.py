@@ -33,7 +33,6 @@ class Lease:
     heartbeat: float = 0.0
     cursor: Any = None  # sweep resumes here (a point id; None = from the start)
     pass_no: int = 0  # a new pass when one leaves a redo, or points are left at the end
-    pass_writes: int = 0
     done: bool = False
     processed: int = 0
 
@@ -51,6 +50,7 @@ class Lease:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> "Lease":
+        # keys it no longer has are dropped (``pass_writes``, before stop 30): old records load
         fields = {k: payload[k] for k in cls.__dataclass_fields__ if k in payload}
         return cls(**fields)
 

@@ -109,6 +109,50 @@ def bench_adapters(
     _write_json(json_path, result)
 
 
+@bench_app.command("standins")
+def bench_standins(
+    data: Path = typer.Option(..., help="Corpus folder in the ../shared/bench format."),
+    pair: str = typer.Option(..., help="Drift pair name from the corpus's meta.json."),
+    kind: str = typer.Option("auto", help="Adapter kind."),
+    logged_queries: int = typer.Option(200, help="Logged queries (no labels) the adapter "
+                                                  "and its pre-flight learn from."),
+    train_pairs: int = typer.Option(5000, help="Document pairs the adapter is fitted on."),
+    seed: int = typer.Option(0, help="Seed of the query order, training sample and fit."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
+) -> None:
+    """How far a label-free pre-flight can see: the measured recovery split into what the
+    new model's own answers can estimate and what they cannot, against stand-in answers
+    of growing reach (benchmarks/README.md)."""
+    from qdrant_drift_bench.standins import run_standins_bench
+
+    try:
+        result = run_standins_bench(str(data), pair, kind=kind, logged_queries=logged_queries,
+                                    train_pairs=train_pairs, seed=seed, log=console.log)
+    except (DriftError, ValueError) as exc:
+        _fail(exc)
+    measured = result["measured"]
+    console.print(
+        f"{result['corpus']} / {result['pair']}, {result['chosen']}, "
+        f"{result['logged_queries']} logged and {result['test_queries']} test queries: "
+        f"measured recovery {measured['recovery']:.3f} = "
+        f"{measured['found_where_native_finds']:.3f} (answers the new model finds) + "
+        f"{measured['invisible_to_stand_ins']:.3f} (answers it misses, found through the "
+        "old vectors: no stand-in answer sees these)")
+    table = Table(title="stand-in answer: the new model's first among ...")
+    for column in ("among", "queries", "Recall@10 recovery", "minus measured"):
+        table.add_column(column, justify="right")
+    labels = {"preflight": ("held-out documents (the pre-flight)", "logged"),
+              "fit_sample": ("the whole fit sample", "logged"),
+              "corpus": ("the whole corpus (no pre-flight has it)", "logged"),
+              "corpus_on_test_queries": ("the whole corpus", "test")}
+    for name, (among, queries) in labels.items():
+        value = result["stand_in"][name]
+        if value is not None:
+            table.add_row(among, queries, _fmt(value), f"{result['stand_in_error'][name]:+.3f}")
+    console.print(table)
+    _write_json(json_path, result)
+
+
 @bench_app.command("router")
 def bench_router(
     data: Path = typer.Option(..., help="Corpus folder in the ../shared/bench format."),

@@ -36,11 +36,10 @@ from ..backfill import (
     PayloadField,
     order_policy,
 )
-from ..backfill.isolation import Embedded, embed_isolating
+from ..backfill.isolation import Embedded, EmbedderDown, embed_isolating
 from ..store import backfill as store
 from ..embedders import (
     BUNDLED_MINILM, CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
-    row_problems,
 )
 from ..errors import DriftError
 from . import commands
@@ -502,31 +501,19 @@ class Migration:
 
     def _embed_items(self, items: list[Item], dim: int | None) -> Embedded:
         """One batch of the fit's sample, what the embedder cannot embed left out (as the
-        backfill dead-letters it). When the batch fails, its first two items are tried
-        alone: both failing is the embedder's failure (a service that is down), one error at
-        once, not a call per item before it; else the items that break it are found one by
-        one (:func:`~qdrant_drift.backfill.isolation.embed_isolating`)."""
+        backfill dead-letters it). A failing batch whose first two items fail alone too is
+        the embedder's failure (a service that is down): one error at once, as is a batch
+        of several items that gives no usable row at all."""
         try:
-            vectors = self.embedder([item.text or "" for item in items])
-        except DriftError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a user's embedder raises anything
-            alone = [embed_isolating(self.embedder, [item], dim) for item in items[:2]]
-            widths = [int(one.vectors.shape[1]) for one in alone if len(one.vectors)]
-            if not widths:  # neither embeds alone: the embedder (or a one-item batch's item)
-                if len(items) == 1:
-                    return alone[0]
-                raise self._embedder_failed("the fit's sample", exc) from exc
-            return embed_isolating(self.embedder, items, dim or widths[0])
-        problems = row_problems(vectors, len(items), dim)
-        good = [i for i, problem in enumerate(problems) if problem is None]
-        if not good:
+            embedded = embed_isolating(self.embedder, items, dim, probe=2)
+        except EmbedderDown as down:
+            raise self._embedder_failed("the fit's sample", down.cause) from down.cause
+        if not embedded.items and len(items) > 1:
             raise EmbedderSetupError(
                 f"the new model's embedder gave no usable vector for a batch of the fit's "
-                f"sample: {problems[0]}; check the [embedder] section and run it again")
-        return Embedded([items[i] for i in good], np.asarray(vectors, dtype=np.float32)[good],
-                        [(items[i].id, p) for i, p in enumerate(problems) if p is not None],
-                        0.0)
+                f"sample: {embedded.poison[0][1]}; check the [embedder] section and run it "
+                "again")
+        return embedded
 
     @staticmethod
     def _left_out_of_the_fit(failed: list[tuple[Any, str]], sampled: int) -> None:

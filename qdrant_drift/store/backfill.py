@@ -151,7 +151,7 @@ def requeue_dead_letters(name: str, state_collection: str = STATE_COLLECTION) ->
     for record in leases:
         payload = dict(record.payload or {})
         if payload.get("done"):
-            payload.update(done=False, cursor=None, pass_writes=0)
+            payload.update(done=False, cursor=None)
             reopened.append(models.PointStruct(id=record.id, vector={}, payload=payload))
     if reopened:
         yield call("upsert", state_collection, reopened)
