@@ -55,6 +55,11 @@ def test_bench_standins_reports_each_stand_in_against_the_measured_recovery(tmp_
     for name, value in payload["stand_in"].items():
         assert 0.0 <= value <= 1.0
         assert payload["stand_in_error"][name] == pytest.approx(value - measured["recovery"])
+    labelled = payload["labelled"]
+    assert labelled["queries"] == 50 and labelled["draws"] > 0
+    assert labelled["error_low"] <= labelled["error_high"]
+    assert 0.0 <= labelled["within_tolerance"] <= 1.0
+    assert "with the real answers, 50 queries at a time" in result.output
 
 
 def test_bench_standins_without_logged_queries_has_no_logged_stand_ins(tmp_path):
@@ -67,3 +72,4 @@ def test_bench_standins_without_logged_queries_has_no_logged_stand_ins(tmp_path)
     payload = json.loads(out.read_text())
     assert payload["stand_in"]["fit_sample"] is None and payload["stand_in"]["corpus"] is None
     assert payload["stand_in"]["preflight"] is not None
+    assert payload["labelled"] is None

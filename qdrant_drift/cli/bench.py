@@ -150,6 +150,13 @@ def bench_standins(
         if value is not None:
             table.add_row(among, queries, _fmt(value), f"{result['stand_in_error'][name]:+.3f}")
     console.print(table)
+    labelled = result["labelled"]
+    if labelled is not None:
+        console.print(
+            f"with the real answers, {labelled['queries']} queries at a time "
+            f"({labelled['draws']} draws from {labelled['pool']}): error "
+            f"{labelled['error_low']:+.3f} to {labelled['error_high']:+.3f} (95%), within "
+            f"0.02 in {labelled['within_tolerance']:.0%} of draws")
     _write_json(json_path, result)
 
 
