@@ -133,6 +133,23 @@ def test_candidates_that_find_the_same_answers_are_told_apart_by_how_high_they_r
     assert top - 1 < 1 / len(queries)  # and weighs less than one query's share of recall
 
 
+def test_logged_queries_widen_their_interval_by_how_far_the_documents_reading_lies():
+    # two label-free readings of one figure (stand-in answers for the logged queries, and
+    # for the documents themselves): where they disagree, neither is known to be right
+    new, old, true_map = drifted_pairs(400, 32, 32, noise=0.3, seed=2)
+    noisy = LinearMap(weight=true_map + 0.08 * np.random.default_rng(7).normal(
+        size=true_map.shape).astype(np.float32), bias=np.zeros(32, np.float32))
+    documents = preflight_report(noisy, new, old)
+    logged = preflight_report(noisy, new, old, queries=_queries_near(new, 200, 8))
+    apart = abs(logged["predicted_recall_recovery"] - documents["predicted_recall_recovery"])
+    assert apart > 0.01  # the test means something only where the two readings differ
+    assert logged["stand_in_disagreement"] == np.float64(apart).item()
+    point = logged["predicted_recall_recovery"]
+    assert logged["predicted_recall_low"] <= max(0.0, point - apart)
+    assert logged["predicted_recall_high"] >= min(1.0, point + apart)
+    assert documents["stand_in_disagreement"] is None  # the documents' margin is fixed
+
+
 def test_the_interval_reaches_out_to_the_corpus_the_adapter_will_search():
     from qdrant_drift.adapters.quality import size_doublings
 

@@ -19,9 +19,13 @@ The estimator (assumptions in ``README.md``, "Pre-flight"):
   so the interval extends on both sides by how much the figure moves per halving of the
   stand-in corpus (read off random halves and quarters) times how many doublings separate
   it from the collection (at least one; the collection's size when the caller knows it);
-  and, for the document-only basis, :data:`DOCUMENTS_ARE_NOT_QUERIES`. Both directions,
-  since a larger corpus both crowds the top 10 and makes the stand-in answers rarer. Not
-  covered: the stand-in relevance's own bias (see ``README.md``).
+  and the stand-in answers' own bias, which no label-free reading sees: for the document-
+  only basis :data:`DOCUMENTS_ARE_NOT_QUERIES`, for logged queries how far the documents'
+  reading of the same figure lies from theirs (two stand-ins that disagree by that much
+  cannot both be right; ``stand_in_disagreement``). Both directions, since a larger corpus
+  both crowds the top 10 and makes the stand-in answers rarer. What that still misses, and
+  why no estimate from a few hundred queries can be much closer (labels or not): ``bench
+  standins`` in ``benchmarks/README.md``.
 
 Every ranking here is the collection's own (``distance``: inner product for Cosine and Dot,
 L2 for Euclid, L1 for Manhattan, see :func:`qdrant_drift.scores.similarity`), so the figures
@@ -236,7 +240,12 @@ def _estimate(
     full = _per_query(transform, new, old, queries, distance)
     slopes = _size_slopes(transform, new, old, queries, full, rng, distance)
     doublings = size_doublings(corpus_size, len(new))
-    margin = DOCUMENTS_ARE_NOT_QUERIES if queries is None else 0.0
+    if queries is None:
+        margins = dict.fromkeys(full, DOCUMENTS_ARE_NOT_QUERIES)
+    else:  # the other stand-in's reading: the two disagree by at least the bias of either
+        documents = _per_query(transform, new, old, None, distance)
+        margins = {name: abs(float(values.mean()) - float(documents[name].mean()))
+                   for name, values in full.items()}
     out: dict[str, float] = {}
     for name, values in full.items():
         point = float(values.mean())
@@ -244,8 +253,9 @@ def _estimate(
         low, high = _bootstrap(values, rng)
         key = f"predicted_{name}" if name == "agreement" else f"predicted_{name}_recovery"
         out[key] = point
-        out[f"predicted_{name}_low"] = max(0.0, low - shift - margin)
-        out[f"predicted_{name}_high"] = min(1.0, high + shift + margin)
+        out[f"predicted_{name}_low"] = max(0.0, low - shift - margins[name])
+        out[f"predicted_{name}_high"] = min(1.0, high + shift + margins[name])
+    out["stand_in_disagreement"] = margins["recall"] if queries is not None else None
     return out
 
 
