@@ -343,3 +343,33 @@ def test_a_worker_that_waits_for_another_workers_lease_says_so_once(capsys, owne
     shown = " ".join(capsys.readouterr().out.split())
     assert ("every partition is leased to another worker (w-other)" in shown) is says
     assert ("misses heartbeats for 30 s" in shown) is says
+
+
+def test_a_reader_that_leaves_the_pipe_silences_the_output_but_never_stops_the_command():
+    # `qdrant-drift fit ... | head`: Rich would exit 1 at the next line, a fit or a cut-over
+    # stopped halfway for the sake of its log
+    import os
+
+    from qdrant_drift.cli.output import PipeTolerantConsole
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone
+    stream = os.fdopen(write_end, "w")
+    console = PipeTolerantConsole(file=stream, width=80)
+    console.print("first line")  # raises inside Rich: no SystemExit reaches us
+    console.print("second line")
+    assert console.quiet
+    stream.write("a plain write after it goes nowhere too\n")
+    stream.flush()
+    stream.close()
+
+
+def test_the_advice_after_finish_names_a_new_file_not_the_finished_one():
+    from qdrant_drift.cli.output import pasteable
+    from qdrant_drift.errors import StateError
+    from qdrant_drift.migration.phases import ENDED_ADVICE, Phase
+
+    finished = pasteable(StateError(ENDED_ADVICE[Phase.FINISHED]), "docs.toml --path qd")
+    assert "`qdrant-drift fit NEW_FILE`" in str(finished) and "docs.toml" not in str(finished)
+    abandoned = pasteable(StateError(ENDED_ADVICE[Phase.ABANDONED]), "docs.toml --path qd")
+    assert "`qdrant-drift fit docs.toml --path qd`" in str(abandoned)  # the same file may

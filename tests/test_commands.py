@@ -57,9 +57,10 @@ def test_every_move_is_allowed_exactly_when_the_table_says_so(current, target):
      "run `qdrant-drift start`, then `qdrant-drift cutover` first"),
     (Phase.PLANNED, Phase.BACKFILLING, "run `qdrant-drift fit`"),
     # a finished blue-green migration's collection is gone: the next one names the new one
-    (Phase.FINISHED, Phase.ROLLED_BACK, "a next upgrade is a new migration (a new "
-                                        "[migration] name, on the collection that now holds "
-                                        "the data)"),
+    # (NEW_FILE: the CLI must not fill in the finished migration's own file)
+    (Phase.FINISHED, Phase.ROLLED_BACK, "a next upgrade is a new migration: a new migration "
+                                        "file (a new [migration] name, on the collection that "
+                                        "now holds the data), then `qdrant-drift fit NEW_FILE`"),
     (Phase.CUT_OVER, Phase.CUT_OVER, "already 'cut-over'"),
     (Phase.ABANDONED, Phase.BACKFILLING, "start a new one with `qdrant-drift fit`"),
 ])

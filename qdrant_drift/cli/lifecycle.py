@@ -536,14 +536,10 @@ def _exit_now_if_ray_is_still_starting(migration: Migration, worker: Any, code: 
 
 
 def _say(line: str) -> None:
-    """Print a line; once the reader of a pipe is gone (``... | tee log`` on Ctrl-C), drop
-    output instead of failing: the worker must still finish its batch and checkpoint."""
-    if console.quiet:
-        return
-    try:
-        console.print(line)
-    except (BrokenPipeError, SystemExit):  # rich points stdout at devnull, then exits
-        console.quiet = True
+    """Print a line; once the reader of a pipe is gone (``... | tee log`` on Ctrl-C) the
+    console drops output (:class:`~.output.PipeTolerantConsole`): the worker must still
+    finish its batch and checkpoint."""
+    console.print(line)
 
 
 def _progress_line(p: Progress, worker: Any) -> tuple[str, str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import warnings
@@ -19,9 +20,26 @@ from rich.text import Text
 # brackets, which Rich would otherwise swallow as style tags; styles are given explicitly.
 # Soft wrap: a line of text is never broken by Rich (a terminal wraps it on screen), so the
 # commands messages suggest paste as printed, whatever the width; tables still fit the width.
-console = Console(width=None if sys.stdout.isatty() else 140, markup=False, soft_wrap=True)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140, markup=False,
-                      soft_wrap=True)
+class PipeTolerantConsole(Console):
+    """A console whose reader may leave (``qdrant-drift fit ... | head``): from then on its
+    output goes nowhere and the command carries on. Rich's own way (exit 1 at the next line)
+    would stop a fit, a cut-over or a backfill halfway for the sake of its log."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:  # later plain writes to the same stream (and its flush at exit) go nowhere too
+            os.dup2(devnull, self.file.fileno())
+        except (AttributeError, OSError, ValueError):  # a stream with no descriptor
+            pass
+        finally:
+            os.close(devnull)
+
+
+console = PipeTolerantConsole(width=None if sys.stdout.isatty() else 140, markup=False,
+                              soft_wrap=True)
+err_console = PipeTolerantConsole(stderr=True, width=None if sys.stderr.isatty() else 140,
+                                  markup=False, soft_wrap=True)
 
 
 def styled(label: str, style: str, rest: str) -> Text:

@@ -80,8 +80,10 @@ def _shortest(current: Phase, target: Phase, *, through_rollback: bool) -> list[
 
 # What to do once a migration has ended, said by every refusal that meets one.
 ENDED_ADVICE: dict[Phase, str] = {
-    Phase.FINISHED: ("a next upgrade is a new migration (a new [migration] name, on the "
-                     "collection that now holds the data), then `qdrant-drift fit`"),
+    # NEW_FILE, not FILE: the CLI fills a bare command with this run's file, the finished one
+    Phase.FINISHED: ("a next upgrade is a new migration: a new migration file (a new "
+                     "[migration] name, on the collection that now holds the data), then "
+                     "`qdrant-drift fit NEW_FILE`"),
     Phase.ABANDONED: "start a new one with `qdrant-drift fit`",
 }
 
