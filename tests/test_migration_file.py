@@ -321,6 +321,13 @@ def test_unknown_key(tmp_path: Path, section: str, line: str, fragment: str) -> 
     assert err.key == line.split(" =")[0]
 
 
+def test_every_unknown_key_of_a_section_is_named_at_once(tmp_path: Path) -> None:
+    err = error_for(tmp_path, with_line(MINIMAL, "backfill", "batchsize = 10\nworkerz = 2\nzzz = 1"))
+    assert ("[backfill] unknown keys batchsize (did you mean batch_size?), workerz (did you "
+            "mean workers?), zzz (known keys: ") in str(err)
+    assert err.key == "batchsize"
+
+
 def test_unknown_section_with_suggestion(tmp_path: Path) -> None:
     err = error_for(tmp_path, MINIMAL + "\n[backfil]\nbatch_size = 10\n")
     assert "unknown section [backfil] (did you mean [backfill]?)" in str(err)

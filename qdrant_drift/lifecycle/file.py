@@ -268,12 +268,15 @@ class _Section:
                 f"must be a table of keys, got {_show(data)}", path=path, section=cls.NAME
             )
         known = cls.keys()
-        for key in data:
-            if key not in known:
-                hint = did_you_mean(str(key), known) or f" (known keys: {', '.join(known)})"
-                raise MigrationFileError(
-                    f"unknown key {key}{hint}", path=path, section=cls.NAME, key=str(key)
-                )
+        unknown = [str(key) for key in data if key not in known]
+        if unknown:  # every typo of the section at once, not one per run
+            hints = [did_you_mean(key, known) for key in unknown]
+            said = ", ".join(f"{key}{hint}" for key, hint in zip(unknown, hints))
+            if not all(hints):
+                said += f" (known keys: {', '.join(known)})"
+            raise MigrationFileError(
+                f"unknown key{'s' if len(unknown) > 1 else ''} {said}", path=path,
+                section=cls.NAME, key=unknown[0])
         values = {k: v for k, v in data.items() if v is not None}
         for key in cls.required_keys():
             if key not in values:
