@@ -613,6 +613,11 @@ def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection
     declined = CliRunner().invoke(app, ["abandon", path, *where], input="n\n")
     assert declined.exit_code == 1 and "drop the new vector 'new' of 'docs'" in declined.output
     assert "not abandoned: nothing changed" in declined.output
+    # a script with nothing on its input (CI, </dev/null): told about --yes, in one line
+    unanswered = CliRunner().invoke(app, ["abandon", path, *where], input="")
+    assert unanswered.exit_code == 2, unanswered.output
+    assert ("no answer to confirm abandon (the input ended): pass --yes to abandon without "
+            "asking") in " ".join(unanswered.output.split())
     said = " ".join(_cli("abandon", path, *where, "--yes").split())
     assert "migration 'docs-v2' is abandoned; dropped the new vector 'new' of 'docs'" in said
     assert json.loads(_cli("status", path, *where, "--json"))["phase"] == "abandoned"

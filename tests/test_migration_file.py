@@ -134,6 +134,17 @@ def test_collection_layout(tmp_path: Path) -> None:
     assert spec.alias == "docs_live"
 
 
+def test_blue_green_the_name_the_docs_use_reads_as_the_collection_layout(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        'new_vector = "minilm"',
+        'new_vector = ""\nlayout = "blue-green"\nnew_collection = "docs_v2"',
+    )
+    assert load_migration_file(write(tmp_path, text)).spec.layout == "collection"
+    wrong = error_for(tmp_path, MINIMAL.replace('new_vector = "minilm"',
+                                                'new_vector = "minilm"\nlayout = "green"'))
+    assert 'must be one of "named", "collection" (or "blue-green"), got "green"' in str(wrong)
+
+
 def test_numbers_are_normalised_to_float(tmp_path: Path) -> None:
     text = with_line(MINIMAL, "router", "refresh_interval = 5")
     text = with_line(text, "backfill", "rate_limit = 100")
@@ -180,7 +191,7 @@ def test_scaffold_picks_blue_green_for_an_unnamed_legacy_vector(
 
 def test_scaffold_with_bad_arguments_raises() -> None:
     with pytest.raises(MigrationFileError, match=r"\[migration\] layout"):
-        scaffold("x", "docs", "minilm", layout="blue-green")
+        scaffold("x", "docs", "minilm", layout="green")
     with pytest.raises(MigrationFileError, match=r"\[migration\].*new_vector"):
         scaffold("x", "docs", "", layout="named")  # "" is already the old (unnamed) vector
 
@@ -285,7 +296,7 @@ def test_wrong_type(tmp_path: Path, section: str, line: str, message: str) -> No
         ("adapter", 'max_transform_us = "fast"', 'max_transform_us must be a number > 0, got "fast" (a string)'),
         ("embedder", "batch_size = -1", "batch_size must be a positive integer, got -1"),
         ("embedder", "dimension = 0", "dimension must be a positive integer, got 0"),
-        ("migration", 'layout = "blue-green"', 'layout must be one of "named", "collection", got "blue-green"'),
+        ("migration", 'layout = "green"', 'layout must be one of "named", "collection" (or "blue-green"), got "green"'),
         ("migration", 'name = ""', 'name must be a non-empty string, got "" (a string)'),
     ],
 )

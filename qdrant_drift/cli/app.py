@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import signal
-
 import sys
 
-import click
 import typer
 
 from .._entry import INTERRUPTED
 from . import lifecycle
 from .adapter import adapter_app
 from .bench import bench_app, demo
-from .output import one_line_warnings
+from .output import CLICK_ABORTS, CLICK_ERRORS, one_line_warnings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -44,22 +42,6 @@ app.command("demo")(demo)
 lifecycle.register(app)
 
 
-def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
-    """(Click's usage and other errors, its aborts), for Click and for the copy of Click that
-    recent Typer releases vendor (a different class tree with the same protocol; its abort
-    is ``typer.Abort``)."""
-    errors: list[type[Exception]] = [click.ClickException]
-    aborts: list[type[Exception]] = [click.Abort, typer.Abort]
-    try:
-        from typer._click import exceptions as vendored  # Typer >= 0.2x
-    except ImportError:
-        pass
-    else:
-        errors.append(vendored.ClickException)
-    return tuple(errors), tuple(aborts)
-
-
-CLICK_ERRORS, CLICK_ABORTS = _click_errors()
 
 
 def main() -> None:

@@ -23,12 +23,12 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import console, fail, fmt, pasteable
+from .output import CLICK_ABORTS, console, fail, fmt, pasteable
 from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..local import is_local
 from ..migration.phases import Phase
 from ..lifecycle.facade import NOTHING_TO_DO, Migration
-from ..lifecycle.file import default_layout, load_migration_file, scaffold
+from ..lifecycle.file import LAYOUT_ALIASES, default_layout, load_migration_file, scaffold
 from ..lifecycle.progress import Progress
 
 FileArg = typer.Argument(..., exists=True, dir_okay=False, help="the migration file (TOML)")
@@ -148,6 +148,18 @@ def _figure(value: Any) -> str:
     return str(value)
 
 
+def _confirmed(question: str, verb: str) -> bool:
+    """The user's answer; input that ends before one (a script, CI, ``</dev/null``) is one
+    line that says how to go without asking, not a bare "aborted"."""
+    try:
+        return typer.confirm(question)
+    except CLICK_ABORTS as exc:
+        if isinstance(exc.__context__, EOFError):
+            fail(DriftError(f"no answer to confirm {verb} (the input ended): pass --yes to "
+                            f"{verb} without asking"))
+        raise
+
+
 def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Table:
     table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
                   show_header=False)
@@ -202,8 +214,8 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
                                        help="the new embedding model (Hub name or path)"),
          payload_field: str = typer.Option("text", help="payload field holding the text"),
          layout: Optional[str] = typer.Option(
-             None, help='named | collection (default: collection when the legacy vector is '
-                        'the unnamed one, else named)')) -> None:
+             None, help='named | collection (blue-green) (default: collection when the '
+                        'legacy vector is the unnamed one, else named)')) -> None:
     """Scaffold a migration file (every key commented; edit, then commit it)."""
     if file.exists():
         fail(DriftError(f"{file} exists; not overwriting it"))
@@ -215,7 +227,7 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
         fail(exc)
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(text)
-    chosen = layout or default_layout(old_vector)
+    chosen = LAYOUT_ALIASES.get(layout or "", layout) or default_layout(old_vector)
     if layout is None and chosen == "collection":
         console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
                       "one: the legacy collection stays as it is until `finish` drops it, so "
@@ -224,7 +236,8 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
                       "new collection takes it at finish), else they must name the new "
                       "collection (or wrap them)")
     console.print(f"wrote {file}: edit [embedder] and [source], then `qdrant-drift plan "
-                  f"{shlex.quote(str(file))}`")
+                  f"{shlex.quote(str(file))} --path DIR` (DIR: the embedded Qdrant's folder; "
+                  "`--url URL` for a server)")
 
 
 # plan's rows whose key alone would mislead (the JSON keeps the keys)
@@ -379,8 +392,8 @@ def _end(verb: str, file: Path, path: Optional[Path], url: Optional[str],
     with _migration(file, path, url, api_key, grpc) as migration:
         what = getattr(migration, f"check_{verb}")(**options)
         asks = not yes and not what.startswith(NOTHING_TO_DO)  # a second run changes nothing
-        if asks and not typer.confirm(f"{verb.capitalize()} {migration.name!r} and {what}? "
-                                         "This cannot be undone."):
+        if asks and not _confirmed(f"{verb.capitalize()} {migration.name!r} and {what}? "
+                                   "This cannot be undone.", verb):
             typer.echo(f"not {'finished' if verb == 'finish' else 'abandoned'}: nothing "
                        "changed", err=True)
             raise typer.Exit(code=1)
@@ -406,7 +419,9 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
     try:
         with _migration(file, path, url, api_key, grpc) as migration:
             if json_out:
-                print(json.dumps(migration.progress().to_dict()))
+                # through the console: a reader that leaves the pipe costs no traceback
+                console.print(json.dumps(migration.progress().to_dict()), highlight=False,
+                              emoji=False)
                 return
             def table() -> Table:
                 return status_table(migration.progress(),

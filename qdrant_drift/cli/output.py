@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -98,3 +99,21 @@ def write_json(path: Optional[Path], payload: dict[str, Any]) -> None:
 
 def fmt(value: Any, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(Click's usage and other errors, its aborts), for Click and for the copy of Click that
+    recent Typer releases vendor (a different class tree with the same protocol; its abort
+    is ``typer.Abort``)."""
+    errors: list[type[Exception]] = [click.ClickException]
+    aborts: list[type[Exception]] = [click.Abort, typer.Abort]
+    try:
+        from typer._click import exceptions as vendored  # Typer >= 0.2x
+    except ImportError:
+        pass
+    else:
+        errors.append(vendored.ClickException)
+    return tuple(errors), tuple(aborts)
+
+
+CLICK_ERRORS, CLICK_ABORTS = _click_errors()

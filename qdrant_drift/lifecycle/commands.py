@@ -375,23 +375,28 @@ def check_finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
         return record
     check_transition(record.phase, Phase.FINISHED)
     stale = 0 if force else (yield from layout_of(record.spec).count_stale_steps())
-    yield from _refuse_points_lacking(record, force, stale)
+    yield from _refuse_points_lacking(record, force, state_collection, stale)
     return record
 
 
-def _refuse_points_lacking(record: MigrationRecord, force: bool, stale: int = 0) -> Steps[None]:
+def _refuse_points_lacking(record: MigrationRecord, force: bool, state_collection: str,
+                           stale: int = 0) -> Steps[None]:
     """``finish``'s refusal while points lack the new vector (see :func:`check_finish_steps`);
     ``stale``: points still marked migrated that its tidy would unmark (none once it ran)."""
     migrated, total = yield from count_migrated(record.spec)
     lacking = total - migrated + stale
     if lacking > 0 and not force:
+        dead = len((yield from read_dead_letters(record.spec.name, state_collection)))
+        why = ("written or edited since cut-over by a client that is not wrapped?" if not dead
+               else f"{dead} in dead letters: `qdrant-drift dead-letters` says why"
+               + ("" if dead >= lacking else "; the others written or edited since cut-over "
+                  "by a client that is not wrapped?"))
         raise StateError(
             f"finish refused: {lacking} of {total} points "
-            f"{layout_of(record.spec).unmigrated_note()} (written or edited since cut-over by "
-            "a client that is not wrapped?); dropping the legacy side would lose them. Run "
-            "`qdrant-drift backfill` (it runs after cut-over too; requeue dead letters after "
-            "fixing them), then finish; or give them up (`qdrant-drift finish --force`, "
-            "`finish(force=True)`)")
+            f"{layout_of(record.spec).unmigrated_note()} ({why}); dropping the legacy side "
+            "would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; requeue "
+            "dead letters after fixing them: `qdrant-drift dead-letters --requeue`), then "
+            "finish; or give them up (`qdrant-drift finish --force`, `finish(force=True)`)")
 
 
 def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
@@ -411,7 +416,7 @@ def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,
     # see cutover_steps; the tidy first, so that the count sees the points it unmarks
     # (edited by a plain client since they were copied: to be copied again first)
     yield from layout_of(record.spec).tidy_steps()
-    yield from _refuse_points_lacking(record, force)
+    yield from _refuse_points_lacking(record, force, state_collection)
     record = yield from update_record(name, phase_change(Phase.FINISHED), state_collection)
     yield from layout_of(record.spec).drop_legacy_steps()
     return record

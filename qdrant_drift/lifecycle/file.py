@@ -155,12 +155,26 @@ def _string(*, nonempty: bool = True) -> Rule:
     return check
 
 
-def _choice(choices: tuple[str, ...] | Callable[[], tuple[str, ...]]) -> Rule:
+# what the docs call the layouts, read as the layout's own name
+LAYOUT_ALIASES = {"blue-green": "collection"}
+
+
+def _choice(choices: tuple[str, ...] | Callable[[], tuple[str, ...]],
+            aliases: Mapping[str, str] | None = None) -> Rule:
+    """One of ``choices``; an alias (the name the docs use too) reads as its choice."""
+    aliases = dict(aliases or {})
+
+    def shown(choice: str) -> str:
+        names = [_toml_str(alias) for alias, meant in aliases.items() if meant == choice]
+        return _toml_str(choice) + (f" (or {', '.join(names)})" if names else "")
+
     def check(value: Any) -> Any:
         allowed = choices() if callable(choices) else choices
-        listed = ", ".join(_toml_str(c) for c in allowed)
+        listed = ", ".join(shown(c) for c in allowed)
         if not isinstance(value, str):
             raise _Problem(f"must be one of {listed}, got {_show(value)}")
+        if value in aliases:
+            return aliases[value]
         if value not in allowed:
             raise _Problem(
                 f"must be one of {listed}, got {_toml_str(value)}"
@@ -316,9 +330,9 @@ class MigrationSection(_Section):
         example="minilm",
     )
     layout: str = _key(
-        "named", rule=_choice(LAYOUTS),
+        "named", rule=_choice(LAYOUTS, aliases=LAYOUT_ALIASES),
         doc='"named": the new vector is added next to the old one in the same collection; '
-        '"collection": blue-green, the new vectors live in new_collection',
+        '"collection" (or "blue-green"): the new vectors live in new_collection',
     )
     old_vector: str = _key(
         DEFAULT_VECTOR, rule=_string(nonempty=False),
@@ -809,7 +823,7 @@ def scaffold(
     is checked before it is returned; bad arguments raise :class:`MigrationFileError`).
     ``layout`` None picks :func:`default_layout`; ``file_path``: where it will be written
     (the header's example command names it; default ``migrations/NAME.toml``)."""
-    layout = layout or default_layout(old_vector)
+    layout = LAYOUT_ALIASES.get(layout or "", layout) or default_layout(old_vector)
     migration: dict[str, Any] = {
         "name": name, "collection": collection, "new_vector": new_vector, "layout": layout,
         "old_vector": old_vector, "new_model": new_model,
