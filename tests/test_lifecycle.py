@@ -349,6 +349,13 @@ def test_plan_refuses_a_text_field_missing_from_every_sampled_point(tmp_path, em
     assert "['n', 'text']" in message
 
 
+def test_plan_says_a_text_field_holds_no_text_rather_than_that_it_is_missing(tmp_path, embedded):
+    _, where = embedded  # every point's "n" is its number
+    message = _refused("plan", str(migration_file(tmp_path, payload_field="n")), *where)
+    assert ("payload field 'n' ([source] payload_field) holds int values, not text, in the "
+            "sampled points") in message and "missing" not in message
+
+
 def test_a_second_migration_of_a_collection_is_refused_before_embedding(tmp_path, embedded):
     _, where = embedded
     _cli("fit", str(migration_file(tmp_path)), *where)

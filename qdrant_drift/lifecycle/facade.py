@@ -343,8 +343,17 @@ class Migration:
                     f"{len(items)} sampled points ([source] text_from = \"llamaindex\" reads "
                     "the _node_content LlamaIndex writes); for a field that holds the text "
                     f'itself, use text_from = "text" (payload keys: {keys or "none"})')
+            field = self.source.field
+            held = sorted({type(value).__name__ for point in shown
+                           if (value := (point.payload or {}).get(field)) is not None
+                           and not isinstance(value, str)})
+            if held:  # there, but not text (a number, a list): say so, not "missing"
+                raise DriftError(
+                    f"payload field {field!r} ([source] payload_field) holds "
+                    f"{', '.join(held)} values, not text, in the sampled points: set "
+                    f"payload_field to the field that holds the text (payload keys: {keys})")
             raise DriftError(
-                f"payload field {self.source.field!r} ([source] payload_field) is missing or "
+                f"payload field {field!r} ([source] payload_field) is missing or "
                 f"empty in all {len(items)} sampled points; their payload keys are "
                 f"{keys or 'none'}")
         raise DriftError(f"the [source] loader returned no text for any of {len(items)} "
