@@ -575,6 +575,22 @@ def test_a_background_handle_pauses_resumes_and_stops():
     assert stats.written == 200 and wrong_vectors(world) == []
 
 
+def test_a_worker_started_on_a_paused_backfill_with_nothing_left_ends_as_finished():
+    # paused, but every point has its vector: nothing to wait for (a worker that sat there
+    # until a Ctrl-C then said "finished" with a "stopped" exit code)
+    from qdrant_drift.lifecycle.commands import pause
+
+    world = build_text_world(40)
+    options = BackfillOptions(batch_size=16, **FAST)
+    assert start_backfill(world.client, "upgrade", embedder(embed_texts),
+                          PayloadField("text"), options=options).join(60).state == "finished"
+    pause(world.client, "upgrade")
+    handle = start_backfill(world.client, "upgrade", embedder(embed_texts),
+                            PayloadField("text"), options=options)
+    stats = handle.join(30)
+    assert stats.state == "finished" and stats.written == 0
+
+
 def _late_insert(world, ids):
     """A writer that does not go through the wrapper (the legacy app): old vector only."""
     old = np.random.default_rng(1).normal(size=(len(ids), DIM))

@@ -451,6 +451,21 @@ def test_pause_and_resume_through_the_state_stop_and_restart_the_writes():
     assert engine.stats.state == "finished" and wrong_vectors(world) == []
 
 
+def test_a_ray_driver_started_on_a_paused_backfill_with_nothing_left_ends_as_finished():
+    world = build_text_world(40)
+    assert backfill(world).run().state == "finished"
+    pause(world.client, "upgrade")
+    engine = backfill(world)
+    runner = threading.Thread(target=engine.run)
+    runner.start()
+    runner.join(60)
+    alive = runner.is_alive()
+    if alive:
+        engine.stop()
+        runner.join(60)
+    assert not alive and engine.stats.state == "finished" and engine.stats.written == 0
+
+
 def test_a_ray_driver_killed_mid_backfill_is_resumed_by_the_next(tmp_path):
     db = tmp_path / "qdrant"
     n = 3000  # enough that the first driver is still at work at its first progress line (5 s)

@@ -196,6 +196,8 @@ class BackfillWorker(Controls):
                     self._sample_on_schedule()
                     next_sample = now + opts.sample_interval_s
                 if self.paused:
+                    if self._all_done and opts.exit_when_done and not self._batches_out:
+                        break  # paused with nothing left to write: done, not waiting
                     self._report_state("paused")
                     self._stop.wait(min(1.0, opts.heartbeat_timeout / 4))
                     continue

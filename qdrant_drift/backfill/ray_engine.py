@@ -339,7 +339,10 @@ class RayBackfill(Controls):
         ), self.state_collection))
 
     def _wait_while_paused(self) -> None:
-        while self.paused and not self._stop.is_set():
+        """Wait out a pause; not when every partition is done (nothing would be written:
+        the run ends as finished, as the worker's does)."""
+        while (self.paused and not self._stop.is_set()
+               and not (self._all_done and self.options.exit_when_done)):
             self._stop.wait(0.2)
             self._heartbeat()
 

@@ -526,9 +526,9 @@ def _run_worker(migration: Migration, worker_id: Optional[str], batch_size: Opti
                 worker.connect()
         except DriftError as exc:
             fail(pasteable(exc, where))
-        _follow(migration, worker, metrics, signals, where)
-        if signals:  # stopped, not done: a script's `backfill && cutover` must tell
-            raise typer.Exit(128 + signals[0])
+        stats = _follow(migration, worker, metrics, signals, where)
+        if signals and stats.state != "finished":  # stopped, not done: a script's
+            raise typer.Exit(128 + signals[0])  # `backfill && cutover` must tell
     except typer.Exit as exc:
         _exit_now_if_ray_is_still_starting(migration, worker, exc.exit_code)
         raise
@@ -580,11 +580,12 @@ def _say_if_waiting_for_a_lease(p: Progress, worker: Any) -> bool:
 
 
 def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
-            where: str) -> None:
+            where: str) -> Any:
     """Run the worker with a progress bar (ETA from every worker's progress samples) on a
     terminal, a progress line whenever it changes otherwise; feed the metrics every few
-    seconds. Whatever happens here, the worker is stopped and joined before the client
-    closes (threads still in embedded Qdrant at exit crash the interpreter)."""
+    seconds; return its stats. Whatever happens here, the worker is stopped and joined
+    before the client closes (threads still in embedded Qdrant at exit crash the
+    interpreter)."""
     from ..backfill import BackfillHandle
 
     handle_started = time.time()
@@ -649,6 +650,7 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
         _say(f"nothing was written: every item this run tried is a dead letter; "
              f"`qdrant-drift dead-letters {where}` shows why, and `--requeue` gives them back "
              "once the cause is fixed")
+    return stats
 
 
 def dead_letters(file: Path = FileArg, path: Optional[Path] = PathOpt,
