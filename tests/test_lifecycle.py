@@ -231,6 +231,32 @@ def embedded(tmp_path) -> tuple[Path, list[str]]:
     return db, ["--path", str(db)]
 
 
+@pytest.mark.parametrize("recorded", [False, True])
+def test_a_ctrl_c_in_fit_says_whether_the_fit_was_recorded(tmp_path, embedded, monkeypatch,
+                                                           recorded):
+    # fit records the migration, then writes its sample's vectors: a Ctrl-C in between left
+    # the user guessing whether to start or to fit again
+    _, where = embedded
+    path = str(migration_file(tmp_path, sample_size=120))
+    real_fit = Migration.fit
+
+    def interrupted(self, *args, **kwargs):
+        if recorded:
+            real_fit(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Migration, "fit", interrupted)
+    result = CliRunner().invoke(app, ["fit", path, *where])
+    assert result.exit_code == 130  # Typer makes the KeyboardInterrupt an exit 130
+    said = " ".join(result.output.split())
+    if recorded:
+        assert "fit interrupted after it was recorded: migration 'docs-v2' is 'fitted'" in said
+        assert "Go on (`qdrant-drift start" in said
+    else:
+        assert ("fit interrupted before it was recorded: the migration is as it was; run "
+                "`qdrant-drift fit") in said
+
+
 def test_start_after_a_rollback_of_a_paused_backfill_says_to_resume(tmp_path, embedded):
     # start reopens the backfill paused as it was: "runs a worker" alone left a worker
     # waiting with no word of why

@@ -23,7 +23,7 @@ from rich.live import Live
 from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .output import CLICK_ABORTS, console, fail, fmt, pasteable
+from .output import CLICK_ABORTS, console, err_console, fail, fmt, pasteable
 from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..local import is_local
 from ..migration.phases import Phase
@@ -293,12 +293,19 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
                 TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                 console=console, disable=not console.is_terminal) as bar:
             task = bar.add_task("embed", total=None)
+            stored_before = _stored_adapter(migration)
             with warnings.catch_warnings():  # print_report says it, with the fix
                 warnings.simplefilter("ignore", NoPreflightReport)
-                adapter = migration.fit(progress=lambda done, total: bar.update(
-                    task, completed=done, total=total),
-                    queries=None if queries is None else queries.resolve(),
-                    max_transform_us=max_transform_us)
+                try:
+                    adapter = migration.fit(progress=lambda done, total: bar.update(
+                        task, completed=done, total=total),
+                        queries=None if queries is None else queries.resolve(),
+                        max_transform_us=max_transform_us)
+                except KeyboardInterrupt:
+                    bar.stop()
+                    _say_where_an_interrupted_fit_stopped(
+                        migration, stored_before, _where(file, path, url, grpc))
+                    raise
             phase = migration.record().phase
     except DriftError as exc:
         fail(exc)
@@ -311,6 +318,32 @@ def fit(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str]
                       f"stays {phase.value!r} and serves it (replicas pick it up)")
     print_report(adapter.info, "raise [adapter] sample_size" if migration.file.adapter_path
                  is None else "fit the adapter file on more pairs")
+
+
+def _stored_adapter(migration: Migration) -> str | None:
+    """The digest of the adapter the migration's record holds (None: no record, or none)."""
+    try:
+        return migration.record().adapter_digest
+    except DriftError:
+        return None
+
+
+def _say_where_an_interrupted_fit_stopped(migration: Migration, before: str | None,
+                                          where: str) -> None:
+    """A Ctrl-C in ``fit``: whether the fit was recorded (it writes its sample's vectors
+    after its record: those left unwritten are the backfill's) or nothing changed."""
+    try:
+        record = migration.record()
+    except (DriftError, KeyboardInterrupt):  # nothing recorded, or a second Ctrl-C
+        record = None
+    if record is not None and record.adapter_digest != before:
+        err_console.print(
+            f"fit interrupted after it was recorded: migration {record.spec.name!r} is "
+            f"{record.phase.value!r} with the new adapter; sample vectors it had not written "
+            f"yet are the backfill's. Go on (`qdrant-drift start {where}`) or fit again")
+    else:
+        err_console.print("fit interrupted before it was recorded: the migration is as it "
+                          f"was; run `qdrant-drift fit {where}` again")
 
 
 def _phase_command(action: str):  # noqa: ANN202 - builds a Typer command
