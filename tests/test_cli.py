@@ -345,7 +345,7 @@ def test_a_worker_that_waits_for_another_workers_lease_says_so_once(capsys, owne
     assert ("misses heartbeats for 30 s" in shown) is says
 
 
-def test_a_reader_that_leaves_the_pipe_silences_the_output_but_never_stops_the_command():
+def test_a_reader_that_leaves_the_pipe_silences_the_output_but_never_stops_the_command(capsys):
     # `qdrant-drift fit ... | head`: Rich would exit 1 at the next line, a fit or a cut-over
     # stopped halfway for the sake of its log
     import os
@@ -359,6 +359,8 @@ def test_a_reader_that_leaves_the_pipe_silences_the_output_but_never_stops_the_c
     console.print("first line")  # raises inside Rich: no SystemExit reaches us
     console.print("second line")
     assert console.quiet
+    # said once, where the user still looks: a backfill carries on out of sight
+    assert capsys.readouterr().err.count("the reader of its output has gone; carrying on") == 1
     stream.write("a plain write after it goes nowhere too\n")
     stream.flush()
     stream.close()

@@ -35,6 +35,12 @@ class PipeTolerantConsole(Console):
             pass
         finally:
             os.close(devnull)
+        if not self.stderr:  # a long command (a backfill) would go on out of sight
+            try:
+                print("qdrant-drift: the reader of its output has gone; carrying on to the "
+                      "end without output (Ctrl-C stops it)", file=sys.stderr, flush=True)
+            except (OSError, ValueError):  # stderr is gone too
+                pass
 
 
 console = PipeTolerantConsole(width=None if sys.stdout.isatty() else 140, markup=False,
