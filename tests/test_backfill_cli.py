@@ -212,7 +212,10 @@ def test_status_of_a_paused_backfill_shows_no_eta_and_a_finished_one_says_what_i
     assert "- (paused)" in text and "0m12s" not in text
     complete = Progress(name="m", collection="docs", layout="named", phase="backfilling",
                         plan="hybrid", migrated=40, total=40, items_per_s=2.5, eta_s=0.0)
-    assert "cutover` next" in shown(complete)
+    assert "`qdrant-drift cutover FILE` next" in shown(complete)
+    out = io.StringIO()  # the CLI fills in this run's file and store, ready to paste
+    Console(file=out, width=200).print(status_table(complete, where="m.toml --path qd"))
+    assert "`qdrant-drift cutover m.toml --path qd` next" in out.getvalue()
 
 
 def test_plan_figures_are_rounded():

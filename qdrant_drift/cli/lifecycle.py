@@ -160,7 +160,8 @@ def _confirmed(question: str, verb: str) -> bool:
         raise
 
 
-def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Table:
+def status_table(p: Progress, file_settings: dict[str, Any] | None = None,
+                 where: str = "FILE") -> Table:
     table = Table(title=f"migration {p.name} ({p.collection}, layout {p.layout})",
                   show_header=False)
     table.add_column("what", style="bold")
@@ -172,7 +173,8 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None) -> Ta
     idle = ("- (no backfill worker running)" if p.workers_alive == 0
             and p.phase.split(" ")[0] in ("backfilling", "cut-over") else "-")
     rows = [
-        ("phase", f"{p.phase}: every point has the new vector, `qdrant-drift cutover` next"
+        ("phase", f"{p.phase}: every point has the new vector, `qdrant-drift cutover "
+                  f"{where}` next"
          + (" (it first checks each copy against its legacy point's payload)"
             if p.layout == "collection" else "") if complete
          else p.phase), ("router plan", p.plan),
@@ -458,7 +460,8 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
                 return
             def table() -> Table:
                 return status_table(migration.progress(),
-                                    migration.file.router.settings().to_dict())
+                                    migration.file.router.settings().to_dict(),
+                                    _where(file, path, url, grpc))
 
             if not watch:
                 console.print(table())
