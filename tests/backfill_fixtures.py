@@ -70,6 +70,19 @@ def picky_embed_texts(texts: Sequence[str]) -> np.ndarray:
     return embed_texts(texts)
 
 
+_REFUSED: list[str] = []
+
+
+def first_text_refused(texts: Sequence[str]) -> np.ndarray:
+    """The same model, refusing the first text it is ever asked for (in this process):
+    a fit whose very first batch is poison."""
+    if not _REFUSED:
+        _REFUSED.append(texts[0])
+    if _REFUSED[0] in texts:
+        raise ValueError("cannot take that text")
+    return embed_texts(texts)
+
+
 def down_embed_texts(texts: Sequence[str]) -> np.ndarray:
     """The same model, behind a service that is down while ``DRIFT_TEST_EMBEDDER_DOWN`` is
     set (a process's environment: a fit in the test's process still embeds)."""

@@ -59,7 +59,7 @@ def test_bench_standins_reports_each_stand_in_against_the_measured_recovery(tmp_
     assert labelled["queries"] == 50 and labelled["draws"] > 0
     assert labelled["error_low"] <= labelled["error_high"]
     assert 0.0 <= labelled["within_tolerance"] <= 1.0
-    assert "with the real answers, 50 queries at a time" in result.output
+    assert "an unbiased estimate from 50 queries WITH their real answers" in result.output
 
 
 def test_bench_standins_without_logged_queries_has_no_logged_stand_ins(tmp_path):

@@ -78,3 +78,16 @@ def test_an_embedder_that_cannot_be_set_up_stops_instead_of_poisoning():
 
     with pytest.raises(EmbedderSetupError):
         embed_isolating(not_set_up, items("a", "b"), None)
+
+
+def test_items_embedded_one_by_one_must_share_the_first_good_rows_width():
+    # the fit's first batch knows no width yet: a row of another width is a problem, as it
+    # would be in a batch, not a crash when the rows are stacked
+    def ragged(texts: list[str]) -> np.ndarray:
+        if len(texts) > 1:
+            raise RuntimeError("one at a time")
+        return np.ones((1, 4 if texts[0] == "wide" else 3), dtype=np.float32)
+
+    embedded = embed_isolating(ragged, items("a", "wide", "c"), None)
+    assert [item.id for item in embedded.items] == [0, 2] and embedded.vectors.shape == (2, 3)
+    assert embedded.poison == [(1, "embedding has dimension 4, the new vector needs 3")]

@@ -912,6 +912,18 @@ def test_a_point_the_embedder_cannot_take_is_left_out_of_the_fit_and_dead_letter
     assert stats.dead_lettered == 1 and migration.dead_letters()[0]["point_id"] == 7
 
 
+def test_a_fit_embedding_one_text_at_a_time_leaves_out_a_first_text_it_cannot_take(tmp_path):
+    # a one-item batch of poison first: no width to stack yet, and the fit goes on
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    path = migration_file(tmp_path, embed="first_text_refused", sample_size=100)
+    path.write_text(path.read_text().replace("normalize = false", "normalize = false\n"
+                                             "batch_size = 1"))
+    with pytest.warns(UserWarning, match="1 of the 100 points of the fit.s sample could not"):
+        adapter = Migration(client, path).fit()
+    assert adapter.info["pairs"] == 99
+
+
 def test_a_fit_whose_embedder_fails_on_most_of_the_sample_stops_with_one_error(tmp_path):
     client = QdrantClient(":memory:")
     build_legacy_collection(client, 200)

@@ -21,8 +21,8 @@ The estimator (assumptions in ``README.md``, "Pre-flight"):
   it from the collection (at least one; the collection's size when the caller knows it);
   and the stand-in answers' own bias, which no label-free reading sees: for the document-
   only basis :data:`DOCUMENTS_ARE_NOT_QUERIES`, for logged queries how far the documents'
-  reading of the same figure lies from theirs (two stand-ins that disagree by that much
-  cannot both be right; ``stand_in_disagreement``). Both directions, since a larger corpus
+  reading of the same figure lies from theirs (two readings d apart: at least one is off
+  by d / 2; ``stand_in_disagreement``), a heuristic, not a bound. Both directions, since a larger corpus
   both crowds the top 10 and makes the stand-in answers rarer. What that still misses, and
   why no estimate from a few hundred queries can be much closer (labels or not): ``bench
   standins`` in ``benchmarks/README.md``.
@@ -235,18 +235,19 @@ def size_doublings(corpus_size: int | None, stand_in: int) -> float:
 def _estimate(
     transform: Transform, new: np.ndarray, old: np.ndarray, queries: np.ndarray | None,
     rng: np.random.Generator, distance: str, corpus_size: int | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Point and interval of Recall@10 and MRR@10 recovery and of top-10 agreement."""
     full = _per_query(transform, new, old, queries, distance)
     slopes = _size_slopes(transform, new, old, queries, full, rng, distance)
     doublings = size_doublings(corpus_size, len(new))
     if queries is None:
         margins = dict.fromkeys(full, DOCUMENTS_ARE_NOT_QUERIES)
-    else:  # the other stand-in's reading: the two disagree by at least the bias of either
+    else:  # the documents' reading of the same figure: two readings d apart mean at least
+        # one is off by d / 2; widening by d is a heuristic for that bias, not a bound
         documents = _per_query(transform, new, old, None, distance)
         margins = {name: abs(float(values.mean()) - float(documents[name].mean()))
                    for name, values in full.items()}
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for name, values in full.items():
         point = float(values.mean())
         shift = abs(slopes[name]) * doublings

@@ -72,7 +72,11 @@ def _embed(embedder: Embedder, items: Sequence[Item], dim: int | None, probe: in
         rows: list[np.ndarray | None] = []
         problems: list[str | None] = []
         for at, item in enumerate(items):
+            # the width is the first good row's when not known yet: rows of another one are
+            # as wrong as they would be in a batch
             (row,), (problem,) = _embed(embedder, [item], dim, 0)
+            if row is not None and dim is None:
+                dim = int(row.shape[0])
             rows.append(row)
             problems.append(problem)
             if at + 1 == probe and all(p is not None for p in problems):

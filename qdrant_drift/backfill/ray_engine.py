@@ -338,11 +338,12 @@ class RayBackfill(Controls):
             heartbeat_age_s=0.0, processed=self.stats.processed, state=state,
         ), self.state_collection))
 
-    def _wait_while_paused(self) -> None:
-        """Wait out a pause; not when every partition is done (nothing would be written:
-        the run ends as finished, as the worker's does)."""
+    def _wait_while_paused(self, *, unless_done: bool = False) -> None:
+        """Wait out a pause. ``unless_done`` (between passes only: a pass's groups always
+        wait): not when every partition is done, since nothing would be written; the run
+        ends as finished, as the worker's does."""
         while (self.paused and not self._stop.is_set()
-               and not (self._all_done and self.options.exit_when_done)):
+               and not (unless_done and self._all_done and self.options.exit_when_done)):
             self._stop.wait(0.2)
             self._heartbeat()
 
@@ -514,7 +515,7 @@ class RayBackfill(Controls):
         failed = done = False
         try:
             while not self._stop.is_set():
-                self._wait_while_paused()
+                self._wait_while_paused(unless_done=True)
                 if self._stop.is_set():
                     break
                 if self._pass() or self._stop.is_set():

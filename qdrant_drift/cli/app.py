@@ -42,8 +42,6 @@ app.command("demo")(demo)
 lifecycle.register(app)
 
 
-
-
 def main() -> None:
     """The ``qdrant-drift`` entry point. Warnings are one line each (the callback); so are
     usage errors (a missing option, a file that is not there), instead of Click's panel."""

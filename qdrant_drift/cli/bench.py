@@ -153,8 +153,8 @@ def bench_standins(
     labelled = result["labelled"]
     if labelled is not None:
         console.print(
-            f"with the real answers, {labelled['queries']} queries at a time "
-            f"({labelled['draws']} draws from {labelled['pool']}): error "
+            f"an unbiased estimate from {labelled['queries']} queries WITH their real "
+            f"answers, against this measurement ({labelled['draws']} draws): error "
             f"{labelled['error_low']:+.3f} to {labelled['error_high']:+.3f} (95%), within "
             f"0.02 in {labelled['within_tolerance']:.0%} of draws")
     _write_json(json_path, result)

@@ -28,7 +28,7 @@ from ..errors import DriftError, NoPreflightReport, QdrantFault, classify
 from ..local import is_local
 from ..migration.phases import Phase
 from ..lifecycle.facade import NOTHING_TO_DO, Migration
-from ..lifecycle.file import LAYOUT_ALIASES, default_layout, load_migration_file, scaffold
+from ..lifecycle.file import load_migration_file, resolved_layout, scaffold
 from ..lifecycle.progress import Progress
 
 FileArg = typer.Argument(..., exists=True, dir_okay=False, help="the migration file (TOML)")
@@ -229,7 +229,7 @@ def init(file: Path = typer.Argument(..., help="where to write the new migration
         fail(exc)
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(text)
-    chosen = LAYOUT_ALIASES.get(layout or "", layout) or default_layout(old_vector)
+    chosen = resolved_layout(layout, old_vector)
     if layout is None and chosen == "collection":
         console.print("layout: collection (blue-green), since the legacy vector is the unnamed "
                       "one: the legacy collection stays as it is until `finish` drops it, so "

@@ -386,7 +386,7 @@ def _refuse_points_lacking(record: MigrationRecord, force: bool, state_collectio
     migrated, total = yield from count_migrated(record.spec)
     lacking = total - migrated + stale
     if lacking > 0 and not force:
-        dead = len((yield from read_dead_letters(record.spec.name, state_collection)))
+        dead = yield from _dead_letters_lacking(record.spec, state_collection)
         why = ("written or edited since cut-over by a client that is not wrapped?" if not dead
                else f"{dead} in dead letters: `qdrant-drift dead-letters` says why"
                + ("" if dead >= lacking else "; the others written or edited since cut-over "
@@ -397,6 +397,19 @@ def _refuse_points_lacking(record: MigrationRecord, force: bool, state_collectio
             "would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; requeue "
             "dead letters after fixing them: `qdrant-drift dead-letters --requeue`), then "
             "finish; or give them up (`qdrant-drift finish --force`, `finish(force=True)`)")
+
+
+def _dead_letters_lacking(spec: MigrationSpec, state_collection: str) -> Steps[int]:
+    """Dead letters that still lack the new vector (not those deleted, or written by an
+    app, since): read by id, their payloads whole (blue-green marks a copy there; they are
+    few, and this is a refusal's path)."""
+    letters = yield from read_dead_letters(spec.name, state_collection)
+    if not letters:
+        return 0
+    layout = layout_of(spec)
+    found = yield call("retrieve", spec.collection, [letter["point_id"] for letter in letters],
+                       with_payload=True, with_vectors=layout.record_vectors())
+    return sum(1 for point in found if not layout.is_migrated(point))
 
 
 def finish_steps(name: str, state_collection: str = STATE_COLLECTION, *,

@@ -500,7 +500,8 @@ class Migration:
                 dim = self._checked_dimension(embedded.vectors)  # before the rest is embedded
             at = {item.id: start + i for i, item in enumerate(part)}
             kept += [at[item.id] for item in embedded.items]
-            chunks.append(embedded.vectors)
+            if len(embedded.vectors):  # a batch of poison alone has no width to stack
+                chunks.append(embedded.vectors)
             failed += embedded.poison
             if progress is not None:
                 progress(min(len(items), start + step), len(items))

@@ -799,6 +799,12 @@ def _comment(text: str, width: int = 88) -> list[str]:
     return textwrap.wrap(text, width=width, initial_indent="# ", subsequent_indent="# ")
 
 
+def resolved_layout(layout: str | None, old_vector: str) -> str:
+    """The layout a scaffold gets: ``layout`` by its own name (an alias read as it), else
+    :func:`default_layout`."""
+    return LAYOUT_ALIASES.get(layout or "", layout) or default_layout(old_vector)
+
+
 def default_layout(old_vector: str) -> str:
     """Blue-green when the legacy vector is the unnamed one: adding a named vector next to it
     breaks plain bare-vector upserts on embedded Qdrant (apps not wrapped yet), while a new
@@ -823,7 +829,7 @@ def scaffold(
     is checked before it is returned; bad arguments raise :class:`MigrationFileError`).
     ``layout`` None picks :func:`default_layout`; ``file_path``: where it will be written
     (the header's example command names it; default ``migrations/NAME.toml``)."""
-    layout = LAYOUT_ALIASES.get(layout or "", layout) or default_layout(old_vector)
+    layout = resolved_layout(layout, old_vector)
     migration: dict[str, Any] = {
         "name": name, "collection": collection, "new_vector": new_vector, "layout": layout,
         "old_vector": old_vector, "new_model": new_model,
