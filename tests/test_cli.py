@@ -300,7 +300,7 @@ def test_init_names_the_next_command_quoted_and_on_one_line(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     done = runner.invoke(app, ["init", file, "--name", "m", "--collection", "docs",
                                "--new-vector", "new"])
-    command = f"`qdrant-drift plan '{file}'`"
+    command = f"`qdrant-drift plan '{file}' --path DIR`"  # plan needs to know where Qdrant is
     assert done.exit_code == 0 and any(command in line for line in done.output.splitlines())
 
 
