@@ -389,12 +389,16 @@ def test_finish_names_dead_letters_as_the_reason_points_lack_the_new_vector(layo
                               payload={"text": doc_text(21)})
     world.client.upsert("docs", [late])  # a plain client, after cut-over
     with pytest.raises(StateError, match=r"2 of 21 points lack the new vector.* \(1 in dead "
-                                         r"letters.*; the others written or edited since cut-over"):
+                                         r"letters.*; the others not backfilled yet: written or "
+                                         r"edited since cut-over"):
         commands.finish(world.client, "upgrade")
     world.client.delete("docs", points_selector=models.PointIdsList(points=[5]))
     # the dead letter is gone from the collection: only the late point is named
-    with pytest.raises(StateError, match=r"1 of 20 points lack the new vector.* \(written or "
-                                         r"edited since cut-over by a client that is not"):
+    with pytest.raises(StateError, match=r"1 of 20 points lack the new vector.* \(not "
+                                         r"backfilled yet: written or edited since cut-over by"):
+        commands.finish(world.client, "upgrade")
+    commands.pause(world.client, "upgrade")  # a backfill run now would wait: say so
+    with pytest.raises(StateError, match=r"The backfill is paused: `qdrant-drift resume` first"):
         commands.finish(world.client, "upgrade")
 
 

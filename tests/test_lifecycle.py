@@ -634,6 +634,29 @@ def test_status_watch_piped_prints_a_table_per_refresh(tmp_path, monkeypatch):
     assert out.exit_code == 0 and out.output.count("coverage") == 3 and naps == [0.5] * 3
 
 
+def test_status_watch_ends_when_the_reader_of_its_output_leaves(tmp_path, monkeypatch):
+    # `status --watch | head`: a watch has no end of its own, so it must not go on unseen
+    import qdrant_drift.cli.lifecycle as cli
+
+    db = tmp_path / "qdrant"
+    client = QdrantClient(path=str(db))
+    build_legacy_collection(client, 150)
+    client.close()
+    path = str(migration_file(tmp_path, sample_size=120))
+    _cli("fit", path, "--path", str(db))
+    monkeypatch.setattr(cli.console, "quiet", False)  # put back as it was after the test
+    naps = []
+
+    def reader_leaves(seconds):  # the pipe breaks during the first wait
+        naps.append(seconds)
+        cli.console.quiet = True  # what the console does on a broken pipe
+
+    monkeypatch.setattr(cli.time, "sleep", reader_leaves)
+    out = CliRunner().invoke(app, ["status", path, "--path", str(db), "--watch",
+                                   "--interval", "0.5"])
+    assert out.exit_code == 0 and out.output.count("coverage") == 1 and naps == [0.5]
+
+
 def test_abandon_from_the_cli_asks_says_what_it_dropped_and_frees_the_collection(tmp_path):
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
@@ -922,6 +945,27 @@ def test_a_fit_embedding_one_text_at_a_time_leaves_out_a_first_text_it_cannot_ta
     with pytest.warns(UserWarning, match="1 of the 100 points of the fit.s sample could not"):
         adapter = Migration(client, path).fit()
     assert adapter.info["pairs"] == 99
+
+
+@pytest.mark.parametrize("layout, fate", [
+    ("named", "they stay in 'docs' without a new vector: search no longer finds them"),
+    ("collection", "they were never copied to 'docs_new' and go with 'docs': lost"),
+])
+def test_a_forced_finish_says_how_many_points_it_gives_up_and_what_becomes_of_them(
+        tmp_path, layout, fate):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    client.delete_payload("docs", keys=["text"], points=[9])  # a dead letter to be
+    migration = Migration(client, migration_file(tmp_path, layout=layout, sample_size=120))
+    migration.fit()
+    migration.start()
+    migration.start_backfill(background=False)
+    migration.cutover(force=True)
+    with pytest.raises(StateError, match="finish refused: 1 of 200 points"):
+        migration.check_finish()  # unforced: refused, nothing given up
+    note = migration.check_finish(force=True)
+    assert ", and give up the 1 of 200 points that lack the new vector" in note
+    assert note.endswith(f"({fate})")
 
 
 def test_a_fit_whose_embedder_fails_on_most_of_the_sample_stops_with_one_error(tmp_path):

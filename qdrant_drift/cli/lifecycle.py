@@ -441,7 +441,8 @@ def _past(what: str) -> str:
     for verb, done in (("drop ", "dropped "), ("keep ", "kept ")):
         if what.startswith(verb):
             what = done + what[len(verb):]
-    return what.replace(" and give its name ", " and gave its name ")
+    return what.replace(" and give its name ", " and gave its name ").replace(
+        ", and give up the ", ", and gave up the ")
 
 
 def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt,
@@ -469,6 +470,8 @@ def status(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[s
             if not console.is_terminal:  # piped or logged: a table per refresh, not in place
                 while True:
                     console.print(table())
+                    if console.quiet:  # its reader left (`| head`): a watch has no end
+                        return
                     time.sleep(interval)
             with Live(table(), console=console) as live:
                 while True:
@@ -633,7 +636,7 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
     try:
         with bar:
             task = bar.add_task("backfill", total=None, rate="", eta="-")
-            last, said, told, told_paused, told_waiting = 0.0, "", 0, False, False
+            last, said, told, paused_looks, told_waiting = 0.0, "", 0, 0, False
             while handle.running:
                 time.sleep(0.1)
                 if len(signals) > told:
@@ -648,9 +651,10 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
                     _say(f"(status unavailable: {exc})")
                     continue
                 metrics.update_from_progress(p)
-                if (p.phase.endswith("(paused)") and not told_paused
-                        and is_local(migration.client)):
-                    told_paused = True
+                paused_looks += p.phase.endswith("(paused)")
+                if paused_looks == 2 and is_local(migration.client):
+                    # the second look: a worker with nothing left ends as finished at once
+                    # (no resume to wait for), one that waits is still here
                     _say("paused through the state; on embedded Qdrant this worker holds the "
                          "storage folder, so `qdrant-drift resume` cannot run beside it: stop "
                          "it (Ctrl-C), resume, then start it again")

@@ -329,7 +329,9 @@ def cutover_steps(name: str, *, force: bool = False,
             "Let the backfill finish (`qdrant-drift backfill`: it also finds points "
             "written behind it; requeue dead letters after "
             "fixing them: `qdrant-drift dead-letters --requeue`), or force it (`qdrant-drift "
-            "cutover --force`, `cutover(force=True)`)")
+            "cutover --force`, `cutover(force=True)`)" + (
+                ". The backfill is paused: `qdrant-drift resume` first, or it waits"
+                if record.backfill_paused else ""))
     record = yield from update_record(name, phase_change(Phase.CUT_OVER), state_collection)
     yield from alias_for_phase(record)
     return record
@@ -387,16 +389,20 @@ def _refuse_points_lacking(record: MigrationRecord, force: bool, state_collectio
     lacking = total - migrated + stale
     if lacking > 0 and not force:
         dead = yield from _dead_letters_lacking(record.spec, state_collection)
-        why = ("written or edited since cut-over by a client that is not wrapped?" if not dead
+        others = ("written or edited since cut-over by a client that is not wrapped, or "
+                  "dead letters requeued")
+        why = (f"not backfilled yet: {others}" if not dead
                else f"{dead} in dead letters: `qdrant-drift dead-letters` says why"
-               + ("" if dead >= lacking else "; the others written or edited since cut-over "
-                  "by a client that is not wrapped?"))
+               + ("" if dead >= lacking else f"; the others not backfilled yet: {others}"))
+        paused = (" The backfill is paused: `qdrant-drift resume` first, or it waits."
+                  if record.backfill_paused else "")
         raise StateError(
             f"finish refused: {lacking} of {total} points "
             f"{layout_of(record.spec).unmigrated_note()} ({why}); dropping the legacy side "
             "would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; requeue "
             "dead letters after fixing them: `qdrant-drift dead-letters --requeue`), then "
-            "finish; or give them up (`qdrant-drift finish --force`, `finish(force=True)`)")
+            "finish; or give them up (`qdrant-drift finish --force`, `finish(force=True)`)."
+            + paused)
 
 
 def _dead_letters_lacking(spec: MigrationSpec, state_collection: str) -> Steps[int]:

@@ -647,7 +647,13 @@ class Migration:
         record = self._drive(commands.check_finish_steps(self.name, self.state_collection,
                                                          force=force))
         if record.phase is not Phase.FINISHED:
-            return commands.finish_note(self.spec)
+            note = commands.finish_note(self.spec)
+            migrated, total = self._drive(count_migrated(record.spec)) if force else (0, 0)
+            if total > migrated:  # forced: say what it gives up, before it is asked
+                note += (f", and give up the {total - migrated} of {total} points that "
+                         f"{layout_of(record.spec).unmigrated_note()} "
+                         f"({layout_of(record.spec).given_up_note()})")
+            return note
         if self._drive(layout_of(record.spec).legacy_left_steps()):
             return (f"{commands.finish_note(record.spec)} (what a finish stopped half way "
                     "left behind)")

@@ -175,6 +175,10 @@ class Layout:
         """What the points not counted as migrated are, in words (a refusal says it)."""
         return "lack the new vector"
 
+    def given_up_note(self) -> str:
+        """What becomes of the points a forced ``finish`` gives up, in words (it asks)."""
+        raise NotImplementedError
+
     def drop_legacy_steps(self) -> Steps[None]:
         """``finish``: drop the legacy vector or collection, and the stamps of the side that
         stays (:func:`unstamp_steps`)."""
@@ -322,6 +326,10 @@ class NamedLayout(Layout):
                 "The named layout needs Qdrant >= 1.18 (create_vector_name); on an older "
                 "server use layout='collection'"
             ) from exc
+
+    def given_up_note(self) -> str:
+        return (f"they stay in {self.spec.collection!r} without a new vector: search no "
+                "longer finds them")
 
     def finish_note(self) -> str:
         spec = self.spec
@@ -475,6 +483,10 @@ class BlueGreenLayout(Layout):
             models.CreateAliasOperation(create_alias=models.CreateAlias(
                 collection_name=target, alias_name=spec.alias)),
         ])
+
+    def given_up_note(self) -> str:
+        return (f"they were never copied to {self.spec.native_collection!r} and go with "
+                f"{self.spec.collection!r}: lost")
 
     def finish_note(self) -> str:
         spec = self.spec
