@@ -610,17 +610,23 @@ def test_an_unnamed_legacy_vector_migrates_blue_green_with_plain_writers_unbroke
     assert "fitted" in _cli("fit", str(nxt), *where)
 
 
-def test_status_watch_piped_prints_a_table_per_refresh(tmp_path, monkeypatch):
-    # `status --watch > log` (or under a tool that reads its output): a refresh in place
-    # prints nothing until it exits, so off a terminal every refresh prints its table
-    import qdrant_drift.cli.lifecycle as cli
-
+def _fitted_in_a_folder(tmp_path: Path) -> tuple[str, Path]:
+    """A migration file fitted by the CLI on a 150-point embedded collection, and its folder."""
     db = tmp_path / "qdrant"
     client = QdrantClient(path=str(db))
     build_legacy_collection(client, 150)
     client.close()
     path = str(migration_file(tmp_path, sample_size=120))
     _cli("fit", path, "--path", str(db))
+    return path, db
+
+
+def test_status_watch_piped_prints_a_table_per_refresh(tmp_path, monkeypatch):
+    # `status --watch > log` (or under a tool that reads its output): a refresh in place
+    # prints nothing until it exits, so off a terminal every refresh prints its table
+    import qdrant_drift.cli.lifecycle as cli
+
+    path, db = _fitted_in_a_folder(tmp_path)
     naps = []
 
     def nap(seconds):  # the third refresh is interrupted (Ctrl-C)
@@ -638,12 +644,7 @@ def test_status_watch_ends_when_the_reader_of_its_output_leaves(tmp_path, monkey
     # `status --watch | head`: a watch has no end of its own, so it must not go on unseen
     import qdrant_drift.cli.lifecycle as cli
 
-    db = tmp_path / "qdrant"
-    client = QdrantClient(path=str(db))
-    build_legacy_collection(client, 150)
-    client.close()
-    path = str(migration_file(tmp_path, sample_size=120))
-    _cli("fit", path, "--path", str(db))
+    path, db = _fitted_in_a_folder(tmp_path)
     monkeypatch.setattr(cli.console, "quiet", False)  # put back as it was after the test
     naps = []
 
