@@ -463,8 +463,8 @@ def test_unknown_adapter_kind_lists_the_registered_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "fragment", "key"),
     [
-        ('layout = "collection"', "[migration] collection layout needs a new_collection", "new_collection"),
-        ('layout = "collection"\nnew_collection = "docs"', "[migration] collection layout needs a new_collection", "new_collection"),
+        ('layout = "collection"', '[migration] layout "collection" (blue-green) puts the new vectors in a collection of their own: set new_collection', "new_collection"),
+        ('layout = "collection"\nnew_collection = "docs"', '[migration] layout "collection" (blue-green) puts the new vectors in a collection of their own', "new_collection"),
         ('new_collection = "docs_v2"', "[migration] named layout keeps one collection: drop new_collection", "new_collection"),
         ('old_vector = "minilm"', "[migration] named layout: new_vector and old_vector are both", "new_vector"),
     ],
@@ -478,7 +478,7 @@ def test_migration_spec_errors(tmp_path: Path, lines: str, fragment: str, key: s
 def test_spec_errors_from_dict_name_the_path() -> None:
     data = minimal_dict()
     data["migration"]["layout"] = "collection"
-    with pytest.raises(MigrationFileError, match=r"^<dict>: \[migration\] collection layout"):
+    with pytest.raises(MigrationFileError, match=r"^<dict>: \[migration\] layout \"collection\""):
         MigrationFile.from_dict(data)
 
 

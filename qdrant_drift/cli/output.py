@@ -37,8 +37,9 @@ class PipeTolerantConsole(Console):
             os.close(devnull)
         if not self.stderr:  # a long command (a backfill) would go on out of sight
             try:
-                print("qdrant-drift: the reader of its output has gone; carrying on to the "
-                      "end without output (Ctrl-C stops it)", file=sys.stderr, flush=True)
+                print("qdrant-drift: the reader of its output has gone; the rest of the "
+                      "output is dropped, the command runs to its end (Ctrl-C stops it)",
+                      file=sys.stderr, flush=True)
             except (OSError, ValueError):  # stderr is gone too
                 pass
 

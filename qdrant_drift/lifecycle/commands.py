@@ -398,8 +398,9 @@ def _refuse_points_lacking(record: MigrationRecord, force: bool, state_collectio
                   if record.backfill_paused else "")
         raise StateError(
             f"finish refused: {lacking} of {total} points "
-            f"{layout_of(record.spec).unmigrated_note()} ({why}); dropping the legacy side "
-            "would lose them. Run `qdrant-drift backfill` (it runs after cut-over too; requeue "
+            f"{layout_of(record.spec).unmigrated_note()} ({why}); finishing now would give "
+            f"them up ({layout_of(record.spec).given_up_note()}). Run `qdrant-drift backfill` "
+            "(it runs after cut-over too; requeue "
             "dead letters after fixing them: `qdrant-drift dead-letters --requeue`), then "
             "finish; or give them up (`qdrant-drift finish --force`, `finish(force=True)`)."
             + paused)

@@ -52,7 +52,10 @@ class MigrationSpec:
                 raise ValueError("named layout keeps one collection: drop new_collection")
         else:
             if not self.new_collection or self.new_collection == self.collection:
-                raise ValueError("collection layout needs a new_collection other than collection")
+                raise ValueError(
+                    'layout "collection" (blue-green) puts the new vectors in a collection of '
+                    "their own: set new_collection to its name, other than collection's (e.g. "
+                    f'new_collection = "{self.collection}_v2")')
             if self.alias == self.collection and self.new_vector != self.old_vector:
                 raise ValueError(
                     f"alias {self.alias!r} is the collection's own name, which the new "
