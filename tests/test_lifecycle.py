@@ -969,6 +969,16 @@ def test_a_forced_finish_says_how_many_points_it_gives_up_and_what_becomes_of_th
     assert note.endswith(f"({fate})")
 
 
+def test_a_fit_draws_more_points_when_some_have_no_text_to_get_the_pairs_asked_for(tmp_path):
+    # plan counts on [adapter] sample_size pairs: points with no text in the draw used to
+    # leave the fit short of them (196 of 200, below what the pre-flight report needs)
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 400)
+    client.delete_payload("docs", keys=["text"], points=list(range(0, 400, 10)))  # 10%
+    migration = Migration(client, migration_file(tmp_path, sample_size=200))
+    assert migration.fit().info["pairs"] == 200
+
+
 def test_a_fit_whose_embedder_fails_on_most_of_the_sample_stops_with_one_error(tmp_path):
     client = QdrantClient(":memory:")
     build_legacy_collection(client, 200)

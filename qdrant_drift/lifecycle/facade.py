@@ -254,6 +254,12 @@ class Migration:
                    else p.vector for p in points]
         return self.source.items(records), old
 
+    @staticmethod
+    def _usable(items: list[Item], old: list[Any] | None) -> list[int]:
+        """Positions of sampled points that have both a text and a legacy vector."""
+        return [i for i, (item, o) in enumerate(zip(items, old or []))
+                if item.text and o is not None]
+
     def _text_field(self) -> str | None:
         """The payload field the backfill embeds (None: a loader's texts)."""
         return self.source.field if isinstance(self.source, PayloadField) else None
@@ -481,8 +487,16 @@ class Migration:
         sample_size = self.file.adapter.sample_size
         items, old = self._sample(sample_size, with_old=True)
         self._check_texts(items)
-        keep = [i for i, (item, o) in enumerate(zip(items, old or []))
-                if item.text and o is not None]
+        keep = self._usable(items, old)
+        if 0 < len(keep) < sample_size == len(items):
+            # some points have no text (or no old vector): a larger draw, so that the fit
+            # gets the pairs asked for (what `plan` counted on), at most twice as large
+            larger = min(2 * sample_size, -(-sample_size * len(items) // len(keep)) + 8)
+            items, old = self._sample(larger, with_old=True)
+            keep = self._usable(items, old)
+            if len(keep) > sample_size:  # a seeded choice among them, in id order
+                rng = np.random.default_rng(self.file.adapter.seed)
+                keep = sorted(rng.choice(keep, sample_size, replace=False).tolist())
         if len(keep) < MIN_SAMPLE:
             raise DriftError(
                 f"only {len(keep)} of {len(items)} sampled points have both a text and an old "
