@@ -22,10 +22,10 @@ The estimator (assumptions in ``README.md``, "Pre-flight"):
   and the stand-in answers' own bias, which no label-free reading sees: for the document-
   only basis :data:`DOCUMENTS_ARE_NOT_QUERIES`, for logged queries how far the documents'
   reading of the same figure lies from theirs (two readings d apart: at least one is off
-  by d / 2; ``stand_in_disagreement``), a heuristic, not a bound. Both directions, since a larger corpus
-  both crowds the top 10 and makes the stand-in answers rarer. What that still misses, and
-  why no estimate from a few hundred queries can be much closer (labels or not): ``bench
-  standins`` in ``benchmarks/README.md``.
+  by d / 2; ``stand_in_disagreement``), a heuristic, not a bound. Both directions, since a
+  larger corpus both crowds the top 10 and makes the stand-in answers rarer. What that
+  still misses, and why no estimate from a few hundred queries can be much closer (labels
+  or not): ``bench standins`` in ``benchmarks/README.md``.
 
 Every ranking here is the collection's own (``distance``: inner product for Cosine and Dot,
 L2 for Euclid, L1 for Manhattan, see :func:`qdrant_drift.scores.similarity`), so the figures

@@ -16,11 +16,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-# Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
-# Markup is off: messages quote TOML sections ("[embedder]"), keys and user text in
-# brackets, which Rich would otherwise swallow as style tags; styles are given explicitly.
-# Soft wrap: a line of text is never broken by Rich (a terminal wraps it on screen), so the
-# commands messages suggest paste as printed, whatever the width; tables still fit the width.
 class PipeTolerantConsole(Console):
     """A console whose reader may leave (``qdrant-drift fit ... | head``): from then on its
     output goes nowhere and the command carries on. Rich's own way (exit 1 at the next line)
@@ -44,6 +39,11 @@ class PipeTolerantConsole(Console):
                 pass
 
 
+# Tables are wide; when output is a file or pipe (CI logs, tests) do not squeeze them to 80.
+# Markup is off: messages quote TOML sections ("[embedder]"), keys and user text in
+# brackets, which Rich would otherwise swallow as style tags; styles are given explicitly.
+# Soft wrap: a line of text is never broken by Rich (a terminal wraps it on screen), so the
+# commands messages suggest paste as printed, whatever the width; tables still fit the width.
 console = PipeTolerantConsole(width=None if sys.stdout.isatty() else 140, markup=False,
                               soft_wrap=True)
 err_console = PipeTolerantConsole(stderr=True, width=None if sys.stderr.isatty() else 140,
