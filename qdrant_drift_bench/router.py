@@ -15,10 +15,10 @@ traffic over the test queries is served at every step, its (traffic-weighted) le
 rank the items the backfill takes next, and the query-weighted Recall@10 of routed search is
 reported at each step; the random order's weighted figure stands for the plain sweep.
 
-Embedded Qdrant is pure Python, and a hybrid query (its legacy half carries a ``must_not
-HasVector`` filter, checked point by point) costs ~0.15-0.3 s on 20k points, so by default
-only a fixed, seeded sample of the test queries goes through the router
-(``queries_used`` in the result). Routed and uncalibrated queries ask Qdrant the same
+Embedded Qdrant is pure Python and scans every vector per request, so by default only a
+fixed, seeded sample of the test queries goes through the router (``queries_used`` in the
+result); every test query is routed by emulation (:func:`emulated_routed_ranks`), and its
+per-query hits are kept so that two runs can be compared query by query (:mod:`.paired`). Routed and uncalibrated queries ask Qdrant the same
 requests; a replay proxy answers the second with the first's response (see
 :class:`_ReplayProxy`), so the pair costs one round of Qdrant work.
 """
@@ -53,6 +53,7 @@ from qdrant_drift.serving.overfetch import OverFetch
 from qdrant_drift.vectors import unit_rows
 from .adapters import training_docs
 from .data import PairData, load_pair
+from .paired import compare_hits, not_worse_at_any_step
 
 K = 10
 DEFAULT_QUERIES = 100  # routed queries per variant and coverage point (embedded Qdrant is slow)
@@ -103,7 +104,8 @@ def _scored_lists(queries: np.ndarray, docs: np.ndarray, rows: np.ndarray,
 
 def emulated_routed_ranks(adapted_queries: np.ndarray, new_queries: np.ndarray,
                           old_docs: np.ndarray, new_docs: np.ndarray, relevant: np.ndarray,
-                          migrated: np.ndarray, calibration: Any) -> np.ndarray:
+                          migrated: np.ndarray, calibration: Any, *,
+                          filtered: bool = False) -> np.ndarray:
     """Hit ranks of the hybrid plan, its Qdrant requests answered by exact search.
 
     The two requests DriftClient sends (the adapted query over ALL legacy vectors, as deep
@@ -112,19 +114,43 @@ def emulated_routed_ranks(adapted_queries: np.ndarray, new_queries: np.ndarray,
     answered by faiss, and the answers go through the client's own merge
     (:func:`merge.anchored`, :func:`merge.merge_partitioned`): the routed figure for every
     test query, where embedded Qdrant is too slow to route them all.
+
+    ``filtered``: the plan before the over-fetch instead, its legacy side two filtered
+    requests (the best ``K`` not-migrated points, the best ``K`` migrated ones as anchors),
+    which the over-fetch must match (see ``overfetch.py``).
     """
     is_migrated = np.zeros(len(old_docs), dtype=bool)
     is_migrated[migrated] = True
-    depth = OverFetch().limit(K, coverage(len(migrated), len(old_docs)))
-    legacy_sides = _scored_lists(adapted_queries, old_docs, np.arange(len(old_docs)), depth)
     native = _scored_lists(new_queries, new_docs, np.flatnonzero(is_migrated))
+    if filtered:
+        unmigrated = _scored_lists(adapted_queries, old_docs, np.flatnonzero(~is_migrated))
+        anchors = _scored_lists(adapted_queries, old_docs, np.flatnonzero(is_migrated))
+    else:
+        depth = OverFetch().limit(K, coverage(len(migrated), len(old_docs)))
+        sides = _scored_lists(adapted_queries, old_docs, np.arange(len(old_docs)), depth)
+        unmigrated = [[p for p in side if not is_migrated[p.id]][:K] for side in sides]
+        anchors = [[p for p in side if is_migrated[p.id]][:K] for side in sides]
     ranks = np.zeros(len(relevant), dtype=np.int64)
-    for q, (side, nat, rel) in enumerate(zip(legacy_sides, native, relevant)):
-        leg = [p for p in side if not is_migrated[p.id]][:K]
-        anc = [p for p in side if is_migrated[p.id]][:K]
+    for q, (leg, anc, nat, rel) in enumerate(zip(unmigrated, anchors, native, relevant)):
         merged = merge_partitioned(leg, nat, calibrate=anchored(calibration, anc, nat), limit=K)
         ranks[q] = next((i for i, p in enumerate(merged, start=1) if p.id == int(rel)), 0)
     return ranks
+
+
+def coverage_points(steps: int) -> list[float]:
+    """``steps`` evenly spaced coverage points from 0 to 100%."""
+    return [i / (steps - 1) for i in range(steps)]
+
+
+def sweep_order(n_docs: int, seed: int) -> np.ndarray:
+    """The random backfill order of a run: a baseline must migrate the same items."""
+    return np.random.default_rng([seed, 2]).permutation(n_docs)
+
+
+def hit_string(ranks: np.ndarray) -> str:
+    """One character per query, "1" where its relevant item is in the top ``K``: the
+    per-query record a later run is compared with (see :mod:`.paired`)."""
+    return "".join("1" if 0 < r <= K else "0" for r in ranks.tolist())
 
 
 def _rank_of(response: models.QueryResponse, relevant: int) -> int:
@@ -306,7 +332,7 @@ def run_router_bench(
     all_adapted_queries = adapter.transform(all_queries[valid])
     all_adapted = _exact_ranks(all_adapted_queries, old_docs, relevant_all[valid])
 
-    coverage = [i / (coverage_steps - 1) for i in range(coverage_steps)]
+    coverage = coverage_points(coverage_steps)
     targets = [int(round(c * n_docs)) for c in coverage]
     query_seconds = 0.0
 
@@ -315,7 +341,7 @@ def run_router_bench(
     proxy = _ReplayProxy(world.client)
     routed_client = world.drift_client(proxy)
     plain_client = world.drift_client(proxy, plain, calibrate=False)
-    order = np.random.default_rng([seed, 2]).permutation(n_docs)
+    order = sweep_order(n_docs, seed)
     random_r: dict[str, list[float]] = {k: [] for k in (
         "adapted_only", "native_only", "routed", "routed_uncalibrated")}
     random_m: dict[str, list[float]] = {k: [] for k in random_r}
@@ -326,6 +352,8 @@ def run_router_bench(
     # emulated_routed_ranks); checked against DriftClient on the routed sample
     emulated: dict[str, list[float]] = {"native_only": [], "routed": []}
     emulation_mismatches: list[int] = []
+    emulated_hits: list[str] = []  # per step, per query: "1" found in the top 10 (paired.py)
+    filtered_hits: list[str] = []  # the same queries served by the plan before the over-fetch
     for c, target in zip(coverage, targets):
         covered = world.migrate_to(order, target)
         proxy.clear()
@@ -350,9 +378,12 @@ def run_router_bench(
         emulation_mismatches.append(int((emulated_routed_ranks(
             adapted_queries, queries, old_docs, new_docs, relevant, covered,
             adapter.calibration) != routed_ranks_a).sum()))
-        emulated["routed"].append(recall_at_k(emulated_routed_ranks(
-            all_adapted_queries, all_queries[valid], old_docs, new_docs, relevant_all[valid],
-            covered, adapter.calibration)))
+        every = (all_adapted_queries, all_queries[valid], old_docs, new_docs,
+                 relevant_all[valid], covered, adapter.calibration)
+        every_ranks = emulated_routed_ranks(*every)
+        emulated["routed"].append(recall_at_k(every_ranks))
+        emulated_hits.append(hit_string(every_ranks))
+        filtered_hits.append(hit_string(emulated_routed_ranks(*every, filtered=True)))
         emulated["native_only"].append(recall_at_k(
             _exact_ranks(all_queries[valid], new_docs, relevant_all[valid], covered)))
         log(f"random {c:4.0%} [{plan.value}]: routed {random_r['routed'][-1]:.3f} "
@@ -444,7 +475,12 @@ def run_router_bench(
         "all_queries": {"n": int(len(valid)), "full_reembed": recall_at_k(all_full),
                         "adapted_only": recall_at_k(all_adapted),
                         "random": {"emulated_routed": emulated["routed"],
-                                   "native_only": emulated["native_only"]},
+                                   "native_only": emulated["native_only"],
+                                   "emulated_hits": emulated_hits},
+                        # the over-fetch against the filtered requests it replaced, query by
+                        # query: it must give the same results
+                        "overfetch_vs_filtered": compare_hits(coverage, filtered_hits,
+                                                              emulated_hits),
                         "emulation_mismatches_on_routed_sample": emulation_mismatches},
         "queries_used": int(nq),
         "query_rows": [int(i) for i in picked] if nq < len(valid) else None,
@@ -483,4 +519,6 @@ def _targets(result: dict[str, Any]) -> dict[str, Any]:
         "all_queries_emulated_routed_minus_best_single": [
             round(r - max(every["adapted_only"], n), 4) for r, n in
             zip(every["random"]["emulated_routed"], every["random"]["native_only"])],
+        "overfetch_not_worse_than_filtered": not_worse_at_any_step(
+            every["overfetch_vs_filtered"]),
     }

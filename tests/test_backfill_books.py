@@ -27,7 +27,7 @@ from qdrant_drift.backfill.sweep import Sweeps
 from qdrant_drift.backfill.options import BackfillOptions
 from qdrant_drift.backfill.overlap import StageOverlap
 from qdrant_drift.backfill.targets import TidySchedule, target_for
-from qdrant_drift.backfill.content import Item
+from qdrant_drift.backfill.content import Item, no_content_reason
 from qdrant_drift.migration.layouts import BACKFILL_COPIES, MIGRATED_MARKER, layout_of
 from qdrant_drift.migration.spec import MigrationSpec
 from qdrant_drift.sansio import Call, Gather, drive
@@ -592,3 +592,20 @@ def test_a_done_backfill_reopens_while_points_are_left_but_not_twice_without_pro
         (3, 12),   # progress since: another pass
         (0, 15),   # done
     ]] == [False, True, False, False, True, False]
+
+
+@pytest.mark.parametrize("payload, reason", [
+    ({"text": ""}, "no text in payload field 'text'"),
+    ({}, "no text in payload field 'text'"),
+    ({"text": 42}, "no text in payload field 'text': it holds int, not text"),
+    ({"text": ["a", "b"]}, "no text in payload field 'text': it holds list, not text"),
+])
+def test_a_point_without_text_is_dead_lettered_with_what_its_field_holds(payload, reason):
+    ledger, book, sweeps = Ledger(), owned_book(), Sweeps(1)
+    steps = select_steps(TARGET, PayloadField("text"), size=5, order=lambda n, hot: 1,
+                         ledger=ledger, sweeps=sweeps, leases=book)
+    next(steps)  # the sweep's scroll
+    point = models.Record(id=8, payload=payload, vector=None)
+    batch = finish(steps, ([record(1), point], None))
+    assert batch.poison == [(8, reason)]
+    assert reason.startswith(no_content_reason(PayloadField("text")))  # the Ray engine's test

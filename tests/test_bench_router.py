@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from qdrant_drift_bench.paired import paired_change
 from qdrant_drift_bench.router import run_router_bench, uncalibrated, zipf_weights
 
 from .synthetic import write_bench_corpus
@@ -58,6 +59,19 @@ def test_the_exact_search_emulation_of_the_hybrid_plan_matches_the_client(result
     on the queries that went through DriftClient it must give the very same ranks."""
     every = result["all_queries"]
     assert every["emulation_mismatches_on_routed_sample"] == [0] * STEPS
+
+
+def test_every_test_querys_hits_are_kept_for_a_paired_comparison(result):
+    every = result["all_queries"]
+    hits = every["random"]["emulated_hits"]
+    assert len(hits) == STEPS and {len(h) for h in hits} == {every["n"]}
+    assert [h.count("1") / len(h) for h in hits] == pytest.approx(
+        every["random"]["emulated_routed"])
+    # the over-fetch serves what the filtered requests it replaced served
+    assert result["targets"]["overfetch_not_worse_than_filtered"]
+    assert len(every["overfetch_vs_filtered"]) == STEPS
+    steps = paired_change(result, result)
+    assert [(s["gained"], s["lost"], s["verdict"]) for s in steps] == [(0, 0, "unchanged")] * STEPS
     assert len(every["random"]["emulated_routed"]) == STEPS
     assert every["random"]["emulated_routed"][0] == pytest.approx(every["adapted_only"])
     assert every["random"]["emulated_routed"][-1] == pytest.approx(every["full_reembed"])
@@ -97,6 +111,30 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     payload = json.loads(out.read_text())
     assert len(payload["random"]["routed"]) == 3
 
+    # the same run again, compared with the first query by query: nothing gained or lost
+    again = CliRunner().invoke(app, [
+        "bench", "router", "--data", str(root), "--pair", "rot", "--train-pairs", "300",
+        "--kind", "procrustes", "--queries", "20", "--steps", "3", "--baseline", str(out),
+        "--json", str(tmp_path / "again.json")])
+    assert again.exit_code == 0, again.output
+    paired = json.loads((tmp_path / "again.json").read_text())["paired_vs_baseline"]
+    assert paired["not_worse_at_any_step"]
+    assert [s["verdict"] for s in paired["steps"]] == ["unchanged"] * 3
+    assert "sign test" in again.output
+
+
+def test_cli_refuses_a_baseline_it_cannot_pair_before_running(tmp_path):
+    from typer.testing import CliRunner
+
+    from qdrant_drift.cli.app import app
+
+    (tmp_path / "old.json").write_text(json.dumps({"corpus": "synthetic"}))
+    result = CliRunner().invoke(app, [
+        "bench", "router", "--data", str(tmp_path / "nowhere"), "--pair", "rot",
+        "--baseline", str(tmp_path / "old.json")])
+    assert result.exit_code == 2
+    assert "no per-query hits" in result.output and "Traceback" not in result.output
+
 
 def test_every_backfill_order_reaches_full_quality_at_full_coverage(result):
     orders = result["orders_weighted"]
@@ -125,3 +163,42 @@ def test_the_adapter_is_fitted_on_no_document_a_measured_query_looks_for(result)
     rows = training_docs(50, answers, 30, seed=0)
     assert len(rows) == 30 and not set(rows.tolist()) & {3, 17, 40}
     assert result["protocol"] == "disjoint"
+
+
+def test_the_emulated_over_fetch_matches_the_filtered_requests_only_when_it_reads_deep_enough(
+        monkeypatch):
+    """The benchmark's check of the over-fetch can fail: read too shallow at 90% coverage,
+    the legacy side misses not-migrated points the filtered request would have returned."""
+    import numpy as np
+
+    import qdrant_drift_bench.router as bench
+    from qdrant_drift.adapters import fit
+    from qdrant_drift.vectors import unit_rows
+
+    rng = np.random.default_rng(0)
+    old = unit_rows(rng.normal(size=(800, 16)))
+    new = unit_rows(old @ np.linalg.qr(rng.normal(size=(16, 16)))[0]
+                    + 0.3 * rng.normal(size=(800, 16)))
+    relevant = rng.choice(800, 200, replace=False)
+    queries = unit_rows(new[relevant] + 0.3 * rng.normal(size=(200, 16)))
+    adapter = fit("procrustes", new[:400], old[:400])
+    adapted = adapter.transform(queries)
+    migrated = rng.permutation(800)[:720]  # 90%
+    args = (adapted, queries, old, new, relevant, migrated, adapter.calibration)
+    filtered = bench.emulated_routed_ranks(*args, filtered=True)
+
+    class Reads:
+        def __init__(self, depth):
+            self.depth = depth
+
+        def __call__(self):
+            return self
+
+        def limit(self, wanted, coverage):
+            return self.depth
+
+    monkeypatch.setattr(bench, "OverFetch", Reads(800))
+    assert (bench.emulated_routed_ranks(*args) == filtered).all()
+    monkeypatch.setattr(bench, "OverFetch", Reads(10))
+    shallow = bench.emulated_routed_ranks(*args)
+    assert ((shallow == 0) & (filtered > 0)).sum() > 0

@@ -948,12 +948,14 @@ def test_a_fit_embedding_one_text_at_a_time_leaves_out_a_first_text_it_cannot_ta
     assert adapter.info["pairs"] == 99
 
 
-@pytest.mark.parametrize("layout, fate", [
-    ("named", "they stay in 'docs' without a new vector: search no longer finds them"),
-    ("collection", "they were never copied to 'docs_new' and go with 'docs': lost"),
+@pytest.mark.parametrize("layout, fate, after", [
+    ("named", "they stay in 'docs' without a new vector: search no longer finds them",
+     (199, 200)),  # the point given up stays, and status does not count it as migrated
+    ("collection", "they were never copied to 'docs_new' and go with 'docs': lost",
+     (199, 199)),
 ])
 def test_a_forced_finish_says_how_many_points_it_gives_up_and_what_becomes_of_them(
-        tmp_path, layout, fate):
+        tmp_path, layout, fate, after):
     client = QdrantClient(":memory:")
     build_legacy_collection(client, 200)
     client.delete_payload("docs", keys=["text"], points=[9])  # a dead letter to be
@@ -967,6 +969,9 @@ def test_a_forced_finish_says_how_many_points_it_gives_up_and_what_becomes_of_th
     note = migration.check_finish(force=True)
     assert ", and give up the 1 of 200 points that lack the new vector" in note
     assert note.endswith(f"({fate})")
+    migration.finish(force=True)
+    progress = migration.progress()
+    assert (progress.migrated, progress.total) == after
 
 
 def test_a_fit_draws_more_points_when_some_have_no_text_to_get_the_pairs_asked_for(tmp_path):

@@ -128,7 +128,18 @@ class Loader(_Source):
 ContentSource = _Source
 
 
-def no_content_reason(source: ContentSource) -> str:
+def non_text_type(value: Any) -> str | None:
+    """The type a payload value holds where text was expected (a number, a list), or None
+    when it is text or absent: "holds int values" tells a user more than "missing"."""
+    return None if value is None or isinstance(value, str) else type(value).__name__
+
+
+def no_content_reason(source: ContentSource, item: Item | None = None) -> str:
+    """Why ``item`` has no text to embed (its dead-letter reason). Every reason of one source
+    starts with ``no_content_reason(source)``, which tells them from an embedder's failures."""
     if isinstance(source, PayloadField):
-        return f"no text in payload field {source.field!r}"
+        reason = f"no text in payload field {source.field!r}"
+        held = (non_text_type((item.payload or {}).get(source.field))
+                if item is not None and source.text_from == "text" else None)
+        return f"{reason}: it holds {held}, not text" if held else reason
     return "the loader returned no text for this id"

@@ -466,7 +466,7 @@ class RayBackfill(Controls):
         t0 = time.perf_counter()
         items, vectors, poison = _items_of(joined(group), listing, self.source, self.dim)
         no_content = no_content_reason(self.source)
-        failed = [letter for letter in poison if letter[1] != no_content]
+        failed = [letter for letter in poison if not letter[1].startswith(no_content)]
         self._breaker.observe(len(items) + len(failed), failed)
         outcome = self._drive(self.target.write_steps(
             items, vectors, chunk=self.options.batch_size)) if items else Outcome()

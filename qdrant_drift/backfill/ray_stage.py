@@ -108,7 +108,7 @@ class EmbedStage:
         with_text = [i for i, item in enumerate(items) if item.text is not None]
         embedded = embed_isolating(self.embedder, [items[i] for i in with_text], self.dim)
         vectors = np.zeros((len(items), self.dim), dtype=np.float32)
-        problems = [no_content_reason(self.source)] * len(items)
+        problems = [no_content_reason(self.source, item) for item in items]
         poison = dict(embedded.poison)
         good = iter(embedded.vectors)
         for i in with_text:  # embedded.items keeps the order of the items it was given

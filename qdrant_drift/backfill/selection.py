@@ -62,7 +62,7 @@ def select_steps(target: Target, source: ContentSource, *, size: int, order: Ord
     items = source.items(records)
     with guard:
         ledger.start(item.id for item in items)
-    reason = no_content_reason(source)
     batch.items = [item for item in items if item.text is not None]
-    batch.poison = [(item.id, reason) for item in items if item.text is None]
+    batch.poison = [(item.id, no_content_reason(source, item)) for item in items
+                    if item.text is None]
     return batch

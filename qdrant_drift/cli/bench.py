@@ -172,13 +172,18 @@ def bench_router(
     seed: int = typer.Option(0),
     hit_depth: int = typer.Option(50, help="Deep hit sampling of the serving replicas "
                                            "(DriftClient hit_depth); 0 = returned hits only."),
+    baseline: Optional[Path] = typer.Option(
+        None, help="An earlier run's --json: compare routed recall with it query by query "
+                   "(all test queries, same corpus, pair and seed)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the result here."),
 ) -> None:
     """Recall@10 over backfill coverage: adapted-only, native-only, routed (calibrated and
     not), full re-embed; then hot-first backfill under Zipf traffic."""
+    from qdrant_drift_bench.paired import load_baseline, not_worse_at_any_step, paired_change
     from qdrant_drift_bench.router import run_router_bench
 
     try:
+        earlier = load_baseline(baseline) if baseline is not None else None
         result = run_router_bench(str(data), pair, train_pairs=train_pairs, kind=kind,
                                   seed=seed, n_queries=queries or None,
                                   coverage_steps=steps, hit_depth=hit_depth, log=console.log)
@@ -199,7 +204,32 @@ def bench_router(
                       _fmt(orders["sweep"][i]), _fmt(orders["mixed"][i]),
                       _fmt(orders["hot_first"][i]))
     console.print(table)
+    steps = result["all_queries"]["overfetch_vs_filtered"]
+    console.print("over-fetch against the filtered plan it replaced, all "
+                  f"{result['all_queries']['n']} queries (emulated), gained/lost per step: "
+                  + " ".join(f"+{s['gained']}/-{s['lost']}" for s in steps)
+                  + ("" if not_worse_at_any_step(steps) else " (WORSE at some step)"))
+    if earlier is not None:
+        try:
+            steps = paired_change(earlier, result)
+        except ValueError as exc:
+            _fail(exc)
+        result["paired_vs_baseline"] = {"baseline": str(baseline), "steps": steps,
+                                        "not_worse_at_any_step": not_worse_at_any_step(steps)}
+        console.print(paired_table(steps, result["all_queries"]["n"]))
     _write_json(json_path, result)
+
+
+def paired_table(steps: list[dict[str, Any]], n_queries: int) -> Table:
+    table = Table(title=f"routed against the baseline, all {n_queries} test queries (emulated):"
+                        " queries gained and lost, exact sign test")
+    for column in ("coverage", "baseline", "this run", "gained", "lost", "p", "verdict"):
+        table.add_column(column, justify="right")
+    for row in steps:
+        table.add_row(f"{row['coverage']:.0%}", _fmt(row["baseline"], 4), _fmt(row["recall"], 4),
+                      str(row["gained"]), str(row["lost"]), _fmt(row["p_value"]),
+                      row["verdict"])
+    return table
 
 
 @bench_app.command("latency")

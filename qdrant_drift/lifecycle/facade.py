@@ -37,6 +37,7 @@ from ..backfill import (
     order_policy,
 )
 from ..backfill.isolation import Embedded, EmbedderDown, embed_isolating
+from ..backfill.content import non_text_type
 from ..store import backfill as store
 from ..embedders import (
     BUNDLED_MINILM, CallableEmbedder, Embedder, SentenceTransformerEmbedder, given, load_callable,
@@ -350,9 +351,8 @@ class Migration:
                     "the _node_content LlamaIndex writes); for a field that holds the text "
                     f'itself, use text_from = "text" (payload keys: {keys or "none"})')
             field = self.source.field
-            held = sorted({type(value).__name__ for point in shown
-                           if (value := (point.payload or {}).get(field)) is not None
-                           and not isinstance(value, str)})
+            held = sorted({kind for point in shown
+                           if (kind := non_text_type((point.payload or {}).get(field)))})
             if held:  # there, but not text (a number, a list): say so, not "missing"
                 raise DriftError(
                     f"payload field {field!r} ([source] payload_field) holds "
@@ -780,8 +780,7 @@ def progress_steps(name: str, state_collection: str = STATE_COLLECTION, *, route
 
     record = yield from require_record(name, state_collection)
     if record.phase is Phase.FINISHED:  # the legacy side may be gone (blue-green drops it)
-        counted = yield call("count", record.spec.native_collection, exact=True)
-        migrated = total = counted.count
+        migrated, total = yield from layout_of(record.spec).finished_count_steps()
     elif record.phase is Phase.ABANDONED:  # the new side is gone; the collection may be too
         exists = yield call("collection_exists", record.spec.collection)
         counted = (yield call("count", record.spec.collection, exact=True)) if exists else None

@@ -147,6 +147,13 @@ class Layout:
         """Exact (points with a new-model vector, all points)."""
         raise NotImplementedError
 
+    def finished_count_steps(self) -> Steps[tuple[int, int]]:
+        """:meth:`count_steps` once finished, when the legacy side may be gone: the points
+        of the collection that serves (a layout whose given-up points stay counts them as
+        not migrated)."""
+        counted = yield call("count", self.spec.native_collection, exact=True)
+        return counted.count, counted.count
+
     # -- the target ----------------------------------------------------------------------
     def check_source(self, info: Any, *, embedded: bool = False) -> None:
         """Refuse a legacy collection this layout cannot migrate (``info``: its description;
@@ -330,6 +337,10 @@ class NamedLayout(Layout):
     def given_up_note(self) -> str:
         return (f"they stay in {self.spec.collection!r} without a new vector: search no "
                 "longer finds them")
+
+    def finished_count_steps(self) -> Steps[tuple[int, int]]:
+        # a forced finish leaves the points it gave up in the collection, without a new vector
+        return (yield from self.count_steps())
 
     def finish_note(self) -> str:
         spec = self.spec
