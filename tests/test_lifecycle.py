@@ -87,13 +87,16 @@ def test_a_backfill_refuses_a_file_that_reads_the_points_differently_from_the_fi
     original = path.read_text()
     for edit, said in (
             (('payload_field = "text"', 'payload_field = "title"'),
-             '\\[source\\] at fit: payload_field = "text", now: payload_field = "title"'),
+             '\\[source\\] at fit: payload_field = "text", text_from = "text", now: '
+             'payload_field = "title", text_from = "text"'),
             (("backfill_fixtures:embed_texts", "backfill_fixtures:slow_embed_texts"),
              '\\[embedder\\] at fit: callable = "tests.backfill_fixtures:embed_texts", '
-             'normalize = false, now: callable = "tests.backfill_fixtures:slow_embed_texts"'),
+             'normalize = false, now: callable = "tests.backfill_fixtures:slow_embed_texts", '
+             'normalize = false'),
+            # the default a file leaves out is said, not left to be read as a missing key
             (("normalize = false", "normalize = true"),
              '\\[embedder\\] at fit: .*normalize = false, now: callable = "tests.backfill_'
-             'fixtures:embed_texts"\\)')):
+             'fixtures:embed_texts", normalize = true\\)')):
         path.write_text(original.replace(*edit))
         for engine in ("worker", "ray"):
             with pytest.raises(DriftError, match=f"reads the points differently.*{said}"):

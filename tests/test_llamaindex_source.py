@@ -108,7 +108,8 @@ def test_a_llamaindex_collection_backfills_the_vectors_llamaindex_would_have_mad
 
 @pytest.mark.parametrize("sample_kept, refusal", [
     (True, 'reads the points differently from the fit .*at fit: payload_field = '
-           '"_node_content", text_from = "llamaindex", now: payload_field = "_node_content"'),
+           '"_node_content", text_from = "llamaindex", now: payload_field = "_node_content", '
+           'text_from = "text"'),
     # no sample vectors written (so no reading recorded): the JSON check still stops it
     (False, "'_node_content' holds LlamaIndex nodes as JSON")])
 def test_a_backfill_refuses_to_start_once_the_file_reads_the_nodes_json_as_text(

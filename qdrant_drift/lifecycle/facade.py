@@ -45,7 +45,7 @@ from ..embedders import (
 from ..errors import DriftError
 from . import commands
 from .commands import preflight_steps, record_fit_steps
-from .file import MigrationFile, load_migration_file
+from .file import EmbedderSection, MigrationFile, SourceSection, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.layouts import Layout, coverage, layout_of
 from ..migration.phases import TERMINAL, Phase
@@ -290,8 +290,9 @@ class Migration:
         changed = [section for section in fitted if section in now
                    and fitted[section] != now[section]]
         if changed:
-            said = "; ".join(f"{section} at fit: {fitted[section]}, now: {now[section]}"
-                             for section in changed)
+            in_full = {"[source]": SourceSection.in_full, "[embedder]": EmbedderSection.in_full}
+            said = "; ".join(f"{section} at fit: {in_full[section](fitted[section])}, now: "
+                             f"{in_full[section](now[section])}" for section in changed)
             raise DriftError(
                 f"this file reads the points differently from the fit ({said}): the fit "
                 "sample's points hold vectors of the fit's reading, and a backfill (or a "

@@ -448,6 +448,12 @@ class EmbedderSection(_Section):
                 else f'model = "{self.model}"')
         return said if self.normalize else f"{said}, normalize = false"
 
+    @staticmethod
+    def in_full(identity: str) -> str:
+        """An :meth:`identity` with the default it leaves out said, for an error that sets
+        two side by side ("normalize = false" against nothing reads as a missing key)."""
+        return identity if "normalize =" in identity else f"{identity}, normalize = true"
+
 
 @dataclass(frozen=True)
 class SourceSection(_Section):
@@ -499,6 +505,13 @@ class SourceSection(_Section):
             return f'loader = "{self.loader}"'
         said = f'payload_field = "{self.payload_field}"'
         return said if self.text_from == "text" else f'{said}, text_from = "{self.text_from}"'
+
+    @staticmethod
+    def in_full(reading: str) -> str:
+        """A :meth:`reading` with the default it leaves out said (see ``identity``)."""
+        if reading.startswith("loader") or "text_from =" in reading:
+            return reading
+        return f'{reading}, text_from = "text"'
 
 
 @dataclass(frozen=True)
