@@ -47,6 +47,32 @@ def test_the_committed_table_is_current():
         "regenerate: python -m qdrant_drift.serving.surface > docs/client-surface.md")
 
 
+def test_probing_for_a_name_the_client_lacks_is_a_plain_attribute_error(caplog):
+    # hasattr(client, "search") on a qdrant-client without it: False, and nothing logged
+    client = DriftClient(build_world("named").client, "upgrade", refresh_interval=0)
+    with caplog.at_level("WARNING"):
+        assert not hasattr(client, "search_that_never_was")
+    assert "surface table" not in caplog.text
+    with pytest.raises(AttributeError, match="no attribute 'search_that_never_was'"):
+        client.search_that_never_was
+
+
+@pytest.mark.parametrize("make, error", [
+    (lambda world: DriftClient("http://localhost:6333", "upgrade"),
+     "DriftClient wraps a QdrantClient, not a str \\('http://localhost:6333'\\): pass "
+     "QdrantClient\\(url=...\\)"),
+    (lambda world: DriftClient(AsyncQdrantClient(":memory:"), "upgrade"),
+     "DriftClient wraps a QdrantClient, not an AsyncQdrantClient: use AsyncDriftClient"),
+    (lambda world: AsyncDriftClient(world.client, "upgrade"),
+     "AsyncDriftClient wraps an AsyncQdrantClient, not a QdrantClient: use DriftClient"),
+    (lambda world: AsyncDriftClient(Path("/tmp/store"), "upgrade"),
+     "AsyncDriftClient wraps an AsyncQdrantClient, not a PosixPath"),
+])
+def test_a_wrapper_given_something_else_than_its_client_says_what_it_wants(make, error):
+    with pytest.raises(TypeError, match=error):
+        make(build_world("named"))
+
+
 @pytest.mark.parametrize("layout", ["named", "collection"])
 def test_dropping_a_migrating_vector_is_refused_saying_what_to_do(layout):
     world = build_world(layout)

@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from os import PathLike
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
@@ -334,8 +335,30 @@ def _pack(args: dict[str, Any]) -> dict[str, Any]:
     return kw
 
 
+def _a(name: str) -> str:
+    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
+def _check_wrappable(asynchronous: bool, client: Any) -> None:
+    """A wrapper is given the app's client, of its own kind: a URL or a path (or the other
+    kind of client) would fail later, on the first call, with an error about a missing
+    attribute or a coroutine never awaited."""
+    wrapper, kind = (("AsyncDriftClient", "AsyncQdrantClient") if asynchronous
+                     else ("DriftClient", "QdrantClient"))
+    other = QdrantClient if asynchronous else AsyncQdrantClient
+    if isinstance(client, other):
+        raise TypeError(f"{wrapper} wraps {_a(kind)}, not {_a(other.__name__)}: use "
+                        f"{'DriftClient' if asynchronous else 'AsyncDriftClient'} "
+                        "(or qdrant_drift.wrap, which picks)")
+    if isinstance(client, (str, bytes, PathLike)) or not hasattr(client, "query_points"):
+        raise TypeError(f"{wrapper} wraps {_a(kind)}, not {_a(type(client).__name__)} "
+                        f"({client!r:.60}): pass {kind}(url=...) or {kind}(path=...)")
+
+
 class _Wrapper:
     """What the sync and the async wrapper share: the core, the state views, the options."""
+
+    _asynchronous = False
 
     def __init__(
         self,
@@ -354,6 +377,7 @@ class _Wrapper:
     ) -> None:
         if hit_depth < 0:
             raise ValueError(f"hit_depth must be >= 0, got {hit_depth}")
+        _check_wrappable(self._asynchronous, client)
         self._client = self._unwrapped = client
         self._pinned_interval = refresh_interval
         self._hit_depth = hit_depth
@@ -397,6 +421,9 @@ class _Wrapper:
             raise AttributeError(name)
         entry = SURFACE.get(name)
         if entry is None:
+            if not hasattr(self._unwrapped, name):  # a probe (hasattr) for what is not there
+                raise AttributeError(f"{type(self._unwrapped).__name__!r} object has no "
+                                     f"attribute {name!r}")
             if name not in _WARNED:
                 _WARNED.add(name)
                 log.warning("qdrant-drift: %s is not in the client surface table of this "
@@ -640,6 +667,8 @@ class DriftClient(_Wrapper):
 class AsyncDriftClient(_Wrapper):
     """Wraps an ``AsyncQdrantClient``; the same core as :class:`DriftClient`, awaited.
     The state is first read on the first call; later reads run in a background task."""
+
+    _asynchronous = True
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:  # type: ignore[override]
