@@ -131,6 +131,20 @@ def test_a_better_kind_passed_over_for_its_cost_is_pointed_out_with_the_way_to_k
         in shown  # a score of 1.0164 is not a mystery
 
 
+@pytest.mark.parametrize("low, high, noted", [(0.0, 1.0, True), (0.70, 0.85, False)])
+def test_an_interval_too_wide_to_tell_is_said_in_words(capsys, low, high, noted):
+    from qdrant_drift.cli.adapter import print_report
+
+    print_report({"quality": {
+        "predicted_recall_recovery": 0.6, "predicted_recall_low": low,
+        "predicted_recall_high": high, "predicted_mrr_recovery": 0.5, "heldout_pairs": 25,
+        "basis": "documents"}}, "raise [adapter] sample_size")
+    shown = " ".join(capsys.readouterr().out.split())
+    said = ("the interval spans 1.00 of recovery: 25 held-out documents tell little about this "
+            "adapter (raise [adapter] sample_size to narrow it)")
+    assert (said in shown) is noted
+
+
 def test_the_drastic_drift_line_shows_the_figures_its_verdict_rests_on(capsys):
     from qdrant_drift.adapters.maps import LinearMap
     from qdrant_drift.adapters.quality import preflight_report

@@ -56,6 +56,11 @@ def adapter_fit(
     print_report(adapter.info)
 
 
+# An interval wider than this says the held-out sample cannot tell a good adapter from a bad
+# one: said in words, not left as "0.000-1.000" beside a figure that looks like a prediction.
+WIDE_INTERVAL = 0.5
+
+
 def print_report(info: dict[str, Any], more_pairs: str = "fit on more pairs") -> None:
     """The pre-flight report, or why there is none; ``more_pairs``: how to fit on more."""
     print_costs(info)
@@ -69,6 +74,12 @@ def print_report(info: dict[str, Any], more_pairs: str = "fit on more pairs") ->
         f"{quality['predicted_mrr_recovery']:.3f}{_interval(quality, 'mrr')} "
         f"({quality['heldout_pairs']} held-out documents; {_basis(quality)})"
     )
+    low, high = quality.get("predicted_recall_low"), quality.get("predicted_recall_high")
+    if low is not None and high is not None and high - low > WIDE_INTERVAL:
+        console.print(styled("note:", "bold yellow",
+                             f" the interval spans {high - low:.2f} of recovery: "
+                             f"{quality['heldout_pairs']} held-out documents tell little "
+                             f"about this adapter ({more_pairs} to narrow it)"))
     if quality.get("drastic_drift"):
         console.print(styled("drastic drift", "bold yellow",
                              f" ({drastic_figures(quality)}): {quality['advice']}"))
