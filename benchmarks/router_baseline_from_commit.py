@@ -16,7 +16,11 @@ uses, and writes what `bench router --baseline` pairs with:
 
 The earlier commit must offer `qdrant_drift.adapters.fit(kind, new, old, new_model=,
 old_model=, seed=)`, `Adapter.transform` and `Adapter.calibration.to_dict()` (71c91e2 does).
-The calibration and merge are today's: what is compared is the adapter and the plan.
+Only the adapter code and the plan are the commit's: the fit sample (today's disjoint
+protocol, which that commit's own benchmark did not have), the test queries, the backfill
+order and the merge are today's, so its figures are not the ones that commit measured.
+The adapted queries are kept as the old code returns them (float64 where it did), as
+`bench router` keeps today's.
 """
 
 from __future__ import annotations
@@ -31,26 +35,31 @@ from pathlib import Path
 import numpy as np
 
 from qdrant_drift.adapters.calibration import Calibration
-from qdrant_drift.vectors import unit_rows
-from qdrant_drift_bench.adapters import training_docs
 from qdrant_drift_bench.data import load_pair
 from qdrant_drift_bench.router import (
+    PROTOCOL,
+    TestSetting,
     coverage_points,
     emulated_routed_ranks,
     hit_string,
     sweep_order,
 )
 
+REPO = Path(__file__).resolve().parents[1]
+
 FIT_AT_COMMIT = """
 import json, sys
+from pathlib import Path
 import numpy as np
+import qdrant_drift
 from qdrant_drift.adapters import fit
+tree = Path(sys.argv[4]).resolve()
+if tree not in Path(qdrant_drift.__file__).resolve().parents:
+    sys.exit(f"imported {qdrant_drift.__file__}, not the code at the commit in {tree}")
 given = np.load(sys.argv[1])
 adapter = fit("auto", given["new"], given["old"], new_model=str(given["new_model"]),
               old_model=str(given["old_model"]), seed=int(given["seed"]))
-assert fit.__module__.startswith("qdrant_drift"), fit.__module__
-print("fitting with", __import__("qdrant_drift").__file__, file=sys.stderr)
-np.save(sys.argv[2], adapter.transform(given["queries"]).astype(np.float32))
+np.save(sys.argv[2], adapter.transform(given["queries"]))
 json.dump({"calibration": adapter.calibration.to_dict(),
            "chosen": (adapter.info.get("auto") or {}).get("chosen", adapter.kind)},
           open(sys.argv[3], "w"))
@@ -58,15 +67,22 @@ json.dump({"calibration": adapter.calibration.to_dict(),
 
 
 def fit_at_commit(commit: str, given: Path, work: Path) -> tuple[np.ndarray, dict]:
+    """``auto`` fitted by the adapter code of ``commit`` (a worktree of this repository, in a
+    subprocess run away from this tree so that its imports are the commit's)."""
     tree = work / "tree"
-    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), commit], check=True)
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), commit],
+                   check=True, cwd=REPO)
     try:
         subprocess.run([sys.executable, "-c", FIT_AT_COMMIT, str(given), str(work / "q.npy"),
-                        str(work / "fit.json")], check=True, cwd=work,  # not this tree
+                        str(work / "fit.json"), str(tree)], check=True, cwd=work,
                        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin",
                             "OPENBLAS_NUM_THREADS": "1"})
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)
+        removed = subprocess.run(["git", "worktree", "remove", "--force", str(tree)],
+                                 cwd=REPO, capture_output=True, text=True)
+        if removed.returncode:
+            print(f"warning: the worktree {tree} was not removed ({removed.stderr.strip()}): "
+                  "`git worktree prune` clears it", file=sys.stderr)
     return np.load(work / "q.npy"), json.loads((work / "fit.json").read_text())
 
 
@@ -82,28 +98,26 @@ def main() -> None:
     args = parser.parse_args()
 
     data = load_pair(args.data, args.pair)
-    old_docs, new_docs = unit_rows(data.old_docs), unit_rows(data.new_docs)
-    queries = unit_rows(data.new_queries)
-    relevant = data.relevant[: len(queries)]
-    valid = np.flatnonzero(relevant >= 0)
-    rows = training_docs(len(old_docs), relevant[valid], args.train_pairs, seed=args.seed)
+    setting = TestSetting.of(data, seed=args.seed, train_pairs=args.train_pairs)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        np.savez(work / "given.npz", new=data.new_docs[rows], old=data.old_docs[rows],
-                 queries=queries[valid], new_model=data.new_model, old_model=data.old_model,
-                 seed=args.seed)
+        np.savez(work / "given.npz", new=data.new_docs[setting.rows],
+                 old=data.old_docs[setting.rows], queries=setting.queries,
+                 new_model=data.new_model, old_model=data.old_model, seed=args.seed)
         adapted, fitted = fit_at_commit(args.commit, work / "given.npz", work)
     calibration = Calibration.from_dict(fitted["calibration"])
-    order = sweep_order(len(old_docs), args.seed)
+    n_docs = len(setting.old_docs)
+    order = sweep_order(n_docs, args.seed)
     coverage = coverage_points(args.steps)
     hits = [hit_string(emulated_routed_ranks(
-        adapted, queries[valid], old_docs, new_docs, relevant[valid],
-        order[: int(round(c * len(old_docs)))], calibration, filtered=True)) for c in coverage]
+        adapted, setting.queries, setting.old_docs, setting.new_docs, setting.relevant,
+        order[: int(round(c * n_docs))], calibration, filtered=True)) for c in coverage]
     result = {
         "corpus": data.corpus, "pair": args.pair, "seed": args.seed, "coverage": coverage,
-        "protocol": "disjoint", "train_pairs": int(len(rows)), "commit": args.commit,
+        "protocol": PROTOCOL, "train_pairs": int(len(setting.rows)),
+        "query_set": setting.query_set, "commit": args.commit,
         "chosen_kind": fitted["chosen"], "plan": "filtered",
-        "all_queries": {"n": int(len(valid)), "random": {
+        "all_queries": {"n": int(len(setting.valid)), "random": {
             "emulated_routed": [h.count("1") / len(h) for h in hits],
             "emulated_hits": hits}},
     }

@@ -17,6 +17,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "sentence_transformers": ("embed", "the sentence-transformers embedder"),
     "matplotlib": ("report", "`report` (it draws the migration's plots)"),
     "faiss": ("bench", "benchmarks, the demo and retrieval evaluation (exact search)"),
+    "scipy": ("bench", "`bench router --baseline` (its exact sign test and interval)"),
     "ray": ("ray", "the Ray backfill engine"),
     "llama_index": ("frameworks", '[source] text_from = "llamaindex" (it reads the nodes)'),
 }

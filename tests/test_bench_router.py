@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -59,6 +60,9 @@ def test_the_exact_search_emulation_of_the_hybrid_plan_matches_the_client(result
     on the queries that went through DriftClient it must give the very same ranks."""
     every = result["all_queries"]
     assert every["emulation_mismatches_on_routed_sample"] == [0] * STEPS
+    assert len(every["random"]["emulated_routed"]) == STEPS
+    assert every["random"]["emulated_routed"][0] == pytest.approx(every["adapted_only"])
+    assert every["random"]["emulated_routed"][-1] == pytest.approx(every["full_reembed"])
 
 
 def test_every_test_querys_hits_are_kept_for_a_paired_comparison(result):
@@ -67,14 +71,17 @@ def test_every_test_querys_hits_are_kept_for_a_paired_comparison(result):
     assert len(hits) == STEPS and {len(h) for h in hits} == {every["n"]}
     assert [h.count("1") / len(h) for h in hits] == pytest.approx(
         every["random"]["emulated_routed"])
-    # the over-fetch serves what the filtered requests it replaced served
-    assert result["targets"]["overfetch_not_worse_than_filtered"]
+    assert len(result["query_set"]) == 16
+    compared = paired_change(result, result)
+    assert [(s["gained"], s["lost"], s["verdict"]) for s in compared] == [
+        (0, 0, "no significant difference")] * STEPS
+
+
+def test_the_over_fetch_loses_none_of_the_filtered_plans_answers(result):
+    every = result["all_queries"]
+    assert every["overfetch_lost_beyond_ties"] == [0] * STEPS
+    assert result["targets"]["overfetch_loses_nothing"]
     assert len(every["overfetch_vs_filtered"]) == STEPS
-    steps = paired_change(result, result)
-    assert [(s["gained"], s["lost"], s["verdict"]) for s in steps] == [(0, 0, "unchanged")] * STEPS
-    assert len(every["random"]["emulated_routed"]) == STEPS
-    assert every["random"]["emulated_routed"][0] == pytest.approx(every["adapted_only"])
-    assert every["random"]["emulated_routed"][-1] == pytest.approx(every["full_reembed"])
 
 
 def test_zipf_weights_and_identity_calibration(result):
@@ -119,21 +126,40 @@ def test_cli_prints_the_table_and_writes_json(tmp_path):
     assert again.exit_code == 0, again.output
     paired = json.loads((tmp_path / "again.json").read_text())["paired_vs_baseline"]
     assert paired["not_worse_at_any_step"]
-    assert [s["verdict"] for s in paired["steps"]] == ["unchanged"] * 3
+    assert [s["verdict"] for s in paired["steps"]] == ["no significant difference"] * 3
     assert "sign test" in again.output
 
+    # a baseline of other queries is found out after the run: the run's own JSON stands
+    other = {**payload, "query_set": "0" * 16}
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    refused = CliRunner().invoke(app, [
+        "bench", "router", "--data", str(root), "--pair", "rot", "--train-pairs", "300",
+        "--kind", "procrustes", "--queries", "20", "--steps", "3", "--baseline",
+        str(tmp_path / "other.json"), "--json", str(tmp_path / "third.json")])
+    assert refused.exit_code == 2 and "differ in query_set" in refused.output
+    assert "paired_vs_baseline" not in json.loads((tmp_path / "third.json").read_text())
 
-def test_cli_refuses_a_baseline_it_cannot_pair_before_running(tmp_path):
+
+@pytest.mark.parametrize("baseline, said", [
+    ({"corpus": "synthetic"}, "no per-query hits"),
+    ({"pair": "rot", "seed": 1, "protocol": "disjoint", "coverage": [0.0, 0.5, 1.0],
+      "all_queries": {"random": {"emulated_hits": ["1", "1", "1"]}}},
+     "the runs differ in seed \\(1 in the baseline, 0 here\\)"),
+    ({"pair": "rot", "seed": 0, "protocol": "disjoint", "coverage": [0.0, 1.0],
+      "all_queries": {"random": {"emulated_hits": ["1", "1"]}}}, "the runs differ in coverage"),
+])
+def test_cli_refuses_a_baseline_it_cannot_pair_before_running(tmp_path, baseline, said):
     from typer.testing import CliRunner
 
     from qdrant_drift.cli.app import app
 
-    (tmp_path / "old.json").write_text(json.dumps({"corpus": "synthetic"}))
+    (tmp_path / "old.json").write_text(json.dumps(baseline))
     result = CliRunner().invoke(app, [
         "bench", "router", "--data", str(tmp_path / "nowhere"), "--pair", "rot",
-        "--baseline", str(tmp_path / "old.json")])
+        "--steps", "3", "--baseline", str(tmp_path / "old.json")])
     assert result.exit_code == 2
-    assert "no per-query hits" in result.output and "Traceback" not in result.output
+    assert re.search(said, " ".join(result.output.split())), result.output
+    assert "Traceback" not in result.output
 
 
 def test_every_backfill_order_reaches_full_quality_at_full_coverage(result):
@@ -165,10 +191,9 @@ def test_the_adapter_is_fitted_on_no_document_a_measured_query_looks_for(result)
     assert result["protocol"] == "disjoint"
 
 
-def test_the_emulated_over_fetch_matches_the_filtered_requests_only_when_it_reads_deep_enough(
-        monkeypatch):
+def test_the_over_fetch_check_fails_when_the_over_fetch_reads_too_shallow(monkeypatch):
     """The benchmark's check of the over-fetch can fail: read too shallow at 90% coverage,
-    the legacy side misses not-migrated points the filtered request would have returned."""
+    the legacy side misses not-migrated points the filtered requests would have returned."""
     import numpy as np
 
     import qdrant_drift_bench.router as bench
@@ -185,7 +210,7 @@ def test_the_emulated_over_fetch_matches_the_filtered_requests_only_when_it_read
     adapted = adapter.transform(queries)
     migrated = rng.permutation(800)[:720]  # 90%
     args = (adapted, queries, old, new, relevant, migrated, adapter.calibration)
-    filtered = bench.emulated_routed_ranks(*args, filtered=True)
+    filtered = bench.emulated_routed(*args, filtered=True)
 
     class Reads:
         def __init__(self, depth):
@@ -198,7 +223,20 @@ def test_the_emulated_over_fetch_matches_the_filtered_requests_only_when_it_read
             return self.depth
 
     monkeypatch.setattr(bench, "OverFetch", Reads(800))
-    assert (bench.emulated_routed_ranks(*args) == filtered).all()
+    deep = bench.emulated_routed(*args)
+    assert (deep.ranks == filtered.ranks).all()
+    assert bench.lost_beyond_ties(filtered, deep) == 0
     monkeypatch.setattr(bench, "OverFetch", Reads(10))
-    shallow = bench.emulated_routed_ranks(*args)
-    assert ((shallow == 0) & (filtered > 0)).sum() > 0
+    assert bench.lost_beyond_ties(filtered, bench.emulated_routed(*args)) > 0
+
+
+def test_a_tie_is_not_a_loss():
+    import numpy as np
+
+    from qdrant_drift_bench.router import Emulated, lost_beyond_ties
+
+    scores = np.array([[0.9, 0.5, 0.5], [0.9, 0.8, 0.7]])
+    before = Emulated(np.array([3, 2]), scores)
+    # query 0: its answer dropped for another item of the same score; query 1: a real loss
+    after = Emulated(np.array([0, 0]), np.array([[0.9, 0.5, 0.5], [0.9, 0.8, 0.6]]))
+    assert lost_beyond_ties(before, after) == 1

@@ -180,10 +180,12 @@ def bench_router(
     """Recall@10 over backfill coverage: adapted-only, native-only, routed (calibrated and
     not), full re-embed; then hot-first backfill under Zipf traffic."""
     from qdrant_drift_bench.paired import load_baseline, not_worse_at_any_step, paired_change
-    from qdrant_drift_bench.router import run_router_bench
+    from qdrant_drift_bench.router import PROTOCOL, coverage_points, run_router_bench
 
     try:
-        earlier = load_baseline(baseline) if baseline is not None else None
+        earlier = None if baseline is None else load_baseline(baseline, {
+            "pair": pair, "seed": seed, "coverage": coverage_points(max(steps, 2)),
+            "protocol": PROTOCOL})
         result = run_router_bench(str(data), pair, train_pairs=train_pairs, kind=kind,
                                   seed=seed, n_queries=queries or None,
                                   coverage_steps=steps, hit_depth=hit_depth, log=console.log)
@@ -204,31 +206,37 @@ def bench_router(
                       _fmt(orders["sweep"][i]), _fmt(orders["mixed"][i]),
                       _fmt(orders["hot_first"][i]))
     console.print(table)
-    steps = result["all_queries"]["overfetch_vs_filtered"]
+    every = result["all_queries"]
     console.print("over-fetch against the filtered plan it replaced, all "
-                  f"{result['all_queries']['n']} queries (emulated), gained/lost per step: "
-                  + " ".join(f"+{s['gained']}/-{s['lost']}" for s in steps)
-                  + ("" if not_worse_at_any_step(steps) else " (WORSE at some step)"))
-    if earlier is not None:
-        try:
-            steps = paired_change(earlier, result)
-        except ValueError as exc:
-            _fail(exc)
-        result["paired_vs_baseline"] = {"baseline": str(baseline), "steps": steps,
-                                        "not_worse_at_any_step": not_worse_at_any_step(steps)}
-        console.print(paired_table(steps, result["all_queries"]["n"]))
+                  f"{every['n']} queries (emulated), gained/lost per step: "
+                  + " ".join(f"+{row['gained']}/-{row['lost']}"
+                             for row in every["overfetch_vs_filtered"])
+                  + "; lost other than by a tie: "
+                  + " ".join(str(n) for n in every["overfetch_lost_beyond_ties"]))
+    if earlier is None:
+        _write_json(json_path, result)
+        return
+    try:
+        compared = paired_change(earlier, result)
+    except ValueError as exc:
+        _write_json(json_path, result)  # the run itself stands
+        _fail(exc)
+    result["paired_vs_baseline"] = {"baseline": str(baseline), "steps": compared,
+                                    "not_worse_at_any_step": not_worse_at_any_step(compared)}
+    console.print(paired_table(compared, every["n"]))
     _write_json(json_path, result)
 
 
-def paired_table(steps: list[dict[str, Any]], n_queries: int) -> Table:
+def paired_table(compared: list[dict[str, Any]], n_queries: int) -> Table:
     table = Table(title=f"routed against the baseline, all {n_queries} test queries (emulated):"
-                        " queries gained and lost, exact sign test")
-    for column in ("coverage", "baseline", "this run", "gained", "lost", "p", "verdict"):
+                        " queries gained and lost, exact sign test, 95% interval of the change")
+    for column in ("coverage", "baseline", "this run", "gained", "lost", "p", "change",
+                   "verdict"):
         table.add_column(column, justify="right")
-    for row in steps:
+    for row in compared:
         table.add_row(f"{row['coverage']:.0%}", _fmt(row["baseline"], 4), _fmt(row["recall"], 4),
                       str(row["gained"]), str(row["lost"]), _fmt(row["p_value"]),
-                      row["verdict"])
+                      f"{row['change_low']:+.4f} .. {row['change_high']:+.4f}", row["verdict"])
     return table
 
 

@@ -336,7 +336,7 @@ def _pack(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _a(name: str) -> str:
-    return f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
 
 
 def _check_wrappable(asynchronous: bool, client: Any) -> None:
