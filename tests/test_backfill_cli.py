@@ -121,6 +121,14 @@ def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tm
     assert down.returncode == 0 and "0 written, 0 skipped, 30 dead letters" in said
     assert (f"nothing was written: every item this run tried is a dead letter; "
             f"`qdrant-drift dead-letters {path} --path {db}` shows why") in said
+    # the next run has nothing to do, and its own counts are zeros: the dead letters of the
+    # run before still hold cut-over, and it says so
+    again = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    said = " ".join((again.stdout + again.stderr).split())
+    assert again.returncode == 0 and "0 written, 0 skipped, 0 dead letters" in said
+    assert ("30 points are dead letters (this run's and earlier ones'): cut-over waits for "
+            f"them; `qdrant-drift dead-letters {path} --path {db}` shows why") in said
 
 
 def test_ctrl_c_during_fit_says_interrupted_and_a_second_fit_works(tmp_path):

@@ -246,20 +246,23 @@ def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shad
     assert "adapted->hybrid 0.90," in text  # 0.90-0.925 expected at 25% coverage: inside
 
 
-@pytest.mark.parametrize("verdict, advice, shows", [
-    (None, None, "drastic drift - (no pre-flight report)"),
-    (False, None, "drastic drift no"),
-    (True, "keep old-model queries on the legacy side", "drastic drift yes: keep old-model "
-                                                        "queries on the legacy side"),
+@pytest.mark.parametrize("verdict, advice, phase, shows", [
+    (None, None, "fitted", "drastic drift - (no pre-flight report)"),
+    (False, None, "fitted", "drastic drift no"),
+    (True, "keep old-model queries on the legacy side", "fitted",
+     "drastic drift yes: keep old-model queries on the legacy side"),
+    # the advice is for serving adapted queries: once the migration has ended, the verdict
+    (True, "keep old-model queries on the legacy side", "finished", "drastic drift yes"),
+    (True, "keep old-model queries on the legacy side", "abandoned", "drastic drift yes"),
 ])
 def test_status_says_the_drastic_drift_verdict_only_where_a_pre_flight_gave_one(
-        verdict, advice, shows):
+        verdict, advice, phase, shows):
     from rich.console import Console
 
     from qdrant_drift.cli.lifecycle import status_table
     from qdrant_drift.lifecycle.progress import Progress
 
-    snapshot = Progress(name="m", collection="docs", layout="named", phase="fitted",
+    snapshot = Progress(name="m", collection="docs", layout="named", phase=phase,
                         plan="adapted", migrated=0, total=10, drastic_drift=verdict,
                         drastic_advice=advice)
     console = Console(record=True, width=200, markup=False)

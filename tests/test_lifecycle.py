@@ -977,6 +977,45 @@ def test_a_forced_finish_says_how_many_points_it_gives_up_and_what_becomes_of_th
     assert (progress.migrated, progress.total) == after
 
 
+def test_a_migration_fitted_again_after_abandon_starts_without_the_old_runs_dead_letters(
+        tmp_path):
+    # the old run's dead letter kept its point from ever being tried again, fixed or not
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    client.delete_payload("docs", keys=["text"], points=[9])
+    path = migration_file(tmp_path, sample_size=120)
+    migration = Migration(client, path)
+    migration.fit()
+    migration.start()
+    migration.start_backfill(background=False)
+    assert [d["point_id"] for d in migration.dead_letters()] == [9]
+    migration.abandon()
+    client.set_payload("docs", {"text": "the text, back"}, points=[9])
+    migration = Migration(client, path)
+    migration.fit()
+    assert migration.dead_letters() == [] and migration.progress().workers == ()
+    migration.start()
+    migration.start_backfill(background=False)
+    progress = migration.progress()
+    assert (progress.migrated, progress.total, progress.dead_letters) == (200, 200, 0)
+
+
+def test_dead_letters_cannot_be_requeued_once_the_migration_has_ended(tmp_path):
+    client = QdrantClient(":memory:")
+    build_legacy_collection(client, 200)
+    client.delete_payload("docs", keys=["text"], points=[9])
+    migration = Migration(client, migration_file(tmp_path, sample_size=120))
+    migration.fit()
+    migration.start()
+    migration.start_backfill(background=False)
+    migration.cutover(force=True)
+    migration.finish(force=True)
+    with pytest.raises(StateError, match="is finished: no backfill runs any more to retry "
+                                         "its dead letters; a next upgrade is a new migration"):
+        migration.requeue_dead_letters()
+    assert len(migration.dead_letters()) == 1  # the record of what finish gave up
+
+
 def test_a_fit_draws_more_points_when_some_have_no_text_to_get_the_pairs_asked_for(tmp_path):
     # plan counts on [adapter] sample_size pairs: points with no text in the draw used to
     # leave the fit short of them (196 of 200, below what the pre-flight report needs)

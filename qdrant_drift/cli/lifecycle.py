@@ -168,6 +168,7 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None,
     table.add_column("value")
     paused = p.phase.endswith("(paused)")
     complete = p.phase.startswith("backfilling") and p.migrated >= p.total
+    ended = p.phase in (Phase.FINISHED.value, Phase.ABANDONED.value)
     # the rate is the running workers' own: none runs (on embedded Qdrant, status cannot run
     # beside one), so none is shown, and the table says why
     idle = ("- (no backfill worker running)" if p.workers_alive == 0
@@ -185,6 +186,7 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None,
          idle if p.eta_s is None else _duration(p.eta_s)),
         ("predicted recovery (adapted)", _predicted(p)),
         ("drastic drift", "- (no pre-flight report)" if p.drastic_drift is None else
+         "yes" if p.drastic_drift and ended else  # its advice is for serving, which is over
          f"yes: {p.drastic_advice}" if p.drastic_drift and p.drastic_advice else
          "yes" if p.drastic_drift else "no"),
         ("shadow agreement", _shadow(p)),
@@ -678,11 +680,12 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
         stats = handle.join()
     except DriftError as exc:
         fail(pasteable(exc, where))
-    if not terminal:  # the last periodic line can be seconds old: where the collection is now
-        try:
-            _say(_progress_line(migration.progress(), worker)[0])
-        except Exception:  # noqa: BLE001 - the summary below says what this worker did
-            pass
+    try:  # the last periodic line can be seconds old: where the collection is now
+        last: Progress | None = migration.progress()
+    except Exception:  # noqa: BLE001 - the summary below says what this worker did
+        last = None
+    if last is not None and not terminal:
+        _say(_progress_line(last, worker)[0])
     _say(f"worker {worker.worker_id} {stats.state}: {stats.written} written, "
          f"{stats.skipped} skipped, {stats.dead_lettered} dead letters, "
          f"{stats.retries} retries in {time.time() - handle_started:.1f} s")
@@ -690,6 +693,11 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
         _say(f"nothing was written: every item this run tried is a dead letter; "
              f"`qdrant-drift dead-letters {where}` shows why, and `--requeue` gives them back "
              "once the cause is fixed")
+    elif last is not None and last.dead_letters > stats.dead_lettered:
+        # the counts above are this run's: earlier runs' dead letters still hold cut-over
+        _say(f"{last.dead_letters} points are dead letters (this run's and earlier ones'): "
+             f"cut-over waits for them; `qdrant-drift dead-letters {where}` shows why, and "
+             "`--requeue` gives them back once the cause is fixed")
     return stats
 
 

@@ -33,7 +33,7 @@ from ..migration.spec import DEFAULT_VECTOR, MigrationSpec
 from ..sansio import Steps, adrive, call, drive
 from ..scores import METRIC_DISTANCES, distance_name
 from ..store.adapters import adapter_change, load_stored_adapter, write_adapter_chunks
-from ..store.backfill import read_dead_letters
+from ..store.backfill import forget_run_steps, read_dead_letters
 from ..store.collection import STATE_COLLECTION, ensure_state_collection, require_collection_steps
 from ..store.records import (
     MigrationRecord,
@@ -168,6 +168,8 @@ def create_steps(
     new_params = models.VectorParams(size=new_dim, distance=old_params.distance)
     yield from layout_of(spec).create_target_steps(info, new_params)
     yield from ensure_state_collection(state_collection)
+    if previous is not None and previous.phase is Phase.ABANDONED:
+        yield from forget_run_steps(spec.name, state_collection)
     record = MigrationRecord(spec=spec, phase=phase,
                              history=list(previous.history) if previous else [],
                              distance=distance_name(old_params.distance))

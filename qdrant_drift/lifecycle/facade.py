@@ -48,7 +48,7 @@ from .commands import preflight_steps, record_fit_steps
 from .file import EmbedderSection, MigrationFile, SourceSection, load_migration_file
 from .progress import Progress, eta_seconds, throughput
 from ..migration.layouts import Layout, coverage, layout_of
-from ..migration.phases import TERMINAL, Phase
+from ..migration.phases import ENDED_ADVICE, TERMINAL, Phase
 from ..serving.router import (
     DEFAULT_REFRESH_INTERVAL, PASSTHROUGH, RouterSettings, RoutingState)
 from ..store.fleet import load_settings_steps, read_replicas_steps, save_settings_steps
@@ -747,7 +747,13 @@ class Migration:
         return self._drive(store.read_dead_letters(self.name, self.state_collection))
 
     def requeue_dead_letters(self) -> int:
-        self.record()
+        """Give the dead letters back to the backfill (refused once the migration has ended:
+        no backfill runs then, and the dead letters are the record of what it gave up)."""
+        record = self.record()
+        if record.phase in TERMINAL:
+            raise StateError(
+                f"migration {self.name!r} is {record.phase.value}: no backfill runs any more "
+                f"to retry its dead letters; {ENDED_ADVICE[record.phase]}")
         return self._drive(store.requeue_dead_letters(self.name, self.state_collection))
 
     # -- monitoring ----------------------------------------------------------------------

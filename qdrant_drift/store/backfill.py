@@ -158,6 +158,22 @@ def requeue_dead_letters(name: str, state_collection: str = STATE_COLLECTION) ->
     return len(dead)
 
 
+# what one run of the backfill leaves behind, none of it meaningful once its new side is gone
+RUN_RECORDS = ("lease", "worker", "dead_letter", "sample")
+
+
+def forget_run_steps(name: str, state_collection: str = STATE_COLLECTION) -> Steps[None]:
+    """Delete an abandoned run's leases, workers, dead letters and progress samples, so a
+    migration fitted again under the same name starts clean: an old dead letter would keep
+    its point from ever being tried again, an old lease's checkpoint would skip points, and
+    status would count both. (The hot items stay: what queries hit is still hot.)"""
+    yield call("delete", state_collection, points_selector=models.FilterSelector(
+        filter=models.Filter(must=[
+            models.FieldCondition(key="record", match=models.MatchAny(any=list(RUN_RECORDS))),
+            models.FieldCondition(key="name", match=models.MatchValue(value=name)),
+        ])))
+
+
 def write_sample(name: str, worker: str, sample: Sample,
                  state_collection: str = STATE_COLLECTION) -> Steps[None]:
     yield call("upsert", state_collection, [_record(
