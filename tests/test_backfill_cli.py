@@ -129,6 +129,18 @@ def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tm
     assert again.returncode == 0 and "0 written, 0 skipped, 0 dead letters" in said
     assert ("30 points are dead letters (this run's and earlier ones'): cut-over waits for "
             f"them; `qdrant-drift dead-letters {path} --path {db}` shows why") in said
+    # a forced cut-over says what it gave up, and the backfill after it names the next wait
+    forced = subprocess.run(cli("cutover", str(path), "--path", str(db), "--force"), cwd=ROOT,
+                            env=env(), capture_output=True, text=True, timeout=120)
+    said = " ".join((forced.stdout + forced.stderr).split())
+    assert forced.returncode == 0
+    assert ("30 of 180 points lack the new vector: search no longer finds them until the "
+            "backfill writes them (30 are dead letters: `qdrant-drift dead-letters "
+            f"{path} --path {db}` shows why") in said
+    after = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT, env=env(),
+                           capture_output=True, text=True, timeout=120)
+    assert "30 points are dead letters (this run's and earlier ones'): finish waits for them" \
+        in " ".join((after.stdout + after.stderr).split())
 
 
 def test_ctrl_c_during_fit_says_interrupted_and_a_second_fit_works(tmp_path):

@@ -145,6 +145,21 @@ def test_an_interval_too_wide_to_tell_is_said_in_words(capsys, low, high, noted)
     assert (said in shown) is noted
 
 
+def test_status_of_an_abandoned_migration_says_whose_its_dead_letters_are():
+    from rich.console import Console
+
+    from qdrant_drift.cli.lifecycle import status_table
+    from qdrant_drift.lifecycle.progress import Progress
+
+    console = Console(record=True, width=200, markup=False)
+    console.print(status_table(Progress(name="m", collection="docs", layout="named",
+                                        phase="abandoned", plan="passthrough", migrated=0,
+                                        total=300, dead_letters=20)))
+    line = next(row for row in console.export_text().splitlines() if "dead letters" in row)
+    assert " ".join(line.replace("│", " ").split()) == (
+        "dead letters 20 (the abandoned run's; a new fit starts without them)")
+
+
 def test_the_drastic_drift_line_shows_the_figures_its_verdict_rests_on(capsys):
     from qdrant_drift.adapters.maps import LinearMap
     from qdrant_drift.adapters.quality import preflight_report
@@ -251,7 +266,8 @@ def test_status_shows_the_prediction_with_its_basis_and_flags_contradicting_shad
     (False, None, "fitted", "drastic drift no"),
     (True, "keep old-model queries on the legacy side", "fitted",
      "drastic drift yes: keep old-model queries on the legacy side"),
-    # the advice is for serving adapted queries: once the migration has ended, the verdict
+    # the advice is for serving adapted queries: once native serves, the verdict alone
+    (True, "keep old-model queries on the legacy side", "cut-over", "drastic drift yes"),
     (True, "keep old-model queries on the legacy side", "finished", "drastic drift yes"),
     (True, "keep old-model queries on the legacy side", "abandoned", "drastic drift yes"),
 ])

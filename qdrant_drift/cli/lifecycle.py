@@ -168,7 +168,9 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None,
     table.add_column("value")
     paused = p.phase.endswith("(paused)")
     complete = p.phase.startswith("backfilling") and p.migrated >= p.total
-    ended = p.phase in (Phase.FINISHED.value, Phase.ABANDONED.value)
+    # the drastic-drift advice is for serving adapted queries: not once native serves
+    served_native = p.phase.split(" ")[0] in (
+        Phase.CUT_OVER.value, Phase.FINISHED.value, Phase.ABANDONED.value)
     # the rate is the running workers' own: none runs (on embedded Qdrant, status cannot run
     # beside one), so none is shown, and the table says why
     idle = ("- (no backfill worker running)" if p.workers_alive == 0
@@ -186,11 +188,13 @@ def status_table(p: Progress, file_settings: dict[str, Any] | None = None,
          idle if p.eta_s is None else _duration(p.eta_s)),
         ("predicted recovery (adapted)", _predicted(p)),
         ("drastic drift", "- (no pre-flight report)" if p.drastic_drift is None else
-         "yes" if p.drastic_drift and ended else  # its advice is for serving, which is over
+         "yes" if p.drastic_drift and served_native else
          f"yes: {p.drastic_advice}" if p.drastic_drift and p.drastic_advice else
          "yes" if p.drastic_drift else "no"),
         ("shadow agreement", _shadow(p)),
-        ("dead letters", str(p.dead_letters)),
+        ("dead letters", f"{p.dead_letters} (the abandoned run's; a new fit starts without "
+                         "them)" if p.dead_letters and p.phase == Phase.ABANDONED.value
+         else str(p.dead_letters)),
         ("workers alive", f"{p.workers_alive} of {len(p.workers)} seen"),
         ("replicas serving", ", ".join(f"{plan} x{n}" for plan, n in sorted(p.served.items()))
          or "none reported in the last minute (a wrapped client reports once per refresh "
@@ -393,11 +397,19 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
         with _migration(file, path, url, api_key, grpc) as migration:
             before = migration.record().phase
             record = migration.cutover(force=force)
+            after = migration.progress() if force else None
     except DriftError as exc:
         fail(exc)
     already = " (it was already: nothing changed)" if before is record.phase else ""
     console.print(f"migration {record.spec.name!r}: {record.phase.value}{already}")
     where = _where(file, path, url, grpc)
+    if after is not None and after.migrated < after.total:  # what --force gave up, said
+        console.print(
+            f"{after.total - after.migrated} of {after.total} points lack the new vector: "
+            "search no longer finds them until the backfill writes them"
+            + (f" ({after.dead_letters} are dead letters: `qdrant-drift dead-letters {where}` "
+               "shows why, `--requeue` gives them back once the cause is fixed)"
+               if after.dead_letters else ""))
     console.print(f"new-model vectors serve every query (replicas within their refresh "
                   f"interval); `qdrant-drift finish {where}` drops the legacy side once you "
                   f"are satisfied, `qdrant-drift rollback {where}` goes back at once")
@@ -693,11 +705,14 @@ def _follow(migration: Migration, worker: Any, metrics: Any, signals: list[int],
         _say(f"nothing was written: every item this run tried is a dead letter; "
              f"`qdrant-drift dead-letters {where}` shows why, and `--requeue` gives them back "
              "once the cause is fixed")
-    elif last is not None and last.dead_letters > stats.dead_lettered:
-        # the counts above are this run's: earlier runs' dead letters still hold cut-over
-        _say(f"{last.dead_letters} points are dead letters (this run's and earlier ones'): "
-             f"cut-over waits for them; `qdrant-drift dead-letters {where}` shows why, and "
-             "`--requeue` gives them back once the cause is fixed")
+    elif last is not None and last.dead_letters:
+        # the counts above are this run's; every dead letter holds the next step
+        earlier = " (this run's and earlier ones')" if last.dead_letters > stats.dead_lettered \
+            else ""
+        waits = "finish waits" if last.phase.startswith("cut-over") else "cut-over waits"
+        _say(f"{last.dead_letters} points are dead letters{earlier}: {waits} for them; "
+             f"`qdrant-drift dead-letters {where}` shows why, and `--requeue` gives them back "
+             "once the cause is fixed")
     return stats
 
 
