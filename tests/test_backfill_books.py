@@ -367,7 +367,7 @@ def test_select_takes_redo_then_hot_ids_by_id_and_fills_the_rest_from_the_sweep(
     batch = finish(steps, ([record(1), record(5), record(6, text=""), record(7)], None))
     assert [item.id for item in batch.items] == [1, 2, 5, 7]
     assert batch.out_of_order == {1, 2}
-    assert batch.poison == [(6, "no text in payload field 'text'")]
+    assert batch.poison == [(6, "no text in payload field 'text': it is empty")]
     assert batch.ends_pass and batch.partition == 0
     assert ledger.in_flight == {1, 2, 5, 6, 7}
 
@@ -595,8 +595,10 @@ def test_a_done_backfill_reopens_while_points_are_left_but_not_twice_without_pro
 
 
 @pytest.mark.parametrize("payload, reason", [
-    ({"text": ""}, "no text in payload field 'text'"),
-    ({}, "no text in payload field 'text'"),
+    ({"text": ""}, "no text in payload field 'text': it is empty"),
+    ({"text": "  "}, "no text in payload field 'text': it is empty"),
+    ({"text": None}, "no text in payload field 'text': it is empty"),
+    ({}, "no text in payload field 'text': the point has no such field"),
     ({"text": 42}, "no text in payload field 'text': it holds int, not text"),
     ({"text": ["a", "b"]}, "no text in payload field 'text': it holds list, not text"),
 ])

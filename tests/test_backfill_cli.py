@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,6 +122,10 @@ def test_a_run_that_dead_letters_everything_it_tried_says_nothing_was_written(tm
     assert down.returncode == 0 and "0 written, 0 skipped, 30 dead letters" in said
     assert (f"nothing was written: every item this run tried is a dead letter; "
             f"`qdrant-drift dead-letters {path} --path {db}` shows why") in said
+    listed = subprocess.run(cli("dead-letters", str(path), "--path", str(db)), cwd=ROOT,
+                            env=env(), capture_output=True, text=True, timeout=120)
+    ids = [int(m) for m in re.findall(r"^\S\s+(\d+)\s", listed.stdout, re.MULTILINE)]
+    assert len(ids) == 30 and ids == sorted(ids)  # listed by id
     # the next run has nothing to do, and its own counts are zeros: the dead letters of the
     # run before still hold cut-over, and it says so
     again = subprocess.run(cli("backfill", str(path), "--path", str(db)), cwd=ROOT, env=env(),

@@ -139,7 +139,11 @@ def no_content_reason(source: ContentSource, item: Item | None = None) -> str:
     starts with ``no_content_reason(source)``, which tells them from an embedder's failures."""
     if isinstance(source, PayloadField):
         reason = f"no text in payload field {source.field!r}"
-        held = (non_text_type((item.payload or {}).get(source.field))
-                if item is not None and source.text_from == "text" else None)
-        return f"{reason}: it holds {held}, not text" if held else reason
+        if item is None or source.text_from != "text":
+            return reason
+        payload = item.payload or {}
+        if source.field not in payload:
+            return f"{reason}: the point has no such field"
+        held = non_text_type(payload[source.field])
+        return f"{reason}: it holds {held}, not text" if held else f"{reason}: it is empty"
     return "the loader returned no text for this id"

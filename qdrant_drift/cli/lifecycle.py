@@ -729,7 +729,9 @@ def dead_letters(file: Path = FileArg, path: Optional[Path] = PathOpt,
         table = Table(title=f"dead letters of {migration.name}")
         table.add_column("point id")
         table.add_column("reason")
-        for letter in migration.dead_letters():
+        # by id: integers in order, then UUIDs (Qdrant's two kinds of id)
+        for letter in sorted(migration.dead_letters(), key=lambda letter: (
+                isinstance(letter["point_id"], str), letter["point_id"])):
             table.add_row(str(letter["point_id"]), str(letter["reason"]))
         console.print(table)
 

@@ -162,6 +162,14 @@ class PlanReport:
                     "would store an adapter with no report; raise [adapter] sample_size")
         if not self.points or self.fit_sample < self.points:
             return None
+        if self.sample_missing_text:  # those are not embedded: they become dead letters
+            return (f"the fit sample ([adapter] sample_size) covers all {self.points} "
+                    "points: `fit` embeds every point that has a text and keeps the vectors; "
+                    f"{self.sample_missing_text} of the {self.sample_texts} points sampled "
+                    "here have none, and such points stay without a new "
+                    "vector: the backfill dead-letters them and cut-over waits for them "
+                    "(give them a text, or lower sample_size to leave the rest to the "
+                    "backfill)")
         return (f"the fit sample ([adapter] sample_size) covers all {self.points} points: "
                 "`fit` embeds every point and keeps the vectors, so coverage is 100% after "
                 "it and the backfill will find nothing left (lower sample_size to leave the "
