@@ -30,12 +30,17 @@ def hit_ranks(ids: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, 0)
 
 
+def in_top_k(ranks: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per query: its relevant doc is among the first ``k`` (rank 0 means absent)."""
+    return (ranks > 0) & (ranks <= k)
+
+
 def recall_at_k(ranks: np.ndarray, k: int = 10) -> float:
-    return float(((ranks > 0) & (ranks <= k)).mean()) if len(ranks) else 0.0
+    return float(in_top_k(ranks, k).mean()) if len(ranks) else 0.0
 
 
 def mrr_at_k(ranks: np.ndarray, k: int = 10) -> float:
-    inside = (ranks > 0) & (ranks <= k)
+    inside = in_top_k(ranks, k)
     return float(np.where(inside, 1.0 / np.maximum(ranks, 1), 0.0).mean()) if len(ranks) else 0.0
 
 

@@ -49,7 +49,11 @@ def change_interval(gained: int, lost: int, n_queries: int) -> tuple[float, floa
 def verdict(gained: int, lost: int, alpha: float = ALPHA) -> str:
     """"better" / "worse" when the split is significant at ``alpha``, else "no significant
     difference"."""
-    if sign_test_p(gained, lost) >= alpha:
+    return _verdict_of(sign_test_p(gained, lost), gained, lost, alpha)
+
+
+def _verdict_of(p: float, gained: int, lost: int, alpha: float = ALPHA) -> str:
+    if p >= alpha:
         return "no significant difference"
     return "better" if gained > lost else "worse"
 
@@ -117,11 +121,12 @@ def compare_hits(coverage: list[float], before: list[str], after: list[str]
         lost = sum(1 for a, b in zip(old, new) if a == "1" and b == "0")
         n = len(new)
         low, high = change_interval(gained, lost, n)
+        p = sign_test_p(gained, lost)
         rows.append({"coverage": step, "baseline": old.count("1") / n if n else 0.0,
                      "recall": new.count("1") / n if n else 0.0, "gained": gained,
-                     "lost": lost, "p_value": round(sign_test_p(gained, lost), 4),
+                     "lost": lost, "p_value": round(p, 4),
                      "change_low": round(low, 4), "change_high": round(high, 4),
-                     "verdict": verdict(gained, lost)})
+                     "verdict": _verdict_of(p, gained, lost)})
     return rows
 
 

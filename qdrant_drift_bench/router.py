@@ -17,10 +17,11 @@ reported at each step; the random order's weighted figure stands for the plain s
 
 Embedded Qdrant is pure Python and scans every vector per request, so by default only a
 fixed, seeded sample of the test queries goes through the router (``queries_used`` in the
-result); every test query is routed by emulation (:func:`emulated_routed_ranks`), and its
-per-query hits are kept so that two runs can be compared query by query (:mod:`.paired`). Routed and uncalibrated queries ask Qdrant the same
-requests; a replay proxy answers the second with the first's response (see
-:class:`_ReplayProxy`), so the pair costs one round of Qdrant work.
+result); every test query is routed by emulation (:func:`emulated_routed`), and its
+per-query hits are kept so that two runs can be compared query by query (:mod:`.paired`).
+Routed and uncalibrated queries ask Qdrant the same requests; a replay proxy answers the
+second with the first's response (see :class:`_ReplayProxy`), so the pair costs one round of
+Qdrant work.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .evaluation import (
     exact_search,
     exact_search_scored,
     hit_ranks,
+    in_top_k,
     mrr_at_k,
     recall_at_k,
 )
@@ -162,8 +164,7 @@ def lost_beyond_ties(before: Emulated, after: Emulated) -> int:
     arbitrary (exact search breaks ties one way at one depth and another at the next; so
     does Qdrant)."""
     same_scores = np.isclose(before.scores, after.scores, atol=1e-6, equal_nan=True).all(axis=1)
-    hit = lambda ranks: (ranks > 0) & (ranks <= K)  # noqa: E731
-    return int((hit(before.ranks) & ~hit(after.ranks) & ~same_scores).sum())
+    return int((in_top_k(before.ranks, K) & ~in_top_k(after.ranks, K) & ~same_scores).sum())
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def sweep_order(n_docs: int, seed: int) -> np.ndarray:
 def hit_string(ranks: np.ndarray) -> str:
     """One character per query, "1" where its relevant item is in the top ``K``: the
     per-query record a later run is compared with (see :mod:`.paired`)."""
-    return "".join("1" if 0 < r <= K else "0" for r in ranks.tolist())
+    return "".join("1" if hit else "0" for hit in in_top_k(ranks, K).tolist())
 
 
 def _rank_of(response: models.QueryResponse, relevant: int) -> int:
@@ -362,15 +363,14 @@ def run_router_bench(
     setting = TestSetting.of(data, seed=seed, train_pairs=train_pairs)
     old_docs, new_docs, rows = setting.old_docs, setting.new_docs, setting.rows
     n_docs = len(old_docs)
-    all_queries = unit_rows(data.new_queries)
-    relevant_all = data.relevant[: len(all_queries)]
     valid = setting.valid
     query_rng = np.random.default_rng([seed, 1])
-    if n_queries and n_queries < len(valid):
-        picked = np.sort(query_rng.choice(valid, size=n_queries, replace=False))
+    if n_queries and n_queries < len(valid):  # positions among the test queries
+        chosen = np.sort(query_rng.choice(len(valid), size=n_queries, replace=False))
     else:
-        picked = valid
-    queries, relevant = all_queries[picked], relevant_all[picked]
+        chosen = np.arange(len(valid))
+    picked = valid[chosen]
+    queries, relevant = setting.queries[chosen], setting.relevant[chosen]
     nq = len(picked)
     log(f"{data.corpus}/{pair}: {n_docs} docs, {nq} of {len(valid)} queries routed")
 
@@ -495,7 +495,7 @@ def run_router_bench(
                     heat[int(pid)] += weight * count
             query_seconds += time.perf_counter() - started
             ranks_a = np.array(ranks)
-            hit = (ranks_a > 0) & (ranks_a <= K)
+            hit = in_top_k(ranks_a, K)
             into.append(float((p * hit).sum()))
             if name == "hot-first":
                 hot_r.append(recall_at_k(ranks_a))
@@ -503,8 +503,8 @@ def run_router_bench(
                 items_hit = max(items_hit, len(heat))
             log(f"{name} {c:4.0%}: weighted recall {into[-1]:.3f} ({len(heat)} items hit)")
     world.client.close()
-    sweep_w = [float((p * ((r > 0) & (r <= K))).sum()) for r in random_routed_ranks]
-    full_hit = (full_ranks > 0) & (full_ranks <= K)
+    sweep_w = [float((p * in_top_k(r, K)).sum()) for r in random_routed_ranks]
+    full_hit = in_top_k(full_ranks, K)
     full_weighted = float((p * full_hit).sum())
     full_weighted_mrr = float((p * np.where(full_hit, 1.0 / np.maximum(full_ranks, 1), 0.0)).sum())
 

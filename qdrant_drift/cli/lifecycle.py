@@ -397,19 +397,19 @@ def cutover(file: Path = FileArg, path: Optional[Path] = PathOpt, url: Optional[
         with _migration(file, path, url, api_key, grpc) as migration:
             before = migration.record().phase
             record = migration.cutover(force=force)
-            after = migration.progress() if force else None
+            lacking, total = migration.lacking() if force else (0, 0)
+            dead = len(migration.dead_letters()) if lacking else 0
     except DriftError as exc:
         fail(exc)
     already = " (it was already: nothing changed)" if before is record.phase else ""
     console.print(f"migration {record.spec.name!r}: {record.phase.value}{already}")
     where = _where(file, path, url, grpc)
-    if after is not None and after.migrated < after.total:  # what --force gave up, said
+    if lacking:  # what --force gave up, said
         console.print(
-            f"{after.total - after.migrated} of {after.total} points lack the new vector: "
-            "search no longer finds them until the backfill writes them"
-            + (f" ({after.dead_letters} are dead letters: `qdrant-drift dead-letters {where}` "
-               "shows why, `--requeue` gives them back once the cause is fixed)"
-               if after.dead_letters else ""))
+            f"{lacking} of {total} points lack the new vector: search no longer finds them "
+            "until the backfill writes them"
+            + (f" ({dead} are dead letters: `qdrant-drift dead-letters {where}` shows why, "
+               "`--requeue` gives them back once the cause is fixed)" if dead else ""))
     console.print(f"new-model vectors serve every query (replicas within their refresh "
                   f"interval); `qdrant-drift finish {where}` drops the legacy side once you "
                   f"are satisfied, `qdrant-drift rollback {where}` goes back at once")

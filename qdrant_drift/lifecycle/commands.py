@@ -312,7 +312,9 @@ def alias_for_phase(record: MigrationRecord) -> Steps[None]:
 def cutover_steps(name: str, *, force: bool = False,
                   state_collection: str = STATE_COLLECTION) -> Steps[MigrationRecord]:
     """Serve the new vectors only. Refused while points lack them (they would drop out of
-    search results) unless ``force``; the phase rule is checked first, it costs nothing."""
+    search results) unless ``force``; the phase rule is checked first, it costs nothing.
+    Forced, there is nothing to refuse, so nothing is counted (as ``finish``: a count scans
+    on embedded Qdrant; ``Migration.lacking`` counts what was given up, for the CLI)."""
     record = yield from require_record(name, state_collection)
     if record.phase is Phase.CUT_OVER:  # a runbook re-run, a second operator: as `start`
         return record
@@ -321,8 +323,8 @@ def cutover_steps(name: str, *, force: bool = False,
     # blue-green: copies of points a plain client deleted must not come back once the new
     # collection serves (a backfill tidies them too, but may not have run since)
     yield from layout_of(record.spec).tidy_steps()
-    migrated, total = yield from count_migrated(record.spec)
-    if migrated < total and not force:
+    migrated, total = (0, 0) if force else (yield from count_migrated(record.spec))
+    if migrated < total:
         dead = yield from read_dead_letters(name, state_collection)
         raise StateError(
             f"cut-over refused: {total - migrated} of {total} points still "

@@ -671,9 +671,9 @@ class Migration:
                                                          force=force))
         if record.phase is not Phase.FINISHED:
             note = commands.finish_note(self.spec)
-            migrated, total = self._drive(count_migrated(record.spec)) if force else (0, 0)
-            if total > migrated:  # forced: say what it gives up, before it is asked
-                note += (f", and give up the {total - migrated} of {total} points that "
+            lacking, total = self.lacking() if force else (0, 0)
+            if lacking:  # forced: say what it gives up, before it is asked
+                note += (f", and give up the {lacking} of {total} points that "
                          f"{layout_of(record.spec).unmigrated_note()} "
                          f"({layout_of(record.spec).given_up_note()})")
             return note
@@ -681,6 +681,12 @@ class Migration:
             return (f"{commands.finish_note(record.spec)} (what a finish stopped half way "
                     "left behind)")
         return f"{NOTHING_TO_DO} (it was finished already: nothing left to drop)"
+
+    def lacking(self) -> tuple[int, int]:
+        """(points that lack the new vector, all points), counted now: what a forced
+        cut-over or finish gives up."""
+        migrated, total = self._drive(count_migrated(self.spec))
+        return total - migrated, total
 
     def finish(self, *, force: bool = False) -> MigrationRecord:
         """Drop the legacy vector (named layout) or collection (blue-green). Only after

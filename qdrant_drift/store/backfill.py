@@ -26,9 +26,12 @@ def _record(kind: str, name: str, pid: str, **payload: Any) -> models.PointStruc
                               payload={"record": kind, "name": name, **payload})
 
 
-def _selector(kind: str, name: str) -> models.Filter:
+def _selector(kind: str | tuple[str, ...], name: str) -> models.Filter:
+    """The records of one migration of a kind (or of any of several kinds)."""
+    match = (models.MatchValue(value=kind) if isinstance(kind, str)
+             else models.MatchAny(any=list(kind)))
     return models.Filter(must=[
-        models.FieldCondition(key="record", match=models.MatchValue(value=kind)),
+        models.FieldCondition(key="record", match=match),
         models.FieldCondition(key="name", match=models.MatchValue(value=name)),
     ])
 
@@ -167,11 +170,8 @@ def forget_run_steps(name: str, state_collection: str = STATE_COLLECTION) -> Ste
     migration fitted again under the same name starts clean: an old dead letter would keep
     its point from ever being tried again, an old lease's checkpoint would skip points, and
     status would count both. (The hot items stay: what queries hit is still hot.)"""
-    yield call("delete", state_collection, points_selector=models.FilterSelector(
-        filter=models.Filter(must=[
-            models.FieldCondition(key="record", match=models.MatchAny(any=list(RUN_RECORDS))),
-            models.FieldCondition(key="name", match=models.MatchValue(value=name)),
-        ])))
+    yield call("delete", state_collection,
+               points_selector=models.FilterSelector(filter=_selector(RUN_RECORDS, name)))
 
 
 def write_sample(name: str, worker: str, sample: Sample,
